@@ -1,0 +1,48 @@
+/**
+ * Every default and bound of kadmium, named and documented in one place.
+ */
+
+/** The protocol of the public Amino DHT. */
+export const PROTOCOL = '/ipfs/kad/1.0.0'
+
+/** Peers per k-bucket, and peers returned by a FIND_NODE or a closest-peers query (k). */
+export const K_BUCKET_SIZE = 20
+
+/** Requests a lookup keeps in flight at once (α; 10 in go-libp2p-kad-dht and the IPFS spec). */
+export const ALPHA = 10
+
+/** How many of the closest peers must have answered before a lookup ends (β). */
+export const BETA = 3
+
+/** The largest message read or written: 4 MiB, as go-libp2p-kad-dht. */
+export const MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+/** How long a whole query (a lookup and what follows it) may take, in ms. */
+export const QUERY_TIMEOUT = 30_000
+
+/** How long one peer may take to answer one request of a lookup, in ms. */
+export const REQUEST_TIMEOUT = 10_000
+
+/** Once a message's length prefix has arrived, its body must arrive within this many ms. */
+export const MESSAGE_READ_TIMEOUT = 10_000
+
+/** An inbound stream with no new request for this many ms is closed (1 minute, as go). */
+export const STREAM_IDLE_TIMEOUT = 60_000
+
+/** Inbound DHT streams one connection may have open at once. */
+export const MAX_INBOUND_STREAMS = 32
+
+/** Outbound DHT streams one connection may have open at once. */
+export const MAX_OUTBOUND_STREAMS = 64
+
+/** How long a liveness check of a routing-table peer may take, in ms. */
+export const PING_TIMEOUT = 5_000
+
+/**
+ * A routing-table peer seen within this many ms is taken to be alive: a newcomer to its full
+ * bucket is turned away without checking it.
+ */
+export const PEER_FRESHNESS = 5 * 60_000
+
+/** Peers the table is seeded with from the peer store at start. */
+export const MAX_SEED_PEERS = 1_000

@@ -1,0 +1,129 @@
+/**
+ * @packageDocumentation
+ *
+ * kadmium: a Kademlia DHT for libp2p that speaks `/ipfs/kad/1.0.0` like go-libp2p-kad-dht,
+ * rust-libp2p and @libp2p/kad-dht.
+ *
+ * @example
+ * ```ts
+ * import { noise } from '@chainsafe/libp2p-noise'
+ * import { yamux } from '@chainsafe/libp2p-yamux'
+ * import { identify } from '@libp2p/identify'
+ * import { tcp } from '@libp2p/tcp'
+ * import { createLibp2p } from 'libp2p'
+ * import { kadDHT } from 'kadmium'
+ *
+ * const node = await createLibp2p({
+ *   addresses: { listen: ['/ip4/0.0.0.0/tcp/0'] },
+ *   transports: [tcp()],
+ *   connectionEncrypters: [noise()],
+ *   streamMuxers: [yamux()],
+ *   services: { identify: identify(), dht: kadDHT() }
+ * })
+ *
+ * for await (const peer of node.services.dht.getClosestPeers(key)) {
+ *   console.log(peer.id.toString())
+ * }
+ * const { multiaddrs } = await node.peerRouting.findPeer(peerId)
+ * ```
+ */
+import { KadDHT } from './service.js'
+import type { AddressScope } from './network/addresses.js'
+import type { CounterSnapshot } from './network/counters.js'
+import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+export { KadDHT } from './service.js'
+export * from './errors.js'
+export * as constants from './constants.js'
+export { MessageType, ConnectionType } from './wire/codec.js'
+export type { Message, WirePeer, WireRecord } from './wire/codec.js'
+export type { AddressScope } from './network/addresses.js'
+export type { CounterSnapshot } from './network/counters.js'
+export type { DHTPeer } from './network/dht-peer.js'
+export type { BucketInfo, TableEntry } from './kademlia/routing-table.js'
+export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.js'
+
+/** `'server'` answers DHT requests and advertises the protocol; `'client'` only asks. */
+export type Mode = 'server' | 'client'
+
+/** Options of {@link kadDHT}. */
+export interface KadDHTInit {
+  /**
+   * The protocol spoken. A private network uses its own.
+   *
+   * @default '/ipfs/kad/1.0.0'
+   */
+  protocol?: string
+  /**
+   * `'server'` answers requests and advertises the protocol through identify; `'client'`
+   * registers nothing and only asks.
+   *
+   * @default 'server'
+   */
+  mode?: Mode
+  /**
+   * Peers per k-bucket, and peers returned by a closest-peers query (k).
+   *
+   * @default 20
+   */
+  kBucketSize?: number
+  /**
+   * Requests a lookup keeps in flight at once (α).
+   *
+   * @default 10
+   */
+  alpha?: number
+  /**
+   * How many of the closest peers must have answered before a lookup that does not need k
+   * peers (finding a peer) ends (β). A closest-peers query waits for the closest k.
+   *
+   * @default 3
+   */
+  beta?: number
+  /**
+   * How long a whole query may take, in milliseconds.
+   *
+   * @default 30000
+   */
+  queryTimeout?: number
+  /**
+   * Which peer addresses are shared and accepted: `'public'` (no loopback or private ranges)
+   * or `'all'` (LANs and tests).
+   *
+   * @default 'public' for '/ipfs/kad/1.0.0', 'all' for any other protocol
+   */
+  addresses?: AddressScope
+}
+
+/** The libp2p components kadmium uses. */
+export interface KadDHTComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  addressManager: AddressManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+/** What {@link KadDHT.stats} reports. */
+export interface KadDHTStats extends CounterSnapshot {
+  /** Peers in the routing table. */
+  routingTableSize: number
+}
+
+/**
+ * Creates the kadmium DHT as a libp2p service.
+ *
+ * @example
+ * ```ts
+ * const node = await createLibp2p({
+ *   // transports, encrypters, muxers…
+ *   services: { identify: identify(), dht: kadDHT({ mode: 'server' }) }
+ * })
+ * ```
+ */
+export function kadDHT (init: KadDHTInit = {}): (components: KadDHTComponents) => KadDHT {
+  return (components) => new KadDHT(components, init)
+}

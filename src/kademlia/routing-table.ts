@@ -1,0 +1,314 @@
+/**
+ * The k-bucket routing table, relative to our own position in the keyspace.
+ *
+ * Bucket `i` holds peers whose key shares exactly `i` leading bits with ours. A full bucket keeps
+ * its older live peers: a newcomer only takes the place of the least-recently-seen peer after
+ * that peer has failed a liveness check. Nothing here touches the network: the caller supplies
+ * the liveness check and the clock.
+ */
+import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.js'
+import type { KadId } from './keys.js'
+
+/** A peer in the table. `P` is whatever the caller keeps with it (its PeerId, say). */
+export interface TableEntry<P> {
+  /** A unique string for the peer (its peer id as a string). */
+  readonly id: string
+  /** Its position in the keyspace. */
+  readonly key: KadId
+  /** What the caller keeps with it. */
+  peer: P
+  /** When it entered the table (clock milliseconds). */
+  readonly added: number
+  /** When it last proved alive: answered us, asked us, or passed a liveness check. */
+  lastSeen: number
+}
+
+/** What {@link RoutingTable.add} did with a peer. */
+export type AddResult =
+  /** The peer is now in the table. */
+  | 'added'
+  /** The peer was already there; it is marked seen. */
+  | 'updated'
+  /** Its bucket is full; the least-recently-seen peer is being checked and the newcomer waits. */
+  | 'pending'
+  /** Its bucket is full of live peers (or it is our own key); the newcomer is not kept. */
+  | 'rejected'
+
+/** What the table needs from its owner. */
+export interface RoutingTableInit<P> {
+  /** Our own position in the keyspace. */
+  localKey: KadId
+  /** Peers per bucket (k). */
+  kBucketSize: number
+  /** The clock, in milliseconds. */
+  now(): number
+  /**
+   * Checks that a peer is alive. Resolves `true` if it answered. Called for the least-recently
+   * seen peer of a full bucket when a newcomer arrives, unless that peer was seen within
+   * `freshness` milliseconds.
+   */
+  ping(entry: TableEntry<P>): Promise<boolean>
+  /** A peer seen within this many milliseconds is taken to be alive without a check. */
+  freshness: number
+  /** Told about each peer that enters the table. */
+  onAdd?(entry: TableEntry<P>): void
+  /** Told about each peer that leaves the table. */
+  onRemove?(entry: TableEntry<P>): void
+}
+
+interface Bucket<P> {
+  /** Least recently seen first. */
+  entries: Array<TableEntry<P>>
+  /** A newcomer waiting on a liveness check of `entries[0]`. */
+  waiting?: { id: string, key: KadId, peer: P }
+}
+
+/** One bucket of {@link RoutingTable.info}. */
+export interface BucketInfo<P> {
+  /** The common prefix length with our key shared by every peer in it. */
+  index: number
+  /** Its peers, least recently seen first. */
+  peers: Array<Readonly<TableEntry<P>>>
+}
+
+/**
+ * A Kademlia routing table of `kBucketSize` peers per bucket.
+ *
+ * @example
+ * ```ts
+ * const table = new RoutingTable<string>({
+ *   localKey: kadId(self), kBucketSize: 20, freshness: 60_000,
+ *   now: Date.now, ping: async (entry) => pingPeer(entry.peer)
+ * })
+ * table.add('peer-a', kadId(a), 'peer-a')
+ * const nearest = table.closest(kadId(key), 20)
+ * ```
+ */
+export class RoutingTable<P> {
+  private readonly init: RoutingTableInit<P>
+  private readonly buckets: Array<Bucket<P> | undefined>
+  private readonly byId: Map<string, TableEntry<P>>
+  private readonly checks: Set<Promise<void>>
+
+  constructor (init: RoutingTableInit<P>) {
+    this.init = init
+    this.buckets = new Array(KAD_ID_BITS)
+    this.byId = new Map()
+    this.checks = new Set()
+  }
+
+  /** How many peers the table holds. */
+  get size (): number {
+    return this.byId.size
+  }
+
+  /** The entry of a peer, if it is in the table. */
+  get (id: string): TableEntry<P> | undefined {
+    return this.byId.get(id)
+  }
+
+  /** Whether a peer is in the table. */
+  has (id: string): boolean {
+    return this.byId.has(id)
+  }
+
+  /** The index of the bucket a key belongs to, or -1 for our own key. */
+  bucketIndex (key: KadId): number {
+    const cpl = commonPrefixLength(this.init.localKey, key)
+    return cpl === KAD_ID_BITS ? -1 : cpl
+  }
+
+  /**
+   * Offers a peer to the table. A peer already there is marked seen (and its `peer` value
+   * replaced). A newcomer to a full bucket waits while the bucket's least-recently-seen peer is
+   * checked, and enters only if that peer fails the check.
+   */
+  add (id: string, key: KadId, peer: P): AddResult {
+    const now = this.init.now()
+    const existing = this.byId.get(id)
+    if (existing != null) {
+      existing.peer = peer
+      this.markSeen(existing, now)
+      return 'updated'
+    }
+    const index = this.bucketIndex(key)
+    if (index < 0) {
+      return 'rejected'
+    }
+    let bucket = this.buckets[index]
+    if (bucket == null) {
+      bucket = { entries: [] }
+      this.buckets[index] = bucket
+    }
+    if (bucket.entries.length < this.init.kBucketSize) {
+      this.insert(bucket, { id, key, peer, added: now, lastSeen: now })
+      return 'added'
+    }
+    const oldest = bucket.entries[0]
+    if (now - oldest.lastSeen < this.init.freshness) {
+      return 'rejected'
+    }
+    if (bucket.waiting != null) {
+      // a check is already under way: the latest newcomer takes the waiting place
+      bucket.waiting = { id, key, peer }
+      return 'pending'
+    }
+    bucket.waiting = { id, key, peer }
+    this.check(bucket, oldest)
+    return 'pending'
+  }
+
+  /** Marks a peer in the table as alive now. */
+  touch (id: string): void {
+    const entry = this.byId.get(id)
+    if (entry != null) {
+      this.markSeen(entry, this.init.now())
+    }
+  }
+
+  /** Removes a peer; returns whether it was there. */
+  remove (id: string): boolean {
+    const entry = this.byId.get(id)
+    if (entry == null) {
+      return false
+    }
+    const bucket = this.buckets[this.bucketIndex(entry.key)]
+    if (bucket != null) {
+      const at = bucket.entries.indexOf(entry)
+      if (at >= 0) {
+        bucket.entries.splice(at, 1)
+      }
+    }
+    this.byId.delete(id)
+    this.init.onRemove?.(entry)
+    return true
+  }
+
+  /**
+   * The `count` peers closest to `key`, closest first.
+   *
+   * Buckets are visited in order of distance, so only the buckets that can hold the answer are
+   * sorted: the bucket `key` falls into, then the deeper ones together, then the shallower
+   * ones one by one, stopping once `count` peers are collected.
+   */
+  closest (key: KadId, count: number): Array<TableEntry<P>> {
+    const out: Array<TableEntry<P>> = []
+    if (count <= 0) {
+      return out
+    }
+    const cpl = commonPrefixLength(this.init.localKey, key)
+    const byDistance = (a: TableEntry<P>, b: TableEntry<P>): number => compareDistance(a.key, b.key, key)
+    // peers of bucket `cpl` agree with `key` on its first cpl+1 bits: the closest of all
+    if (cpl < KAD_ID_BITS) {
+      const own = this.buckets[cpl]
+      if (own != null && own.entries.length > 0) {
+        out.push(...own.entries)
+        out.sort(byDistance)
+        if (out.length >= count) {
+          out.length = count
+          return out
+        }
+      }
+    }
+    // peers of deeper buckets all first differ from `key` at bit cpl: one group, sorted together
+    const deeper: Array<TableEntry<P>> = []
+    for (let i = cpl + 1; i < KAD_ID_BITS; i++) {
+      const bucket = this.buckets[i]
+      if (bucket != null) {
+        deeper.push(...bucket.entries)
+      }
+    }
+    deeper.sort(byDistance)
+    for (const entry of deeper) {
+      out.push(entry)
+      if (out.length === count) {
+        return out
+      }
+    }
+    // peers of shallower bucket i first differ from `key` at bit i: nearer buckets first
+    for (let i = Math.min(cpl, KAD_ID_BITS) - 1; i >= 0; i--) {
+      const bucket = this.buckets[i]
+      if (bucket == null || bucket.entries.length === 0) {
+        continue
+      }
+      const group = bucket.entries.slice().sort(byDistance)
+      for (const entry of group) {
+        out.push(entry)
+        if (out.length === count) {
+          return out
+        }
+      }
+    }
+    return out
+  }
+
+  /** Every peer in the table, bucket by bucket. */
+  * entries (): Generator<TableEntry<P>> {
+    for (const bucket of this.buckets) {
+      if (bucket != null) {
+        yield * bucket.entries
+      }
+    }
+  }
+
+  /** The non-empty buckets with their peers, shallowest first. */
+  info (): Array<BucketInfo<P>> {
+    const out: Array<BucketInfo<P>> = []
+    this.buckets.forEach((bucket, index) => {
+      if (bucket != null && bucket.entries.length > 0) {
+        out.push({ index, peers: bucket.entries.map(e => ({ ...e })) })
+      }
+    })
+    return out
+  }
+
+  /** Resolves when every liveness check under way has ended. */
+  async settled (): Promise<void> {
+    while (this.checks.size > 0) {
+      await Promise.all([...this.checks])
+    }
+  }
+
+  private insert (bucket: Bucket<P>, entry: TableEntry<P>): void {
+    bucket.entries.push(entry)
+    this.byId.set(entry.id, entry)
+    this.init.onAdd?.(entry)
+  }
+
+  private markSeen (entry: TableEntry<P>, now: number): void {
+    entry.lastSeen = now
+    const bucket = this.buckets[this.bucketIndex(entry.key)]
+    if (bucket == null) {
+      return
+    }
+    const at = bucket.entries.indexOf(entry)
+    if (at >= 0 && at !== bucket.entries.length - 1) {
+      bucket.entries.splice(at, 1)
+      bucket.entries.push(entry)
+    }
+  }
+
+  private check (bucket: Bucket<P>, oldest: TableEntry<P>): void {
+    const run = (async () => {
+      let alive = false
+      try {
+        alive = await this.init.ping(oldest)
+      } catch {
+        alive = false
+      }
+      const waiting = bucket.waiting
+      bucket.waiting = undefined
+      if (alive) {
+        this.touch(oldest.id)
+        return
+      }
+      this.remove(oldest.id)
+      if (waiting != null && !this.byId.has(waiting.id) && bucket.entries.length < this.init.kBucketSize) {
+        const now = this.init.now()
+        this.insert(bucket, { ...waiting, added: now, lastSeen: now })
+      }
+    })()
+    this.checks.add(run)
+    void run.finally(() => this.checks.delete(run))
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Plain counters of what the network layer saw: requests by type, errors by name.
+ */
+import { MessageType } from '../wire/codec.js'
+
+/** A snapshot of {@link Counters}. */
+export interface CounterSnapshot {
+  /** Inbound requests by message type name (FIND_NODE, PING, …). */
+  inbound: Record<string, number>
+  /** Outbound requests by message type name. */
+  outbound: Record<string, number>
+  /** Errors by error name (InvalidMessageError, MessageTooLargeError, TimeoutError, …). */
+  errors: Record<string, number>
+}
+
+/** Counts requests and errors. */
+export class Counters {
+  private readonly inbound = new Map<string, number>()
+  private readonly outbound = new Map<string, number>()
+  private readonly errors = new Map<string, number>()
+
+  /** Counts one inbound request. */
+  request (type: MessageType, direction: 'inbound' | 'outbound'): void {
+    const map = direction === 'inbound' ? this.inbound : this.outbound
+    const name = MessageType[type] ?? `UNKNOWN_${type}`
+    map.set(name, (map.get(name) ?? 0) + 1)
+  }
+
+  /** Counts one error by its name. */
+  error (err: unknown): void {
+    const name = (err as Error)?.name ?? 'Error'
+    this.errors.set(name, (this.errors.get(name) ?? 0) + 1)
+  }
+
+  /** The counts so far. */
+  snapshot (): CounterSnapshot {
+    return {
+      inbound: Object.fromEntries(this.inbound),
+      outbound: Object.fromEntries(this.outbound),
+      errors: Object.fromEntries(this.errors)
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The peer as the routing layer sees it: its id, its place in the keyspace and the addresses we
+ * may share, with its wire form kept for answering requests without re-encoding.
+ */
+import { kadId } from '../kademlia/keys.js'
+import { toEncodedPeer } from '../wire/codec.js'
+import type { KadId } from '../kademlia/keys.js'
+import type { EncodedPeer } from '../wire/codec.js'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A peer in the routing table or in a lookup. */
+export interface DHTPeer {
+  /** `peerId.toString()`. */
+  readonly id: string
+  /** Its position in the keyspace. */
+  readonly key: KadId
+  readonly peerId: PeerId
+  /** Its addresses, already filtered by the address scope. */
+  readonly multiaddrs: Multiaddr[]
+  /** Its encoded form, made the first time it is needed. */
+  wire?: EncodedPeer
+}
+
+/** Makes a {@link DHTPeer}; pass `key` when it is already known. */
+export function dhtPeer (peerId: PeerId, multiaddrs: Multiaddr[], key?: KadId): DHTPeer {
+  return {
+    id: peerId.toString(),
+    key: key ?? kadId(peerId.toMultihash().bytes),
+    peerId,
+    multiaddrs
+  }
+}
+
+/** The wire form of a peer, encoded once and kept. */
+export function wireForm (peer: DHTPeer): EncodedPeer {
+  peer.wire ??= toEncodedPeer({ id: peer.peerId, multiaddrs: peer.multiaddrs })
+  return peer.wire
+}

@@ -1,0 +1,105 @@
+/**
+ * The inbound side: reads requests from a DHT stream one after another, hands each to the
+ * handler of its type and writes the answer back. A malformed message, an oversize frame, an
+ * unknown type or a handler that refuses resets the stream and is counted; the node serves on.
+ */
+import { messageStreamToDuplex } from '@libp2p/utils'
+import { pipe } from 'it-pipe'
+import { UnsupportedMessageTypeError } from '../errors.js'
+import { frame, readFrames } from '../wire/framing.js'
+import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.js'
+import type { Counters } from './counters.js'
+import type { Message, EncodedPeer, WirePeer } from '../wire/codec.js'
+import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
+
+/** The answer a handler gives; peers may be given in their wire form. */
+export type Answer = Omit<Message, 'closer' | 'providers'> & {
+  closer?: Array<WirePeer | EncodedPeer>
+  providers?: Array<WirePeer | EncodedPeer>
+}
+
+/**
+ * Handles one request. Returns the answer, or undefined to send none (ADD_PROVIDER); throws to
+ * refuse it, which resets the stream.
+ */
+export type RequestHandler = (from: PeerId, request: Message) => Answer | undefined | Promise<Answer | undefined>
+
+/** The handlers by message type. A type without one is refused. */
+export type Handlers = Partial<Record<MessageType, RequestHandler>>
+
+/** How the server reads. */
+export interface ServerInit {
+  maxMessageSize: number
+  messageTimeout: number
+  idleTimeout: number
+  counters: Counters
+  logPrefix: string
+  /** Told about each request before it is handled (to mark the sender alive, say). */
+  onRequest?(from: PeerId, request: Message): void
+}
+
+/**
+ * Serves DHT streams.
+ */
+export class Server {
+  private readonly init: ServerInit
+  private readonly handlers: Handlers
+  private readonly log: Logger
+  private readonly streams: Set<Stream>
+
+  constructor (components: { logger: ComponentLogger }, init: ServerInit, handlers: Handlers) {
+    this.init = init
+    this.handlers = handlers
+    this.log = components.logger.forComponent(`${init.logPrefix}:server`)
+    this.streams = new Set()
+  }
+
+  /** The libp2p stream handler. */
+  readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
+    const from = connection.remotePeer
+    const { counters } = this.init
+    this.streams.add(stream)
+    const duplex = messageStreamToDuplex(stream)
+    const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
+      for await (const bytes of requests) {
+        const request = decodeMessage(bytes as Uint8Array)
+        counters.request(request.type, 'inbound')
+        this.init.onRequest?.(from, request)
+        const handler = this.handlers[request.type]
+        if (handler == null) {
+          throw new UnsupportedMessageTypeError(`${MessageType[request.type]} is not served`)
+        }
+        const answer = await handler(from, request)
+        if (answer != null) {
+          yield frame(encodeMessage(answer))
+        }
+      }
+    }.bind(this)
+    try {
+      await pipe(
+        duplex.source,
+        (source) => readFrames(source, {
+          maxMessageSize: this.init.maxMessageSize,
+          messageTimeout: this.init.messageTimeout,
+          idleTimeout: this.init.idleTimeout
+        }),
+        answers,
+        duplex.sink
+      )
+    } catch (err: any) {
+      counters.error(err)
+      this.log('resetting stream from %p: %s', from, err.message)
+      stream.abort(err)
+    } finally {
+      this.streams.delete(stream)
+    }
+  }
+
+  /** Aborts every stream being served (on stop). */
+  closeAll (): void {
+    for (const stream of this.streams) {
+      stream.abort(new Error('the DHT is stopping'))
+    }
+    this.streams.clear()
+  }
+}

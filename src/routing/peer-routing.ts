@@ -1,0 +1,216 @@
+/**
+ * Peer routing over the network: the iterative FIND_NODE lookup that finds the peers closest to
+ * a key, and finding one peer's addresses.
+ */
+import { CustomProgressEvent } from 'progress-events'
+import { NotFoundError, TimeoutError } from '../errors.js'
+import { kadId } from '../kademlia/keys.js'
+import { runLookup } from '../kademlia/run-lookup.js'
+import { inScope } from '../network/addresses.js'
+import { MessageType } from '../wire/codec.js'
+import { dhtPeer } from '../network/dht-peer.js'
+import type { DHTPeer } from '../network/dht-peer.js'
+import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.js'
+import type { RoutingTable } from '../kademlia/routing-table.js'
+import type { AddressScope } from '../network/addresses.js'
+import type { Client } from '../network/client.js'
+import type { Logger, PeerId, PeerInfo, PeerStore, RoutingOptions } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ProgressEvent } from 'progress-events'
+
+/** The progress events of a lookup, passed to `onProgress`. */
+export type LookupProgressEvents =
+  | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
+  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
+
+/** Options of a lookup-based call. */
+export interface LookupOptions extends RoutingOptions {
+  onProgress?(event: LookupProgressEvents): void
+}
+
+/** What peer routing needs. */
+export interface PeerRoutingInit {
+  self: PeerId
+  table: RoutingTable<DHTPeer>
+  client: Client
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  log: Logger
+  kBucketSize: number
+  alpha: number
+  beta: number
+  queryTimeout: number
+  requestTimeout: number
+  addresses: AddressScope
+  /** Aborts when the service stops. */
+  stopped(): AbortSignal
+  /** Told about each peer first heard of in a lookup. */
+  onDiscovered?(peer: PeerInfo): void
+}
+
+/** Lookups over FIND_NODE. */
+export class PeerRouting {
+  private readonly init: PeerRoutingInit
+  private readonly selfId: string
+
+  constructor (init: PeerRoutingInit) {
+    this.init = init
+    this.selfId = init.self.toString()
+  }
+
+  /**
+   * Runs a FIND_NODE lookup for `key` (raw key bytes: a peer id's multihash, a CID's
+   * multihash…) and resolves to the closest peers that answered.
+   */
+  async lookup (key: Uint8Array, options: LookupOptions & {
+    resultSize?: number
+    stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
+  } = {}): Promise<LookupOutcome<DHTPeer>> {
+    const { init } = this
+    const target = kadId(key)
+    const timeout = new AbortController()
+    const timer = setTimeout(() => {
+      timeout.abort(new TimeoutError(`the query took more than ${init.queryTimeout} ms`))
+    }, init.queryTimeout)
+    const signal = AbortSignal.any([
+      init.stopped(),
+      timeout.signal,
+      ...(options.signal == null ? [] : [options.signal])
+    ])
+    const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
+    try {
+      return await runLookup<DHTPeer>({
+        target,
+        alpha: init.alpha,
+        beta: init.beta,
+        resultSize: options.resultSize ?? init.kBucketSize,
+        requestTimeout: init.requestTimeout,
+        seeds,
+        signal,
+        now: Date.now,
+        stopWhen: options.stopWhen,
+        ask: async (peer, requestSignal) => this.findNode(peer, key, requestSignal),
+        onEvent: (event) => { this.onEvent(event, options) }
+      })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * The `k` closest peers to `key` that answered, closest first, yielded when the lookup ends.
+   */
+  async * getClosestPeers (key: Uint8Array, options: LookupOptions = {}): AsyncGenerator<PeerInfo> {
+    const { closest } = await this.lookup(key, options)
+    for (const peer of closest) {
+      yield { id: peer.peerId, multiaddrs: peer.multiaddrs }
+    }
+  }
+
+  /**
+   * A peer's addresses: from the peer store when we are connected or know them already (unless
+   * `useCache` is false), otherwise from a lookup that stops as soon as a peer lists it.
+   * Throws {@link NotFoundError} when no peer knows it.
+   */
+  async findPeer (peerId: PeerId, options: LookupOptions = {}): Promise<PeerInfo> {
+    const { init } = this
+    if (peerId.equals(init.self)) {
+      throw new NotFoundError('cannot look up our own peer id')
+    }
+    if (options.useCache !== false) {
+      const known = await this.known(peerId)
+      if (known != null) {
+        return known
+      }
+    }
+    if (options.useNetwork === false) {
+      throw new NotFoundError(`${peerId} is not known locally`)
+    }
+    const wanted = peerId.toString()
+    let found: Multiaddr[] | undefined
+    await this.lookup(peerId.toMultihash().bytes, {
+      ...options,
+      resultSize: init.beta,
+      stopWhen: (peer, closer) => {
+        if (peer.id === wanted && peer.multiaddrs.length > 0) {
+          found = peer.multiaddrs
+        }
+        for (const candidate of closer) {
+          if (candidate.id === wanted && candidate.multiaddrs.length > 0) {
+            found = candidate.multiaddrs
+          }
+        }
+        return found != null
+      }
+    })
+    if (found == null) {
+      throw new NotFoundError(`no peer knows ${peerId}`)
+    }
+    return { id: peerId, multiaddrs: found }
+  }
+
+  /** Asks one peer FIND_NODE and turns its answer into lookup candidates. */
+  private async findNode (peer: DHTPeer, key: Uint8Array, signal: AbortSignal): Promise<DHTPeer[]> {
+    const { init } = this
+    const target = init.connectionManager.getConnections(peer.peerId).length > 0 || peer.multiaddrs.length === 0
+      ? peer.peerId
+      : peer.multiaddrs.map(ma => ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${peer.id}`))
+    const answer = await init.client.request(target, { type: MessageType.FIND_NODE, key }, { signal })
+    // it answered on the DHT protocol: a server, worth a place in the table
+    init.table.add(peer.id, peer.key, peer)
+    const closer: DHTPeer[] = []
+    for (const entry of answer.closer) {
+      const id = entry.id.toString()
+      if (id === this.selfId) {
+        continue
+      }
+      closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)))
+    }
+    return closer
+  }
+
+  private async known (peerId: PeerId): Promise<PeerInfo | undefined> {
+    try {
+      const info = await this.init.peerStore.getInfo(peerId)
+      if (info.multiaddrs.length > 0) {
+        return info
+      }
+    } catch {
+      // not in the peer store
+    }
+    return undefined
+  }
+
+  private onEvent (event: LookupEvent<DHTPeer>, options: LookupOptions): void {
+    const { init } = this
+    switch (event.type) {
+      case 'ask':
+        options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))
+        break
+      case 'answer':
+        for (const peer of event.added) {
+          if (peer.multiaddrs.length > 0 && !init.table.has(peer.id)) {
+            init.onDiscovered?.({ id: peer.peerId, multiaddrs: peer.multiaddrs })
+          }
+        }
+        options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
+          peer: event.peer.peerId,
+          closer: event.closer.map(p => p.peerId),
+          elapsed: event.elapsed
+        }))
+        break
+      case 'fail':
+        // a peer that stops answering leaves the table
+        init.table.remove(event.peer.id)
+        init.log('%p failed: %s', event.peer.peerId, event.error.message)
+        options.onProgress?.(new CustomProgressEvent('kadmium:lookup:fail', {
+          peer: event.peer.peerId,
+          error: event.error,
+          elapsed: event.elapsed
+        }))
+        break
+    }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The libp2p service: lifecycle, mode, the routing symbols and the wiring of the layers below.
+ */
+import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
+import * as C from './constants.js'
+import { InvalidParametersError } from './errors.js'
+import { kadId } from './kademlia/keys.js'
+import { RoutingTable } from './kademlia/routing-table.js'
+import { inScope } from './network/addresses.js'
+import { Client } from './network/client.js'
+import { Counters } from './network/counters.js'
+import { dhtPeer } from './network/dht-peer.js'
+import { findNodeHandler } from './network/handlers/find-node.js'
+import { pingHandler } from './network/handlers/ping.js'
+import { Server } from './network/server.js'
+import { PeerRouting } from './routing/peer-routing.js'
+import { MessageType } from './wire/codec.js'
+import type { KadDHTComponents, KadDHTInit, KadDHTStats, Mode } from './index.js'
+import type { BucketInfo } from './kademlia/routing-table.js'
+import type { AddressScope } from './network/addresses.js'
+import type { DHTPeer } from './network/dht-peer.js'
+import type { LookupOptions } from './routing/peer-routing.js'
+import type { ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+
+const LOG_PREFIX = 'kadmium'
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  const out = value ?? fallback
+  if (!Number.isInteger(out) || out < 1) {
+    throw new InvalidParametersError(`${name} must be a positive integer, got ${value}`)
+  }
+  return out
+}
+
+/**
+ * A Kademlia DHT node. Create it with {@link kadDHT} and reach it as `node.services.dht`.
+ */
+export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery, Startable {
+  /** The protocol served and spoken. */
+  readonly protocol: string
+  /** The k-bucket routing table. */
+  readonly routingTable: RoutingTable<DHTPeer>
+  readonly [Symbol.toStringTag] = 'kadmium'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
+  readonly [serviceDependencies]: string[] = ['@libp2p/identify']
+
+  private readonly components: KadDHTComponents
+  private readonly log: Logger
+  private readonly mode: Mode
+  private readonly addresses: AddressScope
+  private readonly kBucketSize: number
+  private readonly counters: Counters
+  private readonly client: Client
+  private readonly server: Server
+  private readonly peerRouting: PeerRouting
+  private running: AbortController
+  private topologyId?: string
+  private readonly selfId: string
+
+  constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
+    super()
+    this.components = components
+    this.protocol = init.protocol ?? C.PROTOCOL
+    this.mode = init.mode ?? 'server'
+    if (this.mode !== 'server' && this.mode !== 'client') {
+      throw new InvalidParametersError(`mode must be 'server' or 'client', got ${String(this.mode)}`)
+    }
+    this.addresses = init.addresses ?? (this.protocol === C.PROTOCOL ? 'public' : 'all')
+    if (this.addresses !== 'public' && this.addresses !== 'all') {
+      throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(this.addresses)}`)
+    }
+    this.kBucketSize = positive('kBucketSize', init.kBucketSize, C.K_BUCKET_SIZE)
+    const alpha = positive('alpha', init.alpha, C.ALPHA)
+    const beta = positive('beta', init.beta, C.BETA)
+    const queryTimeout = positive('queryTimeout', init.queryTimeout, C.QUERY_TIMEOUT)
+    this.log = components.logger.forComponent(LOG_PREFIX)
+    this.selfId = components.peerId.toString()
+    this.counters = new Counters()
+    this.running = new AbortController()
+    this.running.abort()
+
+    this.client = new Client(components, {
+      protocol: this.protocol,
+      maxMessageSize: C.MAX_MESSAGE_SIZE,
+      counters: this.counters,
+      logPrefix: LOG_PREFIX
+    })
+    this.routingTable = new RoutingTable<DHTPeer>({
+      localKey: kadId(components.peerId.toMultihash().bytes),
+      kBucketSize: this.kBucketSize,
+      freshness: C.PEER_FRESHNESS,
+      now: Date.now,
+      ping: async (entry) => this.isAlive(entry.peer)
+    })
+    this.server = new Server(components, {
+      maxMessageSize: C.MAX_MESSAGE_SIZE,
+      messageTimeout: C.MESSAGE_READ_TIMEOUT,
+      idleTimeout: C.STREAM_IDLE_TIMEOUT,
+      counters: this.counters,
+      logPrefix: LOG_PREFIX,
+      onRequest: (from) => { this.routingTable.touch(from.toString()) }
+    }, {
+      [MessageType.FIND_NODE]: findNodeHandler({
+        self: components.peerId,
+        table: this.routingTable,
+        peerStore: components.peerStore,
+        connectionManager: components.connectionManager,
+        kBucketSize: this.kBucketSize,
+        addresses: this.addresses
+      }),
+      [MessageType.PING]: pingHandler()
+      // PUT_VALUE, GET_VALUE, ADD_PROVIDER and GET_PROVIDERS are refused until their stores exist
+    })
+    this.peerRouting = new PeerRouting({
+      self: components.peerId,
+      table: this.routingTable,
+      client: this.client,
+      connectionManager: components.connectionManager,
+      peerStore: components.peerStore,
+      log: this.log,
+      kBucketSize: this.kBucketSize,
+      alpha,
+      beta,
+      queryTimeout,
+      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+      addresses: this.addresses,
+      stopped: () => this.running.signal,
+      onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
+    })
+  }
+
+  get [peerDiscoverySymbol] (): PeerDiscovery {
+    return this
+  }
+
+  get [peerRoutingSymbol] (): PeerRoutingInterface {
+    return {
+      findPeer: async (peerId, options) => this.findPeer(peerId, options),
+      getClosestPeers: (key, options) => this.getClosestPeers(key, options)
+    }
+  }
+
+  get [contentRoutingSymbol] (): Partial<ContentRouting> {
+    // values and providers come with their stores; until then this router offers nothing
+    return {}
+  }
+
+  /** Whether the service is running. */
+  isStarted (): boolean {
+    return !this.running.signal.aborted
+  }
+
+  /** `'server'` answers DHT requests; `'client'` only asks. */
+  getMode (): Mode {
+    return this.mode
+  }
+
+  async start (): Promise<void> {
+    if (this.isStarted()) {
+      return
+    }
+    this.running = new AbortController()
+    const { registrar, events } = this.components
+    if (this.mode === 'server') {
+      await registrar.handle(this.protocol, this.server.handle, {
+        maxInboundStreams: C.MAX_INBOUND_STREAMS,
+        maxOutboundStreams: C.MAX_OUTBOUND_STREAMS
+      })
+    }
+    // identify tells us which peers speak the protocol as servers: those enter the table
+    this.topologyId = await registrar.register(this.protocol, {
+      onConnect: (peerId) => { void this.offer(peerId) }
+    })
+    events.addEventListener('peer:update', this.onPeerUpdate)
+    this.log('started in %s mode on %s', this.mode, this.protocol)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.isStarted()) {
+      return
+    }
+    this.running.abort(new Error('the DHT stopped'))
+    const { registrar, events } = this.components
+    events.removeEventListener('peer:update', this.onPeerUpdate)
+    if (this.topologyId != null) {
+      registrar.unregister(this.topologyId)
+      this.topologyId = undefined
+    }
+    if (this.mode === 'server') {
+      await registrar.unhandle(this.protocol)
+    }
+    this.server.closeAll()
+    await this.routingTable.settled()
+  }
+
+  /**
+   * The `k` peers closest to `key` that answered a lookup, closest first. `key` is raw key
+   * bytes (a peer id's multihash, a CID's multihash); it is hashed into the keyspace.
+   *
+   * @example
+   * ```ts
+   * for await (const peer of node.services.dht.getClosestPeers(key, { signal })) {
+   *   console.log(peer.id.toString(), peer.multiaddrs)
+   * }
+   * ```
+   */
+  async * getClosestPeers (key: Uint8Array, options: LookupOptions = {}): AsyncGenerator<PeerInfo> {
+    yield * this.peerRouting.getClosestPeers(key, options)
+  }
+
+  /**
+   * Finds a peer's addresses; throws an error named `NotFoundError` when no peer knows it.
+   *
+   * @example
+   * ```ts
+   * const { multiaddrs } = await node.services.dht.findPeer(peerId)
+   * ```
+   */
+  async findPeer (peerId: PeerId, options: LookupOptions = {}): Promise<PeerInfo> {
+    return this.peerRouting.findPeer(peerId, options)
+  }
+
+  /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
+  routingTableInfo (): Array<BucketInfo<DHTPeer>> {
+    return this.routingTable.info()
+  }
+
+  /** Counters of requests and errors, and the routing-table size. */
+  stats (): KadDHTStats {
+    return { ...this.counters.snapshot(), routingTableSize: this.routingTable.size }
+  }
+
+  /** Offers a peer that speaks the protocol to the routing table. */
+  private async offer (peerId: PeerId): Promise<void> {
+    if (peerId.equals(this.components.peerId) || !this.isStarted()) {
+      return
+    }
+    try {
+      const peer = await this.components.peerStore.get(peerId)
+      if (!peer.protocols.includes(this.protocol)) {
+        return
+      }
+      const multiaddrs = inScope(this.addresses, peer.addresses.map(a => a.multiaddr))
+      this.routingTable.add(peerId.toString(), kadId(peerId.toMultihash().bytes), dhtPeer(peerId, multiaddrs))
+    } catch (err: any) {
+      this.log('could not add %p to the routing table: %s', peerId, err.message)
+    }
+  }
+
+  /** Keeps table entries' addresses current, and drops peers that stop serving the protocol. */
+  private readonly onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
+    const { peer } = event.detail
+    const id = peer.id.toString()
+    const entry = this.routingTable.get(id)
+    if (entry == null || id === this.selfId) {
+      return
+    }
+    if (!peer.protocols.includes(this.protocol)) {
+      this.routingTable.remove(id)
+      return
+    }
+    entry.peer = dhtPeer(peer.id, inScope(this.addresses, peer.addresses.map(a => a.multiaddr)), entry.key)
+  }
+
+  /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
+  private async isAlive (peer: DHTPeer): Promise<boolean> {
+    const controller = new AbortController()
+    const timer = setTimeout(() => { controller.abort(new Error('ping timed out')) }, C.PING_TIMEOUT)
+    try {
+      await this.client.request(peer.peerId, {
+        type: MessageType.FIND_NODE,
+        key: this.components.peerId.toMultihash().bytes
+      }, { signal: AbortSignal.any([this.running.signal, controller.signal]) })
+      return true
+    } catch {
+      return false
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}

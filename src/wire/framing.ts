@@ -1,0 +1,116 @@
+/**
+ * Message framing: an unsigned-varint length prefix before each protobuf message
+ * (it-length-prefixed), a frame limit, and the two timeouts of an inbound stream: a message
+ * whose length has arrived must arrive whole in time, and a stream with no new message is
+ * closed after an idle period.
+ */
+import * as lp from 'it-length-prefixed'
+import { InvalidMessageError, MessageTooLargeError, TimeoutError, UnexpectedEndError } from '../errors.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** Bounds of {@link readFrames}. */
+export interface FrameOptions {
+  /** The largest message body, in bytes. */
+  maxMessageSize: number
+  /** Once a length prefix has arrived, the body must arrive within this many ms. */
+  messageTimeout?: number
+  /** With no message under way, the next must begin within this many ms, or the read ends. */
+  idleTimeout?: number
+}
+
+type Chunk = Uint8Array | Uint8ArrayList
+
+/** Prefixes one message with its length. */
+export function frame (message: Uint8Array): Uint8ArrayList {
+  return lp.encode.single(message)
+}
+
+/**
+ * Reads length-prefixed messages from a byte source until it ends.
+ *
+ * Throws {@link MessageTooLargeError} for a length over the limit, {@link InvalidMessageError}
+ * for a malformed length, {@link UnexpectedEndError} when the source ends inside a message and
+ * {@link TimeoutError} when a deadline passes. An idle stream ends the read quietly: a peer
+ * that stopped asking is not an error.
+ */
+export async function * readFrames (source: AsyncIterable<Chunk>, options: FrameOptions): AsyncGenerator<Uint8ArrayList> {
+  const { messageTimeout, idleTimeout } = options
+  let inMessage = false
+  let deadline = idleTimeout == null ? Infinity : Date.now() + idleTimeout
+  const frames = lp.decode(timed(source, () => deadline, () => inMessage), {
+    maxDataLength: options.maxMessageSize,
+    onLength: () => {
+      inMessage = true
+      deadline = messageTimeout == null ? Infinity : Date.now() + messageTimeout
+    },
+    onData: () => {
+      inMessage = false
+      deadline = idleTimeout == null ? Infinity : Date.now() + idleTimeout
+    }
+  })
+  try {
+    for await (const message of frames) {
+      yield message
+    }
+  } catch (err: any) {
+    throw typedFrameError(err)
+  }
+}
+
+/** Whether an error means an idle stream, which ends a read quietly. */
+class IdleEnd extends Error {}
+
+async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, inMessage: () => boolean): AsyncGenerator<Chunk> {
+  const iterator = source[Symbol.asyncIterator]()
+  let finished = false
+  try {
+    while (true) {
+      const at = deadline()
+      let result: IteratorResult<Chunk>
+      if (at === Infinity) {
+        result = await iterator.next()
+      } else {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const late = new Promise<never>((resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(inMessage() ? new TimeoutError('message not received in time') : new IdleEnd())
+          }, Math.max(0, at - Date.now()))
+        })
+        try {
+          result = await Promise.race([iterator.next(), late])
+        } catch (err) {
+          if (err instanceof IdleEnd) {
+            return
+          }
+          throw err
+        } finally {
+          clearTimeout(timer)
+        }
+      }
+      if (result.done === true) {
+        finished = true
+        return
+      }
+      yield result.value
+    }
+  } finally {
+    if (!finished) {
+      // a read still pending on a timed-out source is not awaited: the caller closes the stream
+      void iterator.return?.()?.catch(() => {})
+    }
+  }
+}
+
+function typedFrameError (err: any): Error {
+  switch (err?.name) {
+    case 'InvalidDataLengthError':
+      return new MessageTooLargeError(err.message)
+    case 'InvalidDataLengthLengthError':
+    case 'InvalidMessageLengthError':
+      return new InvalidMessageError(err.message)
+    case 'UnexpectedEOFError':
+      return new UnexpectedEndError(err.message)
+    default:
+      return err
+  }
+}
