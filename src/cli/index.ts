@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -35,6 +36,8 @@ const node = await createLibp2p({
   streamMuxers: [yamux()],
   services: {
     identify: identify(),
+    // @libp2p/kad-dht admits a peer to its table only after a libp2p ping
+    ping: ping(),
     // listening on loopback by default, so loopback and private addresses are shared
     dht: kadDHT({ mode: 'server', addresses: 'all' })
   }

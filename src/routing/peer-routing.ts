@@ -130,9 +130,10 @@ export class PeerRouting {
     }
     const wanted = peerId.toString()
     let found: Multiaddr[] | undefined
+    // the whole neighbourhood of the target may be asked: the lookup stops at the first peer
+    // that lists it, so the wider window only costs when the peer is not on the network
     await this.lookup(peerId.toMultihash().bytes, {
       ...options,
-      resultSize: init.beta,
       stopWhen: (peer, closer) => {
         if (peer.id === wanted && peer.multiaddrs.length > 0) {
           found = peer.multiaddrs

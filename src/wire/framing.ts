@@ -96,7 +96,7 @@ async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, in
   } finally {
     if (!finished) {
       // a read still pending on a timed-out source is not awaited: the caller closes the stream
-      void iterator.return?.()?.catch(() => {})
+      Promise.resolve(iterator.return?.()).catch(() => {})
     }
   }
 }

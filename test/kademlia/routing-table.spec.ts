@@ -1,0 +1,168 @@
+import { expect } from 'aegir/chai'
+import fc from 'fast-check'
+import { commonPrefixLength, compareDistance } from '../../src/kademlia/keys.js'
+import { RoutingTable } from '../../src/kademlia/routing-table.js'
+import type { TableEntry } from '../../src/kademlia/routing-table.js'
+
+const K = 20
+const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
+
+function hex (bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex')
+}
+
+interface Harness {
+  table: RoutingTable<string>
+  clock: { now: number }
+  pings: string[]
+  alive: Set<string>
+}
+
+function harness (localKey: Uint8Array, kBucketSize = K, freshness = 0): Harness {
+  const clock = { now: 1_000 }
+  const pings: string[] = []
+  const alive = new Set<string>()
+  const table = new RoutingTable<string>({
+    localKey,
+    kBucketSize,
+    freshness,
+    now: () => clock.now,
+    ping: async (entry: TableEntry<string>) => {
+      pings.push(entry.id)
+      return alive.has(entry.id)
+    }
+  })
+  return { table, clock, pings, alive }
+}
+
+/** A key in bucket `index` of `local`: flip bit `index`, randomise the bits after it. */
+function keyInBucket (local: Uint8Array, index: number, seed: number): Uint8Array {
+  const out = local.slice()
+  const byte = index >> 3
+  out[byte] ^= 0x80 >> (index & 7)
+  for (let i = byte + 1; i < 32; i++) {
+    out[i] = (seed * 31 + i * 17) & 0xff
+  }
+  // keep the bits after `index` in its byte varied too
+  const low = (0x80 >> (index & 7)) - 1
+  out[byte] = (out[byte] & ~low) | (seed & low)
+  return out
+}
+
+describe('kademlia/routing-table', () => {
+  it('never holds more than k peers per bucket, nor our own key', () => {
+    fc.assert(fc.property(key, fc.array(key, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (local, keys, k) => {
+      const { table } = harness(local, k)
+      keys.forEach(kk => table.add(hex(kk), kk, hex(kk)))
+      table.add('self', local, 'self')
+      expect(table.has('self')).to.equal(false)
+      for (const bucket of table.info()) {
+        expect(bucket.peers.length).to.be.at.most(k)
+        for (const peer of bucket.peers) {
+          expect(commonPrefixLength(local, peer.key)).to.equal(bucket.index)
+        }
+      }
+    }))
+  })
+
+  it('closest(key, n) equals a brute-force sort of the whole table', () => {
+    fc.assert(fc.property(key, fc.array(key, { maxLength: 300 }), key, fc.integer({ min: 0, max: 40 }), (local, keys, target, n) => {
+      const { table } = harness(local)
+      keys.forEach(kk => table.add(hex(kk), kk, hex(kk)))
+      const all = [...table.entries()]
+      const expected = all.sort((a, b) => compareDistance(a.key, b.key, target)).slice(0, n).map(e => e.id)
+      expect(table.closest(target, n).map(e => e.id)).to.deep.equal(expected)
+    }))
+  })
+
+  it('closest works for targets deep in our own neighbourhood and for our own key', () => {
+    const local = new Uint8Array(32).fill(0x5a)
+    const { table } = harness(local)
+    for (let index = 0; index < 40; index++) {
+      for (let s = 0; s < 3; s++) {
+        const kk = keyInBucket(local, index, s + index * 7)
+        table.add(hex(kk), kk, hex(kk))
+      }
+    }
+    for (const target of [local, keyInBucket(local, 30, 99), keyInBucket(local, 2, 5)]) {
+      const expected = [...table.entries()].sort((a, b) => compareDistance(a.key, b.key, target)).slice(0, 20).map(e => e.id)
+      expect(table.closest(target, 20).map(e => e.id)).to.deep.equal(expected)
+    }
+  })
+
+  it('an older live peer is never evicted for a newer one', async () => {
+    await fc.assert(fc.asyncProperty(key, fc.array(key, { minLength: 1, maxLength: 120 }), async (local, keys) => {
+      const h = harness(local, 4)
+      const firstIn = new Set<string>()
+      for (const kk of keys) {
+        const id = hex(kk)
+        if (h.table.add(id, kk, id) === 'added') {
+          firstIn.add(id)
+          h.alive.add(id) // every peer answers its checks
+        }
+        h.clock.now += 1_000
+        await h.table.settled()
+      }
+      // all peers that ever entered are still there: none was evicted
+      for (const id of firstIn) {
+        expect(h.table.has(id)).to.equal(true)
+      }
+    }), { numRuns: 50 })
+  })
+
+  it('a full bucket checks its least-recently-seen peer and replaces it only if it fails', async () => {
+    const local = new Uint8Array(32)
+    const h = harness(local, 2)
+    const a = keyInBucket(local, 0, 1)
+    const b = keyInBucket(local, 0, 2)
+    const c = keyInBucket(local, 0, 3)
+    const d = keyInBucket(local, 0, 4)
+    expect(h.table.add('a', a, 'a')).to.equal('added')
+    h.clock.now += 10
+    expect(h.table.add('b', b, 'b')).to.equal('added')
+    h.alive.add('a')
+    // a is the least recently seen: checked, alive, kept; c turned away
+    expect(h.table.add('c', c, 'c')).to.equal('pending')
+    await h.table.settled()
+    expect(h.pings).to.deep.equal(['a'])
+    expect(h.table.has('a')).to.equal(true)
+    expect(h.table.has('c')).to.equal(false)
+    // now b is the least recently seen; it does not answer, so d takes its place
+    expect(h.table.add('d', d, 'd')).to.equal('pending')
+    await h.table.settled()
+    expect(h.pings).to.deep.equal(['a', 'b'])
+    expect(h.table.has('b')).to.equal(false)
+    expect(h.table.has('d')).to.equal(true)
+  })
+
+  it('a newcomer is turned away without a check when the oldest peer was seen recently', async () => {
+    const local = new Uint8Array(32)
+    const h = harness(local, 1, 60_000)
+    h.table.add('a', keyInBucket(local, 0, 1), 'a')
+    h.clock.now += 1_000
+    expect(h.table.add('b', keyInBucket(local, 0, 2), 'b')).to.equal('rejected')
+    await h.table.settled()
+    expect(h.pings).to.deep.equal([])
+    h.clock.now += 60_000
+    expect(h.table.add('b', keyInBucket(local, 0, 2), 'b')).to.equal('pending')
+    await h.table.settled()
+    expect(h.pings).to.deep.equal(['a'])
+    expect(h.table.has('b')).to.equal(true)
+  })
+
+  it('touch moves a peer to the most-recently-seen end; remove forgets it', () => {
+    const local = new Uint8Array(32)
+    const h = harness(local, 3)
+    for (const [id, s] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+      h.clock.now += 1
+      h.table.add(id, keyInBucket(local, 0, s), id)
+    }
+    h.clock.now += 1
+    h.table.touch('a')
+    expect(h.table.info()[0].peers.map(p => p.id)).to.deep.equal(['b', 'c', 'a'])
+    expect(h.table.get('a')?.lastSeen).to.equal(h.clock.now)
+    expect(h.table.remove('b')).to.equal(true)
+    expect(h.table.remove('b')).to.equal(false)
+    expect(h.table.size).to.equal(2)
+  })
+})

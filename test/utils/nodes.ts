@@ -1,0 +1,112 @@
+/**
+ * Real libp2p nodes for tests: TCP on 127.0.0.1, noise, yamux, identify, and either kadmium or
+ * @libp2p/kad-dht as the DHT.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { kadDHT } from '../../src/index.js'
+import { kadId } from '../../src/kademlia/keys.js'
+import { compareDistance } from '../../src/kademlia/keys.js'
+import type { KadDHT, KadDHTInit } from '../../src/index.js'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+/** The DHT protocol the tests speak: a private one, so the tests never look like Amino peers. */
+export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
+
+export type KadmiumNode = Libp2p<{ identify: Identify, ping: unknown, dht: KadDHT }>
+export type JsNode = Libp2p<{ identify: Identify, ping: unknown, dht: JsKadDHT }>
+export type AnyNode = KadmiumNode | JsNode
+
+const base = {
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  connectionManager: { maxConnections: 500 }
+}
+
+/**
+ * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as @libp2p/kad-dht
+ * admits a peer to its table only after pinging it.
+ */
+export async function kadmiumNode (init: KadDHTInit = {}): Promise<KadmiumNode> {
+  return createLibp2p({
+    ...base,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ protocol: TEST_PROTOCOL, addresses: 'all', ...init })
+    }
+  })
+}
+
+/** A @libp2p/kad-dht server node on loopback. */
+export async function jsNode (init: { clientMode?: boolean, protocol?: string } = {}): Promise<JsNode> {
+  return createLibp2p({
+    ...base,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: jsKadDHT({
+        protocol: init.protocol ?? TEST_PROTOCOL,
+        clientMode: init.clientMode ?? false,
+        peerInfoMapper: passthroughMapper,
+        allowQueryWithZeroPeers: true
+      })
+    }
+  }) as Promise<JsNode>
+}
+
+/** A libp2p node with no DHT at all. */
+export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
+  return createLibp2p({ ...base, services: { identify: identify() } })
+}
+
+/** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */
+export async function connect (from: Libp2p, to: Libp2p): Promise<void> {
+  await from.dial(to.getMultiaddrs())
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    const peer = await from.peerStore.get(to.peerId).catch(() => undefined)
+    if (peer != null && peer.protocols.length > 0) {
+      return
+    }
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  throw new Error(`${from.peerId} did not identify ${to.peerId}`)
+}
+
+/** Waits until `check` holds, polling; throws after `ms`. */
+export async function eventually (check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await check()) {
+      return
+    }
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** The `n` peers of `all` closest to `key` by brute force, leaving out `exclude`. */
+export function trueClosest (all: PeerId[], key: Uint8Array, n: number, exclude?: PeerId): string[] {
+  const target = kadId(key)
+  return all
+    .filter(p => exclude == null || !p.equals(exclude))
+    .map(p => ({ id: p.toString(), key: kadId(p.toMultihash().bytes) }))
+    .sort((a, b) => compareDistance(a.key, b.key, target))
+    .slice(0, n)
+    .map(p => p.id)
+}
+
+/** Stops every node, ignoring failures. */
+export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
+  await Promise.all(nodes.map(async n => { await n?.stop()?.catch(() => {}) }))
+}
