@@ -2,7 +2,7 @@
  * @packageDocumentation
  *
  * kadmium: a Kademlia DHT for libp2p that speaks `/ipfs/kad/1.0.0` like go-libp2p-kad-dht,
- * rust-libp2p and @libp2p/kad-dht.
+ * rust-libp2p and `@libp2p/kad-dht`.
  *
  * @example
  * ```ts
@@ -27,22 +27,22 @@
  * const { multiaddrs } = await node.peerRouting.findPeer(peerId)
  * ```
  */
-import { KadDHT } from './service.js'
-import type { AddressScope } from './network/addresses.js'
-import type { CounterSnapshot } from './network/counters.js'
+import { KadDHT } from './service.ts'
+import type { AddressScope } from './network/addresses.ts'
+import type { CounterSnapshot } from './network/counters.ts'
 import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
-export { KadDHT } from './service.js'
-export * from './errors.js'
-export * as constants from './constants.js'
-export { MessageType, ConnectionType } from './wire/codec.js'
-export type { Message, WirePeer, WireRecord } from './wire/codec.js'
-export type { AddressScope } from './network/addresses.js'
-export type { CounterSnapshot } from './network/counters.js'
-export type { DHTPeer } from './network/dht-peer.js'
-export type { BucketInfo, TableEntry } from './kademlia/routing-table.js'
-export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.js'
+export { KadDHT } from './service.ts'
+export * from './errors.ts'
+export * as constants from './constants.ts'
+export { MessageType, ConnectionType } from './wire/codec.ts'
+export type { Message, WirePeer, WireRecord } from './wire/codec.ts'
+export type { AddressScope } from './network/addresses.ts'
+export type { CounterSnapshot } from './network/counters.ts'
+export type { DHTPeer } from './network/dht-peer.ts'
+export type { BucketInfo, TableEntry } from './kademlia/routing-table.ts'
+export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.ts'
 
 /** `'server'` answers DHT requests and advertises the protocol; `'client'` only asks. */
 export type Mode = 'server' | 'client'

@@ -14,7 +14,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { kadDHT } from '../index.js'
+import { kadDHT } from '../index.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

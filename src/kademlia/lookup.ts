@@ -6,8 +6,8 @@
  * queries only among the closest, never queries a peer twice, and never counts a peer that did
  * not answer among its results. {@link runLookup} drives it over an asynchronous "ask" function.
  */
-import { compareDistance } from './keys.js'
-import type { KadId } from './keys.js'
+import { compareDistance } from './keys.ts'
+import type { KadId } from './keys.ts'
 
 /** What the lookup needs to know of a peer. */
 export interface LookupPeer {

@@ -6,8 +6,8 @@
  * that peer has failed a liveness check. Nothing here touches the network: the caller supplies
  * the liveness check and the clock.
  */
-import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.js'
-import type { KadId } from './keys.js'
+import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.ts'
+import type { KadId } from './keys.ts'
 
 /** A peer in the table. `P` is whatever the caller keeps with it (its PeerId, say). */
 export interface TableEntry<P> {

@@ -3,8 +3,8 @@
  * in flight, gives each its own timeout, and reports every step. It needs no libp2p: the caller
  * supplies the request and the clock.
  */
-import { Lookup } from './lookup.js'
-import type { LookupInit, LookupPeer, LookupStats } from './lookup.js'
+import { Lookup } from './lookup.ts'
+import type { LookupInit, LookupPeer, LookupStats } from './lookup.ts'
 
 /** One step of a running lookup, in the order it happened. */
 export type LookupEvent<P> =
@@ -81,6 +81,16 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
   let stopped = false
   let wake: (() => void) | undefined
+  /** Resolves when a request in flight settles; rejects when the caller aborts. */
+  const settled = async (): Promise<void> => new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { reject(init.signal?.reason) }
+    wake = () => {
+      wake = undefined
+      init.signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }
+    init.signal?.addEventListener('abort', onAbort, { once: true })
+  })
 
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
@@ -120,15 +130,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         // nothing asked and nothing to ask: done by definition
         break
       }
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => { reject(init.signal?.reason) }
-        wake = () => {
-          init.signal?.removeEventListener('abort', onAbort)
-          resolve()
-        }
-        init.signal?.addEventListener('abort', onAbort, { once: true })
-      })
-      wake = undefined
+      await settled()
     }
   } finally {
     ended.abort(new Error('lookup ended'))

@@ -2,11 +2,11 @@
  * The outbound side: one request, one stream, one answer (or none, for ADD_PROVIDER).
  */
 import { messageStreamToDuplex } from '@libp2p/utils'
-import { UnexpectedEndError } from '../errors.js'
-import { frame, readFrames } from '../wire/framing.js'
-import { decodeMessage, encodeMessage } from '../wire/codec.js'
-import type { Counters } from './counters.js'
-import type { Message } from '../wire/codec.js'
+import { UnexpectedEndError } from '../errors.ts'
+import { decodeMessage, encodeMessage } from '../wire/codec.ts'
+import { frame, readFrames } from '../wire/framing.ts'
+import type { Counters } from './counters.ts'
+import type { Message } from '../wire/codec.ts'
 import type { AbortOptions, ComponentLogger, DialTarget, Logger, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -71,13 +71,14 @@ export class Client {
         await stream.close({ signal })
         return undefined
       }
-      for await (const bytes of readFrames(duplex.source, { maxMessageSize: this.init.maxMessageSize })) {
-        const answer = decodeMessage(bytes)
-        const done = stream
-        done.close().catch(err => { done.abort(err) })
-        return answer
+      const first = await readFrames(duplex.source, { maxMessageSize: this.init.maxMessageSize }).next()
+      if (first.done === true) {
+        throw new UnexpectedEndError('the stream ended without an answer')
       }
-      throw new UnexpectedEndError('the stream ended without an answer')
+      const answer = decodeMessage(first.value)
+      const done = stream
+      done.close().catch(err => { done.abort(err) })
+      return answer
     } catch (err: any) {
       if (signal?.aborted !== true) {
         this.init.counters.error(err)

@@ -1,7 +1,7 @@
 /**
  * Plain counters of what the network layer saw: requests by type, errors by name.
  */
-import { MessageType } from '../wire/codec.js'
+import { MessageType } from '../wire/codec.ts'
 
 /** A snapshot of {@link Counters}. */
 export interface CounterSnapshot {

@@ -2,10 +2,10 @@
  * The peer as the routing layer sees it: its id, its place in the keyspace and the addresses we
  * may share, with its wire form kept for answering requests without re-encoding.
  */
-import { kadId } from '../kademlia/keys.js'
-import { toEncodedPeer } from '../wire/codec.js'
-import type { KadId } from '../kademlia/keys.js'
-import type { EncodedPeer } from '../wire/codec.js'
+import { kadId } from '../kademlia/keys.ts'
+import { toEncodedPeer } from '../wire/codec.ts'
+import type { KadId } from '../kademlia/keys.ts'
+import type { EncodedPeer } from '../wire/codec.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

@@ -5,11 +5,11 @@
  */
 import { messageStreamToDuplex } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
-import { UnsupportedMessageTypeError } from '../errors.js'
-import { frame, readFrames } from '../wire/framing.js'
-import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.js'
-import type { Counters } from './counters.js'
-import type { Message, EncodedPeer, WirePeer } from '../wire/codec.js'
+import { UnsupportedMessageTypeError } from '../errors.ts'
+import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
+import { frame, readFrames } from '../wire/framing.ts'
+import type { Counters } from './counters.ts'
+import type { Message, EncodedPeer, WirePeer } from '../wire/codec.ts'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** The answer a handler gives; peers may be given in their wire form. */

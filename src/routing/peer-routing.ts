@@ -3,17 +3,17 @@
  * a key, and finding one peer's addresses.
  */
 import { CustomProgressEvent } from 'progress-events'
-import { NotFoundError, TimeoutError } from '../errors.js'
-import { kadId } from '../kademlia/keys.js'
-import { runLookup } from '../kademlia/run-lookup.js'
-import { inScope } from '../network/addresses.js'
-import { MessageType } from '../wire/codec.js'
-import { dhtPeer } from '../network/dht-peer.js'
-import type { DHTPeer } from '../network/dht-peer.js'
-import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.js'
-import type { RoutingTable } from '../kademlia/routing-table.js'
-import type { AddressScope } from '../network/addresses.js'
-import type { Client } from '../network/client.js'
+import { NotFoundError, TimeoutError } from '../errors.ts'
+import { kadId } from '../kademlia/keys.ts'
+import { runLookup } from '../kademlia/run-lookup.ts'
+import { inScope } from '../network/addresses.ts'
+import { dhtPeer } from '../network/dht-peer.ts'
+import { MessageType } from '../wire/codec.ts'
+import type { RoutingTable } from '../kademlia/routing-table.ts'
+import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.ts'
+import type { AddressScope } from '../network/addresses.ts'
+import type { Client } from '../network/client.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
 import type { Logger, PeerId, PeerInfo, PeerStore, RoutingOptions } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -211,6 +211,8 @@ export class PeerRouting {
           error: event.error,
           elapsed: event.elapsed
         }))
+        break
+      default:
         break
     }
   }

@@ -9,7 +9,7 @@
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as Digest from 'multiformats/hashes/digest'
-import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.js'
+import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.ts'
 import { kadmium } from './generated/dht.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'

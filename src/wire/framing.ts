@@ -5,7 +5,7 @@
  * closed after an idle period.
  */
 import * as lp from 'it-length-prefixed'
-import { InvalidMessageError, MessageTooLargeError, TimeoutError, UnexpectedEndError } from '../errors.js'
+import { InvalidMessageError, MessageTooLargeError, TimeoutError, UnexpectedEndError } from '../errors.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Bounds of {@link readFrames}. */
@@ -57,41 +57,42 @@ export async function * readFrames (source: AsyncIterable<Chunk>, options: Frame
   }
 }
 
-/** Whether an error means an idle stream, which ends a read quietly. */
+/** Thrown inside {@link timed} when a stream went idle: ends the read quietly. */
 class IdleEnd extends Error {}
+
+/** The next chunk of `iterator`, or a rejection once `at` (a Date.now() time) has passed. */
+async function nextBefore (iterator: AsyncIterator<Chunk>, at: number, inMessage: () => boolean): Promise<IteratorResult<Chunk>> {
+  if (at === Infinity) {
+    return iterator.next()
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(inMessage() ? new TimeoutError('message not received in time') : new IdleEnd())
+    }, Math.max(0, at - Date.now()))
+  })
+  try {
+    return await Promise.race([iterator.next(), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, inMessage: () => boolean): AsyncGenerator<Chunk> {
   const iterator = source[Symbol.asyncIterator]()
   let finished = false
   try {
     while (true) {
-      const at = deadline()
-      let result: IteratorResult<Chunk>
-      if (at === Infinity) {
-        result = await iterator.next()
-      } else {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const late = new Promise<never>((resolve, reject) => {
-          timer = setTimeout(() => {
-            reject(inMessage() ? new TimeoutError('message not received in time') : new IdleEnd())
-          }, Math.max(0, at - Date.now()))
-        })
-        try {
-          result = await Promise.race([iterator.next(), late])
-        } catch (err) {
-          if (err instanceof IdleEnd) {
-            return
-          }
-          throw err
-        } finally {
-          clearTimeout(timer)
-        }
-      }
+      const result = await nextBefore(iterator, deadline(), inMessage)
       if (result.done === true) {
         finished = true
         return
       }
       yield result.value
+    }
+  } catch (err) {
+    if (!(err instanceof IdleEnd)) {
+      throw err
     }
   } finally {
     if (!finished) {

@@ -1,7 +1,7 @@
-import { expect } from 'aegir/chai'
 import { EventTypes } from '@libp2p/kad-dht'
-import { connect, eventually, jsNode, kadmiumNode, plainNode, stopAll, trueClosest } from '../utils/nodes.js'
-import type { AnyNode, JsNode, KadmiumNode } from '../utils/nodes.js'
+import { expect } from 'aegir/chai'
+import { connect, eventually, jsNode, kadmiumNode, plainNode, stopAll, trueClosest } from '../utils/nodes.ts'
+import type { AnyNode, JsNode, KadmiumNode } from '../utils/nodes.ts'
 import type { PeerId } from '@libp2p/interface'
 
 const KADMIUM_NODES = 15
@@ -16,7 +16,7 @@ function rng (seed: number): () => number {
   }
 }
 
-/** @libp2p/kad-dht's routing table (public on the class, not on the exported interface). */
+/** `@libp2p/kad-dht`'s routing table (public on the class, not on the exported interface). */
 function jsTable (node: JsNode): { size: number, find(peer: PeerId): Promise<PeerId | undefined> } {
   return (node.services.dht as any).routingTable
 }
@@ -52,8 +52,8 @@ describe('interop: peer routing in a mixed kadmium / @libp2p/kad-dht network', f
     // interleave, then link each node to the next (a ring) and to two random others
     all = []
     for (let i = 0; i < Math.max(KADMIUM_NODES, JS_NODES); i++) {
-      if (kadmium[i] != null) all.push(kadmium[i])
-      if (js[i] != null) all.push(js[i])
+      if (kadmium[i] != null) { all.push(kadmium[i]) }
+      if (js[i] != null) { all.push(js[i]) }
     }
     ids = all.map(n => n.peerId)
     const random = rng(7)

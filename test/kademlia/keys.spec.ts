@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { KAD_ID_BITS, commonPrefixLength, compareDistance, kadId, xorDistance } from '../../src/kademlia/keys.js'
+import { KAD_ID_BITS, commonPrefixLength, compareDistance, kadId, xorDistance } from '../../src/kademlia/keys.ts'
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -23,7 +23,9 @@ describe('kademlia/keys', () => {
 
   it('compareDistance orders as the XOR distance does', () => {
     fc.assert(fc.property(key, key, key, (a, b, t) => {
-      const expected = distance(a, t) < distance(b, t) ? -1 : distance(a, t) > distance(b, t) ? 1 : 0
+      const da = distance(a, t)
+      const db = distance(b, t)
+      const expected = Number(da > db) - Number(da < db)
       expect(Math.sign(compareDistance(a, b, t))).to.equal(expected)
     }))
   })

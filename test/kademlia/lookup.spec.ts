@@ -1,9 +1,9 @@
 import { expect } from 'aegir/chai'
-import { compareDistance, kadId } from '../../src/kademlia/keys.js'
-import { Lookup } from '../../src/kademlia/lookup.js'
-import { runLookup } from '../../src/kademlia/run-lookup.js'
-import { RoutingTable } from '../../src/kademlia/routing-table.js'
-import type { LookupPeer } from '../../src/kademlia/lookup.js'
+import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { Lookup } from '../../src/kademlia/lookup.ts'
+import { RoutingTable } from '../../src/kademlia/routing-table.ts'
+import { runLookup } from '../../src/kademlia/run-lookup.ts'
+import type { LookupPeer } from '../../src/kademlia/lookup.ts'
 
 interface SimPeer extends LookupPeer {
   n: number

@@ -1,8 +1,8 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { commonPrefixLength, compareDistance } from '../../src/kademlia/keys.js'
-import { RoutingTable } from '../../src/kademlia/routing-table.js'
-import type { TableEntry } from '../../src/kademlia/routing-table.js'
+import { commonPrefixLength, compareDistance } from '../../src/kademlia/keys.ts'
+import { RoutingTable } from '../../src/kademlia/routing-table.ts'
+import type { TableEntry } from '../../src/kademlia/routing-table.ts'
 
 const K = 20
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })

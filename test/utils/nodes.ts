@@ -1,6 +1,6 @@
 /**
  * Real libp2p nodes for tests: TCP on 127.0.0.1, noise, yamux, identify, and either kadmium or
- * @libp2p/kad-dht as the DHT.
+ * `@libp2p/kad-dht` as the DHT.
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -9,13 +9,13 @@ import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { kadDHT } from '../../src/index.js'
-import { kadId } from '../../src/kademlia/keys.js'
-import { compareDistance } from '../../src/kademlia/keys.js'
-import type { KadDHT, KadDHTInit } from '../../src/index.js'
+import { kadDHT } from '../../src/index.ts'
+import { kadId } from '../../src/kademlia/keys.ts'
+import { compareDistance } from '../../src/kademlia/keys.ts'
+import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
-import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 
 /** The DHT protocol the tests speak: a private one, so the tests never look like Amino peers. */
 export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
@@ -33,7 +33,7 @@ const base = {
 }
 
 /**
- * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as @libp2p/kad-dht
+ * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
 export async function kadmiumNode (init: KadDHTInit = {}): Promise<KadmiumNode> {
@@ -47,7 +47,7 @@ export async function kadmiumNode (init: KadDHTInit = {}): Promise<KadmiumNode> 
   })
 }
 
-/** A @libp2p/kad-dht server node on loopback. */
+/** A `@libp2p/kad-dht` server node on loopback. */
 export async function jsNode (init: { clientMode?: boolean, protocol?: string } = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,

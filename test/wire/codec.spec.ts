@@ -2,12 +2,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { ConnectionType, MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.js'
+import { ConnectionType, MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { kadmium } from '../../src/wire/generated/dht.js'
-import type { Message } from '../../src/wire/codec.js'
+import type { Message } from '../../src/wire/codec.ts'
 import type { PeerId } from '@libp2p/interface'
 
-/** @libp2p/kad-dht's own generated codec (not exported by the package, so loaded by path). */
+/** `@libp2p/kad-dht`'s own generated codec (not exported by the package, so loaded by path). */
 async function jsCodec (): Promise<any> {
   const index = import.meta.resolve('@libp2p/kad-dht')
   return import(new URL('./message/dht.js', index).href)

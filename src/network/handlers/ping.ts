@@ -2,7 +2,7 @@
  * PING: answered with the request echoed, as go-libp2p-kad-dht does. kadmium never sends it
  * (the IPFS spec deprecates it); liveness checks use FIND_NODE.
  */
-import type { RequestHandler } from '../server.js'
+import type { RequestHandler } from '../server.ts'
 
 /** Makes the PING handler. */
 export function pingHandler (): RequestHandler {
