@@ -1,7 +1,7 @@
 /**
  * The libp2p service: lifecycle, mode, the routing symbols and the wiring of the layers below.
  */
-import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
@@ -21,7 +21,7 @@ import type { BucketInfo } from './kademlia/routing-table.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
-import type { ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
 
 const LOG_PREFIX = 'kadmium'
 
@@ -42,7 +42,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
   readonly [Symbol.toStringTag] = 'kadmium'
-  readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
+  // content routing joins these once values and providers are served
+  readonly [serviceCapabilities]: string[] = ['@libp2p/peer-routing', '@libp2p/peer-discovery']
   readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   private readonly components: KadDHTComponents
@@ -139,11 +140,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       findPeer: async (peerId, options) => this.findPeer(peerId, options),
       getClosestPeers: (key, options) => this.getClosestPeers(key, options)
     }
-  }
-
-  get [contentRoutingSymbol] (): Partial<ContentRouting> {
-    // values and providers come with their stores; until then this router offers nothing
-    return {}
   }
 
   /** Whether the service is running. */
@@ -256,7 +252,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     if (entry == null || id === this.selfId) {
       return
     }
-    if (!peer.protocols.includes(this.protocol)) {
+    // a peer that stopped serving the protocol (it went to client mode) leaves the table; a
+    // peer whose protocols are not known yet (identify still running) stays
+    if (event.detail.previous?.protocols.includes(this.protocol) === true && !peer.protocols.includes(this.protocol)) {
       this.routingTable.remove(id)
       return
     }
