@@ -17,23 +17,16 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 const pb = kadmium.Message
 
-/** The six request types of the protocol. */
-export enum MessageType {
-  PUT_VALUE = 0,
-  GET_VALUE = 1,
-  ADD_PROVIDER = 2,
-  GET_PROVIDERS = 3,
-  FIND_NODE = 4,
-  PING = 5
-}
+/**
+ * The six request types of the protocol, as the schema numbers them (`MessageType[n]` gives the
+ * name).
+ */
+export const MessageType = kadmium.Message.MessageType
+export type MessageType = kadmium.Message.MessageType
 
 /** What the sender says of its connection to a peer it lists. */
-export enum ConnectionType {
-  NOT_CONNECTED = 0,
-  CONNECTED = 1,
-  CAN_CONNECT = 2,
-  CANNOT_CONNECT = 3
-}
+export const ConnectionType = kadmium.Message.ConnectionType
+export type ConnectionType = kadmium.Message.ConnectionType
 
 /** A peer listed in a message. */
 export interface WirePeer {
