@@ -22,10 +22,12 @@ const pb = kadmium.Message
  * name).
  */
 export const MessageType = kadmium.Message.MessageType
+// eslint-disable-next-line @typescript-eslint/no-redeclare
 export type MessageType = kadmium.Message.MessageType
 
 /** What the sender says of its connection to a peer it lists. */
 export const ConnectionType = kadmium.Message.ConnectionType
+// eslint-disable-next-line @typescript-eslint/no-redeclare
 export type ConnectionType = kadmium.Message.ConnectionType
 
 /** A peer listed in a message. */
