@@ -46,3 +46,23 @@ export const PEER_FRESHNESS = 5 * 60_000
 
 /** Peers the table is seeded with from the peer store at start. */
 export const MAX_SEED_PEERS = 1_000
+
+// values
+
+/** A stored record is served for this long after it was received (48 h), then deleted. */
+export const RECORD_MAX_AGE = 48 * 60 * 60_000
+
+/** How often expired records are swept from the datastore (1 h). */
+export const RECORDS_SWEEP_INTERVAL = 60 * 60_000
+
+/** The longest record key accepted, in bytes (an IPNS key is 6 + 38 bytes). */
+export const MAX_RECORD_KEY_BYTES = 256
+
+/** The largest record value accepted, in bytes (IPNS allows 10 KiB). */
+export const MAX_RECORD_VALUE_BYTES = 16 * 1024
+
+/** The most records a node stores; a record under a new key is refused past it. */
+export const MAX_RECORDS = 100_000
+
+/** Where records live in the datastore. */
+export const RECORDS_PREFIX = '/kadmium/records'

@@ -52,3 +52,39 @@ export class InvalidParametersError extends Error {
   static readonly name = 'InvalidParametersError'
   readonly name = 'InvalidParametersError'
 }
+
+/** A record key without a `/namespace/` prefix, or longer than the limit. */
+export class InvalidKeyError extends Error {
+  static readonly name = 'InvalidKeyError'
+  readonly name = 'InvalidKeyError'
+}
+
+/** A record key in a namespace no validator is registered for. */
+export class UnknownNamespaceError extends Error {
+  static readonly name = 'UnknownNamespaceError'
+  readonly name = 'UnknownNamespaceError'
+}
+
+/** A record its namespace's validator refused, or one over the size limit. */
+export class InvalidRecordError extends Error {
+  static readonly name = 'InvalidRecordError'
+  readonly name = 'InvalidRecordError'
+}
+
+/** A record worse than the one already stored (an older IPNS sequence number, say). */
+export class StaleRecordError extends Error {
+  static readonly name = 'StaleRecordError'
+  readonly name = 'StaleRecordError'
+}
+
+/** A store is full and refuses new entries. */
+export class StoreFullError extends Error {
+  static readonly name = 'StoreFullError'
+  readonly name = 'StoreFullError'
+}
+
+/** No peer confirmed that it stored what was sent. */
+export class NotStoredError extends Error {
+  static readonly name = 'NotStoredError'
+  readonly name = 'NotStoredError'
+}

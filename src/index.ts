@@ -30,8 +30,10 @@
 import { KadDHT } from './service.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
+import type { Validator } from './records/validators.ts'
 import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Datastore } from 'interface-datastore'
 
 export { KadDHT } from './service.ts'
 export * from './errors.ts'
@@ -43,6 +45,9 @@ export type { CounterSnapshot } from './network/counters.ts'
 export type { DHTPeer } from './network/dht-peer.ts'
 export type { BucketInfo, TableEntry } from './kademlia/routing-table.ts'
 export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.ts'
+export type { GetOptions, PutOptions, ValueProgressEvents } from './routing/values.ts'
+export type { Validator } from './records/validators.ts'
+export { RecordValidator, pkValidator, ipnsRecordValidator } from './records/validators.ts'
 
 /** `'server'` answers DHT requests and advertises the protocol; `'client'` only asks. */
 export type Mode = 'server' | 'client'
@@ -94,6 +99,16 @@ export interface KadDHTInit {
    * @default 'public' for '/ipfs/kad/1.0.0', 'all' for any other protocol
    */
   addresses?: AddressScope
+  /**
+   * Validators by namespace, added to (or replacing) the defaults `pk` and `ipns`. A record
+   * whose key has no namespace, or one not listed here, is refused.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ validators: { greeting: { validate: (key, value) => {}, select: () => 0 } } })
+   * ```
+   */
+  validators?: Record<string, Validator>
 }
 
 /** The libp2p components kadmium uses. */
@@ -105,12 +120,15 @@ export interface KadDHTComponents {
   peerStore: PeerStore
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  datastore: Datastore
 }
 
 /** What {@link KadDHT.stats} reports. */
 export interface KadDHTStats extends CounterSnapshot {
   /** Peers in the routing table. */
   routingTableSize: number
+  /** Records held for others (expired ones until they are swept). */
+  records: number
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The libp2p service: lifecycle, mode, the routing symbols and the wiring of the layers below.
  */
-import { peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
@@ -11,17 +11,24 @@ import { inScope } from './network/addresses.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
 import { dhtPeer } from './network/dht-peer.ts'
+import { closerPeers } from './network/handlers/closer-peers.ts'
 import { findNodeHandler } from './network/handlers/find-node.ts'
 import { pingHandler } from './network/handlers/ping.ts'
+import { getValueHandler, putValueHandler } from './network/handlers/values.ts'
 import { Server } from './network/server.ts'
+import { RecordValidator } from './records/validators.ts'
+import { ValueStore } from './records/value-store.ts'
 import { PeerRouting } from './routing/peer-routing.ts'
+import { ValueRouting } from './routing/values.ts'
+import { deadline } from './utils/abort.ts'
 import { MessageType } from './wire/codec.ts'
 import type { KadDHTComponents, KadDHTInit, KadDHTStats, Mode } from './index.ts'
 import type { BucketInfo } from './kademlia/routing-table.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
-import type { Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { GetOptions, PutOptions } from './routing/values.ts'
+import type { ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
 
 const LOG_PREFIX = 'kadmium'
 
@@ -42,8 +49,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
   readonly [Symbol.toStringTag] = 'kadmium'
-  // content routing joins these once values and providers are served
-  readonly [serviceCapabilities]: string[] = ['@libp2p/peer-routing', '@libp2p/peer-discovery']
+  readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
   readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   private readonly components: KadDHTComponents
@@ -55,6 +61,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly client: Client
   private readonly server: Server
   private readonly peerRouting: PeerRouting
+  private readonly values: ValueRouting
+  private readonly valueStore: ValueStore
+  private sweeper?: ReturnType<typeof setInterval>
   private running: AbortController
   private topologyId?: string
   private readonly selfId: string
@@ -94,6 +103,16 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       now: Date.now,
       ping: async (entry) => this.isAlive(entry.peer)
     })
+    const validator = new RecordValidator(init.validators)
+    this.valueStore = new ValueStore({ datastore: components.datastore, validator })
+    const closer = closerPeers({
+      self: components.peerId,
+      table: this.routingTable,
+      peerStore: components.peerStore,
+      connectionManager: components.connectionManager,
+      kBucketSize: this.kBucketSize,
+      addresses: this.addresses
+    })
     this.server = new Server(components, {
       maxMessageSize: C.MAX_MESSAGE_SIZE,
       messageTimeout: C.MESSAGE_READ_TIMEOUT,
@@ -102,16 +121,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       logPrefix: LOG_PREFIX,
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, {
-      [MessageType.FIND_NODE]: findNodeHandler({
-        self: components.peerId,
-        table: this.routingTable,
-        peerStore: components.peerStore,
-        connectionManager: components.connectionManager,
-        kBucketSize: this.kBucketSize,
-        addresses: this.addresses
-      }),
-      [MessageType.PING]: pingHandler()
-      // PUT_VALUE, GET_VALUE, ADD_PROVIDER and GET_PROVIDERS are refused until their stores exist
+      [MessageType.FIND_NODE]: findNodeHandler(closer),
+      [MessageType.PING]: pingHandler(),
+      [MessageType.PUT_VALUE]: putValueHandler(this.valueStore),
+      [MessageType.GET_VALUE]: getValueHandler({ store: this.valueStore, peerStore: components.peerStore, closer })
+      // ADD_PROVIDER and GET_PROVIDERS are refused until the provider store exists
     })
     this.peerRouting = new PeerRouting({
       self: components.peerId,
@@ -129,6 +143,24 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       stopped: () => this.running.signal,
       onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
     })
+    this.values = new ValueRouting({
+      peerRouting: this.peerRouting,
+      client: this.client,
+      connectionManager: components.connectionManager,
+      store: this.valueStore,
+      validator,
+      counters: this.counters,
+      log: this.log,
+      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+      stopped: () => this.running.signal
+    })
+  }
+
+  get [contentRoutingSymbol] (): Partial<ContentRouting> {
+    return {
+      put: async (key, value, options) => { await this.put(key, value, options) },
+      get: async (key, options) => this.get(key, options)
+    }
   }
 
   get [peerDiscoverySymbol] (): PeerDiscovery {
@@ -158,6 +190,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
     this.running = new AbortController()
     const { registrar, events } = this.components
+    await this.valueStore.load()
+    this.sweeper = setInterval(() => {
+      this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
+    }, C.RECORDS_SWEEP_INTERVAL)
     if (this.mode === 'server') {
       await registrar.handle(this.protocol, this.server.handle, {
         maxInboundStreams: C.MAX_INBOUND_STREAMS,
@@ -177,6 +213,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
+    clearInterval(this.sweeper)
     const { registrar, events } = this.components
     events.removeEventListener('peer:update', this.onPeerUpdate)
     if (this.topologyId != null) {
@@ -187,7 +224,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       await registrar.unhandle(this.protocol)
     }
     this.server.closeAll()
-    await this.routingTable.settled()
+    await Promise.all([this.routingTable.settled(), this.values.settled()])
   }
 
   /**
@@ -217,6 +254,34 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     return this.peerRouting.findPeer(peerId, options)
   }
 
+  /**
+   * Stores a value under a namespaced key on the k closest peers and locally; resolves to how
+   * many peers confirmed. Throws before sending anything when the key's namespace is unknown or
+   * its validator refuses the value, and `NotStoredError` when no peer confirmed.
+   *
+   * @example
+   * ```ts
+   * const count = await node.services.dht.put(uint8ArrayFromString('/ipns/…'), marshalledRecord)
+   * ```
+   */
+  async put (key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<number> {
+    return this.values.put(key, value, options)
+  }
+
+  /**
+   * The best valid value under a namespaced key. `quorum` stops the lookup after that many valid
+   * answers. Peers that hold a worse record are sent the best one afterwards. Throws
+   * `NotFoundError` when no valid record exists.
+   *
+   * @example
+   * ```ts
+   * const value = await node.services.dht.get(key, { quorum: 3, signal: AbortSignal.timeout(10_000) })
+   * ```
+   */
+  async get (key: Uint8Array, options: GetOptions = {}): Promise<Uint8Array> {
+    return this.values.get(key, options)
+  }
+
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
   routingTableInfo (): Array<BucketInfo<DHTPeer>> {
     return this.routingTable.info()
@@ -224,7 +289,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** Counters of requests and errors, and the routing-table size. */
   stats (): KadDHTStats {
-    return { ...this.counters.snapshot(), routingTableSize: this.routingTable.size }
+    return { ...this.counters.snapshot(), routingTableSize: this.routingTable.size, records: this.valueStore.size }
   }
 
   /** Offers a peer that speaks the protocol to the routing table. */
@@ -263,18 +328,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
   private async isAlive (peer: DHTPeer): Promise<boolean> {
-    const controller = new AbortController()
-    const timer = setTimeout(() => { controller.abort(new Error('ping timed out')) }, C.PING_TIMEOUT)
+    const check = deadline(C.PING_TIMEOUT, 'no answer to the liveness check', this.running.signal)
     try {
       await this.client.request(peer.peerId, {
         type: MessageType.FIND_NODE,
         key: this.components.peerId.toMultihash().bytes
-      }, { signal: AbortSignal.any([this.running.signal, controller.signal]) })
+      }, { signal: check.signal })
       return true
     } catch {
       return false
     } finally {
-      clearTimeout(timer)
+      check.clear()
     }
   }
 }

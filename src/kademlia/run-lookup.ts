@@ -3,6 +3,7 @@
  * in flight, gives each its own timeout, and reports every step. It needs no libp2p: the caller
  * supplies the request and the clock.
  */
+import { deadline } from '../utils/abort.ts'
 import { Lookup } from './lookup.ts'
 import type { LookupInit, LookupPeer, LookupStats } from './lookup.ts'
 
@@ -43,25 +44,6 @@ export interface LookupOutcome<P> {
   stats: LookupStats
 }
 
-/** A signal that aborts when the lookup ends, when `parent` aborts or after `ms`. */
-function requestSignal (parent: AbortSignal, ms: number): { signal: AbortSignal, clear(): void } {
-  const controller = new AbortController()
-  const onAbort = (): void => { controller.abort(parent.reason) }
-  parent.addEventListener('abort', onAbort, { once: true })
-  const timer = setTimeout(() => {
-    const error = new Error(`no answer within ${ms} ms`)
-    error.name = 'TimeoutError'
-    controller.abort(error)
-  }, ms)
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer)
-      parent.removeEventListener('abort', onAbort)
-    }
-  }
-}
-
 /**
  * Runs a lookup to its end and resolves to its closest answering peers.
  *
@@ -95,7 +77,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
     const begun = init.now()
-    const request = requestSignal(parent, init.requestTimeout)
+    const request = deadline(init.requestTimeout, `no answer within ${init.requestTimeout} ms`, parent)
     init.ask(peer, request.signal).then(closer => {
       if (ended.signal.aborted) {
         return

@@ -6,7 +6,8 @@ import { kadId } from '../kademlia/keys.ts'
 import { toEncodedPeer } from '../wire/codec.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { EncodedPeer } from '../wire/codec.ts'
-import type { PeerId } from '@libp2p/interface'
+import type { DialTarget, PeerId } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** A peer in the routing table or in a lookup. */
@@ -36,4 +37,15 @@ export function dhtPeer (peerId: PeerId, multiaddrs: Multiaddr[], key?: KadId): 
 export function wireForm (peer: DHTPeer): EncodedPeer {
   peer.wire ??= toEncodedPeer({ id: peer.peerId, multiaddrs: peer.multiaddrs })
   return peer.wire
+}
+
+/**
+ * How to reach a peer: by id when we are connected (or know no address), otherwise by the
+ * addresses we were told, each ending in its `/p2p/` id.
+ */
+export function dialTarget (peer: DHTPeer, connectionManager: ConnectionManager): DialTarget {
+  if (peer.multiaddrs.length === 0 || connectionManager.getConnections(peer.peerId).length > 0) {
+    return peer.peerId
+  }
+  return peer.multiaddrs.map(ma => ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${peer.id}`))
 }

@@ -3,16 +3,18 @@
  * a key, and finding one peer's addresses.
  */
 import { CustomProgressEvent } from 'progress-events'
-import { NotFoundError, TimeoutError } from '../errors.ts'
+import { NotFoundError } from '../errors.ts'
 import { kadId } from '../kademlia/keys.ts'
 import { runLookup } from '../kademlia/run-lookup.ts'
+import { deadline } from '../utils/abort.ts'
 import { inScope } from '../network/addresses.ts'
-import { dhtPeer } from '../network/dht-peer.ts'
+import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
 import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
+import type { Message } from '../wire/codec.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { Logger, PeerId, PeerInfo, PeerStore, RoutingOptions } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -28,6 +30,18 @@ export type LookupProgressEvents =
 /** Options of a lookup-based call. */
 export interface LookupOptions extends RoutingOptions {
   onProgress?(event: LookupProgressEvents): void
+}
+
+/** Options of {@link PeerRouting.lookup}. */
+export interface QueryOptions extends LookupOptions {
+  /** What each peer is asked: FIND_NODE unless told otherwise. */
+  type?: MessageType
+  /** How many answering peers to return; k unless told otherwise. */
+  resultSize?: number
+  /** Sees every answer, before its closer peers join the lookup. */
+  onAnswer?(peer: DHTPeer, answer: Message): void | Promise<void>
+  /** Ends the lookup early when it returns true after an answer. */
+  stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
 }
 
 /** What peer routing needs. */
@@ -61,24 +75,14 @@ export class PeerRouting {
   }
 
   /**
-   * Runs a FIND_NODE lookup for `key` (raw key bytes: a peer id's multihash, a CID's
-   * multihash…) and resolves to the closest peers that answered.
+   * Runs a lookup for `key` (raw key bytes: a peer id's multihash, a CID's multihash, a record
+   * key…) and resolves to the closest peers that answered. Each peer is asked a FIND_NODE, or
+   * `type` (GET_VALUE, GET_PROVIDERS), whose answers `onAnswer` sees.
    */
-  async lookup (key: Uint8Array, options: LookupOptions & {
-    resultSize?: number
-    stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
-  } = {}): Promise<LookupOutcome<DHTPeer>> {
+  async lookup (key: Uint8Array, options: QueryOptions = {}): Promise<LookupOutcome<DHTPeer>> {
     const { init } = this
     const target = kadId(key)
-    const timeout = new AbortController()
-    const timer = setTimeout(() => {
-      timeout.abort(new TimeoutError(`the query took more than ${init.queryTimeout} ms`))
-    }, init.queryTimeout)
-    const signal = AbortSignal.any([
-      init.stopped(),
-      timeout.signal,
-      ...(options.signal == null ? [] : [options.signal])
-    ])
+    const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.stopped(), options.signal)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
     try {
       return await runLookup<DHTPeer>({
@@ -88,14 +92,14 @@ export class PeerRouting {
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         seeds,
-        signal,
+        signal: query.signal,
         now: Date.now,
         stopWhen: options.stopWhen,
-        ask: async (peer, requestSignal) => this.findNode(peer, key, requestSignal),
+        ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
         onEvent: (event) => { this.onEvent(event, options) }
       })
     } finally {
-      clearTimeout(timer)
+      query.clear()
     }
   }
 
@@ -152,15 +156,14 @@ export class PeerRouting {
     return { id: peerId, multiaddrs: found }
   }
 
-  /** Asks one peer FIND_NODE and turns its answer into lookup candidates. */
-  private async findNode (peer: DHTPeer, key: Uint8Array, signal: AbortSignal): Promise<DHTPeer[]> {
+  /** Asks one peer about `key` and turns its answer into lookup candidates. */
+  private async ask (peer: DHTPeer, key: Uint8Array, signal: AbortSignal, options: QueryOptions): Promise<DHTPeer[]> {
     const { init } = this
-    const target = init.connectionManager.getConnections(peer.peerId).length > 0 || peer.multiaddrs.length === 0
-      ? peer.peerId
-      : peer.multiaddrs.map(ma => ma.getComponents().some(c => c.name === 'p2p') ? ma : ma.encapsulate(`/p2p/${peer.id}`))
-    const answer = await init.client.request(target, { type: MessageType.FIND_NODE, key }, { signal })
+    const type = options.type ?? MessageType.FIND_NODE
+    const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, { signal })
     // it answered on the DHT protocol: a server, worth a place in the table
     init.table.add(peer.id, peer.key, peer)
+    await options.onAnswer?.(peer, answer)
     const closer: DHTPeer[] = []
     for (const entry of answer.closer) {
       const id = entry.id.toString()

@@ -1,0 +1,64 @@
+/**
+ * The closer peers every answer but PING carries: the k peers of our table closest to a key,
+ * with the addresses we may share. Never the requester or ourselves; the peer a key names first
+ * when we are connected to it, even if it is not a DHT server. Peers with no address to share
+ * are left out: the requester could not reach them.
+ */
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
+import { kadId } from '../../kademlia/keys.js'
+import { inScope } from '../addresses.js'
+import { dhtPeer, wireForm } from '../dht-peer.js'
+import type { RoutingTable } from '../../kademlia/routing-table.js'
+import type { EncodedPeer } from '../../wire/codec.js'
+import type { AddressScope } from '../addresses.js'
+import type { DHTPeer } from '../dht-peer.js'
+import type { PeerId, PeerStore } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+
+/** What the closer-peers selection needs. */
+export interface CloserPeersInit {
+  self: PeerId
+  table: RoutingTable<DHTPeer>
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  kBucketSize: number
+  addresses: AddressScope
+}
+
+/** The peer a key names, if it is a peer id's multihash. */
+function keyAsPeerId (key: Uint8Array): PeerId | undefined {
+  try {
+    return peerIdFromMultihash(Digest.decode(key))
+  } catch {
+    return undefined
+  }
+}
+
+/** Makes the function that picks the closer peers for an answer to `from` about `key`. */
+export function closerPeers (init: CloserPeersInit): (from: PeerId, key: Uint8Array) => Promise<EncodedPeer[]> {
+  const { table, kBucketSize } = init
+  return async (from, key) => {
+    const fromId = from.toString()
+    const closer: EncodedPeer[] = []
+    const named = keyAsPeerId(key)
+    if (named != null && !named.equals(from) && !named.equals(init.self) && !table.has(named.toString()) &&
+      init.connectionManager.getConnections(named).length > 0) {
+      const info = await init.peerStore.getInfo(named).catch(() => undefined)
+      const multiaddrs = inScope(init.addresses, info?.multiaddrs ?? [])
+      if (multiaddrs.length > 0) {
+        closer.push(wireForm(dhtPeer(named, multiaddrs)))
+      }
+    }
+    for (const entry of table.closest(kadId(key), kBucketSize + 1)) {
+      if (closer.length === kBucketSize) {
+        break
+      }
+      if (entry.id === fromId || entry.peer.multiaddrs.length === 0) {
+        continue
+      }
+      closer.push(wireForm(entry.peer))
+    }
+    return closer
+  }
+}

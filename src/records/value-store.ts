@@ -1,0 +1,187 @@
+/**
+ * The records this node stores for others, in the libp2p datastore under a prefix, so they
+ * persist wherever the user's datastore persists.
+ *
+ * A record is validated before it is stored and again before it is served; it is served for
+ * `maxAge` after it was received and never after; a stored record is only replaced by one its
+ * namespace's selector ranks at least as high; and at most `maxRecords` keys are held.
+ */
+import { Key } from 'interface-datastore'
+import { base32 } from 'multiformats/bases/base32'
+import { equals } from 'uint8arrays/equals'
+import { MAX_RECORDS, RECORD_MAX_AGE, RECORDS_PREFIX } from '../constants.js'
+import { StaleRecordError, StoreFullError } from '../errors.js'
+import { decodeRecord, encodeRecord } from './record.js'
+import type { DHTRecord } from './record.js'
+import type { RecordValidator } from './validators.js'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+/** What a {@link ValueStore} needs. */
+export interface ValueStoreInit {
+  datastore: Datastore
+  validator: RecordValidator
+  /** The clock, in milliseconds. */
+  now?(): number
+  /** How long a record is served after it was received, in ms. */
+  maxAge?: number
+  /** The most keys held. */
+  maxRecords?: number
+  /** Where in the datastore records live. */
+  prefix?: string
+}
+
+/**
+ * Stores records by key.
+ *
+ * @example
+ * ```ts
+ * const store = new ValueStore({ datastore, validator: new RecordValidator() })
+ * await store.load()
+ * await store.put(key, value)           // throws if invalid or worse than what is stored
+ * const record = await store.get(key)   // undefined if absent, expired or no longer valid
+ * ```
+ */
+export class ValueStore {
+  private readonly datastore: Datastore
+  private readonly validator: RecordValidator
+  private readonly now: () => number
+  private readonly maxAge: number
+  private readonly maxRecords: number
+  private readonly prefix: string
+  private readonly locks: Map<string, Promise<unknown>>
+  private count: number
+
+  constructor (init: ValueStoreInit) {
+    this.datastore = init.datastore
+    this.validator = init.validator
+    this.now = init.now ?? Date.now
+    this.maxAge = init.maxAge ?? RECORD_MAX_AGE
+    this.maxRecords = init.maxRecords ?? MAX_RECORDS
+    this.prefix = init.prefix ?? RECORDS_PREFIX
+    this.locks = new Map()
+    this.count = 0
+  }
+
+  /** How many records are held (expired ones included until they are swept). */
+  get size (): number {
+    return this.count
+  }
+
+  /** Counts the records already in the datastore (call once at start). */
+  async load (options?: AbortOptions): Promise<void> {
+    let count = 0
+    for await (const _ of this.datastore.queryKeys({ prefix: this.prefix }, options)) { // eslint-disable-line @typescript-eslint/no-unused-vars
+      count++
+    }
+    this.count = count
+  }
+
+  /**
+   * Validates and stores a record, stamped with the time now. Throws an error named
+   * `InvalidKeyError`, `UnknownNamespaceError` or `InvalidRecordError` for an invalid record,
+   * `StaleRecordError` when the stored record is better and `StoreFullError` for a new key
+   * when the store is full.
+   */
+  async put (key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<DHTRecord> {
+    await this.validator.validate(key, value)
+    return this.locked(key, async () => {
+      const existing = await this.get(key, options)
+      if (existing != null && !equals(existing.value, value) && this.validator.select(key, [value, existing.value]) !== 0) {
+        throw new StaleRecordError('a better record is stored under this key')
+      }
+      const stored = existing != null || await this.datastore.has(this.dsKey(key), options)
+      if (!stored && this.count >= this.maxRecords) {
+        throw new StoreFullError(`the value store holds its maximum of ${this.maxRecords} records`)
+      }
+      const record: DHTRecord = { key, value, timeReceived: new Date(this.now()) }
+      await this.datastore.put(this.dsKey(key), encodeRecord(record), options)
+      if (!stored) {
+        this.count++
+      }
+      return record
+    })
+  }
+
+  /**
+   * The record under `key` if it is held, not expired and still valid (an IPNS record can
+   * outlive its validity). An expired or invalid record is deleted.
+   */
+  async get (key: Uint8Array, options?: AbortOptions): Promise<DHTRecord | undefined> {
+    const dsKey = this.dsKey(key)
+    let record: DHTRecord
+    try {
+      record = decodeRecord(await this.datastore.get(dsKey, options))
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') {
+        return undefined
+      }
+      throw err
+    }
+    if (this.expired(record) || !equals(record.key, key) || !await this.isValid(record)) {
+      await this.delete(dsKey, options)
+      return undefined
+    }
+    return record
+  }
+
+  /** Deletes every expired record; resolves to how many were deleted. */
+  async sweep (options?: AbortOptions): Promise<number> {
+    const doomed: Key[] = []
+    for await (const { key, value } of this.datastore.query({ prefix: this.prefix }, options)) {
+      let expired = true
+      try {
+        expired = this.expired(decodeRecord(value))
+      } catch {
+        // unreadable: it goes too
+      }
+      if (expired) {
+        doomed.push(key)
+      }
+    }
+    for (const key of doomed) {
+      await this.delete(key, options)
+    }
+    return doomed.length
+  }
+
+  private expired (record: DHTRecord): boolean {
+    return record.timeReceived == null || record.timeReceived.getTime() + this.maxAge <= this.now()
+  }
+
+  private async isValid (record: DHTRecord): Promise<boolean> {
+    try {
+      await this.validator.validate(record.key, record.value)
+      return true
+    } catch {
+      // invalid now, or in a namespace no longer accepted: not served
+      return false
+    }
+  }
+
+  private async delete (key: Key, options?: AbortOptions): Promise<void> {
+    if (await this.datastore.has(key, options)) {
+      await this.datastore.delete(key, options)
+      this.count = Math.max(0, this.count - 1)
+    }
+  }
+
+  private dsKey (key: Uint8Array): Key {
+    return new Key(`${this.prefix}/${base32.baseEncode(key)}`)
+  }
+
+  /** Runs `fn` after every earlier call for the same key has ended. */
+  private async locked<T> (key: Uint8Array, fn: () => Promise<T>): Promise<T> {
+    const id = base32.baseEncode(key)
+    const previous = this.locks.get(id) ?? Promise.resolve()
+    const run = previous.catch(() => {}).then(fn)
+    this.locks.set(id, run)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(id) === run) {
+        this.locks.delete(id)
+      }
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Abort signals with a deadline whose timer is cleared when the work ends, so nothing is left
+ * running after it (AbortSignal.timeout keeps its timer until it fires).
+ */
+
+/** A signal and the function that releases its timer and listeners. */
+export interface Deadline {
+  signal: AbortSignal
+  clear(): void
+}
+
+/**
+ * A signal that aborts when any of `signals` does, or after `ms` with an error named
+ * `TimeoutError` carrying `message`. Call `clear()` when the work ends.
+ */
+export function deadline (ms: number, message: string, ...signals: Array<AbortSignal | undefined>): Deadline {
+  const controller = new AbortController()
+  const parents = signals.filter((s): s is AbortSignal => s != null)
+  const onAbort = (event: Event): void => { controller.abort((event.target as AbortSignal).reason) }
+  for (const parent of parents) {
+    if (parent.aborted) {
+      controller.abort(parent.reason)
+      break
+    }
+    parent.addEventListener('abort', onAbort, { once: true })
+  }
+  const timer = setTimeout(() => {
+    const error = new Error(message)
+    error.name = 'TimeoutError'
+    controller.abort(error)
+  }, ms)
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer)
+      for (const parent of parents) {
+        parent.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+}
