@@ -7,8 +7,8 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { equals } from 'uint8arrays/equals'
-import { MAX_RECORD_KEY_BYTES, MAX_RECORD_VALUE_BYTES } from '../constants.js'
-import { InvalidKeyError, InvalidRecordError, UnknownNamespaceError } from '../errors.js'
+import { MAX_RECORD_KEY_BYTES, MAX_RECORD_VALUE_BYTES } from '../constants.ts'
+import { InvalidKeyError, InvalidRecordError, UnknownNamespaceError } from '../errors.ts'
 
 /**
  * The rules of one namespace.

@@ -5,8 +5,11 @@ import { MAX_MESSAGE_SIZE } from '../../src/constants.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { kadmium as pb } from '../../src/wire/generated/dht.js'
 import { TEST_PROTOCOL, connect, eventually, kadmiumNode, plainNode, stopAll } from '../utils/nodes.ts'
+import { newKey, pkRecord } from '../utils/records.ts'
 import type { KadmiumNode } from '../utils/nodes.ts'
 import type { Libp2p, Stream } from '@libp2p/interface'
+
+const encoder = new TextEncoder()
 
 /** Reads a stream to its end; resolves to the frames read and how it ended. */
 async function drain (stream: Stream): Promise<{ frames: Uint8Array[], error?: Error }> {
@@ -103,8 +106,20 @@ describe('network: bad input on the wire', function () {
   })
 
   it('types without a store yet are refused, not answered with something made up', async () => {
-    for (const type of [MessageType.PUT_VALUE, MessageType.GET_VALUE, MessageType.ADD_PROVIDER, MessageType.GET_PROVIDERS]) {
+    for (const type of [MessageType.ADD_PROVIDER, MessageType.GET_PROVIDERS]) {
       await expectReset(lp.encode.single(encodeMessage({ type, key: new Uint8Array([1, 2, 3]) })).subarray(), 'UnsupportedMessageTypeError')
     }
+  })
+
+  it('a PUT_VALUE in an unknown namespace, with no namespace, or a refused value resets the stream', async () => {
+    const put = (key: Uint8Array, value: Uint8Array, recordKey = key): Uint8Array =>
+      lp.encode.single(encodeMessage({ type: MessageType.PUT_VALUE, key, record: { key: recordKey, value } })).subarray()
+    await expectReset(put(encoder.encode('/unknown/x'), new Uint8Array([1])), 'UnknownNamespaceError')
+    await expectReset(put(encoder.encode('no-namespace'), new Uint8Array([1])), 'InvalidKeyError')
+    const pk = pkRecord(await newKey())
+    await expectReset(put(pk.key, pkRecord(await newKey()).value), 'InvalidRecordError')
+    await expectReset(put(pk.key, pk.value, encoder.encode('/pk/other')), 'InvalidMessageError')
+    await expectReset(lp.encode.single(encodeMessage({ type: MessageType.PUT_VALUE, key: pk.key })).subarray(), 'InvalidMessageError')
+    expect(server.services.dht.stats().records).to.equal(0)
   })
 })

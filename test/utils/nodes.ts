@@ -16,6 +16,7 @@ import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
+import type { Libp2pOptions } from 'libp2p'
 
 /** The DHT protocol the tests speak: a private one, so the tests never look like Amino peers. */
 export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
@@ -36,9 +37,10 @@ const base = {
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore'> = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
+    ...options,
     services: {
       identify: identify(),
       ping: ping(),
@@ -48,7 +50,7 @@ export async function kadmiumNode (init: KadDHTInit = {}): Promise<KadmiumNode> 
 }
 
 /** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string } = {}): Promise<JsNode> {
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,
     services: {
@@ -58,7 +60,9 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string } 
         protocol: init.protocol ?? TEST_PROTOCOL,
         clientMode: init.clientMode ?? false,
         peerInfoMapper: passthroughMapper,
-        allowQueryWithZeroPeers: true
+        allowQueryWithZeroPeers: true,
+        validators: init.validators,
+        selectors: init.selectors
       })
     }
   }) as Promise<JsNode>

@@ -1,10 +1,10 @@
 /**
  * FIND_NODE: the k peers we know closest to the key (see {@link closerPeers}).
  */
-import { InvalidMessageError } from '../../errors.js'
-import { MessageType } from '../../wire/codec.js'
-import type { closerPeers } from './closer-peers.js'
-import type { RequestHandler } from '../server.js'
+import { InvalidMessageError } from '../../errors.ts'
+import { MessageType } from '../../wire/codec.ts'
+import type { closerPeers } from './closer-peers.ts'
+import type { RequestHandler } from '../server.ts'
 
 /** Makes the FIND_NODE handler. */
 export function findNodeHandler (closer: ReturnType<typeof closerPeers>): RequestHandler {

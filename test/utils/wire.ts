@@ -1,0 +1,20 @@
+/**
+ * Raw DHT requests from any libp2p node, for looking at exactly what a server answers.
+ */
+import * as lp from 'it-length-prefixed'
+import { decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
+import { TEST_PROTOCOL } from './nodes.ts'
+import type { Message } from '../../src/wire/codec.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+/** Sends one request on a new stream; resolves to the answer, or rejects if the stream is reset. */
+export async function rawRequest (from: Libp2p, to: PeerId, request: Partial<Message> & Pick<Message, 'type'>): Promise<Message> {
+  const stream = await from.dialProtocol(to, TEST_PROTOCOL)
+  stream.send(lp.encode.single(encodeMessage(request)))
+  await stream.close()
+  const first = await lp.decode(stream).next()
+  if (first.done === true) {
+    throw new Error('no answer')
+  }
+  return decodeMessage(first.value)
+}
