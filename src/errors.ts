@@ -88,3 +88,12 @@ export class NotStoredError extends Error {
   static readonly name = 'NotStoredError'
   readonly name = 'NotStoredError'
 }
+
+/**
+ * An ADD_PROVIDER entry naming a peer other than the sender: ignored (a peer may only announce
+ * itself), and counted under this name.
+ */
+export class ForeignProviderError extends Error {
+  static readonly name = 'ForeignProviderError'
+  readonly name = 'ForeignProviderError'
+}

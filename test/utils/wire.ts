@@ -18,3 +18,10 @@ export async function rawRequest (from: Libp2p, to: PeerId, request: Partial<Mes
   }
   return decodeMessage(first.value)
 }
+
+/** Sends one message that gets no answer (ADD_PROVIDER) and closes the stream. */
+export async function rawSend (from: Libp2p, to: PeerId, message: Partial<Message> & Pick<Message, 'type'>): Promise<void> {
+  const stream = await from.dialProtocol(to, TEST_PROTOCOL)
+  stream.send(lp.encode.single(encodeMessage(message)))
+  await stream.close()
+}

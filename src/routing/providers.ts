@@ -1,0 +1,187 @@
+/**
+ * Providing content and finding its providers: a provide stores us locally and sends
+ * ADD_PROVIDER to the k closest peers; finding providers yields the local ones first, then each
+ * new provider as GET_PROVIDERS answers arrive.
+ */
+import { pushable } from 'it-pushable'
+import { CustomProgressEvent } from 'progress-events'
+import { NotStoredError } from '../errors.ts'
+import { inScope } from '../network/addresses.ts'
+import { dialTarget } from '../network/dht-peer.ts'
+import { deadline } from '../utils/abort.ts'
+import { MessageType } from '../wire/codec.ts'
+import type { LookupOptions, LookupProgressEvents, PeerRouting } from './peer-routing.ts'
+import type { AddressScope } from '../network/addresses.ts'
+import type { Client } from '../network/client.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { ProviderStore } from '../providers/provider-store.ts'
+import type { Reprovider } from '../providers/reprovider.ts'
+import type { Logger, PeerId, PeerInfo, PeerStore } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ProgressEvent } from 'progress-events'
+
+/** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
+export type ProviderProgressEvents =
+  | LookupProgressEvents
+  | ProgressEvent<'kadmium:provide:sent', { peer: PeerId }>
+  | ProgressEvent<'kadmium:provide:failed', { peer: PeerId, error: Error }>
+  | ProgressEvent<'kadmium:providers:found', { provider: PeerInfo, from: PeerId | undefined }>
+
+/** Options of `provide` and `cancelReprovide`. */
+export interface ProvideOptions extends LookupOptions {
+  onProgress?(event: ProviderProgressEvents): void
+}
+
+/** Options of `findProviders`. */
+export interface FindProvidersOptions extends ProvideOptions {
+  /**
+   * Stop after this many providers.
+   *
+   * @default 20
+   */
+  count?: number
+}
+
+/** What provider routing needs. */
+export interface ProviderRoutingInit {
+  self: PeerId
+  peerRouting: PeerRouting
+  client: Client
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  store: ProviderStore
+  reprovider: Reprovider
+  addresses: AddressScope
+  /** Our own addresses, announced with our records. */
+  selfAddresses(): Multiaddr[]
+  log: Logger
+  requestTimeout: number
+  defaultCount: number
+  /** Aborts when the service stops. */
+  stopped(): AbortSignal
+}
+
+/** Providers over ADD_PROVIDER and GET_PROVIDERS. */
+export class ProviderRouting {
+  private readonly init: ProviderRoutingInit
+
+  constructor (init: ProviderRoutingInit) {
+    this.init = init
+  }
+
+  /**
+   * Announces that we provide `key` (a CID's multihash bytes): stores us locally, finds the k
+   * closest peers and sends each an ADD_PROVIDER. Resolves to how many were sent; throws
+   * `NotStoredError` when none was. The key is provided again every 22 h until
+   * {@link cancelReprovide}.
+   */
+  async provide (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+    const sent = await this.announce(key, options)
+    await this.init.reprovider.track(key, options)
+    return sent
+  }
+
+  /** Stops providing `key` again; resolves whether it was being provided. */
+  async cancelReprovide (key: Uint8Array, options: ProvideOptions = {}): Promise<boolean> {
+    return this.init.reprovider.forget(key, options)
+  }
+
+  /** One round of announcing, without touching the reprovide list (the reprovider calls this). */
+  async announce (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+    const { init } = this
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    const { closest } = await init.peerRouting.lookup(key, options)
+    const sent = await Promise.all(closest.map(async peer => this.send(peer, key, multiaddrs, options)))
+    const count = sent.filter(Boolean).length
+    if (count === 0) {
+      throw new NotStoredError(`the provider record reached none of the ${closest.length} closest peers`)
+    }
+    return count
+  }
+
+  /**
+   * The providers of `key`, each once: those in the local store first, then each new one as
+   * GET_PROVIDERS answers arrive. Ends after `count` providers or when the lookup ends.
+   */
+  async * findProviders (key: Uint8Array, options: FindProvidersOptions = {}): AsyncGenerator<PeerInfo> {
+    const { init } = this
+    const count = options.count ?? init.defaultCount
+    const seen = new Set<string>()
+    const found = pushable<PeerInfo>({ objectMode: true })
+    const stop = new AbortController()
+    const offer = (provider: PeerInfo, from: PeerId | undefined): void => {
+      const id = provider.id.toString()
+      if (seen.size >= count || seen.has(id)) {
+        return
+      }
+      seen.add(id)
+      options.onProgress?.(new CustomProgressEvent('kadmium:providers:found', { provider, from }))
+      found.push(provider)
+      if (seen.size >= count) {
+        stop.abort()
+        found.end()
+      }
+    }
+    for (const id of await init.store.get(key, options)) {
+      offer({ id, multiaddrs: await this.addressesOf(id) }, undefined)
+    }
+    if (seen.size < count) {
+      const signal = options.signal == null ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+      init.peerRouting.lookup(key, {
+        ...options,
+        signal,
+        type: MessageType.GET_PROVIDERS,
+        onAnswer: (peer, answer) => {
+          for (const provider of answer.providers) {
+            offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs) }, peer.peerId)
+          }
+        },
+        stopWhen: () => seen.size >= count
+      }).then(() => { found.end() }, (err) => {
+        // our own early stop is not an error
+        found.end(stop.signal.aborted && options.signal?.aborted !== true ? undefined : err)
+      })
+    } else {
+      found.end()
+    }
+    try {
+      yield * found
+    } finally {
+      stop.abort()
+    }
+  }
+
+  private async addressesOf (id: PeerId): Promise<Multiaddr[]> {
+    if (id.equals(this.init.self)) {
+      return inScope(this.init.addresses, this.init.selfAddresses())
+    }
+    try {
+      return inScope(this.init.addresses, (await this.init.peerStore.get(id)).addresses.map(a => a.multiaddr))
+    } catch {
+      return []
+    }
+  }
+
+  /** Sends ADD_PROVIDER to one peer; resolves whether it was sent. */
+  private async send (peer: DHTPeer, key: Uint8Array, multiaddrs: Multiaddr[], options: ProvideOptions): Promise<boolean> {
+    const { init } = this
+    const request = deadline(init.requestTimeout, `sending to ${peer.id} took too long`, init.stopped(), options.signal)
+    try {
+      await init.client.send(dialTarget(peer, init.connectionManager), {
+        type: MessageType.ADD_PROVIDER,
+        key,
+        providers: [{ id: init.self, multiaddrs }]
+      }, { signal: request.signal })
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:sent', { peer: peer.peerId }))
+      return true
+    } catch (err: any) {
+      init.log('ADD_PROVIDER to %p failed: %s', peer.peerId, err.message)
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:failed', { peer: peer.peerId, error: err }))
+      return false
+    } finally {
+      request.clear()
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { expect } from 'aegir/chai'
+import { LevelDatastore } from 'datastore-level'
+import drain from 'it-drain'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MAX_PROVIDERS_PER_KEY } from '../../src/constants.ts'
+import { MessageType } from '../../src/wire/codec.ts'
+import { connect, eventually, kadmiumNode, plainNode, stopAll } from '../utils/nodes.ts'
+import { rawRequest, rawSend } from '../utils/wire.ts'
+import type { KadmiumNode } from '../utils/nodes.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+async function cidOf (text: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
+}
+
+describe('providers on the wire', function () {
+  this.timeout(60_000)
+  const nodes: Libp2p[] = []
+
+  async function track<T extends Libp2p> (node: Promise<T>): Promise<T> {
+    const n = await node
+    nodes.push(n)
+    return n
+  }
+
+  afterEach(async () => {
+    await stopAll(nodes.splice(0))
+  })
+
+  it('an ADD_PROVIDER naming another peer stores nothing and is counted', async () => {
+    const server = await track(kadmiumNode())
+    const liar = await track(plainNode())
+    const victim = await track(plainNode())
+    const key = (await cidOf('spoofed')).multihash.bytes
+    await rawSend(liar, server.peerId, { type: MessageType.ADD_PROVIDER, key, providers: [{ id: victim.peerId, multiaddrs: victim.getMultiaddrs() }] })
+    await eventually(() => server.services.dht.stats().errors.ForeignProviderError === 1, 5_000, 'the spoof counted')
+    const answer = await rawRequest(liar, server.peerId, { type: MessageType.GET_PROVIDERS, key })
+    expect(answer.providers).to.deep.equal([])
+  })
+
+  it('an ADD_PROVIDER from the provider itself is stored and served with its addresses', async () => {
+    const server = await track(kadmiumNode())
+    const provider = await track(plainNode())
+    const key = (await cidOf('honest')).multihash.bytes
+    await rawSend(provider, server.peerId, { type: MessageType.ADD_PROVIDER, key, providers: [{ id: provider.peerId, multiaddrs: provider.getMultiaddrs() }] })
+    await eventually(async () => (await rawRequest(provider, server.peerId, { type: MessageType.GET_PROVIDERS, key })).providers.length === 1, 5_000, 'stored')
+    const answer = await rawRequest(provider, server.peerId, { type: MessageType.GET_PROVIDERS, key })
+    expect(answer.providers[0].id.equals(provider.peerId)).to.equal(true)
+    expect(answer.providers[0].multiaddrs.map(String)).to.include(provider.getMultiaddrs()[0].decapsulate('/p2p').toString())
+  })
+
+  it('a key over 80 bytes is refused with a reset stream', async () => {
+    const server = await track(kadmiumNode())
+    const client = await track(plainNode())
+    await expect(rawRequest(client, server.peerId, { type: MessageType.GET_PROVIDERS, key: new Uint8Array(81) })).to.eventually.be.rejected()
+    expect(server.services.dht.stats().errors.InvalidKeyError).to.equal(1)
+  })
+
+  it('a flood of ADD_PROVIDER for one key stays within the per-key bound', async () => {
+    const server = await track(kadmiumNode())
+    const key = (await cidOf('flooded')).multihash.bytes
+    const flooders = await Promise.all(Array.from({ length: MAX_PROVIDERS_PER_KEY + 5 }, async () => track(plainNode())))
+    for (const flooder of flooders) {
+      // each announces itself, several times over
+      for (let i = 0; i < 3; i++) {
+        await rawSend(flooder, server.peerId, { type: MessageType.ADD_PROVIDER, key, providers: [{ id: flooder.peerId, multiaddrs: flooder.getMultiaddrs() }] })
+      }
+    }
+    await eventually(() => (server.services.dht.stats().inbound.ADD_PROVIDER ?? 0) === flooders.length * 3, 10_000, 'all announcements read')
+    const answer = await rawRequest(flooders[0], server.peerId, { type: MessageType.GET_PROVIDERS, key })
+    expect(answer.providers).to.have.length(MAX_PROVIDERS_PER_KEY)
+    // first come, first kept
+    expect(answer.providers.map(p => p.id.toString()).sort()).to.deep.equal(flooders.slice(0, MAX_PROVIDERS_PER_KEY).map(f => f.peerId.toString()).sort())
+  })
+
+  it('provider records and the reprovide list survive a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kadmium-providers-'))
+    try {
+      const privateKey = await generateKeyPair('Ed25519')
+      const start = async (): Promise<KadmiumNode> => {
+        const datastore = new LevelDatastore(join(dir, 'store'))
+        await datastore.open()
+        const node = await kadmiumNode({}, { privateKey, datastore })
+        node.addEventListener('stop', () => { void datastore.close() })
+        return node
+      }
+      const first = await start()
+      const peer = await track(kadmiumNode())
+      await connect(first, peer)
+      const ours = await cidOf('ours')
+      await first.services.dht.provide(ours)
+      const theirs = (await cidOf('theirs')).multihash.bytes
+      await rawSend(peer, first.peerId, { type: MessageType.ADD_PROVIDER, key: theirs, providers: [{ id: peer.peerId, multiaddrs: peer.getMultiaddrs() }] })
+      await eventually(() => first.services.dht.stats().providers.records === 2, 5_000, 'two records')
+      await first.stop()
+
+      const second = await track(start())
+      expect(second.services.dht.stats().providers.records).to.equal(2)
+      expect(await second.services.dht.isReproviding(ours)).to.equal(true)
+      const client = await track(plainNode())
+      const answer = await rawRequest(client, second.peerId, { type: MessageType.GET_PROVIDERS, key: theirs })
+      expect(answer.providers.map(p => p.id.toString())).to.deep.equal([peer.peerId.toString()])
+      await second.services.dht.cancelReprovide(ours)
+      expect(await second.services.dht.isReproviding(ours)).to.equal(false)
+      await drain([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
