@@ -66,3 +66,45 @@ export const MAX_RECORDS = 100_000
 
 /** Where records live in the datastore. */
 export const RECORDS_PREFIX = '/kadmium/records'
+
+// providers
+
+/** How long a provider record is kept after it was received, in ms (48 h, as the IPFS spec). */
+export const PROVIDER_RECORD_TTL = 48 * 60 * 60_000
+
+/** How long the addresses that came with a provider record are kept in the peer store, in ms (24 h). */
+export const PROVIDER_ADDRESS_TTL = 24 * 60 * 60_000
+
+/** How often our own provider records are republished, in ms (22 h: well inside their 48 h life). */
+export const REPROVIDE_INTERVAL = 22 * 60 * 60_000
+
+/** How often expired provider records are deleted from the datastore, in ms (1 h). */
+export const PROVIDERS_SWEEP_INTERVAL = 60 * 60_000
+
+/**
+ * Providers kept per key (2 × k). Clients stop at about 20 providers, and a record outlives its
+ * provider by up to 48 h, so twice that leaves room for the stale; 40 providers with their
+ * addresses make an answer of tens of KiB, far below the 4 MiB frame, and ~2 KiB on disk.
+ */
+export const MAX_PROVIDERS_PER_KEY = 2 * K_BUCKET_SIZE
+
+/**
+ * Keys with provider records one node holds. The store keeps only counts in memory, so this
+ * bounds the datastore: about 120 bytes per key with one provider, 2 KiB per full key.
+ */
+export const MAX_PROVIDER_KEYS = 1_000_000
+
+/** Keys whose decoded provider lists are kept in memory in front of the datastore. */
+export const PROVIDER_CACHE_SIZE = 256
+
+/** The longest key accepted for provider records, in bytes (an ADD_PROVIDER with a longer one is refused). */
+export const MAX_PROVIDER_KEY_BYTES = 80
+
+/** The datastore key prefix under which provider records are stored. */
+export const PROVIDERS_DATASTORE_PREFIX = '/kadmium/providers'
+
+/**
+ * When the key bound is reached and some key may have expired, a sweep runs to free it before a
+ * new key is refused, at most once per this many ms (a sweep reads every record).
+ */
+export const PROVIDERS_MIN_SWEEP_GAP = 5 * 60_000

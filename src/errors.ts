@@ -47,7 +47,7 @@ export class UnexpectedEndError extends Error {
   readonly name = 'UnexpectedEndError'
 }
 
-/** An option given to {@link kadDHT} is out of range. */
+/** An option given to {@link kadDHT}, or to one of its parts, is out of range. */
 export class InvalidParametersError extends Error {
   static readonly name = 'InvalidParametersError'
   readonly name = 'InvalidParametersError'
