@@ -108,3 +108,15 @@ export const PROVIDERS_DATASTORE_PREFIX = '/kadmium/providers'
  * new key is refused, at most once per this many ms (a sweep reads every record).
  */
 export const PROVIDERS_MIN_SWEEP_GAP = 5 * 60_000
+
+/** How often the list of keys we provide is checked for keys due to be provided again (1 h). */
+export const REPROVIDE_CHECK_INTERVAL = 60 * 60_000
+
+/** Where the list of keys we provide lives in the datastore. */
+export const PROVIDED_PREFIX = '/kadmium/provided'
+
+/** The most addresses shared per provider in a GET_PROVIDERS answer. */
+export const MAX_PROVIDER_ADDRESSES = 16
+
+/** How many providers `findProviders` yields unless told otherwise. */
+export const FIND_PROVIDERS_COUNT = 20

@@ -30,6 +30,7 @@
 import { KadDHT } from './service.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
+import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { Validator } from './records/validators.ts'
 import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -46,6 +47,8 @@ export type { DHTPeer } from './network/dht-peer.ts'
 export type { BucketInfo, TableEntry } from './kademlia/routing-table.ts'
 export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.ts'
 export type { GetOptions, PutOptions, ValueProgressEvents } from './routing/values.ts'
+export type { FindProvidersOptions, ProvideOptions, ProviderProgressEvents } from './routing/providers.ts'
+export type { ProviderStoreStats } from './providers/provider-store.ts'
 export type { Validator } from './records/validators.ts'
 export { RecordValidator, pkValidator, ipnsRecordValidator } from './records/validators.ts'
 
@@ -129,6 +132,8 @@ export interface KadDHTStats extends CounterSnapshot {
   routingTableSize: number
   /** Records held for others (expired ones until they are swept). */
   records: number
+  /** Provider records held: keys and (key, provider) records. */
+  providers: ProviderStoreStats
 }
 
 /**

@@ -14,11 +14,15 @@ import { dhtPeer } from './network/dht-peer.ts'
 import { closerPeers } from './network/handlers/closer-peers.ts'
 import { findNodeHandler } from './network/handlers/find-node.ts'
 import { pingHandler } from './network/handlers/ping.ts'
+import { addProviderHandler, getProvidersHandler } from './network/handlers/providers.ts'
 import { getValueHandler, putValueHandler } from './network/handlers/values.ts'
 import { Server } from './network/server.ts'
+import { ProviderStore } from './providers/provider-store.ts'
+import { Reprovider } from './providers/reprovider.ts'
 import { RecordValidator } from './records/validators.ts'
 import { ValueStore } from './records/value-store.ts'
 import { PeerRouting } from './routing/peer-routing.ts'
+import { ProviderRouting } from './routing/providers.ts'
 import { ValueRouting } from './routing/values.ts'
 import { deadline } from './utils/abort.ts'
 import { MessageType } from './wire/codec.ts'
@@ -26,11 +30,18 @@ import type { KadDHTComponents, KadDHTInit, KadDHTStats, Mode } from './index.ts
 import type { BucketInfo } from './kademlia/routing-table.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { Handlers } from './network/server.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
+import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { ContentRouting, Provider, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
 
 const LOG_PREFIX = 'kadmium'
+
+/** The multiaddr code of `/p2p`. */
+const P2P_CODE = 0x01a5
 
 function positive (name: string, value: number | undefined, fallback: number): number {
   const out = value ?? fallback
@@ -63,7 +74,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly peerRouting: PeerRouting
   private readonly values: ValueRouting
   private readonly valueStore: ValueStore
-  private sweeper?: ReturnType<typeof setInterval>
+  private readonly providerStore: ProviderStore
+  private readonly reprovider: Reprovider
+  private readonly providers: ProviderRouting
+  private sweepers: Array<ReturnType<typeof setInterval>>
   private running: AbortController
   private topologyId?: string
   private readonly selfId: string
@@ -89,6 +103,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
+    this.sweepers = []
 
     this.client = new Client(components, {
       protocol: this.protocol,
@@ -105,6 +120,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     })
     const validator = new RecordValidator(init.validators)
     this.valueStore = new ValueStore({ datastore: components.datastore, validator })
+    this.providerStore = new ProviderStore({ datastore: components.datastore })
     const closer = closerPeers({
       self: components.peerId,
       table: this.routingTable,
@@ -124,8 +140,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       [MessageType.FIND_NODE]: findNodeHandler(closer),
       [MessageType.PING]: pingHandler(),
       [MessageType.PUT_VALUE]: putValueHandler(this.valueStore),
-      [MessageType.GET_VALUE]: getValueHandler({ store: this.valueStore, peerStore: components.peerStore, closer })
-      // ADD_PROVIDER and GET_PROVIDERS are refused until the provider store exists
+      [MessageType.GET_VALUE]: getValueHandler({ store: this.valueStore, peerStore: components.peerStore, closer }),
+      ...this.providerHandlers(closer)
     })
     this.peerRouting = new PeerRouting({
       self: components.peerId,
@@ -154,12 +170,38 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
       stopped: () => this.running.signal
     })
+    this.reprovider = new Reprovider({
+      datastore: components.datastore,
+      interval: C.REPROVIDE_INTERVAL,
+      checkInterval: C.REPROVIDE_CHECK_INTERVAL,
+      prefix: C.PROVIDED_PREFIX,
+      provide: async (key, options) => this.providers.announce(key, options),
+      onError: (key, err) => { this.log('reproviding failed, retried at the next check: %s', err.message) }
+    })
+    this.providers = new ProviderRouting({
+      self: components.peerId,
+      peerRouting: this.peerRouting,
+      client: this.client,
+      connectionManager: components.connectionManager,
+      peerStore: components.peerStore,
+      store: this.providerStore,
+      reprovider: this.reprovider,
+      addresses: this.addresses,
+      selfAddresses: () => this.ownAddresses(),
+      log: this.log,
+      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+      defaultCount: C.FIND_PROVIDERS_COUNT,
+      stopped: () => this.running.signal
+    })
   }
 
-  get [contentRoutingSymbol] (): Partial<ContentRouting> {
+  get [contentRoutingSymbol] (): ContentRouting {
     return {
       put: async (key, value, options) => { await this.put(key, value, options) },
-      get: async (key, options) => this.get(key, options)
+      get: async (key, options) => this.get(key, options),
+      provide: async (cid, options) => { await this.provide(cid, options) },
+      cancelReprovide: async (cid, options) => { await this.cancelReprovide(cid, options) },
+      findProviders: (cid, options) => this.findProviders(cid, options)
     }
   }
 
@@ -190,10 +232,16 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
     this.running = new AbortController()
     const { registrar, events } = this.components
-    await this.valueStore.load()
-    this.sweeper = setInterval(() => {
-      this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
-    }, C.RECORDS_SWEEP_INTERVAL)
+    await Promise.all([this.valueStore.load(), this.providerStore.load()])
+    this.sweepers = [
+      setInterval(() => {
+        this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
+      }, C.RECORDS_SWEEP_INTERVAL),
+      setInterval(() => {
+        this.providerStore.sweep({ signal: this.running.signal }).catch(err => { this.log('provider sweep failed: %s', err.message) })
+      }, C.PROVIDERS_SWEEP_INTERVAL)
+    ]
+    this.reprovider.start()
     if (this.mode === 'server') {
       await registrar.handle(this.protocol, this.server.handle, {
         maxInboundStreams: C.MAX_INBOUND_STREAMS,
@@ -213,7 +261,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    clearInterval(this.sweeper)
+    this.sweepers.forEach(clearInterval)
+    this.sweepers = []
+    await this.reprovider.stop()
     const { registrar, events } = this.components
     events.removeEventListener('peer:update', this.onPeerUpdate)
     if (this.topologyId != null) {
@@ -282,6 +332,45 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     return this.values.get(key, options)
   }
 
+  /**
+   * Announces that this node provides `cid`: stores the record locally, sends ADD_PROVIDER to
+   * the k closest peers and resolves to how many it was sent to (`NotStoredError` when none).
+   * The CID is provided again every 22 h, also after a restart, until {@link cancelReprovide}.
+   *
+   * @example
+   * ```ts
+   * await node.services.dht.provide(cid)
+   * ```
+   */
+  async provide (cid: CID, options: ProvideOptions = {}): Promise<number> {
+    return this.providers.provide(cid.multihash.bytes, options)
+  }
+
+  /**
+   * The providers of `cid`, each once: the local ones first, then as answers arrive. Ends after
+   * `count` (default 20) or when the lookup ends.
+   *
+   * @example
+   * ```ts
+   * for await (const provider of node.services.dht.findProviders(cid, { count: 5 })) {
+   *   console.log(provider.id.toString(), provider.multiaddrs)
+   * }
+   * ```
+   */
+  async * findProviders (cid: CID, options: FindProvidersOptions = {}): AsyncGenerator<Provider> {
+    yield * this.providers.findProviders(cid.multihash.bytes, options)
+  }
+
+  /** Stops providing `cid` again; resolves whether it was being provided. */
+  async cancelReprovide (cid: CID, options: ProvideOptions = {}): Promise<boolean> {
+    return this.providers.cancelReprovide(cid.multihash.bytes, options)
+  }
+
+  /** Whether `cid` is on the list of CIDs this node provides again. */
+  async isReproviding (cid: CID): Promise<boolean> {
+    return this.reprovider.has(cid.multihash.bytes)
+  }
+
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
   routingTableInfo (): Array<BucketInfo<DHTPeer>> {
     return this.routingTable.info()
@@ -289,7 +378,37 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** Counters of requests and errors, and the routing-table size. */
   stats (): KadDHTStats {
-    return { ...this.counters.snapshot(), routingTableSize: this.routingTable.size, records: this.valueStore.size }
+    return {
+      ...this.counters.snapshot(),
+      routingTableSize: this.routingTable.size,
+      records: this.valueStore.size,
+      providers: this.providerStore.stats()
+    }
+  }
+
+  private providerHandlers (closer: ReturnType<typeof closerPeers>): Handlers {
+    const init = {
+      store: this.providerStore,
+      peerStore: this.components.peerStore,
+      counters: this.counters,
+      addresses: this.addresses,
+      maxKeyBytes: C.MAX_PROVIDER_KEY_BYTES,
+      addressTtl: C.PROVIDER_ADDRESS_TTL,
+      maxAddresses: C.MAX_PROVIDER_ADDRESSES,
+      now: Date.now,
+      closer,
+      self: this.components.peerId,
+      selfAddresses: () => this.ownAddresses()
+    }
+    return {
+      [MessageType.ADD_PROVIDER]: addProviderHandler(init),
+      [MessageType.GET_PROVIDERS]: getProvidersHandler(init)
+    }
+  }
+
+  /** Our addresses as we announce them: without the trailing `/p2p/<our id>`. */
+  private ownAddresses (): Multiaddr[] {
+    return this.components.addressManager.getAddresses().map(ma => ma.decapsulateCode(P2P_CODE))
   }
 
   /** Offers a peer that speaks the protocol to the routing table. */

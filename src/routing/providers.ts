@@ -16,17 +16,20 @@ import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { ProviderStore } from '../providers/provider-store.ts'
 import type { Reprovider } from '../providers/reprovider.ts'
-import type { Logger, PeerId, PeerInfo, PeerStore } from '@libp2p/interface'
+import type { Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ProgressEvent } from 'progress-events'
+
+/** The name kadmium gives as the `routing` of the providers it finds. */
+const ROUTING = 'kadmium'
 
 /** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
 export type ProviderProgressEvents =
   | LookupProgressEvents
   | ProgressEvent<'kadmium:provide:sent', { peer: PeerId }>
   | ProgressEvent<'kadmium:provide:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:providers:found', { provider: PeerInfo, from: PeerId | undefined }>
+  | ProgressEvent<'kadmium:providers:found', { provider: Provider, from: PeerId | undefined }>
 
 /** Options of `provide` and `cancelReprovide`. */
 export interface ProvideOptions extends LookupOptions {
@@ -105,13 +108,13 @@ export class ProviderRouting {
    * The providers of `key`, each once: those in the local store first, then each new one as
    * GET_PROVIDERS answers arrive. Ends after `count` providers or when the lookup ends.
    */
-  async * findProviders (key: Uint8Array, options: FindProvidersOptions = {}): AsyncGenerator<PeerInfo> {
+  async * findProviders (key: Uint8Array, options: FindProvidersOptions = {}): AsyncGenerator<Provider> {
     const { init } = this
     const count = options.count ?? init.defaultCount
     const seen = new Set<string>()
-    const found = pushable<PeerInfo>({ objectMode: true })
+    const found = pushable<Provider>({ objectMode: true })
     const stop = new AbortController()
-    const offer = (provider: PeerInfo, from: PeerId | undefined): void => {
+    const offer = (provider: Provider, from: PeerId | undefined): void => {
       const id = provider.id.toString()
       if (seen.size >= count || seen.has(id)) {
         return
@@ -125,7 +128,7 @@ export class ProviderRouting {
       }
     }
     for (const id of await init.store.get(key, options)) {
-      offer({ id, multiaddrs: await this.addressesOf(id) }, undefined)
+      offer({ id, multiaddrs: await this.addressesOf(id), routing: ROUTING }, undefined)
     }
     if (seen.size < count) {
       const signal = options.signal == null ? stop.signal : AbortSignal.any([options.signal, stop.signal])
@@ -135,7 +138,7 @@ export class ProviderRouting {
         type: MessageType.GET_PROVIDERS,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
-            offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs) }, peer.peerId)
+            offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
           }
         },
         stopWhen: () => seen.size >= count

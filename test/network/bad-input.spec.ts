@@ -105,9 +105,10 @@ describe('network: bad input on the wire', function () {
     await expectReset(lp.encode.single(encodeMessage({ type: MessageType.FIND_NODE })).subarray(), 'InvalidMessageError')
   })
 
-  it('types without a store yet are refused, not answered with something made up', async () => {
+  it('provider messages without a key, or with one over 80 bytes, reset the stream', async () => {
     for (const type of [MessageType.ADD_PROVIDER, MessageType.GET_PROVIDERS]) {
-      await expectReset(lp.encode.single(encodeMessage({ type, key: new Uint8Array([1, 2, 3]) })).subarray(), 'UnsupportedMessageTypeError')
+      await expectReset(lp.encode.single(encodeMessage({ type })).subarray(), 'InvalidMessageError')
+      await expectReset(lp.encode.single(encodeMessage({ type, key: new Uint8Array(81) })).subarray(), 'InvalidKeyError')
     }
   })
 

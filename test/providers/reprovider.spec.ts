@@ -78,7 +78,11 @@ describe('providers/reprovider', () => {
   it('keeps its list in the datastore: a restarted node goes on', async () => {
     await reprovider.track(key('kept'))
     const restarted = make()
-    expect((await Array.fromAsync(restarted.list())).map(e => name(e.key))).to.deep.equal(['kept'])
+    const listed: string[] = []
+    for await (const entry of restarted.list()) {
+      listed.push(name(entry.key))
+    }
+    expect(listed).to.deep.equal(['kept'])
     clock.now += 22 * HOUR
     expect(await restarted.reprovideDue()).to.equal(1)
   })

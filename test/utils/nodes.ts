@@ -30,7 +30,8 @@ const base = {
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
-  connectionManager: { maxConnections: 500 }
+  // every test peer dials from 127.0.0.1: lift the per-host inbound rate limit
+  connectionManager: { maxConnections: 500, inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 }
 }
 
 /**

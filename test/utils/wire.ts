@@ -6,10 +6,16 @@ import { decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { TEST_PROTOCOL } from './nodes.ts'
 import type { Message } from '../../src/wire/codec.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A node is dialled at its addresses, a peer id through the peer store. */
+function target (to: PeerId | Libp2p): PeerId | Multiaddr[] {
+  return 'getMultiaddrs' in to ? to.getMultiaddrs() : to
+}
 
 /** Sends one request on a new stream; resolves to the answer, or rejects if the stream is reset. */
-export async function rawRequest (from: Libp2p, to: PeerId, request: Partial<Message> & Pick<Message, 'type'>): Promise<Message> {
-  const stream = await from.dialProtocol(to, TEST_PROTOCOL)
+export async function rawRequest (from: Libp2p, to: PeerId | Libp2p, request: Partial<Message> & Pick<Message, 'type'>): Promise<Message> {
+  const stream = await from.dialProtocol(target(to), TEST_PROTOCOL)
   stream.send(lp.encode.single(encodeMessage(request)))
   await stream.close()
   const first = await lp.decode(stream).next()
@@ -20,8 +26,8 @@ export async function rawRequest (from: Libp2p, to: PeerId, request: Partial<Mes
 }
 
 /** Sends one message that gets no answer (ADD_PROVIDER) and closes the stream. */
-export async function rawSend (from: Libp2p, to: PeerId, message: Partial<Message> & Pick<Message, 'type'>): Promise<void> {
-  const stream = await from.dialProtocol(to, TEST_PROTOCOL)
+export async function rawSend (from: Libp2p, to: PeerId | Libp2p, message: Partial<Message> & Pick<Message, 'type'>): Promise<void> {
+  const stream = await from.dialProtocol(target(to), TEST_PROTOCOL)
   stream.send(lp.encode.single(encodeMessage(message)))
   await stream.close()
 }

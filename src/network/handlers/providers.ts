@@ -66,14 +66,15 @@ export function addProviderHandler (init: ProviderHandlersInit): RequestHandler 
         init.counters.error(new ForeignProviderError())
         continue
       }
-      const result = await init.store.add(key, from)
+      // addresses first, so that once the record is served its addresses are too
       const multiaddrs = inScope(init.addresses, provider.multiaddrs).slice(0, init.maxAddresses)
-      if (result !== 'refused' && multiaddrs.length > 0) {
+      if (multiaddrs.length > 0) {
         await init.peerStore.merge(from, {
           multiaddrs,
           metadata: { [PROVIDER_ADDRESSES_TIME]: encodeTime(init.now()) }
         })
       }
+      await init.store.add(key, from)
     }
     // no reply, as go-libp2p-kad-dht
     return undefined
