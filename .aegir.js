@@ -12,6 +12,8 @@ export default {
     timeout: 60_000
   },
   dependencyCheck: {
-    ignore: ['node']
+    // node runs the scripts; long is the type protobufjs's generated declarations name
+    ignore: ['node', 'long'],
+    productionIgnorePatterns: ['/bench', '/dist', '/test', '/scripts', '.aegir.js']
   }
 }
