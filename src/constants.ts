@@ -120,3 +120,26 @@ export const MAX_PROVIDER_ADDRESSES = 16
 
 /** How many providers `findProviders` yields unless told otherwise. */
 export const FIND_PROVIDERS_COUNT = 20
+
+// routing-table upkeep
+
+/** How often each bucket with no lookup in that time is refreshed (10 min, as the spec). */
+export const REFRESH_INTERVAL = 10 * 60_000
+
+/** How long one refresh lookup may take, in ms. */
+export const REFRESH_QUERY_TIMEOUT = 30_000
+
+/** Buckets deeper than this are not refreshed by a key of their own: the self lookup covers them. */
+export const MAX_REFRESH_BUCKET = 15
+
+/** How often the optional random walk looks up a random key, unless told otherwise (1 min). */
+export const RANDOM_WALK_INTERVAL = 60_000
+
+/** How long after the table gets its first peer the first refresh runs (joining a network). */
+export const FIRST_REFRESH_DELAY = 1_000
+
+/** Peers of one IPv4 /16 (IPv6 /32) per bucket, when the diversity filter is on. */
+export const MAX_PEERS_PER_GROUP_PER_BUCKET = 2
+
+/** Peers of one IPv4 /16 (IPv6 /32) in the whole table, when the diversity filter is on. */
+export const MAX_PEERS_PER_GROUP_IN_TABLE = 10

@@ -30,6 +30,7 @@
 import { KadDHT } from './service.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
+import type { Mode } from './mode.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { Validator } from './records/validators.ts'
 import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
@@ -52,8 +53,7 @@ export type { ProviderStoreStats } from './providers/provider-store.ts'
 export type { Validator } from './records/validators.ts'
 export { RecordValidator, pkValidator, ipnsRecordValidator } from './records/validators.ts'
 
-/** `'server'` answers DHT requests and advertises the protocol; `'client'` only asks. */
-export type Mode = 'server' | 'client'
+export type { Mode, ActiveMode } from './mode.ts'
 
 /** Options of {@link kadDHT}. */
 export interface KadDHTInit {
@@ -65,9 +65,11 @@ export interface KadDHTInit {
   protocol?: string
   /**
    * `'server'` answers requests and advertises the protocol through identify; `'client'`
-   * registers nothing and only asks.
+   * registers nothing and only asks; `'auto'` is a server while the node has an address the
+   * `addresses` scope counts as reachable (a public one for `/ipfs/kad/1.0.0`), a client
+   * otherwise, and switches as the node's addresses change.
    *
-   * @default 'server'
+   * @default 'auto'
    */
   mode?: Mode
   /**
@@ -112,6 +114,25 @@ export interface KadDHTInit {
    * ```
    */
   validators?: Record<string, Validator>
+  /**
+   * Bucket refresh, on unless `enabled: false`: every `interval` ms (10 min), each bucket that
+   * saw no lookup in that time is looked up, then our own id, and peers not heard from are
+   * checked. `queryTimeout` bounds each refresh lookup.
+   */
+  refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number }
+  /**
+   * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
+   * (1 min); every server that answers joins the routing table.
+   */
+  randomWalk?: { enabled?: boolean, interval?: number }
+  /**
+   * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
+   * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
+   * on, `false` off.
+   *
+   * @default true for the 'public' address scope, false for 'all'
+   */
+  diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
 }
 
 /** The libp2p components kadmium uses. */

@@ -7,6 +7,9 @@ import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 import { kadId } from './kademlia/keys.ts'
 import { RoutingTable } from './kademlia/routing-table.ts'
+import { ModeController } from './mode.ts'
+import { peerGroups } from './network/diversity.ts'
+import { Refresher } from './routing/refresher.ts'
 import { inScope } from './network/addresses.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
@@ -26,7 +29,8 @@ import { ProviderRouting } from './routing/providers.ts'
 import { ValueRouting } from './routing/values.ts'
 import { deadline } from './utils/abort.ts'
 import { MessageType } from './wire/codec.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats, Mode } from './index.ts'
+import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
+import type { ActiveMode, Mode } from './mode.ts'
 import type { BucketInfo } from './kademlia/routing-table.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
@@ -34,7 +38,7 @@ import type { Handlers } from './network/server.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { ContentRouting, Provider, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { AbortOptions, ContentRouting, Provider, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -42,6 +46,17 @@ const LOG_PREFIX = 'kadmium'
 
 /** The multiaddr code of `/p2p`. */
 const P2P_CODE = 0x01a5
+
+function checkMode (mode: Mode): Mode {
+  if (mode !== 'server' && mode !== 'client' && mode !== 'auto') {
+    throw new InvalidParametersError(`mode must be 'auto', 'server' or 'client', got ${String(mode)}`)
+  }
+  return mode
+}
+
+function nonNegative (name: string, value: number | undefined, fallback: number): number {
+  return value === 0 ? 0 : positive(name, value, fallback)
+}
 
 function positive (name: string, value: number | undefined, fallback: number): number {
   const out = value ?? fallback
@@ -65,7 +80,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   private readonly components: KadDHTComponents
   private readonly log: Logger
-  private readonly mode: Mode
+  private readonly modes: ModeController
+  private readonly refresher: Refresher<DHTPeer>
   private readonly addresses: AddressScope
   private readonly kBucketSize: number
   private readonly counters: Counters
@@ -86,10 +102,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     super()
     this.components = components
     this.protocol = init.protocol ?? C.PROTOCOL
-    this.mode = init.mode ?? 'server'
-    if (this.mode !== 'server' && this.mode !== 'client') {
-      throw new InvalidParametersError(`mode must be 'server' or 'client', got ${String(this.mode)}`)
-    }
+    const mode = checkMode(init.mode ?? 'auto')
     this.addresses = init.addresses ?? (this.protocol === C.PROTOCOL ? 'public' : 'all')
     if (this.addresses !== 'public' && this.addresses !== 'all') {
       throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(this.addresses)}`)
@@ -111,12 +124,25 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       counters: this.counters,
       logPrefix: LOG_PREFIX
     })
+    const diversity = init.diversity ?? this.addresses === 'public'
     this.routingTable = new RoutingTable<DHTPeer>({
       localKey: kadId(components.peerId.toMultihash().bytes),
       kBucketSize: this.kBucketSize,
       freshness: C.PEER_FRESHNESS,
       now: Date.now,
-      ping: async (entry) => this.isAlive(entry.peer)
+      ping: async (entry) => this.isAlive(entry.peer),
+      onAdd: () => {
+        if (this.routingTable.size === 1) {
+          this.refresher.joined()
+        }
+      },
+      ...(diversity === false
+        ? {}
+        : {
+            groups: peerGroups,
+            maxPerGroupPerBucket: positive('diversity.maxPerBucket', diversity === true ? undefined : diversity.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
+            maxPerGroupInTable: positive('diversity.maxPerTable', diversity === true ? undefined : diversity.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
+          })
     })
     const validator = new RecordValidator(init.validators)
     this.valueStore = new ValueStore({ datastore: components.datastore, validator })
@@ -170,6 +196,35 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
       stopped: () => this.running.signal
     })
+    this.refresher = new Refresher<DHTPeer>({
+      table: this.routingTable,
+      selfKey: components.peerId.toMultihash().bytes,
+      selfKadId: kadId(components.peerId.toMultihash().bytes),
+      lookup: async (key, options) => this.peerRouting.lookup(key, options),
+      ping: async (entry) => this.isAlive(entry.peer),
+      interval: init.refresh?.enabled === false ? 0 : nonNegative('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
+      queryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
+      maxBucket: C.MAX_REFRESH_BUCKET,
+      randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
+      firstRefreshDelay: C.FIRST_REFRESH_DELAY,
+      now: Date.now,
+      log: this.log
+    })
+    this.modes = new ModeController({
+      registrar: components.registrar,
+      addressManager: components.addressManager,
+      events: components.events,
+      protocol: this.protocol,
+      handler: this.server.handle,
+      handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
+      addresses: this.addresses,
+      log: this.log,
+      onChange: (active) => {
+        if (active === 'client') {
+          this.server.closeAll()
+        }
+      }
+    }, mode)
     this.reprovider = new Reprovider({
       datastore: components.datastore,
       interval: C.REPROVIDE_INTERVAL,
@@ -221,9 +276,31 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     return !this.running.signal.aborted
   }
 
-  /** `'server'` answers DHT requests; `'client'` only asks. */
-  getMode (): Mode {
-    return this.mode
+  /** What the node is now: `'server'` answers DHT requests; `'client'` only asks. */
+  getMode (): ActiveMode {
+    return this.modes.mode
+  }
+
+  /**
+   * Pins the mode to `'server'` or `'client'`, or lets it follow the node's addresses with
+   * `'auto'`. In client mode the protocol is neither handled nor advertised.
+   *
+   * @example
+   * ```ts
+   * await node.services.dht.setMode('client')
+   * ```
+   */
+  async setMode (mode: Mode): Promise<void> {
+    await this.modes.set(checkMode(mode))
+  }
+
+  /**
+   * Runs one routing-table refresh now and resolves when it ends: a lookup for every bucket
+   * that saw none within the refresh interval, one for our own id, and a check of every peer
+   * not heard from within the interval (those that fail are dropped).
+   */
+  async refreshRoutingTable (options: AbortOptions = {}): Promise<void> {
+    await this.refresher.refresh(options)
   }
 
   async start (): Promise<void> {
@@ -242,18 +319,19 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       }, C.PROVIDERS_SWEEP_INTERVAL)
     ]
     this.reprovider.start()
-    if (this.mode === 'server') {
-      await registrar.handle(this.protocol, this.server.handle, {
-        maxInboundStreams: C.MAX_INBOUND_STREAMS,
-        maxOutboundStreams: C.MAX_OUTBOUND_STREAMS
-      })
-    }
+    await this.modes.start()
+    this.refresher.start()
     // identify tells us which peers speak the protocol as servers: those enter the table
     this.topologyId = await registrar.register(this.protocol, {
       onConnect: (peerId) => { void this.offer(peerId) }
     })
     events.addEventListener('peer:update', this.onPeerUpdate)
-    this.log('started in %s mode on %s', this.mode, this.protocol)
+    this.log('started in %s mode (%s) on %s', this.modes.mode, this.modes.request, this.protocol)
+  }
+
+  /** Called by libp2p once every component has started: the listen addresses are known now. */
+  async afterStart (): Promise<void> {
+    await this.modes.check()
   }
 
   async stop (): Promise<void> {
@@ -263,16 +341,14 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.running.abort(new Error('the DHT stopped'))
     this.sweepers.forEach(clearInterval)
     this.sweepers = []
-    await this.reprovider.stop()
+    await Promise.all([this.reprovider.stop(), this.refresher.stop()])
     const { registrar, events } = this.components
     events.removeEventListener('peer:update', this.onPeerUpdate)
     if (this.topologyId != null) {
       registrar.unregister(this.topologyId)
       this.topologyId = undefined
     }
-    if (this.mode === 'server') {
-      await registrar.unhandle(this.protocol)
-    }
+    await this.modes.stop()
     this.server.closeAll()
     await Promise.all([this.routingTable.settled(), this.values.settled()])
   }

@@ -22,7 +22,7 @@ describe('service', function () {
     const components: any = { peerId: { toString: () => 'x', toMultihash: () => ({ bytes: new Uint8Array(1) }) }, logger: { forComponent: () => Object.assign(() => {}, { trace: () => {}, error: () => {} }) } }
     expect(() => kadDHT({ kBucketSize: 0 })(components)).to.throw().with.property('name', 'InvalidParametersError')
     expect(() => kadDHT({ alpha: 1.5 })(components)).to.throw().with.property('name', 'InvalidParametersError')
-    expect(() => kadDHT({ mode: 'auto' as any })(components)).to.throw().with.property('name', 'InvalidParametersError')
+    expect(() => kadDHT({ mode: 'lan' as any })(components)).to.throw().with.property('name', 'InvalidParametersError')
     expect(() => kadDHT({ addresses: 'lan' as any })(components)).to.throw().with.property('name', 'InvalidParametersError')
   })
 

@@ -41,10 +41,12 @@ describe('values', function () {
 
   it('put refuses a bad value before sending anything', async () => {
     const [a] = await line(2)
-    const before = a.services.dht.stats().outbound.FIND_NODE ?? 0
-    await expect(a.services.dht.put(vKey('x'), vValue(255))).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
-    await expect(a.services.dht.put(new TextEncoder().encode('/nope/x'), vValue(1))).to.eventually.be.rejected.with.property('name', 'UnknownNamespaceError')
-    expect(a.services.dht.stats().outbound.FIND_NODE ?? 0).to.equal(before)
+    const events: string[] = []
+    const onProgress = (event: { type: string }): void => { events.push(event.type) }
+    await expect(a.services.dht.put(vKey('x'), vValue(255), { onProgress })).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
+    await expect(a.services.dht.put(new TextEncoder().encode('/nope/x'), vValue(1), { onProgress })).to.eventually.be.rejected.with.property('name', 'UnknownNamespaceError')
+    // no lookup was started and nothing was sent
+    expect(events).to.deep.equal([])
     expect(a.services.dht.stats().outbound.PUT_VALUE).to.equal(undefined)
   })
 

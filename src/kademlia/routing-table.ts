@@ -21,6 +21,8 @@ export interface TableEntry<P> {
   readonly added: number
   /** When it last proved alive: answered us, asked us, or passed a liveness check. */
   lastSeen: number
+  /** The address groups (IP /16 or /32 prefixes) it was counted in when it entered. */
+  readonly groups: readonly string[]
 }
 
 /** What {@link RoutingTable.add} did with a peer. */
@@ -54,6 +56,16 @@ export interface RoutingTableInit<P> {
   onAdd?(entry: TableEntry<P>): void
   /** Told about each peer that leaves the table. */
   onRemove?(entry: TableEntry<P>): void
+  /**
+   * The diversity filter: the address groups of a peer (for example its IPv4 /16s). A peer is
+   * refused when one of its groups already has `maxPerGroupPerBucket` peers in its bucket or
+   * `maxPerGroupInTable` in the table. Without it, there is no filter.
+   */
+  groups?(peer: P): string[]
+  /** Peers of one group per bucket, when `groups` is given. */
+  maxPerGroupPerBucket?: number
+  /** Peers of one group in the whole table, when `groups` is given. */
+  maxPerGroupInTable?: number
 }
 
 interface Bucket<P> {
@@ -61,6 +73,8 @@ interface Bucket<P> {
   entries: Array<TableEntry<P>>
   /** A newcomer waiting on a liveness check of `entries[0]`. */
   waiting?: { id: string, key: KadId, peer: P }
+  /** Peers per address group. */
+  groups: Map<string, number>
 }
 
 /** One bucket of {@link RoutingTable.info}. */
@@ -69,6 +83,8 @@ export interface BucketInfo<P> {
   index: number
   /** Its peers, least recently seen first. */
   peers: Array<Readonly<TableEntry<P>>>
+  /** When a lookup last targeted a key in it (0: never). */
+  lastLookup: number
 }
 
 /**
@@ -89,12 +105,16 @@ export class RoutingTable<P> {
   private readonly buckets: Array<Bucket<P> | undefined>
   private readonly byId: Map<string, TableEntry<P>>
   private readonly checks: Set<Promise<void>>
+  private readonly lookups: number[]
+  private readonly groupCounts: Map<string, number>
 
   constructor (init: RoutingTableInit<P>) {
     this.init = init
     this.buckets = new Array(KAD_ID_BITS)
     this.byId = new Map()
     this.checks = new Set()
+    this.lookups = new Array(KAD_ID_BITS).fill(0)
+    this.groupCounts = new Map()
   }
 
   /** How many peers the table holds. */
@@ -137,11 +157,15 @@ export class RoutingTable<P> {
     }
     let bucket = this.buckets[index]
     if (bucket == null) {
-      bucket = { entries: [] }
+      bucket = { entries: [], groups: new Map() }
       this.buckets[index] = bucket
     }
+    const groups = this.init.groups?.(peer) ?? []
+    if (!this.diverse(bucket, groups)) {
+      return 'rejected'
+    }
     if (bucket.entries.length < this.init.kBucketSize) {
-      this.insert(bucket, { id, key, peer, added: now, lastSeen: now })
+      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups })
       return 'added'
     }
     const oldest = bucket.entries[0]
@@ -177,6 +201,10 @@ export class RoutingTable<P> {
       const at = bucket.entries.indexOf(entry)
       if (at >= 0) {
         bucket.entries.splice(at, 1)
+      }
+      for (const group of entry.groups) {
+        decrement(bucket.groups, group)
+        decrement(this.groupCounts, group)
       }
     }
     this.byId.delete(id)
@@ -256,7 +284,7 @@ export class RoutingTable<P> {
     const out: Array<BucketInfo<P>> = []
     this.buckets.forEach((bucket, index) => {
       if (bucket != null && bucket.entries.length > 0) {
-        out.push({ index, peers: bucket.entries.map(e => ({ ...e })) })
+        out.push({ index, peers: bucket.entries.map(e => ({ ...e })), lastLookup: this.lookups[index] })
       }
     })
     return out
@@ -269,7 +297,39 @@ export class RoutingTable<P> {
     }
   }
 
+  /** Records that a lookup targeted `key` now: its bucket counts as refreshed. */
+  markLookup (key: KadId): void {
+    const index = this.bucketIndex(key)
+    this.lookups[index < 0 ? KAD_ID_BITS - 1 : index] = this.init.now()
+  }
+
+  /** When a lookup last targeted a key in bucket `index` (0: never). */
+  lastLookup (index: number): number {
+    return this.lookups[index] ?? 0
+  }
+
+  /** The index of the deepest non-empty bucket, or -1 when the table is empty. */
+  deepestBucket (): number {
+    for (let i = KAD_ID_BITS - 1; i >= 0; i--) {
+      if ((this.buckets[i]?.entries.length ?? 0) > 0) {
+        return i
+      }
+    }
+    return -1
+  }
+
+  /** Whether a peer of these groups may enter this bucket under the diversity limits. */
+  private diverse (bucket: Bucket<P>, groups: readonly string[]): boolean {
+    const perBucket = this.init.maxPerGroupPerBucket ?? Infinity
+    const perTable = this.init.maxPerGroupInTable ?? Infinity
+    return groups.every(group => (bucket.groups.get(group) ?? 0) < perBucket && (this.groupCounts.get(group) ?? 0) < perTable)
+  }
+
   private insert (bucket: Bucket<P>, entry: TableEntry<P>): void {
+    for (const group of entry.groups) {
+      bucket.groups.set(group, (bucket.groups.get(group) ?? 0) + 1)
+      this.groupCounts.set(group, (this.groupCounts.get(group) ?? 0) + 1)
+    }
     bucket.entries.push(entry)
     this.byId.set(entry.id, entry)
     this.init.onAdd?.(entry)
@@ -304,11 +364,23 @@ export class RoutingTable<P> {
       }
       this.remove(oldest.id)
       if (waiting != null && !this.byId.has(waiting.id) && bucket.entries.length < this.init.kBucketSize) {
-        const now = this.init.now()
-        this.insert(bucket, { ...waiting, added: now, lastSeen: now })
+        const groups = this.init.groups?.(waiting.peer) ?? []
+        if (this.diverse(bucket, groups)) {
+          const now = this.init.now()
+          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups })
+        }
       }
     })()
     this.checks.add(run)
     void run.finally(() => this.checks.delete(run))
+  }
+}
+
+function decrement (counts: Map<string, number>, group: string): void {
+  const n = (counts.get(group) ?? 0) - 1
+  if (n > 0) {
+    counts.set(group, n)
+  } else {
+    counts.delete(group)
   }
 }

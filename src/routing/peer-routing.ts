@@ -83,6 +83,7 @@ export class PeerRouting {
     const { init } = this
     const target = kadId(key)
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.stopped(), options.signal)
+    init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
     try {
       return await runLookup<DHTPeer>({

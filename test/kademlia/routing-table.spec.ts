@@ -166,3 +166,41 @@ describe('kademlia/routing-table', () => {
     expect(h.table.size).to.equal(2)
   })
 })
+
+describe('kademlia/routing-table: diversity filter', () => {
+  /** Peers carry their address group as their value. */
+  function diverseTable (perBucket: number, perTable: number): RoutingTable<string> {
+    return new RoutingTable<string>({
+      localKey: new Uint8Array(32),
+      kBucketSize: 20,
+      freshness: 0,
+      now: () => 0,
+      ping: async () => true,
+      groups: (group) => [group],
+      maxPerGroupPerBucket: perBucket,
+      maxPerGroupInTable: perTable
+    })
+  }
+
+  it('refuses the peer past the limit from one /16 and accepts it from another', () => {
+    const table = diverseTable(2, 10)
+    const local = new Uint8Array(32)
+    expect(table.add('a', keyInBucket(local, 0, 1), 'ip4/1.2')).to.equal('added')
+    expect(table.add('b', keyInBucket(local, 0, 2), 'ip4/1.2')).to.equal('added')
+    expect(table.add('c', keyInBucket(local, 0, 3), 'ip4/1.2')).to.equal('rejected')
+    expect(table.add('c', keyInBucket(local, 0, 3), 'ip4/1.3')).to.equal('added')
+    // the same /16 is welcome in another bucket
+    expect(table.add('d', keyInBucket(local, 1, 4), 'ip4/1.2')).to.equal('added')
+    // a peer that leaves frees its place
+    table.remove('a')
+    expect(table.add('e', keyInBucket(local, 0, 5), 'ip4/1.2')).to.equal('added')
+  })
+
+  it('caps one group across the whole table', () => {
+    const table = diverseTable(2, 3)
+    const local = new Uint8Array(32)
+    const results = [0, 1, 2, 3, 4].map(bucket => table.add(`p${bucket}`, keyInBucket(local, bucket, bucket + 1), 'ip6/2001:db8'))
+    expect(results).to.deep.equal(['added', 'added', 'added', 'rejected', 'rejected'])
+    expect(table.size).to.equal(3)
+  })
+})

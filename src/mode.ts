@@ -1,0 +1,132 @@
+/**
+ * Client and server mode. A server handles the protocol (and identify advertises it); a client
+ * registers nothing and only asks. `'auto'` is a server while the node has an address the
+ * address scope counts as reachable, a client otherwise, and follows the node's addresses.
+ */
+import { inScope } from './network/addresses.ts'
+import type { AddressScope } from './network/addresses.ts'
+import type { Libp2pEvents, Logger, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import type { AddressManager, Registrar } from '@libp2p/interface-internal'
+
+/** A requested mode: pinned to `'server'` or `'client'`, or `'auto'`. */
+export type Mode = 'server' | 'client' | 'auto'
+
+/** What the node is now. */
+export type ActiveMode = 'server' | 'client'
+
+/** The multiaddr code of `/p2p-circuit`: a relayed address does not make a node reachable. */
+const CIRCUIT_CODE = 0x0122
+
+/** The events after which the node's addresses may have changed. */
+const ADDRESS_EVENTS = ['self:peer:update', 'transport:listening', 'transport:close'] as const
+
+/** What the mode controller needs. */
+export interface ModeInit {
+  registrar: Registrar
+  addressManager: AddressManager
+  events: TypedEventTarget<Libp2pEvents>
+  protocol: string
+  handler: StreamHandler
+  handlerOptions: StreamHandlerOptions
+  addresses: AddressScope
+  log: Logger
+  /** Told when the node switches. */
+  onChange?(mode: ActiveMode): void
+}
+
+/** Switches between client and server. */
+export class ModeController {
+  private readonly init: ModeInit
+  private requested: Mode
+  private active: ActiveMode
+  private running: boolean
+  private applying: Promise<void>
+
+  constructor (init: ModeInit, requested: Mode) {
+    this.init = init
+    this.requested = requested
+    this.active = 'client'
+    this.running = false
+    this.applying = Promise.resolve()
+  }
+
+  /** What the node is now. */
+  get mode (): ActiveMode {
+    return this.active
+  }
+
+  /** What was asked for. */
+  get request (): Mode {
+    return this.requested
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    for (const event of ADDRESS_EVENTS) {
+      this.init.events.addEventListener(event, this.onAddresses)
+    }
+    await this.apply()
+  }
+
+  /** Looks at the addresses again (libp2p calls this once every transport listens). */
+  async check (): Promise<void> {
+    await this.apply()
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    for (const event of ADDRESS_EVENTS) {
+      this.init.events.removeEventListener(event, this.onAddresses)
+    }
+    await this.apply()
+  }
+
+  /** Pins the mode, or lets it follow the addresses with `'auto'`. */
+  async set (mode: Mode): Promise<void> {
+    this.requested = mode
+    await this.apply()
+  }
+
+  /** Whether the node has an address the scope counts as reachable. */
+  reachable (): boolean {
+    const direct = this.init.addressManager.getAddresses().filter(ma => !ma.getComponents().some(c => c.code === CIRCUIT_CODE))
+    return inScope(this.init.addresses, direct).length > 0
+  }
+
+  private readonly onAddresses = (): void => {
+    if (this.requested === 'auto') {
+      void this.apply().catch(err => { this.init.log('mode switch failed: %s', err.message) })
+    }
+  }
+
+  private desired (): ActiveMode {
+    if (!this.running) {
+      return 'client'
+    }
+    if (this.requested === 'auto') {
+      return this.reachable() ? 'server' : 'client'
+    }
+    return this.requested
+  }
+
+  /** Brings the registration in line with the desired mode; one change at a time. */
+  private async apply (): Promise<void> {
+    this.applying = this.applying.catch(() => {}).then(async () => {
+      const target = this.desired()
+      if (target === this.active) {
+        return
+      }
+      if (target === 'server') {
+        await this.init.registrar.handle(this.init.protocol, this.init.handler, this.init.handlerOptions)
+      } else {
+        await this.init.registrar.unhandle(this.init.protocol)
+      }
+      this.active = target
+      this.init.log('now in %s mode', target)
+      if (this.running) {
+        this.init.onChange?.(target)
+      }
+    })
+    return this.applying
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Routing-table upkeep: bucket refresh (on by default) and the optional random walk.
+ *
+ * A refresh looks up, for every bucket up to the deepest non-empty one that saw no lookup within
+ * the interval, a key that falls in that bucket (found by trial hashing), then our own id; then
+ * it checks every peer not heard from within the interval and drops those that fail. The random
+ * walk looks up a random key every interval; every server that answers joins the table.
+ */
+import { commonPrefixLength, kadId } from '../kademlia/keys.ts'
+import { deadline } from '../utils/abort.ts'
+import type { KadId } from '../kademlia/keys.ts'
+import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
+import type { AbortOptions, Logger } from '@libp2p/interface'
+
+/** What the refresher needs. */
+export interface RefresherInit<P> {
+  table: RoutingTable<P>
+  /** Our own raw key (our peer id's multihash bytes) and its place in the keyspace. */
+  selfKey: Uint8Array
+  selfKadId: KadId
+  /** Runs a lookup of raw key bytes. */
+  lookup(key: Uint8Array, options: AbortOptions): Promise<unknown>
+  /** Checks that a peer is alive. */
+  ping(entry: TableEntry<P>): Promise<boolean>
+  /** Bucket refresh; `interval` 0 turns it off. */
+  interval: number
+  /** How long one refresh lookup may take. */
+  queryTimeout: number
+  /** Buckets deeper than this get no key of their own (the self lookup covers them). */
+  maxBucket: number
+  /** The random walk; `interval` 0 turns it off. */
+  randomWalkInterval: number
+  /** How soon after the table's first peer the first refresh runs. */
+  firstRefreshDelay: number
+  now(): number
+  log: Logger
+}
+
+/** Yields to the event loop, so long trial hashing does not block serving. */
+async function breathe (): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, 0))
+}
+
+/**
+ * A raw key whose SHA-256 shares exactly `bucket` leading bits with `self`: the key a refresh of
+ * that bucket looks up. Found by hashing random keys, about 2^(bucket+1) tries.
+ */
+export async function keyInBucket (self: KadId, bucket: number, options: AbortOptions = {}): Promise<Uint8Array> {
+  const candidate = new Uint8Array(32)
+  for (let tries = 1; ; tries++) {
+    crypto.getRandomValues(candidate)
+    if (commonPrefixLength(kadId(candidate), self) === bucket) {
+      return candidate
+    }
+    if (tries % 4096 === 0) {
+      options.signal?.throwIfAborted()
+      await breathe()
+    }
+  }
+}
+
+/**
+ * Keeps the routing table full and healthy.
+ */
+export class Refresher<P> {
+  private readonly init: RefresherInit<P>
+  private running?: AbortController
+  private timers: Array<ReturnType<typeof setTimeout>>
+  private current?: Promise<void>
+
+  constructor (init: RefresherInit<P>) {
+    this.init = init
+    this.timers = []
+  }
+
+  /** Starts the periodic refresh and, if enabled, the random walk. */
+  start (): void {
+    this.running = new AbortController()
+    if (this.init.interval > 0) {
+      this.every(this.init.interval, async () => this.refresh())
+    }
+    if (this.init.randomWalkInterval > 0) {
+      this.every(this.init.randomWalkInterval, async () => this.randomWalk())
+    }
+  }
+
+  /** Stops every timer and aborts the lookups under way. */
+  async stop (): Promise<void> {
+    this.running?.abort(new Error('the refresher stopped'))
+    this.timers.forEach(clearTimeout)
+    this.timers = []
+    await this.current?.catch(() => {})
+  }
+
+  /** Schedules a refresh soon: the table just got its first peer (we joined a network). */
+  joined (): void {
+    if (this.running?.signal.aborted === false && this.init.interval > 0) {
+      this.later(this.init.firstRefreshDelay, async () => this.refresh())
+    }
+  }
+
+  /**
+   * One refresh, now; resolves when it ends. A refresh already under way is joined, not
+   * repeated.
+   */
+  async refresh (options: AbortOptions = {}): Promise<void> {
+    this.current ??= this.runRefresh(options).finally(() => { this.current = undefined })
+    return this.current
+  }
+
+  /** One lookup of a random key. */
+  async randomWalk (options: AbortOptions = {}): Promise<void> {
+    await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
+  }
+
+  private async runRefresh (options: AbortOptions): Promise<void> {
+    const { init } = this
+    const signal = this.signal(options)
+    const stale = init.now() - init.interval
+    const deepest = Math.min(init.table.deepestBucket(), init.maxBucket)
+    for (let bucket = 0; bucket <= deepest; bucket++) {
+      signal.throwIfAborted()
+      if (init.table.lastLookup(bucket) > stale) {
+        continue
+      }
+      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), { signal })
+    }
+    await this.timedLookup(init.selfKey, { signal })
+    for (const entry of [...init.table.entries()]) {
+      signal.throwIfAborted()
+      if (entry.lastSeen > stale) {
+        continue
+      }
+      if (await init.ping(entry)) {
+        init.table.touch(entry.id)
+      } else {
+        init.table.remove(entry.id)
+        init.log('dropped %s: no answer to the refresh check', entry.id)
+      }
+    }
+  }
+
+  private async timedLookup (key: Uint8Array, options: AbortOptions): Promise<void> {
+    const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
+    try {
+      await this.init.lookup(key, { signal: query.signal })
+    } catch (err: any) {
+      this.init.log('refresh lookup failed: %s', err.message)
+    } finally {
+      query.clear()
+    }
+  }
+
+  private signal (options: AbortOptions): AbortSignal {
+    const signals = [this.running?.signal, options.signal].filter((s): s is AbortSignal => s != null)
+    return AbortSignal.any(signals)
+  }
+
+  /** Runs `task` after `ms`, then again every `ms` after it ends, until stopped. */
+  private every (ms: number, task: () => Promise<void>): void {
+    this.later(ms, async () => {
+      await task()
+      this.every(ms, task)
+    })
+  }
+
+  private later (ms: number, task: () => Promise<void>): void {
+    if (this.running?.signal.aborted !== false) {
+      return
+    }
+    const timer = setTimeout(() => {
+      this.timers = this.timers.filter(t => t !== timer)
+      if (this.running?.signal.aborted !== false) {
+        return
+      }
+      task().catch(err => { this.init.log('upkeep failed: %s', err.message) })
+    }, ms)
+    this.timers.push(timer)
+  }
+}
