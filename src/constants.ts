@@ -44,8 +44,11 @@ export const PING_TIMEOUT = 5_000
  */
 export const PEER_FRESHNESS = 5 * 60_000
 
-/** Peers the table is seeded with from the peer store at start. */
-export const MAX_SEED_PEERS = 1_000
+/**
+ * Requests a routing-table peer may fail in a row before it leaves the table: one timeout on a
+ * busy network is not a dead peer. A refresh check that fails removes it at once.
+ */
+export const MAX_PEER_FAILURES = 2
 
 // values
 

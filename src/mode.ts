@@ -41,6 +41,7 @@ export class ModeController {
   private active: ActiveMode
   private running: boolean
   private applying: Promise<void>
+  private pending?: ReturnType<typeof setTimeout>
 
   constructor (init: ModeInit, requested: Mode) {
     this.init = init
@@ -78,6 +79,8 @@ export class ModeController {
     for (const event of ADDRESS_EVENTS) {
       this.init.events.removeEventListener(event, this.onAddresses)
     }
+    clearTimeout(this.pending)
+    this.pending = undefined
     await this.apply()
   }
 
@@ -94,9 +97,14 @@ export class ModeController {
   }
 
   private readonly onAddresses = (): void => {
-    if (this.requested === 'auto') {
-      void this.apply().catch(err => { this.init.log('mode switch failed: %s', err.message) })
+    if (this.requested !== 'auto' || this.pending != null) {
+      return
     }
+    // look once the event's other listeners (the address manager) have taken it in
+    this.pending = setTimeout(() => {
+      this.pending = undefined
+      void this.apply().catch(err => { this.init.log('mode switch failed: %s', err.message) })
+    }, 0)
   }
 
   private desired (): ActiveMode {

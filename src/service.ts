@@ -129,6 +129,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       localKey: kadId(components.peerId.toMultihash().bytes),
       kBucketSize: this.kBucketSize,
       freshness: C.PEER_FRESHNESS,
+      maxFailures: C.MAX_PEER_FAILURES,
       now: Date.now,
       ping: async (entry) => this.isAlive(entry.peer),
       onAdd: () => {
@@ -506,15 +507,24 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** Keeps table entries' addresses current, and drops peers that stop serving the protocol. */
   private readonly onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
-    const { peer } = event.detail
+    const { peer, previous } = event.detail
     const id = peer.id.toString()
+    if (id === this.selfId) {
+      return
+    }
+    const serves = peer.protocols.includes(this.protocol)
+    const served = previous?.protocols.includes(this.protocol) === true
     const entry = this.routingTable.get(id)
-    if (entry == null || id === this.selfId) {
+    if (entry == null) {
+      // a connected peer that became a server (identify push after a mode switch) is offered
+      if (serves && !served && this.components.connectionManager.getConnections(peer.id).length > 0) {
+        void this.offer(peer.id)
+      }
       return
     }
     // a peer that stopped serving the protocol (it went to client mode) leaves the table; a
     // peer whose protocols are not known yet (identify still running) stays
-    if (event.detail.previous?.protocols.includes(this.protocol) === true && !peer.protocols.includes(this.protocol)) {
+    if (served && !serves) {
       this.routingTable.remove(id)
       return
     }

@@ -23,6 +23,8 @@ export interface TableEntry<P> {
   lastSeen: number
   /** The address groups (IP /16 or /32 prefixes) it was counted in when it entered. */
   readonly groups: readonly string[]
+  /** Requests it failed in a row. */
+  failures: number
 }
 
 /** What {@link RoutingTable.add} did with a peer. */
@@ -52,6 +54,13 @@ export interface RoutingTableInit<P> {
   ping(entry: TableEntry<P>): Promise<boolean>
   /** A peer seen within this many milliseconds is taken to be alive without a check. */
   freshness: number
+  /**
+   * Requests a peer may fail in a row before it leaves the table (one timeout on a loaded
+   * network is not a dead peer).
+   *
+   * @default 1
+   */
+  maxFailures?: number
   /** Told about each peer that enters the table. */
   onAdd?(entry: TableEntry<P>): void
   /** Told about each peer that leaves the table. */
@@ -165,7 +174,7 @@ export class RoutingTable<P> {
       return 'rejected'
     }
     if (bucket.entries.length < this.init.kBucketSize) {
-      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups })
+      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0 })
       return 'added'
     }
     const oldest = bucket.entries[0]
@@ -188,6 +197,19 @@ export class RoutingTable<P> {
     if (entry != null) {
       this.markSeen(entry, this.init.now())
     }
+  }
+
+  /**
+   * Records that a peer failed a request; after `maxFailures` in a row it leaves the table.
+   * Returns whether it left.
+   */
+  failed (id: string): boolean {
+    const entry = this.byId.get(id)
+    if (entry == null) {
+      return false
+    }
+    entry.failures++
+    return entry.failures >= (this.init.maxFailures ?? 1) && this.remove(id)
   }
 
   /** Removes a peer; returns whether it was there. */
@@ -337,6 +359,7 @@ export class RoutingTable<P> {
 
   private markSeen (entry: TableEntry<P>, now: number): void {
     entry.lastSeen = now
+    entry.failures = 0
     const bucket = this.buckets[this.bucketIndex(entry.key)]
     if (bucket == null) {
       return
@@ -367,7 +390,7 @@ export class RoutingTable<P> {
         const groups = this.init.groups?.(waiting.peer) ?? []
         if (this.diverse(bucket, groups)) {
           const now = this.init.now()
-          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups })
+          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups, failures: 0 })
         }
       }
     })()

@@ -207,8 +207,8 @@ export class PeerRouting {
         }))
         break
       case 'fail':
-        // a peer that stops answering leaves the table
-        init.table.remove(event.peer.id)
+        // a peer that stops answering leaves the table (after a few failures in a row)
+        init.table.failed(event.peer.id)
         init.log('%p failed: %s', event.peer.peerId, event.error.message)
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:fail', {
           peer: event.peer.peerId,

@@ -204,3 +204,17 @@ describe('kademlia/routing-table: diversity filter', () => {
     expect(table.size).to.equal(3)
   })
 })
+
+describe('kademlia/routing-table: failures', () => {
+  it('a peer leaves after maxFailures failures in a row; being seen resets the count', () => {
+    const table = new RoutingTable<string>({ localKey: new Uint8Array(32), kBucketSize: 20, freshness: 0, maxFailures: 2, now: () => 0, ping: async () => true })
+    const key = new Uint8Array(32)
+    key[0] = 0x80
+    table.add('a', key, 'a')
+    expect(table.failed('a')).to.equal(false)
+    table.touch('a')
+    expect(table.failed('a')).to.equal(false)
+    expect(table.failed('a')).to.equal(true)
+    expect(table.has('a')).to.equal(false)
+  })
+})
