@@ -4,7 +4,7 @@
  * long it takes until every node's 20 closest known peers are the true 20 closest to it, and
  * how many FIND_NODE requests that cost.
  *
- *   node dist/bench/convergence.js [--nodes 50] [--walk 3000] [--limit 300000]
+ * Run: `node dist/bench/convergence.js [--nodes 50] [--walk 3000] [--limit 300000]`
  */
 import { parseArgs } from 'node:util'
 import { kadId } from '../src/kademlia/keys.ts'

@@ -28,9 +28,9 @@
  * ```
  */
 import { KadDHT } from './service.ts'
+import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
-import type { Mode } from './mode.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { Validator } from './records/validators.ts'
 import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'

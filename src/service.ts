@@ -4,21 +4,11 @@
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import * as C from './constants.ts'
-import { InvalidParametersError } from './errors.ts'
 import { kadId } from './kademlia/keys.ts'
-import { RoutingTable } from './kademlia/routing-table.ts'
 import { ModeController } from './mode.ts'
-import { peerGroups } from './network/diversity.ts'
-import { Refresher } from './routing/refresher.ts'
-import { inScope } from './network/addresses.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
-import { dhtPeer } from './network/dht-peer.ts'
-import { closerPeers } from './network/handlers/closer-peers.ts'
-import { findNodeHandler } from './network/handlers/find-node.ts'
-import { pingHandler } from './network/handlers/ping.ts'
-import { addProviderHandler, getProvidersHandler } from './network/handlers/providers.ts'
-import { getValueHandler, putValueHandler } from './network/handlers/values.ts'
+import { createHandlers } from './network/handlers/index.ts'
 import { Server } from './network/server.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
@@ -26,19 +16,18 @@ import { RecordValidator } from './records/validators.ts'
 import { ValueStore } from './records/value-store.ts'
 import { PeerRouting } from './routing/peer-routing.ts'
 import { ProviderRouting } from './routing/providers.ts'
+import { Refresher } from './routing/refresher.ts'
+import { TableKeeper } from './routing/table-keeper.ts'
 import { ValueRouting } from './routing/values.ts'
-import { deadline } from './utils/abort.ts'
-import { MessageType } from './wire/codec.ts'
+import { checkMode, resolveSettings } from './settings.ts'
 import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
+import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
-import type { BucketInfo } from './kademlia/routing-table.ts'
-import type { AddressScope } from './network/addresses.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
-import type { Handlers } from './network/server.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { AbortOptions, ContentRouting, Provider, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, PeerUpdate, Startable } from '@libp2p/interface'
+import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
@@ -46,25 +35,6 @@ const LOG_PREFIX = 'kadmium'
 
 /** The multiaddr code of `/p2p`. */
 const P2P_CODE = 0x01a5
-
-function checkMode (mode: Mode): Mode {
-  if (mode !== 'server' && mode !== 'client' && mode !== 'auto') {
-    throw new InvalidParametersError(`mode must be 'auto', 'server' or 'client', got ${String(mode)}`)
-  }
-  return mode
-}
-
-function nonNegative (name: string, value: number | undefined, fallback: number): number {
-  return value === 0 ? 0 : positive(name, value, fallback)
-}
-
-function positive (name: string, value: number | undefined, fallback: number): number {
-  const out = value ?? fallback
-  if (!Number.isInteger(out) || out < 1) {
-    throw new InvalidParametersError(`${name} must be a positive integer, got ${value}`)
-  }
-  return out
-}
 
 /**
  * A Kademlia DHT node. Create it with {@link kadDHT} and reach it as `node.services.dht`.
@@ -80,12 +50,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   private readonly components: KadDHTComponents
   private readonly log: Logger
+  private readonly keeper: TableKeeper
   private readonly modes: ModeController
   private readonly refresher: Refresher<DHTPeer>
-  private readonly addresses: AddressScope
-  private readonly kBucketSize: number
   private readonly counters: Counters
-  private readonly client: Client
   private readonly server: Server
   private readonly peerRouting: PeerRouting
   private readonly values: ValueRouting
@@ -95,67 +63,31 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly providers: ProviderRouting
   private sweepers: Array<ReturnType<typeof setInterval>>
   private running: AbortController
-  private topologyId?: string
-  private readonly selfId: string
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
     super()
+    const settings = resolveSettings(init)
     this.components = components
-    this.protocol = init.protocol ?? C.PROTOCOL
-    const mode = checkMode(init.mode ?? 'auto')
-    this.addresses = init.addresses ?? (this.protocol === C.PROTOCOL ? 'public' : 'all')
-    if (this.addresses !== 'public' && this.addresses !== 'all') {
-      throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(this.addresses)}`)
-    }
-    this.kBucketSize = positive('kBucketSize', init.kBucketSize, C.K_BUCKET_SIZE)
-    const alpha = positive('alpha', init.alpha, C.ALPHA)
-    const beta = positive('beta', init.beta, C.BETA)
-    const queryTimeout = positive('queryTimeout', init.queryTimeout, C.QUERY_TIMEOUT)
+    this.protocol = settings.protocol
     this.log = components.logger.forComponent(LOG_PREFIX)
-    this.selfId = components.peerId.toString()
     this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
     this.sweepers = []
+    const stopped = (): AbortSignal => this.running.signal
+    const selfAddresses = (): Multiaddr[] => this.ownAddresses()
 
-    this.client = new Client(components, {
-      protocol: this.protocol,
+    const client = new Client(components, {
+      protocol: settings.protocol,
       maxMessageSize: C.MAX_MESSAGE_SIZE,
       counters: this.counters,
       logPrefix: LOG_PREFIX
     })
-    const diversity = init.diversity ?? this.addresses === 'public'
-    this.routingTable = new RoutingTable<DHTPeer>({
-      localKey: kadId(components.peerId.toMultihash().bytes),
-      kBucketSize: this.kBucketSize,
-      freshness: C.PEER_FRESHNESS,
-      maxFailures: C.MAX_PEER_FAILURES,
-      now: Date.now,
-      ping: async (entry) => this.isAlive(entry.peer),
-      onAdd: () => {
-        if (this.routingTable.size === 1) {
-          this.refresher.joined()
-        }
-      },
-      ...(diversity === false
-        ? {}
-        : {
-            groups: peerGroups,
-            maxPerGroupPerBucket: positive('diversity.maxPerBucket', diversity === true ? undefined : diversity.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
-            maxPerGroupInTable: positive('diversity.maxPerTable', diversity === true ? undefined : diversity.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
-          })
-    })
+    this.keeper = new TableKeeper({ components, settings, client, log: this.log, onFirstPeer: () => { this.refresher.joined() } })
+    this.routingTable = this.keeper.table
     const validator = new RecordValidator(init.validators)
     this.valueStore = new ValueStore({ datastore: components.datastore, validator })
     this.providerStore = new ProviderStore({ datastore: components.datastore })
-    const closer = closerPeers({
-      self: components.peerId,
-      table: this.routingTable,
-      peerStore: components.peerStore,
-      connectionManager: components.connectionManager,
-      kBucketSize: this.kBucketSize,
-      addresses: this.addresses
-    })
     this.server = new Server(components, {
       maxMessageSize: C.MAX_MESSAGE_SIZE,
       messageTimeout: C.MESSAGE_READ_TIMEOUT,
@@ -163,50 +95,47 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       counters: this.counters,
       logPrefix: LOG_PREFIX,
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
-    }, {
-      [MessageType.FIND_NODE]: findNodeHandler(closer),
-      [MessageType.PING]: pingHandler(),
-      [MessageType.PUT_VALUE]: putValueHandler(this.valueStore),
-      [MessageType.GET_VALUE]: getValueHandler({ store: this.valueStore, peerStore: components.peerStore, closer }),
-      ...this.providerHandlers(closer)
-    })
+    }, createHandlers({
+      components,
+      settings,
+      table: this.routingTable,
+      values: this.valueStore,
+      providers: this.providerStore,
+      counters: this.counters,
+      selfAddresses
+    }))
     this.peerRouting = new PeerRouting({
+      ...settings,
       self: components.peerId,
       table: this.routingTable,
-      client: this.client,
+      client,
       connectionManager: components.connectionManager,
       peerStore: components.peerStore,
       log: this.log,
-      kBucketSize: this.kBucketSize,
-      alpha,
-      beta,
-      queryTimeout,
-      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
-      addresses: this.addresses,
-      stopped: () => this.running.signal,
+      stopped,
       onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
     })
     this.values = new ValueRouting({
       peerRouting: this.peerRouting,
-      client: this.client,
+      client,
       connectionManager: components.connectionManager,
       store: this.valueStore,
       validator,
       counters: this.counters,
       log: this.log,
-      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
-      stopped: () => this.running.signal
+      requestTimeout: settings.requestTimeout,
+      stopped
     })
     this.refresher = new Refresher<DHTPeer>({
       table: this.routingTable,
       selfKey: components.peerId.toMultihash().bytes,
       selfKadId: kadId(components.peerId.toMultihash().bytes),
       lookup: async (key, options) => this.peerRouting.lookup(key, options),
-      ping: async (entry) => this.isAlive(entry.peer),
-      interval: init.refresh?.enabled === false ? 0 : nonNegative('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
-      queryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
+      ping: async (entry) => this.keeper.isAlive(entry.peer),
+      interval: settings.refreshInterval,
+      queryTimeout: settings.refreshQueryTimeout,
       maxBucket: C.MAX_REFRESH_BUCKET,
-      randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
+      randomWalkInterval: settings.randomWalkInterval,
       firstRefreshDelay: C.FIRST_REFRESH_DELAY,
       now: Date.now,
       log: this.log
@@ -215,17 +144,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       registrar: components.registrar,
       addressManager: components.addressManager,
       events: components.events,
-      protocol: this.protocol,
+      protocol: settings.protocol,
       handler: this.server.handle,
       handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
-      addresses: this.addresses,
+      addresses: settings.addresses,
       log: this.log,
       onChange: (active) => {
         if (active === 'client') {
           this.server.closeAll()
         }
       }
-    }, mode)
+    }, settings.mode)
     this.reprovider = new Reprovider({
       datastore: components.datastore,
       interval: C.REPROVIDE_INTERVAL,
@@ -237,17 +166,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.providers = new ProviderRouting({
       self: components.peerId,
       peerRouting: this.peerRouting,
-      client: this.client,
+      client,
       connectionManager: components.connectionManager,
       peerStore: components.peerStore,
       store: this.providerStore,
       reprovider: this.reprovider,
-      addresses: this.addresses,
-      selfAddresses: () => this.ownAddresses(),
+      addresses: settings.addresses,
+      selfAddresses,
       log: this.log,
-      requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+      requestTimeout: settings.requestTimeout,
       defaultCount: C.FIND_PROVIDERS_COUNT,
-      stopped: () => this.running.signal
+      stopped
     })
   }
 
@@ -309,7 +238,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running = new AbortController()
-    const { registrar, events } = this.components
     await Promise.all([this.valueStore.load(), this.providerStore.load()])
     this.sweepers = [
       setInterval(() => {
@@ -322,11 +250,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.reprovider.start()
     await this.modes.start()
     this.refresher.start()
-    // identify tells us which peers speak the protocol as servers: those enter the table
-    this.topologyId = await registrar.register(this.protocol, {
-      onConnect: (peerId) => { void this.offer(peerId) }
-    })
-    events.addEventListener('peer:update', this.onPeerUpdate)
+    await this.keeper.start()
     this.log('started in %s mode (%s) on %s', this.modes.mode, this.modes.request, this.protocol)
   }
 
@@ -343,15 +267,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.sweepers.forEach(clearInterval)
     this.sweepers = []
     await Promise.all([this.reprovider.stop(), this.refresher.stop()])
-    const { registrar, events } = this.components
-    events.removeEventListener('peer:update', this.onPeerUpdate)
-    if (this.topologyId != null) {
-      registrar.unregister(this.topologyId)
-      this.topologyId = undefined
-    }
     await this.modes.stop()
     this.server.closeAll()
-    await Promise.all([this.routingTable.settled(), this.values.settled()])
+    await Promise.all([this.keeper.stop(), this.values.settled()])
   }
 
   /**
@@ -463,87 +381,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
-  private providerHandlers (closer: ReturnType<typeof closerPeers>): Handlers {
-    const init = {
-      store: this.providerStore,
-      peerStore: this.components.peerStore,
-      counters: this.counters,
-      addresses: this.addresses,
-      maxKeyBytes: C.MAX_PROVIDER_KEY_BYTES,
-      addressTtl: C.PROVIDER_ADDRESS_TTL,
-      maxAddresses: C.MAX_PROVIDER_ADDRESSES,
-      now: Date.now,
-      closer,
-      self: this.components.peerId,
-      selfAddresses: () => this.ownAddresses()
-    }
-    return {
-      [MessageType.ADD_PROVIDER]: addProviderHandler(init),
-      [MessageType.GET_PROVIDERS]: getProvidersHandler(init)
-    }
-  }
-
   /** Our addresses as we announce them: without the trailing `/p2p/<our id>`. */
   private ownAddresses (): Multiaddr[] {
     return this.components.addressManager.getAddresses().map(ma => ma.decapsulateCode(P2P_CODE))
-  }
-
-  /** Offers a peer that speaks the protocol to the routing table. */
-  private async offer (peerId: PeerId): Promise<void> {
-    if (peerId.equals(this.components.peerId) || !this.isStarted()) {
-      return
-    }
-    try {
-      const peer = await this.components.peerStore.get(peerId)
-      if (!peer.protocols.includes(this.protocol)) {
-        return
-      }
-      const multiaddrs = inScope(this.addresses, peer.addresses.map(a => a.multiaddr))
-      this.routingTable.add(peerId.toString(), kadId(peerId.toMultihash().bytes), dhtPeer(peerId, multiaddrs))
-    } catch (err: any) {
-      this.log('could not add %p to the routing table: %s', peerId, err.message)
-    }
-  }
-
-  /** Keeps table entries' addresses current, and drops peers that stop serving the protocol. */
-  private readonly onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
-    const { peer, previous } = event.detail
-    const id = peer.id.toString()
-    if (id === this.selfId) {
-      return
-    }
-    const serves = peer.protocols.includes(this.protocol)
-    const served = previous?.protocols.includes(this.protocol) === true
-    const entry = this.routingTable.get(id)
-    if (entry == null) {
-      // a connected peer that became a server (identify push after a mode switch) is offered
-      if (serves && !served && this.components.connectionManager.getConnections(peer.id).length > 0) {
-        void this.offer(peer.id)
-      }
-      return
-    }
-    // a peer that stopped serving the protocol (it went to client mode) leaves the table; a
-    // peer whose protocols are not known yet (identify still running) stays
-    if (served && !serves) {
-      this.routingTable.remove(id)
-      return
-    }
-    entry.peer = dhtPeer(peer.id, inScope(this.addresses, peer.addresses.map(a => a.multiaddr)), entry.key)
-  }
-
-  /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
-  private async isAlive (peer: DHTPeer): Promise<boolean> {
-    const check = deadline(C.PING_TIMEOUT, 'no answer to the liveness check', this.running.signal)
-    try {
-      await this.client.request(peer.peerId, {
-        type: MessageType.FIND_NODE,
-        key: this.components.peerId.toMultihash().bytes
-      }, { signal: check.signal })
-      return true
-    } catch {
-      return false
-    } finally {
-      check.clear()
-    }
   }
 }

@@ -4,7 +4,7 @@
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -44,6 +44,7 @@ export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOp
     ...options,
     services: {
       identify: identify(),
+      identifyPush: identifyPush(),
       ping: ping(),
       dht: kadDHT({ protocol: TEST_PROTOCOL, addresses: 'all', ...init })
     }
@@ -56,6 +57,7 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
     ...base,
     services: {
       identify: identify(),
+      identifyPush: identifyPush(),
       ping: ping(),
       dht: jsKadDHT({
         protocol: init.protocol ?? TEST_PROTOCOL,
@@ -76,7 +78,17 @@ export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */
 export async function connect (from: Libp2p, to: Libp2p): Promise<void> {
-  await from.dial(to.getMultiaddrs())
+  // a handshake can time out on a loaded machine: try three times
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await from.dial(to.getMultiaddrs())
+      break
+    } catch (err) {
+      if (attempt === 3) {
+        throw err
+      }
+    }
+  }
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
     const peer = await from.peerStore.get(to.peerId).catch(() => undefined)

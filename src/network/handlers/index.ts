@@ -1,0 +1,65 @@
+/**
+ * Every request handler of a server, by message type.
+ */
+import * as C from '../../constants.ts'
+import { MessageType } from '../../wire/codec.ts'
+import { closerPeers } from './closer-peers.ts'
+import { findNodeHandler } from './find-node.ts'
+import { pingHandler } from './ping.ts'
+import { addProviderHandler, getProvidersHandler } from './providers.ts'
+import { getValueHandler, putValueHandler } from './values.ts'
+import type { KadDHTComponents } from '../../index.ts'
+import type { RoutingTable } from '../../kademlia/routing-table.ts'
+import type { ProviderStore } from '../../providers/provider-store.ts'
+import type { ValueStore } from '../../records/value-store.ts'
+import type { Settings } from '../../settings.ts'
+import type { Counters } from '../counters.ts'
+import type { DHTPeer } from '../dht-peer.ts'
+import type { Handlers } from '../server.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** What the handlers need. */
+export interface HandlersInit {
+  components: KadDHTComponents
+  settings: Settings
+  table: RoutingTable<DHTPeer>
+  values: ValueStore
+  providers: ProviderStore
+  counters: Counters
+  /** Our own addresses, for the provider records we hold for ourselves. */
+  selfAddresses(): Multiaddr[]
+}
+
+/** Makes the six handlers. */
+export function createHandlers (init: HandlersInit): Handlers {
+  const { components, settings } = init
+  const closer = closerPeers({
+    self: components.peerId,
+    table: init.table,
+    peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
+    kBucketSize: settings.kBucketSize,
+    addresses: settings.addresses
+  })
+  const providers = {
+    store: init.providers,
+    peerStore: components.peerStore,
+    counters: init.counters,
+    addresses: settings.addresses,
+    maxKeyBytes: C.MAX_PROVIDER_KEY_BYTES,
+    addressTtl: C.PROVIDER_ADDRESS_TTL,
+    maxAddresses: C.MAX_PROVIDER_ADDRESSES,
+    now: Date.now,
+    closer,
+    self: components.peerId,
+    selfAddresses: init.selfAddresses
+  }
+  return {
+    [MessageType.FIND_NODE]: findNodeHandler(closer),
+    [MessageType.PING]: pingHandler(),
+    [MessageType.PUT_VALUE]: putValueHandler(init.values),
+    [MessageType.GET_VALUE]: getValueHandler({ store: init.values, peerStore: components.peerStore, closer }),
+    [MessageType.ADD_PROVIDER]: addProviderHandler(providers),
+    [MessageType.GET_PROVIDERS]: getProvidersHandler(providers)
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Fills and prunes the routing table from what libp2p learns: peers whose identify (or
+ * identify-push) lists the protocol are DHT servers and enter it, peers whose identify no longer
+ * lists it leave, addresses stay current, and a full bucket's oldest peer is checked with a
+ * FIND_NODE (never the deprecated PING) before a newcomer may take its place.
+ *
+ * Only identify is trusted for the protocol list: libp2p also records a protocol for a peer that
+ * merely opened a stream with it, which a client-mode peer does with every request.
+ */
+import * as C from '../constants.ts'
+import { kadId } from '../kademlia/keys.ts'
+import { RoutingTable } from '../kademlia/routing-table.ts'
+import { inScope } from '../network/addresses.ts'
+import { dhtPeer } from '../network/dht-peer.ts'
+import { peerGroups } from '../network/diversity.ts'
+import { deadline } from '../utils/abort.ts'
+import { MessageType } from '../wire/codec.ts'
+import type { KadDHTComponents } from '../index.ts'
+import type { Client } from '../network/client.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { Settings } from '../settings.ts'
+import type { IdentifyResult, Logger, PeerId, PeerUpdate } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** What the table keeper needs. */
+export interface TableKeeperInit {
+  components: KadDHTComponents
+  settings: Settings
+  client: Client
+  log: Logger
+  /** Told when the table gets its first peer (the node just joined a network). */
+  onFirstPeer(): void
+}
+
+/** Owns the routing table and keeps it in step with libp2p. */
+export class TableKeeper {
+  /** The routing table. */
+  readonly table: RoutingTable<DHTPeer>
+  private readonly init: TableKeeperInit
+  private running?: AbortController
+
+  constructor (init: TableKeeperInit) {
+    this.init = init
+    const { components, settings } = init
+    this.table = new RoutingTable<DHTPeer>({
+      localKey: kadId(components.peerId.toMultihash().bytes),
+      kBucketSize: settings.kBucketSize,
+      freshness: C.PEER_FRESHNESS,
+      maxFailures: C.MAX_PEER_FAILURES,
+      now: Date.now,
+      ping: async (entry) => this.isAlive(entry.peer),
+      onAdd: () => {
+        if (this.table.size === 1) {
+          init.onFirstPeer()
+        }
+      },
+      ...(settings.diversity == null
+        ? {}
+        : { groups: peerGroups, maxPerGroupPerBucket: settings.diversity.maxPerBucket, maxPerGroupInTable: settings.diversity.maxPerTable })
+    })
+  }
+
+  async start (): Promise<void> {
+    this.running = new AbortController()
+    const { events } = this.init.components
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('peer:update', this.onPeerUpdate)
+  }
+
+  async stop (): Promise<void> {
+    this.running?.abort(new Error('the DHT stopped'))
+    const { events } = this.init.components
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('peer:update', this.onPeerUpdate)
+    await this.table.settled()
+  }
+
+  /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
+  async isAlive (peer: DHTPeer): Promise<boolean> {
+    const check = deadline(C.PING_TIMEOUT, 'no answer to the liveness check', this.running?.signal)
+    try {
+      await this.init.client.request(peer.peerId, {
+        type: MessageType.FIND_NODE,
+        key: this.init.components.peerId.toMultihash().bytes
+      }, { signal: check.signal })
+      return true
+    } catch {
+      return false
+    } finally {
+      check.clear()
+    }
+  }
+
+  /** A peer identified itself: a server enters the table, a client (or no longer a server) leaves it. */
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { settings, components } = this.init
+    const { peerId, protocols, listenAddrs } = event.detail
+    if (peerId.equals(components.peerId) || this.running?.signal.aborted !== false) {
+      return
+    }
+    const id = peerId.toString()
+    if (!protocols.includes(settings.protocol)) {
+      if (this.table.remove(id)) {
+        this.init.log('%p no longer serves the DHT: it left the table', peerId)
+      }
+      return
+    }
+    this.offer(peerId, listenAddrs).catch(err => { this.init.log('could not add %p to the routing table: %s', peerId, err.message) })
+  }
+
+  /** Offers a DHT server to the routing table, with the addresses the peer store has for it. */
+  private async offer (peerId: PeerId, announced: Multiaddr[]): Promise<void> {
+    const { components, settings } = this.init
+    const known = await components.peerStore.get(peerId).then(peer => peer.addresses.map(a => a.multiaddr), () => announced)
+    const multiaddrs = inScope(settings.addresses, known.length > 0 ? known : announced)
+    this.table.add(peerId.toString(), kadId(peerId.toMultihash().bytes), dhtPeer(peerId, multiaddrs))
+  }
+
+  /** Keeps the addresses of table peers current. */
+  private readonly onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
+    const { peer } = event.detail
+    const entry = this.table.get(peer.id.toString())
+    if (entry != null) {
+      entry.peer = dhtPeer(peer.id, inScope(this.init.settings.addresses, peer.addresses.map(a => a.multiaddr)), entry.key)
+    }
+  }
+}

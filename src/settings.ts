@@ -1,0 +1,72 @@
+/**
+ * The options of {@link kadDHT}, checked and filled with their defaults.
+ */
+import * as C from './constants.ts'
+import { InvalidParametersError } from './errors.ts'
+import type { KadDHTInit } from './index.ts'
+import type { Mode } from './mode.ts'
+import type { AddressScope } from './network/addresses.ts'
+
+/** Every option resolved; 0 turns a periodic task off. */
+export interface Settings {
+  protocol: string
+  mode: Mode
+  addresses: AddressScope
+  kBucketSize: number
+  alpha: number
+  beta: number
+  queryTimeout: number
+  requestTimeout: number
+  refreshInterval: number
+  refreshQueryTimeout: number
+  randomWalkInterval: number
+  /** The diversity limits, or undefined when the filter is off. */
+  diversity?: { maxPerBucket: number, maxPerTable: number }
+}
+
+/** Throws {@link InvalidParametersError} unless `mode` is one of the three. */
+export function checkMode (mode: Mode): Mode {
+  if (mode !== 'server' && mode !== 'client' && mode !== 'auto') {
+    throw new InvalidParametersError(`mode must be 'auto', 'server' or 'client', got ${String(mode)}`)
+  }
+  return mode
+}
+
+function positive (name: string, value: number | undefined, fallback: number): number {
+  const out = value ?? fallback
+  if (!Number.isInteger(out) || out < 1) {
+    throw new InvalidParametersError(`${name} must be a positive integer, got ${value}`)
+  }
+  return out
+}
+
+/** Checks every option and fills in the defaults. */
+export function resolveSettings (init: KadDHTInit): Settings {
+  const protocol = init.protocol ?? C.PROTOCOL
+  const addresses = init.addresses ?? (protocol === C.PROTOCOL ? 'public' : 'all')
+  if (addresses !== 'public' && addresses !== 'all') {
+    throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(addresses)}`)
+  }
+  const queryTimeout = positive('queryTimeout', init.queryTimeout, C.QUERY_TIMEOUT)
+  const diversity = init.diversity ?? addresses === 'public'
+  const limits = typeof diversity === 'object' ? diversity : {}
+  return {
+    protocol,
+    mode: checkMode(init.mode ?? 'auto'),
+    addresses,
+    kBucketSize: positive('kBucketSize', init.kBucketSize, C.K_BUCKET_SIZE),
+    alpha: positive('alpha', init.alpha, C.ALPHA),
+    beta: positive('beta', init.beta, C.BETA),
+    queryTimeout,
+    requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    refreshInterval: init.refresh?.enabled === false ? 0 : positive('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
+    refreshQueryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
+    randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
+    diversity: diversity === false
+      ? undefined
+      : {
+          maxPerBucket: positive('diversity.maxPerBucket', limits.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
+          maxPerTable: positive('diversity.maxPerTable', limits.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
+        }
+  }
+}
