@@ -45,11 +45,15 @@ export function guessKeyEncoding (key: string): 'peer' | 'cid' | 'utf8' {
   try {
     peerIdFromString(key)
     return 'peer'
-  } catch {}
+  } catch {
+    // not a peer id
+  }
   try {
     CID.parse(key)
     return 'cid'
-  } catch {}
+  } catch {
+    // not a CID: text
+  }
   return 'utf8'
 }
 

@@ -100,7 +100,12 @@ function sendError (res: ServerResponse, status: number, code: number, message: 
   for (const [name, value] of Object.entries(headers)) {
     res.setHeader(name, value)
   }
-  const name = status === 401 ? 'Unauthorized' : code === ErrorCode.PARSE_ERROR ? 'ParseError' : 'InvalidRequest'
+  let name = 'InvalidRequest'
+  if (status === 401) {
+    name = 'Unauthorized'
+  } else if (code === ErrorCode.PARSE_ERROR) {
+    name = 'ParseError'
+  }
   sendJson(res, status, { jsonrpc: '2.0', id: null, error: { code, message, data: { name } } } satisfies RpcResponse)
 }
 

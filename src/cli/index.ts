@@ -5,8 +5,8 @@
  * --help` lists every command.
  */
 import { ApiError } from './client.ts'
-import { ConfigError } from './config.ts'
 import { program } from './commands.ts'
+import { ConfigError } from './config.ts'
 import type { ConfigFile } from './config.ts'
 
 const out = { stdout: process.stdout, stderr: process.stderr }

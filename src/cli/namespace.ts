@@ -4,9 +4,9 @@
  *
  * - Valid: any bytes, up to kadmium's record size limit (16 KiB), under any key `/kadmium/…`.
  * - Best: the value that sorts last, compared byte by byte (a longer value beats its own
- *   prefix). Every node applies the same rule, so the network settles on one value, and a node
- *   never replaces a value with one that sorts before it. To update a value, put one that sorts
- *   after it: begin values with an increasing version or an ISO date (`2025-06-01 …`).
+ * prefix). Every node applies the same rule, so the network settles on one value, and a node
+ * never replaces a value with one that sorts before it. To update a value, put one that sorts
+ * after it: begin values with an increasing version or an ISO date (`2025-06-01 …`).
  */
 import type { Validator } from '../index.ts'
 

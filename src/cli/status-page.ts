@@ -20,6 +20,7 @@ main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)
 section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; min-width: 0; }
 section.wide { grid-column: 1 / -1; }
 h2 { margin: 0 0 .6rem; font-size: 1rem; }
+* + h2 { margin-top: 1rem; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .8rem; margin: 0; }
 dt { color: var(--muted); }

@@ -2,8 +2,8 @@
  * The daemon and the command line as a person uses them: daemons as child processes on
  * temporary data directories, driven by the CLI (also a child process) and by raw HTTP.
  */
-import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'

@@ -112,7 +112,11 @@ export async function cli (dir: string, args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [CLI, '--data-dir', dir, ...args], { timeout: 45_000, encoding: 'utf8' }, (err: any, stdout, stderr) => {
       children.delete(child)
-      resolve({ code: err == null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
+      let code = 0
+      if (err != null) {
+        code = typeof err.code === 'number' ? err.code : 1
+      }
+      resolve({ code, stdout, stderr })
     })
     children.add(child)
   })
