@@ -100,6 +100,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
 
   root.command('daemon')
     .description('run the DHT node and its API (Ctrl-C stops it)')
+    .argument('[peers...]', 'multiaddrs to dial at start, like --bootstrap')
     .option('--listen <multiaddr>', 'listen on this address (repeatable; default /ip4/127.0.0.1/tcp/0)', collect)
     .option('--bootstrap <multiaddr>', 'dial this peer at start, with /p2p/<id> (repeatable)', collect)
     .option('--protocol <id>', 'the DHT protocol: /ipfs/kad/1.0.0 (default) or a private network\'s')
@@ -107,10 +108,11 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
-    .action(async (options, command: Command) => {
+    .action(async (peers: string[], options, command: Command) => {
+      const bootstrap = [...(options.bootstrap ?? []), ...peers]
       const given = checkConfig({
         listen: options.listen,
-        bootstrap: options.bootstrap,
+        bootstrap: bootstrap.length > 0 ? bootstrap : undefined,
         protocol: options.protocol,
         mode: options.mode,
         addresses: options.addresses,

@@ -13,7 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { kadDHT } from '../index.ts'
-import { ConfigError, ensureDataDir, loadOrCreateKey, loadOrCreateToken, removeApiInfo, writeApiInfo } from './config.ts'
+import { ConfigError, ensureDataDir, loadOrCreateKey, loadOrCreateToken, readApiInfo, removeApiInfo, writeApiInfo } from './config.ts'
 import { startApiServer } from './http.ts'
 import { methods } from './methods.ts'
 import { KADMIUM_NAMESPACE, kadmiumValidator } from './namespace.ts'
@@ -98,6 +98,26 @@ async function reconnect (node: DaemonNode, config: DaemonConfig, output: Daemon
   }
 }
 
+/** The process id of another live daemon that wrote `api.json` in `dir`, if there is one. */
+async function runningDaemon (dir: string): Promise<number | undefined> {
+  let pid: number
+  try {
+    pid = (await readApiInfo(dir)).pid
+  } catch {
+    return undefined
+  }
+  if (!Number.isInteger(pid) || pid === process.pid) {
+    return undefined
+  }
+  try {
+    // signal 0 only asks whether the process exists
+    process.kill(pid, 0)
+    return pid
+  } catch (err: any) {
+    return err.code === 'EPERM' ? pid : undefined
+  }
+}
+
 /** Starts the daemon on the data directory `dir` with `config`. */
 export async function startDaemon (dir: string, config: DaemonConfig, output: DaemonOutput): Promise<Daemon> {
   await ensureDataDir(dir)
@@ -107,10 +127,11 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
   try {
     await datastore.open()
   } catch (err: any) {
-    const cause = err.cause?.code ?? err.code
-    throw new ConfigError(cause === 'LEVEL_LOCKED' || /lock/i.test(`${err.message} ${err.cause?.message}`)
-      ? `the data directory ${dir} is in use by another daemon`
-      : `cannot open the datastore in ${dir}: ${err.message}`)
+    // LevelDB's lock is what keeps two daemons apart; api.json only names the other one
+    const other = await runningDaemon(dir)
+    throw new ConfigError(other != null
+      ? `the data directory ${dir} is in use by the daemon with process id ${other}`
+      : `cannot open the datastore in ${dir} (is another daemon using it?): ${err.message}`)
   }
 
   const dhtInit: Record<string, unknown> = {
@@ -143,9 +164,9 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
         dht: kadDHT(dhtInit as KadDHTInit)
       }
     })
-  } catch (err) {
+  } catch (err: any) {
     await datastore.close().catch(() => {})
-    throw err
+    throw err.name === 'InvalidParametersError' ? new ConfigError(`the DHT refused a setting: ${err.message}`) : err
   }
 
   const started = Date.now()

@@ -3,6 +3,7 @@
  * temporary data directories, driven by the CLI (also a child process) and by raw HTTP.
  */
 import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -82,8 +83,10 @@ describe('kadmium daemon and CLI', function () {
   })
 
   it('finds a peer through a lookup, shows progress, and logs the query', async () => {
-    // c knows only b, so finding a takes a FIND_NODE lookup through b
-    const c = await startDaemon(await tempDir(), ['--bootstrap', b.address])
+    // c knows only b (from its config file), so finding a takes a FIND_NODE lookup through b
+    const dir = await tempDir()
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ bootstrap: [b.address], mode: 'server' }))
+    const c = await startDaemon(dir)
     await until(async () => (await tableIds(c)).includes(b.peerId) ? true : undefined, 10_000, 'c to know b')
     const run = await cli(c.dir, ['--verbose', 'find-peer', a.peerId])
     expect(run.code).to.equal(0, run.stderr)

@@ -25,7 +25,8 @@ describe('kadmium status page', function () {
       this.skip()
     }
     a = await startDaemon(await tempDir())
-    b = await startDaemon(await tempDir(), ['--bootstrap', a.address])
+    // a bootstrap peer given as a plain argument
+    b = await startDaemon(await tempDir(), [a.address])
     await until(async () => (await cliJson(a.dir, ['peers'])).size > 0 ? true : undefined, 15_000, 'a peer in a\'s table')
     // something in the store and in the recent queries
     await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page'])
