@@ -9,8 +9,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 
-/** The compiled command line. */
-export const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url))
+/**
+ * The command line beside these tests: its TypeScript source when the tests run from source (as
+ * `aegir test -t node` runs them, stripping types), the compiled file when they run from dist.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+export const CLI = fileURLToPath(new URL(`../../src/cli/index.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url))
+
+/** How node runs {@link CLI}: with type stripping when it is the source. */
+const NODE_ARGS = FROM_SOURCE ? ['--experimental-strip-types', '--no-warnings=ExperimentalWarning', CLI] : [CLI]
+
+/** The children's environment: without the test runner's NODE_OPTIONS (type transforms are slower). */
+const ENV = { ...process.env, NODE_OPTIONS: '' }
 
 /** A private protocol: the test daemons never look like Amino peers. */
 export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
@@ -67,8 +77,9 @@ export async function until<T> (check: () => Promise<T | undefined> | T | undefi
 
 /** Starts `kadmium daemon` on `dir` (loopback, API on any port) and waits until it answers. */
 export async function startDaemon (dir: string, args: string[] = []): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI, 'daemon', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--protocol', TEST_PROTOCOL, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe']
+  const child = spawn(process.execPath, [...NODE_ARGS, 'daemon', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--protocol', TEST_PROTOCOL, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: ENV
   })
   children.add(child)
   let output = ''
@@ -110,7 +121,7 @@ export async function startDaemon (dir: string, args: string[] = []): Promise<Da
 /** Runs the CLI with `--data-dir dir` and `args`; never throws for a non-zero exit. */
 export async function cli (dir: string, args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, '--data-dir', dir, ...args], { timeout: 45_000, encoding: 'utf8' }, (err: any, stdout, stderr) => {
+    const child = execFile(process.execPath, [...NODE_ARGS, '--data-dir', dir, ...args], { timeout: 45_000, encoding: 'utf8', env: ENV }, (err: any, stdout, stderr) => {
       children.delete(child)
       let code = 0
       if (err != null) {
