@@ -191,6 +191,10 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: any) => {
+      if (res.destroyed || res.writableEnded) {
+        // the caller went away mid-request: nobody to answer
+        return
+      }
       if (err instanceof HttpError) {
         sendError(res, err.status, err.code, err.message, { connection: 'close' })
         return

@@ -153,7 +153,7 @@ export async function post (url: string, token: string | undefined, body: string
   if (token != null) {
     headers.authorization = `Bearer ${token}`
   }
-  const res = await fetch(url, { method: 'POST', headers, body })
+  const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(20_000) })
   const text = await res.text()
   let parsed: any
   try {
