@@ -15,7 +15,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { cleanUp, cli, cliJson, kill9, post, rpc, startDaemon, tempDir, until } from './processes.ts'
 import type { DaemonProcess } from './processes.ts'
-import type { Server } from 'node:net'
+import type { Server, Socket } from 'node:net'
 
 async function cidOf (text: string): Promise<string> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text))).toString()
@@ -144,7 +144,8 @@ describe('kadmium daemon and CLI', function () {
     expect(await call('put', { key: '/kadmium/big', value: 'x'.repeat(17 * 1024) })).to.include({ code: -32004 })
     expect(await call('get', { key: '/kadmium/missing' })).to.deep.include({ code: -32001, data: { name: 'NotFoundError' } })
     // a peer that accepts TCP and never speaks: the call ends at its timeout
-    const silent: Server = createServer(() => {})
+    const sockets: Socket[] = []
+    const silent: Server = createServer((socket) => { sockets.push(socket) })
     await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
     try {
       const port = (silent.address() as any).port
@@ -153,6 +154,7 @@ describe('kadmium daemon and CLI', function () {
       expect((await call('ping', { peer: `/ip4/127.0.0.1/tcp/${port}/p2p/${nobody}`, timeout: 500 })).code).to.equal(-32007)
       expect(Date.now() - started).to.be.below(5_000)
     } finally {
+      sockets.forEach(socket => socket.destroy())
       silent.close()
     }
     // a body over the limit
