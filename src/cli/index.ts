@@ -1,70 +1,79 @@
 #!/usr/bin/env node
 /**
- * `kadmium [--listen <multiaddr>]… [<multiaddr to dial>]…`
- *
- * Starts one server-mode DHT node on TCP (127.0.0.1 unless told otherwise) with noise, yamux
- * and identify, prints its peer id and addresses, and dials the multiaddrs given. Ctrl-C stops
- * it.
+ * `kadmium`: `kadmium daemon` runs a DHT node with its API and status page; `kadmium put|get|
+ * provide|find-providers|find-peer|closest|info|peers|…` drive the running daemon. `kadmium
+ * --help` lists every command.
  */
-import { parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
-import { kadDHT } from '../index.ts'
+import { ApiError } from './client.ts'
+import { program } from './commands.ts'
+import { ConfigError } from './config.ts'
+import type { ConfigFile } from './config.ts'
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    listen: { type: 'string', multiple: true, default: ['/ip4/127.0.0.1/tcp/0'] },
-    help: { type: 'boolean', short: 'h' }
+const out = { stdout: process.stdout, stderr: process.stderr }
+
+/** Runs the daemon until SIGINT or SIGTERM. */
+async function runDaemon (dir: string, options: ConfigFile): Promise<void> {
+  // loaded only here: the other commands stay light and quick to start
+  const { startDaemon } = await import('./daemon.ts')
+  const { mergeConfig, readConfigFile } = await import('./config.ts')
+  const config = mergeConfig(await readConfigFile(dir), options)
+  const output = {
+    info: (line: string) => { process.stdout.write(line + '\n') },
+    warn: (line: string) => { process.stderr.write(line + '\n') }
   }
-})
+  // a daemon logs what escapes a request instead of dying of it
+  process.on('unhandledRejection', (err: any) => { output.warn(`unhandled rejection: ${err?.stack ?? err}`) })
+  const daemon = await startDaemon(dir, config, output)
+  const { node, api } = daemon
+  output.info(`kadmium daemon (data directory ${dir})`)
+  output.info(`peer id:   ${node.peerId.toString()}`)
+  output.info(`mode:      ${node.services.dht.getMode()} on ${config.protocol}`)
+  for (const ma of node.getMultiaddrs()) {
+    output.info(`listening: ${ma.toString()}`)
+  }
+  output.info(`api:       ${api.origin}/rpc`)
+  output.info('status:    run `kadmium page` for the status page\'s address with its token')
 
-if (values.help === true) {
-  process.stdout.write('usage: kadmium [--listen <multiaddr>]... [<multiaddr to dial>]...\n')
-  process.exit(0)
+  let signals = 0
+  const stop = (signal: string): void => {
+    if (++signals > 1) {
+      output.warn(`${signal} again: exiting at once`)
+      process.exit(1)
+    }
+    output.info(`${signal}: stopping`)
+    const force = setTimeout(() => {
+      output.warn('stopping took too long: exiting')
+      process.exit(1)
+    }, 10_000)
+    force.unref()
+    daemon.stop().then(() => {
+      output.info('stopped')
+      process.exit(0)
+    }, (err: any) => {
+      output.warn(`stopping failed: ${err.message}`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { stop('SIGINT') })
+  process.on('SIGTERM', () => { stop('SIGTERM') })
 }
 
-const node = await createLibp2p({
-  addresses: { listen: values.listen },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  services: {
-    identify: identify(),
-    // @libp2p/kad-dht admits a peer to its table only after a libp2p ping
-    ping: ping(),
-    // listening on loopback by default, so loopback and private addresses are shared
-    dht: kadDHT({ mode: 'server', addresses: 'all' })
+try {
+  await program(out, runDaemon).parseAsync(process.argv)
+} catch (err: any) {
+  const json = process.argv.includes('--json')
+  if (err instanceof ApiError) {
+    if (json) {
+      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, data: err.data } }, null, 2) + '\n')
+    } else {
+      process.stderr.write(`error: ${err.message}${err.code !== 0 ? ` (${err.data?.name ?? 'error'} ${err.code})` : ''}\n`)
+    }
+  } else if (err instanceof ConfigError) {
+    process.stderr.write(`error: ${err.message}\n`)
+  } else if (err?.code?.startsWith?.('commander.') === true) {
+    // commander printed it already
+  } else {
+    process.stderr.write(`error: ${err?.stack ?? err}\n`)
   }
-})
-
-process.stdout.write(`peer id: ${node.peerId.toString()}\n`)
-for (const ma of node.getMultiaddrs()) {
-  process.stdout.write(`listening on: ${ma.toString()}\n`)
+  process.exitCode = typeof err?.exitCode === 'number' ? err.exitCode : 1
 }
-
-for (const address of positionals) {
-  try {
-    const connection = await node.dial(multiaddr(address))
-    process.stdout.write(`connected to: ${connection.remotePeer.toString()}\n`)
-  } catch (err: any) {
-    process.stderr.write(`could not dial ${address}: ${err.message}\n`)
-  }
-}
-
-let stopping = false
-const stop = async (): Promise<void> => {
-  if (stopping) {
-    return
-  }
-  stopping = true
-  await node.stop()
-  process.exit(0)
-}
-process.on('SIGINT', () => { void stop() })
-process.on('SIGTERM', () => { void stop() })

@@ -1,0 +1,88 @@
+/**
+ * The status page in a real browser: Debian's headless Chromium, driven by playwright-core.
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect } from 'aegir/chai'
+import { cleanUp, cli, cliJson, startDaemon, tempDir, until } from './processes.ts'
+import type { DaemonProcess } from './processes.ts'
+import type { BrowserContext } from 'playwright-core'
+
+const CHROMIUM = '/usr/bin/chromium'
+
+describe('kadmium status page', function () {
+  this.timeout(40_000)
+  let a: DaemonProcess
+  let b: DaemonProcess
+  let context: BrowserContext | undefined
+  let profile: string | undefined
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      // .ci/run installs Debian's chromium; without it this one test cannot run
+      this.skip()
+    }
+    a = await startDaemon(await tempDir())
+    // a bootstrap peer given as a plain argument
+    b = await startDaemon(await tempDir(), [a.address])
+    await until(async () => (await cliJson(a.dir, ['peers'])).size > 0 ? true : undefined, 15_000, 'a peer in a\'s table')
+    // something in the store and in the recent queries
+    await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page'])
+  })
+
+  after(async () => {
+    await context?.close().catch(() => {})
+    if (profile != null) {
+      await rm(profile, { recursive: true, force: true })
+    }
+    await cleanUp()
+  })
+
+  it('shows the peer id and a non-empty bucket chart, with no console errors', async function () {
+    if (!existsSync(CHROMIUM)) {
+      this.skip()
+    }
+    const page = await cli(a.dir, ['page'])
+    expect(page.code).to.equal(0, page.stderr)
+    const url = page.stdout.trim()
+    expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/)
+
+    const { chromium } = await import('playwright-core')
+    profile = await mkdtemp(join(tmpdir(), 'kadmium-chromium-'))
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+    const tab = context.pages()[0] ?? await context.newPage()
+    const problems: string[] = []
+    tab.on('console', (message) => {
+      if (message.type() === 'error') {
+        problems.push(`console: ${message.text()}`)
+      }
+    })
+    tab.on('pageerror', (err) => { problems.push(`page error: ${err.message}`) })
+    tab.on('requestfailed', (request) => { problems.push(`request failed: ${request.url()}`) })
+
+    const response = await tab.goto(url)
+    expect(response?.status()).to.equal(200)
+    await tab.waitForFunction((id) => document.getElementById('peer-id')?.textContent === id, a.peerId, { timeout: 10_000 })
+    await tab.waitForSelector('#bucket-chart rect.bar', { timeout: 10_000 })
+    const bars = await tab.$$eval('#bucket-chart rect.bar', rects => rects.map(r => Number(r.getAttribute('data-peers'))))
+    expect(bars.reduce((sum, n) => sum + n, 0)).to.be.at.least(1)
+    expect(await tab.textContent('#record-list')).to.include('/kadmium/page')
+    expect(await tab.textContent('#queries')).to.include('put')
+    expect(await tab.textContent('#addresses')).to.include('/ip4/127.0.0.1/tcp/')
+    // it refreshes on its own: the state line changes
+    const first = await tab.textContent('#state')
+    await tab.waitForFunction((before) => document.getElementById('state')?.textContent !== before, first, { timeout: 10_000 })
+    if (process.env.KADMIUM_SCREENSHOT != null) {
+      await tab.screenshot({ path: process.env.KADMIUM_SCREENSHOT, fullPage: true })
+    }
+    expect(problems).to.deep.equal([])
+    expect(b.child.exitCode).to.equal(null)
+  })
+})
