@@ -36,7 +36,7 @@ export interface DaemonConfig {
   bootstrap: string[]
   /** The DHT protocol: `/ipfs/kad/1.0.0` or a private network's. */
   protocol: string
-  /** The DHT mode, passed to kadmium as it is (`server`, `client`). */
+  /** The DHT mode, passed to kadmium as it is (`server`, `client`, `auto`). */
   mode: string
   /** Which addresses are shared and accepted; kadmium's default when unset. */
   addresses?: 'public' | 'all'

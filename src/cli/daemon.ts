@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -144,7 +144,6 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
     dhtInit.addresses = config.addresses
   }
   if (config.randomWalk) {
-    // honoured by kadmium versions that walk the keyspace; ignored by the others
     dhtInit.randomWalk = { enabled: true }
   }
 
@@ -159,6 +158,8 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       streamMuxers: [yamux()],
       services: {
         identify: identify(),
+        // tells connected peers at once when this node switches between client and server
+        identifyPush: identifyPush(),
         // @libp2p/kad-dht admits a peer to its table only after a libp2p ping
         ping: ping(),
         dht: kadDHT(dhtInit as KadDHTInit)
