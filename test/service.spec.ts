@@ -1,22 +1,12 @@
 import { expect } from 'aegir/chai'
 import drain from 'it-drain'
 import { kadDHT } from '../src/index.ts'
-import { TEST_PROTOCOL, connect, eventually, jsNode, kadmiumNode, stopAll } from './utils/nodes.ts'
-import type { Libp2p, PeerInfo } from '@libp2p/interface'
+import { stoppedAfterEach, TEST_PROTOCOL, connect, eventually, jsNode, kadmiumNode } from './utils/nodes.ts'
+import type { PeerInfo } from '@libp2p/interface'
 
 describe('service', function () {
   this.timeout(30_000)
-  const nodes: Libp2p[] = []
-
-  async function track<T extends Libp2p> (node: Promise<T>): Promise<T> {
-    const n = await node
-    nodes.push(n)
-    return n
-  }
-
-  afterEach(async () => {
-    await stopAll(nodes.splice(0))
-  })
+  const track = stoppedAfterEach()
 
   it('refuses options out of range with a typed error', () => {
     const components: any = { peerId: { toString: () => 'x', toMultihash: () => ({ bytes: new Uint8Array(1) }) }, logger: { forComponent: () => Object.assign(() => {}, { trace: () => {}, error: () => {} }) } }

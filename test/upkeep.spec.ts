@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { kadId } from '../src/kademlia/keys.ts'
-import { TEST_PROTOCOL, connect, eventually, kadmiumNode, stopAll, trueClosest } from './utils/nodes.ts'
+import { stoppedAfterEach, TEST_PROTOCOL, connect, eventually, kadmiumNode, trueClosest } from './utils/nodes.ts'
 import type { KadmiumNode } from './utils/nodes.ts'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -12,17 +12,7 @@ function components (node: Libp2p): any {
 
 describe('routing-table upkeep and modes', function () {
   this.timeout(120_000)
-  const nodes: Libp2p[] = []
-
-  async function track<T extends Libp2p> (node: Promise<T>): Promise<T> {
-    const n = await node
-    nodes.push(n)
-    return n
-  }
-
-  afterEach(async () => {
-    await stopAll(nodes.splice(0))
-  })
+  const track = stoppedAfterEach()
 
   it('auto mode follows the addresses: a server with a reachable one, a client without, both ways', async () => {
     // the public scope on loopback: no reachable address, so a client

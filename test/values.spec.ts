@@ -3,29 +3,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { expect } from 'aegir/chai'
-import { LevelDatastore } from 'datastore-level'
 import drain from 'it-drain'
 import { MessageType } from '../src/wire/codec.ts'
-import { connect, jsNode, kadmiumNode, stopAll } from './utils/nodes.ts'
+import { stoppedAfterEach, persistentKadmiumNode, connect, jsNode, kadmiumNode } from './utils/nodes.ts'
 import { vKey, vValidator, vValue } from './utils/records.ts'
 import { rawRequest } from './utils/wire.ts'
 import type { KadDHTInit } from '../src/index.ts'
 import type { KadmiumNode } from './utils/nodes.ts'
-import type { Libp2p } from '@libp2p/interface'
 
 describe('values', function () {
   this.timeout(60_000)
-  const nodes: Libp2p[] = []
-
-  async function track<T extends Libp2p> (node: Promise<T>): Promise<T> {
-    const n = await node
-    nodes.push(n)
-    return n
-  }
-
-  afterEach(async () => {
-    await stopAll(nodes.splice(0))
-  })
+  const track = stoppedAfterEach()
 
   /** `count` kadmium nodes in a line, each knowing its neighbours, tables filled by self-lookups. */
   async function line (count: number, init: KadDHTInit = {}): Promise<KadmiumNode[]> {
@@ -98,13 +86,7 @@ describe('values', function () {
     const dir = await mkdtemp(join(tmpdir(), 'kadmium-values-'))
     try {
       const privateKey = await generateKeyPair('Ed25519')
-      const start = async (): Promise<KadmiumNode> => {
-        const datastore = new LevelDatastore(join(dir, 'store'))
-        await datastore.open()
-        const node = await kadmiumNode({ validators: { v: vValidator } }, { privateKey, datastore })
-        node.addEventListener('stop', () => { void datastore.close() })
-        return node
-      }
+      const start = async (): Promise<KadmiumNode> => persistentKadmiumNode(dir, privateKey, { validators: { v: vValidator } })
       const first = await start()
       await first.services.dht.put(vKey('kept'), vValue(7)).catch(() => {})
       expect(first.services.dht.stats().records).to.equal(1)

@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { expect } from 'aegir/chai'
-import { LevelDatastore } from 'datastore-level'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { MAX_PROVIDERS_PER_KEY } from '../../src/constants.ts'
 import { MessageType } from '../../src/wire/codec.ts'
-import { connect, eventually, kadmiumNode, plainNode, stopAll } from '../utils/nodes.ts'
+import { stoppedAfterEach, persistentKadmiumNode, connect, eventually, kadmiumNode, plainNode } from '../utils/nodes.ts'
 import { rawRequest, rawSend } from '../utils/wire.ts'
 import type { KadmiumNode } from '../utils/nodes.ts'
-import type { Libp2p } from '@libp2p/interface'
 
 async function cidOf (text: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
@@ -20,17 +18,7 @@ async function cidOf (text: string): Promise<CID> {
 
 describe('providers on the wire', function () {
   this.timeout(60_000)
-  const nodes: Libp2p[] = []
-
-  async function track<T extends Libp2p> (node: Promise<T>): Promise<T> {
-    const n = await node
-    nodes.push(n)
-    return n
-  }
-
-  afterEach(async () => {
-    await stopAll(nodes.splice(0))
-  })
+  const track = stoppedAfterEach()
 
   it('an ADD_PROVIDER naming another peer stores nothing and is counted', async () => {
     const server = await track(kadmiumNode())
@@ -82,13 +70,7 @@ describe('providers on the wire', function () {
     const dir = await mkdtemp(join(tmpdir(), 'kadmium-providers-'))
     try {
       const privateKey = await generateKeyPair('Ed25519')
-      const start = async (): Promise<KadmiumNode> => {
-        const datastore = new LevelDatastore(join(dir, 'store'))
-        await datastore.open()
-        const node = await kadmiumNode({}, { privateKey, datastore })
-        node.addEventListener('stop', () => { void datastore.close() })
-        return node
-      }
+      const start = async (): Promise<KadmiumNode> => persistentKadmiumNode(dir, privateKey, {})
       const first = await start()
       const peer = await track(kadmiumNode())
       await connect(first, peer)

@@ -2,19 +2,21 @@
  * Real libp2p nodes for tests: TCP on 127.0.0.1, noise, yamux, identify, and either kadmium or
  * `@libp2p/kad-dht` as the DHT.
  */
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { kadDHT } from '../../src/index.ts'
 import { kadId } from '../../src/kademlia/keys.ts'
 import { compareDistance } from '../../src/kademlia/keys.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 import type { Libp2pOptions } from 'libp2p'
 
@@ -126,4 +128,32 @@ export function trueClosest (all: PeerId[], key: Uint8Array, n: number, exclude?
 /** Stops every node, ignoring failures. */
 export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
   await Promise.all(nodes.map(async n => { await n?.stop()?.catch(() => {}) }))
+}
+
+/**
+ * Nodes that the current suite stops after each test: call once inside a `describe`, then wrap
+ * each node made in a test with the returned function.
+ */
+export function stoppedAfterEach (): <T extends Libp2p>(node: Promise<T>) => Promise<T> {
+  const nodes: Libp2p[] = []
+  afterEach(async () => {
+    await stopAll(nodes.splice(0))
+  })
+  return async (node) => {
+    const started = await node
+    nodes.push(started)
+    return started
+  }
+}
+
+/**
+ * A kadmium node on a LevelDB datastore in `dir`, with a given key: start it again on the same
+ * `dir` and key to see what survives a restart. The datastore closes when the node stops.
+ */
+export async function persistentKadmiumNode (dir: string, privateKey: PrivateKey, init: KadDHTInit = {}): Promise<KadmiumNode> {
+  const datastore = new LevelDatastore(join(dir, 'store'))
+  await datastore.open()
+  const node = await kadmiumNode(init, { privateKey, datastore })
+  node.addEventListener('stop', () => { void datastore.close() })
+  return node
 }
