@@ -1,7 +1,7 @@
 /**
  * The N-node benchmarks: lookups, values and providers in a network of N real libp2p nodes in
  * one process over the in-memory transport, built once with kadmium and once with
- * @libp2p/kad-dht from the same keys and the same topology.
+ * `@libp2p/kad-dht` from the same keys and the same topology.
  *
  * Each implementation runs in a child process of its own (this file with `--child`), so that
  * their memory is measured apart and neither warms the other's caches. The parent prints the
@@ -10,23 +10,23 @@
  * How a network is built and settled, the same way for both:
  * 1. N nodes are created and started one by one (start-up time and resident memory per node).
  * 2. Each node dials `degree` others drawn at random from a seeded generator; the network waits
- *    until no routing table has changed for a second.
+ * until no routing table has changed for a second.
  * 3. Every node looks up its own id (getClosestPeers of its peer id), four at a time, as a node
- *    joining a network does; then the network waits again until the tables are still. (js also
- *    runs its own self-query and table refresh in the background, as it always does.)
+ * joining a network does; then the network waits again until the tables are still. (js also
+ * runs its own self-query and table refresh in the background, as it always does.)
  *
  * How each number is measured:
  * - wall time: from the call until the result iterator ended, in the process of all N nodes;
  * - requests sent: counted at the asking node: kadmium's stats().outbound delta, js's SEND_QUERY
- *   events; distinct peers: the peers those requests went to;
+ * events; distinct peers: the peers those requests went to;
  * - DHT streams received: inbound streams of the DHT protocol at every node of the network during
- *   the operation, counted the same way for both by wrapping each node's protocol handler; ping
- *   streams (js pings a peer before it enters its table) are counted apart;
+ * the operation, counted the same way for both by wrapping each node's protocol handler; ping
+ * streams (js pings a peer before it enters its table) are counted apart;
  * - values and providers: put, get, provide and the first provider found, each from a random node,
- *   with a pause of 300 ms after each so that messages sent without an answer are counted with
- *   the operation that sent them;
+ * its streams counted until 300 ms after it returned, so that messages sent without an answer
+ * (ADD_PROVIDER) and get's corrections are counted with the operation that sent them;
  * - accuracy: the share of the true 20 closest (by brute force over every node's kad id,
- *   leaving out the asker) among the peers returned.
+ * leaving out the asker) among the peers returned.
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -179,15 +179,20 @@ function sumValues (record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0)
 }
 
+/** Runs `work`: its wall time, then (after the pause) the DHT streams it caused. */
 async function timed<T> (work: () => Promise<T>): Promise<{ ms: number, streams: number, ok: boolean, value?: T }> {
   const s = streams()
   const t = performance.now()
+  let ok = true
+  let value: T | undefined
   try {
-    const value = await work()
-    return { ms: performance.now() - t, streams: streams() - s, ok: true, value }
+    value = await work()
   } catch {
-    return { ms: performance.now() - t, streams: streams() - s, ok: false }
+    ok = false
   }
+  const elapsed = performance.now() - t
+  await sleep(PAUSE)
+  return { ms: elapsed, streams: streams() - s, ok, value }
 }
 
 async function put (node: BenchNode, impl: Impl, key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -238,10 +243,10 @@ async function findProvider (node: BenchNode, impl: Impl, cid: CID): Promise<str
   const signal = AbortSignal.any([AbortSignal.timeout(OP_TIMEOUT), stop.signal])
   try {
     if (impl === 'kadmium') {
-      for await (const provider of (node as KadmiumBenchNode).services.dht.findProviders(cid, { signal, count: 1 })) {
-        return provider.id.toString()
-      }
-      return undefined
+      const providers = (node as KadmiumBenchNode).services.dht.findProviders(cid, { signal, count: 1 })
+      const first = await providers.next()
+      await providers.return(undefined)
+      return first.done === true ? undefined : first.value.id.toString()
     }
     for await (const event of (node as JsBenchNode).services.dht.findProviders(cid, { signal })) {
       if (event.type === EventTypes.PROVIDER && event.providers.length > 0) {
@@ -347,9 +352,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
       const writer = nodes[random.int(n)]
       const reader = nodes[random.int(n)]
       const w = await timed(async () => put(writer, impl, key, value))
-      await sleep(PAUSE)
       const r = await timed(async () => get(reader, impl, key))
-      await sleep(PAUSE)
       const got = r.value as Uint8Array | undefined
       report.values.push({
         firstMs: w.ms,
@@ -370,9 +373,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
         seeker = nodes[(nodes.indexOf(provider) + 1) % n]
       }
       const w = await timed(async () => provide(provider, impl, cid))
-      await sleep(PAUSE)
       const r = await timed(async () => findProvider(seeker, impl, cid))
-      await sleep(PAUSE)
       report.providers.push({
         firstMs: w.ms,
         firstStreams: w.streams,
@@ -416,10 +417,6 @@ async function spawnChild (impl: Impl, n: number, options: NetworkBenchOptions):
 }
 
 const KB = 1024
-
-function q (values: number[], f: (v: number) => string): string {
-  return `${f(quantile(values, 0.5))} / ${f(quantile(values, 0.9))}`
-}
 
 function lookupTable (a: ChildReport, b: ChildReport): string {
   const rows: string[][] = []

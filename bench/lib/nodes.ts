@@ -1,5 +1,5 @@
 /**
- * libp2p nodes for the benchmarks: kadmium or @libp2p/kad-dht on the same stack (memory or TCP
+ * libp2p nodes for the benchmarks: kadmium or `@libp2p/kad-dht` on the same stack (memory or TCP
  * loopback transport, noise, yamux, identify, ping), with deterministic keys and a counter of
  * inbound streams per protocol at every node.
  */
@@ -23,7 +23,7 @@ import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 /** The private protocol both implementations speak in the benchmarks. */
 export const BENCH_PROTOCOL = '/kadmium-bench/kad/1.0.0'
 
-/** libp2p ping's protocol: @libp2p/kad-dht pings a peer before it enters its table. */
+/** libp2p ping's protocol: `@libp2p/kad-dht` pings a peer before it enters its table. */
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 
 export type Impl = 'kadmium' | 'js'

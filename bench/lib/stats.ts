@@ -72,7 +72,16 @@ export function ms (value: number): string {
   if (!Number.isFinite(value)) {
     return '–'
   }
-  return value < 10_000 ? `${fmt(value, value < 10 ? 2 : value < 100 ? 1 : 0)} ms` : `${fmt(value / 1_000, 1)} s`
+  if (value >= 10_000) {
+    return `${fmt(value / 1_000, 1)} s`
+  }
+  let digits = 0
+  if (value < 10) {
+    digits = 2
+  } else if (value < 100) {
+    digits = 1
+  }
+  return `${fmt(value, digits)} ms`
 }
 
 /** A Markdown table with its columns padded to their widths. */

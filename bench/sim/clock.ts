@@ -7,7 +7,7 @@
 interface Event {
   at: number
   seq: number
-  run: () => void
+  run(): void
   cancelled?: boolean
 }
 

@@ -148,7 +148,7 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
   let unresponsive: LookupRecord[] = []
   for (const timeout of [REQUEST_TIMEOUT, 1_000]) {
     const { net: faulty } = await build(options)
-    faulty.requestTimeout = timeout
+    faulty.setRequestTimeout(timeout)
     const down = Math.round(options.unresponsive * options.nodes)
     for (const i of faulty.random.sample(options.nodes, down)) {
       faulty.nodes[i].up = false

@@ -5,17 +5,17 @@
  *
  * What is simulated, and how it follows the real service (src/service.ts, src/routing):
  * - A request from A to B is one event at now + rtt(A, B). B answers with the k peers of its table
- *   closest to the target, leaving A out (as the FIND_NODE handler does). B puts A in its table
- *   (a connection from a DHT server enters the table) and A puts B in its own (it answered).
+ * closest to the target, leaving A out (as the FIND_NODE handler does). B puts A in its table
+ * (a connection from a DHT server enters the table) and A puts B in its own (it answered).
  * - A request to a node that is down fails at now + the request timeout (10 s, as
- *   REQUEST_TIMEOUT); the asker then removes it from its table, as peer routing does.
+ * REQUEST_TIMEOUT); the asker then removes it from its table, as peer routing does.
  * - Tables keep their older live peers: a newcomer to a full bucket whose least-recently-seen
- *   peer was not seen for PEER_FRESHNESS triggers a liveness check of that peer, answered in
- *   virtual time (an rtt, or the ping timeout when it is down).
+ * peer was not seen for PEER_FRESHNESS triggers a liveness check of that peer, answered in
+ * virtual time (an rtt, or the ping timeout when it is down).
  * - A lookup is kadmium's Lookup state machine driven the way runLookup drives it: seeded with the
- *   k closest of the asker's table, α requests in flight, ended when the closest live candidates
- *   of its window have answered, or when nothing is left to ask, or failed after the query
- *   timeout (30 s, as QUERY_TIMEOUT).
+ * k closest of the asker's table, α requests in flight, ended when the closest live candidates
+ * of its window have answered, or when nothing is left to ask, or failed after the query
+ * timeout (30 s, as QUERY_TIMEOUT).
  */
 import { PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REQUEST_TIMEOUT } from '../../src/constants.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
@@ -71,7 +71,7 @@ export interface LookupParams {
   /**
    * How many of the closest live candidates must have answered before the lookup ends. kadmium's
    * getClosestPeers waits for k (its `beta` option only matters for lookups that want fewer than
-   * k peers); a smaller β ends sooner, the way go-libp2p-kad-dht and @libp2p/kad-dht do.
+   * k peers); a smaller β ends sooner, the way go-libp2p-kad-dht and `@libp2p/kad-dht` do.
    */
   beta: number
 }
@@ -137,7 +137,7 @@ export class SimNetwork {
   }
 
   /** Changes the request timeout (for what-if runs). */
-  set requestTimeout (ms: number) {
+  setRequestTimeout (ms: number): void {
     this.options.requestTimeout = ms
   }
 
@@ -237,6 +237,32 @@ export class SimNetwork {
         timedOut
       })
     }
+    const onAnswer = (peer: SimPeer, closer: SimPeer[]): void => {
+      if (finished) {
+        return
+      }
+      const added = lookup.answered(peer.id, closer)
+      const d = (depth.get(peer.id) ?? 1) + 1
+      for (const p of added) {
+        depth.set(p.id, d)
+        known.push(p)
+      }
+      pump()
+    }
+    const onFail = (peer: SimPeer): void => {
+      if (finished) {
+        return
+      }
+      failures++
+      lookup.failed(peer.id)
+      // a peer that does not answer leaves the asker's table
+      from.table.remove(peer.id)
+      pump()
+    }
+    const ask = (peer: SimPeer): void => {
+      requests++
+      this.request(from, peer, target, (closer) => { onAnswer(peer, closer) }, () => { onFail(peer) })
+    }
     const pump = (): void => {
       if (finished) {
         return
@@ -245,30 +271,7 @@ export class SimNetwork {
         finish(false)
         return
       }
-      for (const peer of lookup.next()) {
-        requests++
-        this.request(from, peer, target, (closer) => {
-          if (finished) {
-            return
-          }
-          const added = lookup.answered(peer.id, closer)
-          const d = (depth.get(peer.id) ?? 1) + 1
-          for (const p of added) {
-            depth.set(p.id, d)
-            known.push(p)
-          }
-          pump()
-        }, () => {
-          if (finished) {
-            return
-          }
-          failures++
-          lookup.failed(peer.id)
-          // a peer that does not answer leaves the asker's table
-          from.table.remove(peer.id)
-          pump()
-        })
-      }
+      lookup.next().forEach(ask)
       if (lookup.pending === 0) {
         finish(false)
       }
