@@ -261,6 +261,10 @@ async function findProvider (node: BenchNode, impl: Impl, cid: CID): Promise<str
 
 /** Builds one network with one implementation, runs the phases, and reports. */
 async function child (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
+  const began = performance.now()
+  const progress = (what: string): void => {
+    process.stderr.write(`  [${impl}, ${n} nodes, ${((performance.now() - began) / 1_000).toFixed(0)} s] ${what}\n`)
+  }
   const random = new Random(options.seed)
   const keys = await Promise.all(Array.from({ length: n }, async (_, i) => benchKey(options.seed, i)))
   const baseline = memory()
@@ -272,6 +276,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
     startupMs.push(performance.now() - t)
   }
   const started = memory()
+  progress('nodes started; dialling')
 
   // the same topology for both: each node dials `degree` others from a seeded draw
   const links: Array<[number, number]> = []
@@ -286,6 +291,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   })
   await settle(nodes)
   const connectMs = performance.now() - t
+  progress('tables still; self-lookups')
   t = performance.now()
   const buildStreams0 = streams()
   const buildPings0 = pings()
@@ -302,6 +308,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   await sleep(2_000)
   const idleStreamsPerSecond = (streams() - idle0) / 2
   const sizes = nodes.map(tableSize)
+  progress('settled')
 
   const report: ChildReport = {
     impl,
@@ -325,6 +332,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   }
 
   if (options.phases.includes('lookup')) {
+    progress('lookups')
     for (let i = 0; i < options.lookups; i++) {
       const from = nodes[random.int(n)]
       const key = random.bytes(32)
@@ -346,6 +354,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
     }
   }
   if (options.phases.includes('values')) {
+    progress('values')
     for (let i = 0; i < options.ops; i++) {
       const key = new TextEncoder().encode(`/bench/${options.seed}-${i}-${Array.from(random.bytes(8), b => b.toString(16)).join('')}`)
       const value = random.bytes(100)
@@ -365,6 +374,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
     }
   }
   if (options.phases.includes('providers')) {
+    progress('providers')
     for (let i = 0; i < options.ops; i++) {
       const cid = CID.createV1(0x55, await sha256.digest(random.bytes(32)))
       const provider = nodes[random.int(n)]
@@ -384,6 +394,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
       })
     }
   }
+  progress('done')
   const settled = memory()
   report.rssPerNodeSettled = (settled.rss - baseline.rss) / n
   report.heapPerNodeSettled = (settled.heap - baseline.heap) / n

@@ -212,13 +212,18 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
       const values = kept.get(key)
       return values == null ? undefined : { name, values: values.map(r => r.latency) }
     }
-    const latency: Series[] = [
+    const healthyLatency: Series[] = [
       pick(`α ${ALPHA}, β 20 (kadmium)`, `${ALPHA}/20`),
       pick(`α ${ALPHA}, β 3`, `${ALPHA}/3`),
       pick('α 3, β 20', '3/20'),
+      pick('α 1, β 20', '1/20')
+    ].filter((s): s is Series => s != null)
+    writeFileSync(join(options.charts, 'sim-latency-cdf.svg'), cdfChart(`Lookup latency, healthy ${N}-node network`, 'virtual ms', healthyLatency, 1))
+    const faultLatency: Series[] = [
+      pick(`healthy, α ${ALPHA}, β 20`, `${ALPHA}/20`),
       ...Object.entries(series).map(([name, records]) => ({ name, values: records.map(r => r.latency) }))
     ].filter((s): s is Series => s != null)
-    writeFileSync(join(options.charts, 'sim-latency-cdf.svg'), cdfChart(`Lookup latency, ${N} simulated nodes`, 'virtual ms', latency, 0.95))
+    writeFileSync(join(options.charts, 'sim-latency-faults-cdf.svg'), cdfChart(`Lookup latency with faults, ${N} nodes (α ${ALPHA}, β 20)`, 'virtual ms (a lookup failed at the 30 s query timeout)', faultLatency, 1))
     const hops: Series[] = [
       { name: `α ${ALPHA}, β 20 (kadmium)`, values: (kept.get(`${ALPHA}/20`) ?? checkRecords).map(r => r.hops) },
       ...(kept.has(`${ALPHA}/3`) ? [{ name: `α ${ALPHA}, β 3`, values: (kept.get(`${ALPHA}/3`) ?? []).map(r => r.hops) }] : []),
@@ -226,7 +231,7 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
       ...Object.entries(series).slice(0, 1).map(([name, records]) => ({ name, values: records.map(r => r.hops) }))
     ]
     writeFileSync(join(options.charts, 'sim-hops.svg'), histogramChart(`Hops per lookup, ${N} simulated nodes`, 'hops (longest referral chain to a result peer)', hops))
-    out(`\ncharts written: ${join(options.charts, 'sim-latency-cdf.svg')}, ${join(options.charts, 'sim-hops.svg')}\n`)
+    out(`\ncharts written: ${['sim-latency-cdf.svg', 'sim-latency-faults-cdf.svg', 'sim-hops.svg'].map(f => join(options.charts ?? '', f)).join(', ')}\n`)
   }
   out(`\nsimulator total: ${((performance.now() - started) / 1_000).toFixed(1)} s\n`)
   return { check: { lookups: checkRecords.length, exact }, unresponsive: { successRate, medianLatency } }

@@ -10,10 +10,10 @@ export interface Series {
 }
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b']
-const WIDTH = 720
+const WIDTH = 900
 const HEIGHT = 400
 const LEFT = 64
-const RIGHT = 220
+const RIGHT = 300
 const TOP = 40
 const BOTTOM = 56
 
@@ -50,9 +50,9 @@ function ticks (max: number, count = 5): number[] {
   const raw = max / count
   const magnitude = 10 ** Math.floor(Math.log10(raw))
   const step = [1, 2, 2.5, 5, 10].map(m => m * magnitude).find(s => s >= raw) ?? raw
-  const out: number[] = []
-  for (let v = 0; v <= max + step / 1e9; v += step) {
-    out.push(Number(v.toPrecision(12)))
+  const out: number[] = [0]
+  while (out[out.length - 1] < max - step / 1e9) {
+    out.push(Number((out.length * step).toPrecision(12)))
   }
   return out
 }
