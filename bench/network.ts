@@ -57,6 +57,8 @@ export interface ChildReport {
   connectMs: number
   settleMs: number
   selfLookupMs: number
+  /** Self-lookups done within the phase's time bound. */
+  selfLookups: number
   buildStreams: number
   buildPings: number
   idleStreamsPerSecond: number
@@ -82,6 +84,11 @@ export interface NetworkBenchOptions {
   phases: Phase[]
   /** A child still running after this long is killed. */
   timeoutMinutes: number
+  /**
+   * Each phase (self-lookups, lookups, values, providers) starts no new operation after this
+   * many minutes, so a slow implementation reports what it did in bounded time.
+   */
+  phaseMinutes: number
   out?(text: string): void
 }
 
@@ -92,7 +99,8 @@ export const NETWORK_DEFAULTS: NetworkBenchOptions = {
   degree: 4,
   seed: 1,
   phases: ['lookup', 'values', 'providers'],
-  timeoutMinutes: 20
+  timeoutMinutes: 30,
+  phaseMinutes: 4
 }
 
 const OP_TIMEOUT = 120_000
@@ -295,8 +303,13 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   t = performance.now()
   const buildStreams0 = streams()
   const buildPings0 = pings()
+  let phaseEnd = performance.now() + options.phaseMinutes * 60_000
+  let selfLookups = 0
   await pool(nodes, 4, async (node) => {
-    await closest(node, impl, node.peerId.toMultihash().bytes).catch(() => {})
+    if (performance.now() < phaseEnd) {
+      await closest(node, impl, node.peerId.toMultihash().bytes).catch(() => {})
+      selfLookups++
+    }
   })
   const selfLookupMs = performance.now() - t
   await settle(nodes)
@@ -317,6 +330,7 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
     connectMs,
     settleMs,
     selfLookupMs,
+    selfLookups,
     buildStreams,
     buildPings,
     idleStreamsPerSecond,
@@ -333,7 +347,8 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
 
   if (options.phases.includes('lookup')) {
     progress('lookups')
-    for (let i = 0; i < options.lookups; i++) {
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.lookups && performance.now() < phaseEnd; i++) {
       const from = nodes[random.int(n)]
       const key = random.bytes(32)
       const s = streams()
@@ -355,7 +370,8 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   }
   if (options.phases.includes('values')) {
     progress('values')
-    for (let i = 0; i < options.ops; i++) {
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.ops && performance.now() < phaseEnd; i++) {
       const key = new TextEncoder().encode(`/bench/${options.seed}-${i}-${Array.from(random.bytes(8), b => b.toString(16)).join('')}`)
       const value = random.bytes(100)
       const writer = nodes[random.int(n)]
@@ -375,7 +391,8 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
   }
   if (options.phases.includes('providers')) {
     progress('providers')
-    for (let i = 0; i < options.ops; i++) {
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.ops && performance.now() < phaseEnd; i++) {
       const cid = CID.createV1(0x55, await sha256.digest(random.bytes(32)))
       const provider = nodes[random.int(n)]
       let seeker = nodes[random.int(n)]
@@ -404,11 +421,45 @@ async function child (impl: Impl, n: number, options: NetworkBenchOptions): Prom
 
 /** Runs one child process and resolves to its report. */
 async function spawnChild (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
+  try {
+    return await runChild(impl, n, options)
+  } catch (err: any) {
+    process.stderr.write(`  ${err.message}: its columns are left empty\n`)
+    return emptyReport(impl, n)
+  }
+}
+
+/** The report of a child that gave none: every number NaN, every list empty. */
+function emptyReport (impl: Impl, n: number): ChildReport {
+  return {
+    impl,
+    nodes: n,
+    startupMs: [],
+    connectMs: NaN,
+    settleMs: NaN,
+    selfLookupMs: NaN,
+    selfLookups: NaN,
+    buildStreams: NaN,
+    buildPings: NaN,
+    idleStreamsPerSecond: NaN,
+    tableMean: NaN,
+    tableMin: NaN,
+    rssPerNodeStarted: NaN,
+    heapPerNodeStarted: NaN,
+    rssPerNodeSettled: NaN,
+    heapPerNodeSettled: NaN,
+    lookups: [],
+    values: [],
+    providers: []
+  }
+}
+
+async function runChild (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
   const script = fileURLToPath(import.meta.url)
   const args = [
     '--expose-gc', script, '--child', '--impl', impl, '--nodes', String(n),
     '--lookups', String(options.lookups), '--ops', String(options.ops), '--degree', String(options.degree),
-    '--seed', String(options.seed), '--phases', options.phases.join(',')
+    '--seed', String(options.seed), '--phases', options.phases.join(','), '--phase-minutes', String(options.phaseMinutes)
   ]
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -450,7 +501,7 @@ function lookupTable (a: ChildReport, b: ChildReport): string {
   add('accuracy (true 20 found), mean', mean(la.map(s => s.accuracy)), mean(lb.map(s => s.accuracy)), v => pct(v))
   add('accuracy, worst lookup', Math.min(...la.map(s => s.accuracy)), Math.min(...lb.map(s => s.accuracy)), v => pct(v))
   add('lookups returning exactly the true 20', la.filter(s => s.accuracy === 1).length / la.length, lb.filter(s => s.accuracy === 1).length / lb.length, v => pct(v, 0))
-  return table(`Lookup, ${a.nodes} nodes, ${la.length} getClosestPeers from random nodes to random keys`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
+  return table(`Lookup, ${a.nodes} nodes, getClosestPeers from random nodes to random keys (${la.length} kadmium, ${lb.length} js)`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
 }
 
 function setupTable (a: ChildReport, b: ChildReport): string {
@@ -465,6 +516,7 @@ function setupTable (a: ChildReport, b: ChildReport): string {
   add('JS heap per node, after the runs', a.heapPerNodeSettled, b.heapPerNodeSettled, v => `${fmt(v / KB / KB, 2)} MB`)
   add('dialling the topology until tables are still', a.connectMs, b.connectMs, ms)
   add('self-lookups of every node, 4 at a time', a.selfLookupMs, b.selfLookupMs, ms)
+  add('self-lookups done within the phase bound', a.selfLookups, b.selfLookups, v => fmt(v))
   add('DHT streams received during the self-lookups', a.buildStreams, b.buildStreams, v => fmt(v))
   add('routing-table size after settling, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
   add('routing-table size after settling, min', a.tableMin, b.tableMin, v => fmt(v))
@@ -477,6 +529,7 @@ function pairTable (title: string, first: string, second: string, a: PairSample[
   const add = (name: string, x: number, y: number, f: (v: number) => string): void => {
     rows.push([name, f(x), f(y), ratio(x, y)])
   }
+  rows.push(['operations done', String(a.length), String(b.length), ''])
   const okMs = (list: PairSample[], pick: (s: PairSample) => number): number[] => list.map(pick)
   add(`${first}: wall time, median`, quantile(okMs(a, s => s.firstMs), 0.5), quantile(okMs(b, s => s.firstMs), 0.5), ms)
   add(`${first}: wall time, p90`, quantile(okMs(a, s => s.firstMs), 0.9), quantile(okMs(b, s => s.firstMs), 0.9), ms)
@@ -527,6 +580,7 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
       seed: { type: 'string' },
       phases: { type: 'string' },
       'timeout-minutes': { type: 'string' },
+      'phase-minutes': { type: 'string' },
       child: { type: 'boolean' },
       impl: { type: 'string' }
     },
@@ -538,6 +592,7 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
   if (values.ops != null) { out.ops = positiveInt('ops', values.ops) }
   if (values.degree != null) { out.degree = positiveInt('degree', values.degree) }
   if (values.seed != null) { out.seed = positiveInt('seed', values.seed) }
+  if (values['phase-minutes'] != null) { out.phaseMinutes = positiveInt('phase-minutes', values['phase-minutes']) }
   if (values['timeout-minutes'] != null) { out.timeoutMinutes = positiveInt('timeout-minutes', values['timeout-minutes']) }
   if (values.phases != null) {
     out.phases = values.phases.split(',').map(p => {
