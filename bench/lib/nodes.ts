@@ -87,7 +87,11 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // every peer is local: no per-host inbound rate limit, room for every node to connect
-    connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 }
+    connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
+    // libp2p pings every connection every 10 s by default: with thousands of in-process
+    // connections that is load neither DHT asked for, and it would hide the pings js sends
+    // before admitting a peer to its table
+    connectionMonitor: { enabled: false }
   }
   const services = {
     identify: identify(),
