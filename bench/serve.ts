@@ -347,13 +347,14 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
           ratio(k?.perSecond ?? NaN, e?.perSecond ?? NaN, 2),
           ms(k?.cpuMsPerRequest ?? NaN),
           ms(j?.cpuMsPerRequest ?? NaN),
+          ms(e?.cpuMsPerRequest ?? NaN),
           `${fmt(k?.answerBytes ?? NaN)} / ${fmt(j?.answerBytes ?? NaN)}`
         ])
       }
     }
   }
   return table('Serve: requests answered per second (server CPU per request from the server process)', [
-    'request', 'streams', 'concurrency', 'kadmium req/s', 'js req/s', 'echo req/s', 'kadmium / js', 'kadmium / echo', 'kadmium CPU/req', 'js CPU/req', 'answer bytes k / js'
+    'request', 'streams', 'concurrency', 'kadmium req/s', 'js req/s', 'echo req/s', 'kadmium / js', 'kadmium / echo', 'kadmium CPU/req', 'js CPU/req', 'echo CPU/req', 'answer bytes k / js'
   ], rows)
 }
 
