@@ -1,0 +1,67 @@
+/**
+ * `npm run bench`: every benchmark at a size that ends in a few minutes on 2 cores, each table
+ * printed as it is ready. Each benchmark also runs alone with options for bigger sizes:
+ *
+ * ```
+ * node --expose-gc dist/bench/network.js --nodes 300          # lookups, values, providers
+ * node --expose-gc dist/bench/lookup.js --nodes 300 --lookups 50
+ * node --expose-gc dist/bench/values-providers.js --nodes 150 --ops 20
+ * node dist/bench/serve.js --seconds 5
+ * node dist/bench/sim/index.js --nodes 20000 --charts docs
+ * node --expose-gc dist/bench/provider-store.js --records 1000000
+ * ```
+ *
+ * Options here: `--only sim,network,serve,store`, `--nodes 50,150`, `--lookups 20`, `--ops 10`,
+ * `--sim-nodes 10000`, `--sim-lookups 100`, `--serve-seconds 2`, `--records 100000`,
+ * `--charts docs`.
+ */
+import { parseArgs } from 'node:util'
+import { intList, positiveInt } from './lib/stats.ts'
+import { NETWORK_DEFAULTS, runNetworkBench } from './network.ts'
+import { runProviderStore } from './provider-store.ts'
+import { runServe } from './serve.ts'
+import { runSimulation } from './sim/index.ts'
+
+const PARTS = ['sim', 'network', 'serve', 'store'] as const
+type Part = typeof PARTS[number]
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: PARTS.join(',') },
+    nodes: { type: 'string', default: NETWORK_DEFAULTS.nodes.join(',') },
+    lookups: { type: 'string', default: String(NETWORK_DEFAULTS.lookups) },
+    ops: { type: 'string', default: String(NETWORK_DEFAULTS.ops) },
+    'sim-nodes': { type: 'string', default: '10000' },
+    'sim-lookups': { type: 'string', default: '100' },
+    'serve-seconds': { type: 'string', default: '2' },
+    records: { type: 'string', default: '100000' },
+    charts: { type: 'string', default: 'docs' }
+  },
+  strict: true
+})
+const only = new Set(values.only.split(',').map(p => {
+  if (!(PARTS as readonly string[]).includes(p)) {
+    throw new Error(`--only takes ${PARTS.join(', ')}, got ${p}`)
+  }
+  return p as Part
+}))
+
+const started = performance.now()
+const cpus = (await import('node:os')).cpus()
+process.stdout.write(`# kadmium benchmarks\n\n${new Date().toISOString()}, Node ${process.version}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}; timings on a shared machine are noisy\n`)
+let failed = false
+if (only.has('sim')) {
+  const result = await runSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']), lookups: positiveInt('sim-lookups', values['sim-lookups']), charts: values.charts })
+  failed ||= result.check.exact !== result.check.lookups
+}
+if (only.has('network')) {
+  await runNetworkBench({ nodes: intList('nodes', values.nodes), lookups: positiveInt('lookups', values.lookups), ops: positiveInt('ops', values.ops) })
+}
+if (only.has('serve')) {
+  await runServe({ seconds: positiveInt('serve-seconds', values['serve-seconds']) })
+}
+if (only.has('store')) {
+  await runProviderStore({ records: positiveInt('records', values.records), lookups: Math.min(200_000, positiveInt('records', values.records)) })
+}
+process.stdout.write(`\nall benchmarks: ${((performance.now() - started) / 60_000).toFixed(1)} min\n`)
+process.exit(failed ? 1 : 0)

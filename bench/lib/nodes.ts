@@ -1,0 +1,147 @@
+/**
+ * libp2p nodes for the benchmarks: kadmium or `@libp2p/kad-dht` on the same stack (memory or TCP
+ * loopback transport, noise, yamux, identify, ping), with deterministic keys and a counter of
+ * inbound streams per protocol at every node.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { memory } from '@libp2p/memory'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { kadDHT } from '../../src/index.ts'
+import { mix32 } from './random.ts'
+import type { KadDHT, KadDHTInit } from '../../src/index.ts'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
+
+/** The private protocol both implementations speak in the benchmarks. */
+export const BENCH_PROTOCOL = '/kadmium-bench/kad/1.0.0'
+
+/** libp2p ping's protocol: `@libp2p/kad-dht` pings a peer before it enters its table. */
+export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+
+export type Impl = 'kadmium' | 'js'
+
+/** Inbound streams counted by protocol, shared by every node of a process. */
+export const inboundStreams = new Map<string, number>()
+
+/** A service that wraps the registered handler of a protocol to count its inbound streams. */
+export class StreamCounter {
+  private readonly registrar: Registrar
+
+  constructor (components: { registrar: Registrar }) {
+    this.registrar = components.registrar
+  }
+
+  /** Counts every inbound stream of `protocol` from now on (call after the node started). */
+  async count (protocol: string): Promise<void> {
+    const { handler, options } = this.registrar.getHandler(protocol)
+    const counted: StreamHandler = async (stream, connection) => {
+      inboundStreams.set(protocol, (inboundStreams.get(protocol) ?? 0) + 1)
+      await handler(stream, connection)
+    }
+    await this.registrar.handle(protocol, counted, { ...options, force: true })
+  }
+}
+
+export type KadmiumBenchNode = Libp2p<{ identify: Identify, ping: unknown, counter: StreamCounter, dht: KadDHT }>
+export type JsBenchNode = Libp2p<{ identify: Identify, ping: unknown, counter: StreamCounter, dht: JsKadDHT }>
+export type BenchNode = KadmiumBenchNode | JsBenchNode
+
+/** The Ed25519 key of node `index` of a run seeded with `seed`: the same ids every run. */
+export async function benchKey (seed: number, index: number): Promise<PrivateKey> {
+  const bytes = new Uint8Array(32)
+  const view = new DataView(bytes.buffer)
+  for (let i = 0; i < 8; i++) {
+    view.setUint32(i * 4, mix32(seed * 0x9e3779b1 + index * 8 + i + 1))
+  }
+  return generateKeyPairFromSeed('Ed25519', bytes)
+}
+
+/** How a benchmark node is made. */
+export interface BenchNodeInit {
+  impl: Impl
+  privateKey: PrivateKey
+  transport: 'memory' | 'tcp'
+  /** A name unique in the process, for the memory transport's address. */
+  name: string
+  /** kadmium's options (kadmium nodes only). */
+  kadmium?: KadDHTInit
+}
+
+/**
+ * Creates and starts one node, and counts its inbound DHT and ping streams. Both
+ * implementations accept values under `/bench/` (any value; the first one found is kept).
+ */
+export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
+  const base = {
+    privateKey: init.privateKey,
+    addresses: { listen: [init.transport === 'memory' ? `/memory/${init.name}` : '/ip4/127.0.0.1/tcp/0'] },
+    transports: [init.transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // every peer is local: no per-host inbound rate limit, room for every node to connect
+    connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
+    // libp2p pings every connection every 10 s by default: with thousands of in-process
+    // connections that is load neither DHT asked for, and it would hide the pings js sends
+    // before admitting a peer to its table
+    connectionMonitor: { enabled: false }
+  }
+  const services = {
+    identify: identify(),
+    ping: ping(),
+    counter: (components: { registrar: Registrar }) => new StreamCounter(components)
+  }
+  const node: BenchNode = init.impl === 'kadmium'
+    ? await createLibp2p({
+      ...base,
+      services: {
+        ...services,
+        dht: kadDHT({ protocol: BENCH_PROTOCOL, addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
+      }
+    })
+    : await createLibp2p({
+      ...base,
+      services: {
+        ...services,
+        dht: jsKadDHT({
+          protocol: BENCH_PROTOCOL,
+          clientMode: false,
+          peerInfoMapper: passthroughMapper,
+          allowQueryWithZeroPeers: true,
+          validators: { bench: async () => {} },
+          selectors: { bench: () => 0 }
+        })
+      }
+    }) as JsBenchNode
+  await node.services.counter.count(BENCH_PROTOCOL)
+  await node.services.counter.count(PING_PROTOCOL)
+  return node
+}
+
+/** The routing-table size of either implementation. */
+export function tableSize (node: BenchNode): number {
+  const dht = node.services.dht
+  if ('stats' in dht && typeof dht.stats === 'function') {
+    return (dht as KadDHT).stats().routingTableSize
+  }
+  // @libp2p/kad-dht's routing table is public on the class, not on the exported interface
+  return (dht as any).routingTable.size
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+export async function pool<T> (items: T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      await work(items[i], i)
+    }
+  }))
+}
