@@ -326,6 +326,11 @@ function cell (result: ServeResult | undefined): string {
   return `${fmt(result.perSecond)}${result.errors > 0 ? ` (${result.errors} err)` : ''}`
 }
 
+/** A number of a result, NaN when there is no result. */
+function num (result: ServeResult | undefined, field: 'perSecond' | 'cpuMsPerRequest' | 'answerBytes'): number {
+  return result == null ? NaN : result[field]
+}
+
 function serveTables (results: ServeResult[], options: ServeOptions): string {
   const find = (server: string, kind: Kind, mode: StreamMode, c: number): ServeResult | undefined =>
     results.find(r => r.server === server && r.kind === kind && r.mode === mode && r.concurrency === c)
@@ -343,12 +348,12 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
           cell(k),
           cell(j),
           cell(e),
-          ratio(k?.perSecond ?? NaN, j?.perSecond ?? NaN, 1),
-          ratio(k?.perSecond ?? NaN, e?.perSecond ?? NaN, 2),
-          ms(k?.cpuMsPerRequest ?? NaN),
-          ms(j?.cpuMsPerRequest ?? NaN),
-          ms(e?.cpuMsPerRequest ?? NaN),
-          `${fmt(k?.answerBytes ?? NaN)} / ${fmt(j?.answerBytes ?? NaN)}`
+          ratio(num(k, 'perSecond'), num(j, 'perSecond'), 1),
+          ratio(num(k, 'perSecond'), num(e, 'perSecond'), 2),
+          ms(num(k, 'cpuMsPerRequest')),
+          ms(num(j, 'cpuMsPerRequest')),
+          ms(num(e, 'cpuMsPerRequest')),
+          `${fmt(num(k, 'answerBytes'))} / ${fmt(num(j, 'answerBytes'))}`
         ])
       }
     }

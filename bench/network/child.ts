@@ -1,0 +1,173 @@
+/**
+ * One N-node network with one implementation, in a child process of its own: built, settled,
+ * put through the phases, and reported (see bench/network.ts).
+ */
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { benchKey, benchNode, pool, tableSize } from '../lib/nodes.ts'
+import { Random } from '../lib/random.ts'
+import { mean, memory } from '../lib/stats.ts'
+import { closest, findProvider, get, pings, provide, put, settle, sleep, streams, timed, truth } from './operations.ts'
+import type { ChildReport, NetworkBenchOptions } from './report.ts'
+import type { BenchNode, Impl } from '../lib/nodes.ts'
+
+/** Builds one network with one implementation, runs the phases, and reports. */
+export async function child (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
+  const began = performance.now()
+  const progress = (what: string): void => {
+    process.stderr.write(`  [${impl}, ${n} nodes, ${((performance.now() - began) / 1_000).toFixed(0)} s] ${what}\n`)
+  }
+  const random = new Random(options.seed)
+  const keys = await Promise.all(Array.from({ length: n }, async (_, i) => benchKey(options.seed, i)))
+  const baseline = memory()
+  const nodes: BenchNode[] = []
+  const startupMs: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    nodes.push(await benchNode({ impl, privateKey: keys[i], transport: 'memory', name: `bench-${options.seed}-${i}` }))
+    startupMs.push(performance.now() - t)
+  }
+  const started = memory()
+  progress('nodes started; dialling')
+
+  // the same topology for both: each node dials `degree` others from a seeded draw
+  const links: Array<[number, number]> = []
+  for (let i = 0; i < n; i++) {
+    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
+      links.push([i, j >= i ? j + 1 : j])
+    }
+  }
+  let t = performance.now()
+  await pool(links, 8, async ([a, b]) => {
+    await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
+  })
+  await settle(nodes)
+  const connectMs = performance.now() - t
+  progress('tables still; self-lookups')
+  t = performance.now()
+  const buildStreams0 = streams()
+  const buildPings0 = pings()
+  let phaseEnd = performance.now() + options.phaseMinutes * 60_000
+  let selfLookups = 0
+  await pool(nodes, 4, async (node) => {
+    if (performance.now() < phaseEnd) {
+      await closest(node, impl, node.peerId.toMultihash().bytes).catch(() => {})
+      selfLookups++
+    }
+  })
+  const selfLookupMs = performance.now() - t
+  await settle(nodes)
+  const settleMs = performance.now() - t
+  const buildStreams = streams() - buildStreams0
+  const buildPings = pings() - buildPings0
+  // background traffic while nobody asks anything
+  const idle0 = streams()
+  await sleep(2_000)
+  const idleStreamsPerSecond = (streams() - idle0) / 2
+  const sizes = nodes.map(tableSize)
+  progress('settled')
+
+  const report: ChildReport = {
+    impl,
+    nodes: n,
+    startupMs,
+    connectMs,
+    settleMs,
+    selfLookupMs,
+    selfLookups,
+    buildStreams,
+    buildPings,
+    idleStreamsPerSecond,
+    tableMean: mean(sizes),
+    tableMin: Math.min(...sizes),
+    rssPerNodeStarted: (started.rss - baseline.rss) / n,
+    heapPerNodeStarted: (started.heap - baseline.heap) / n,
+    rssPerNodeSettled: 0,
+    heapPerNodeSettled: 0,
+    lookups: [],
+    values: [],
+    providers: []
+  }
+
+  if (options.phases.includes('lookup')) {
+    progress('lookups')
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.lookups && performance.now() < phaseEnd; i++) {
+      const from = nodes[random.int(n)]
+      const key = random.bytes(32)
+      const s = streams()
+      const p = pings()
+      const t0 = performance.now()
+      const result = await closest(from, impl, key).catch((err: Error) => ({ ids: [], sent: NaN, asked: new Set<string>(), errors: [`the lookup failed: ${err.name}`] }))
+      const elapsed = performance.now() - t0
+      const streamCount = streams() - s
+      const pingCount = pings() - p
+      // the same lookup again at once: the connections it needs are open now
+      const t1 = performance.now()
+      await closest(from, impl, key).catch(() => {})
+      const warmMs = performance.now() - t1
+      const want = truth(nodes, key, from)
+      report.lookups.push({
+        ms: elapsed,
+        warmMs,
+        sent: result.sent,
+        failed: result.errors.length,
+        errors: result.errors.slice(0, 5),
+        distinct: result.asked.size,
+        streams: streamCount,
+        pings: pingCount,
+        accuracy: result.ids.filter(id => want.has(id)).length / want.size,
+        returned: result.ids.length
+      })
+    }
+  }
+  if (options.phases.includes('values')) {
+    progress('values')
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.ops && performance.now() < phaseEnd; i++) {
+      const key = new TextEncoder().encode(`/bench/${options.seed}-${i}-${Array.from(random.bytes(8), b => b.toString(16)).join('')}`)
+      const value = random.bytes(100)
+      const writer = nodes[random.int(n)]
+      const reader = nodes[random.int(n)]
+      const w = await timed(async () => put(writer, impl, key, value))
+      const r = await timed(async () => get(reader, impl, key))
+      const got = r.value as Uint8Array | undefined
+      report.values.push({
+        firstMs: w.ms,
+        firstStreams: w.streams,
+        firstOk: w.ok,
+        secondMs: r.ms,
+        secondStreams: r.streams,
+        secondOk: r.ok && got != null && got.length === value.length && got.every((b, j) => b === value[j])
+      })
+    }
+  }
+  if (options.phases.includes('providers')) {
+    progress('providers')
+    phaseEnd = performance.now() + options.phaseMinutes * 60_000
+    for (let i = 0; i < options.ops && performance.now() < phaseEnd; i++) {
+      const cid = CID.createV1(0x55, await sha256.digest(random.bytes(32)))
+      const provider = nodes[random.int(n)]
+      let seeker = nodes[random.int(n)]
+      if (seeker === provider) {
+        seeker = nodes[(nodes.indexOf(provider) + 1) % n]
+      }
+      const w = await timed(async () => provide(provider, impl, cid))
+      const r = await timed(async () => findProvider(seeker, impl, cid))
+      report.providers.push({
+        firstMs: w.ms,
+        firstStreams: w.streams,
+        firstOk: w.ok,
+        secondMs: r.ms,
+        secondStreams: r.streams,
+        secondOk: r.ok && r.value === provider.peerId.toString()
+      })
+    }
+  }
+  progress('done')
+  const settled = memory()
+  report.rssPerNodeSettled = (settled.rss - baseline.rss) / n
+  report.heapPerNodeSettled = (settled.heap - baseline.heap) / n
+  await Promise.all(nodes.map(async node => { await node.stop()?.catch(() => {}) }))
+  return report
+}
