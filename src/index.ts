@@ -85,8 +85,9 @@ export interface KadDHTInit {
    */
   alpha?: number
   /**
-   * How many of the closest peers must have answered before a lookup that does not need k
-   * peers (finding a peer) ends (β). A closest-peers query waits for the closest k.
+   * How many of the closest peers must have answered before a `findProviders` lookup that has
+   * not found its `count` ends (β). A closest-peers lookup (and so put, get, provide and
+   * findPeer) waits for the closest k.
    *
    * @default 3
    */

@@ -176,6 +176,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       log: this.log,
       requestTimeout: settings.requestTimeout,
       defaultCount: C.FIND_PROVIDERS_COUNT,
+      beta: settings.beta,
       stopped
     })
   }

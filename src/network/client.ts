@@ -1,10 +1,10 @@
 /**
  * The outbound side: one request, one stream, one answer (or none, for ADD_PROVIDER).
  */
-import { messageStreamToDuplex } from '@libp2p/utils'
 import { UnexpectedEndError } from '../errors.ts'
 import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
+import { streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
 import type { Message } from '../wire/codec.ts'
 import type { AbortOptions, ComponentLogger, DialTarget, Logger, Stream } from '@libp2p/interface'
@@ -63,7 +63,8 @@ export class Client {
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       stream = await this.components.connectionManager.openStream(target, this.init.protocol, { signal })
-      const duplex = messageStreamToDuplex(stream)
+      // reading starts before the request goes out, so no byte of the answer is missed
+      const source = streamSource(stream)
       if (!stream.send(frame(encodeMessage(request)))) {
         await stream.onDrain({ signal })
       }
@@ -71,7 +72,7 @@ export class Client {
         await stream.close({ signal })
         return undefined
       }
-      const first = await readFrames(duplex.source, { maxMessageSize: this.init.maxMessageSize }).next()
+      const first = await readFrames(source, { maxMessageSize: this.init.maxMessageSize }).next()
       if (first.done === true) {
         throw new UnexpectedEndError('the stream ended without an answer')
       }

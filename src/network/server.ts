@@ -3,11 +3,11 @@
  * handler of its type and writes the answer back. A malformed message, an oversize frame, an
  * unknown type or a handler that refuses resets the stream and is counted; the node serves on.
  */
-import { messageStreamToDuplex } from '@libp2p/utils'
 import { pipe } from 'it-pipe'
 import { UnsupportedMessageTypeError } from '../errors.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
+import { streamSink, streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
 import type { Message, EncodedPeer, WirePeer } from '../wire/codec.ts'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -59,7 +59,6 @@ export class Server {
     const from = connection.remotePeer
     const { counters } = this.init
     this.streams.add(stream)
-    const duplex = messageStreamToDuplex(stream)
     const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
       for await (const bytes of requests) {
         const request = decodeMessage(bytes as Uint8Array)
@@ -77,14 +76,14 @@ export class Server {
     }.bind(this)
     try {
       await pipe(
-        duplex.source,
+        streamSource(stream),
         (source) => readFrames(source, {
           maxMessageSize: this.init.maxMessageSize,
           messageTimeout: this.init.messageTimeout,
           idleTimeout: this.init.idleTimeout
         }),
         answers,
-        duplex.sink
+        async (source) => { await streamSink(stream, source) }
       )
     } catch (err: any) {
       counters.error(err)

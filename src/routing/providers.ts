@@ -61,6 +61,8 @@ export interface ProviderRoutingInit {
   log: Logger
   requestTimeout: number
   defaultCount: number
+  /** A lookup that has not found `count` providers ends once the β closest peers answered. */
+  beta: number
   /** Aborts when the service stops. */
   stopped(): AbortSignal
 }
@@ -136,6 +138,8 @@ export class ProviderRouting {
         ...options,
         signal,
         type: MessageType.GET_PROVIDERS,
+        // providers live on the closest peers: once the β closest answered, more asking finds none
+        resultSize: init.beta,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
             offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
