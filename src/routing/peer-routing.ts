@@ -166,7 +166,9 @@ export class PeerRouting {
     init.table.add(peer.id, peer.key, peer)
     await options.onAnswer?.(peer, answer)
     const closer: DHTPeer[] = []
-    for (const entry of answer.closer) {
+    // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
+    // only swell the lookup
+    for (const entry of answer.closer.slice(0, init.kBucketSize)) {
       const id = entry.id.toString()
       if (id === this.selfId) {
         continue
