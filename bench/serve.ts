@@ -22,11 +22,11 @@ import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
-import { messageStreamToDuplex } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { streamSink, streamSource } from '../src/network/stream-source.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../src/wire/codec.ts'
 import { frame, readFrames } from '../src/wire/framing.ts'
 import { isMain } from './lib/main.ts'
@@ -88,8 +88,8 @@ async function serverProcess (impl: Impl, helpers: number, seed: number): Promis
   const random = new Random(seed)
   const server = await benchNode({ impl, privateKey: await benchKey(seed, 0), transport: 'tcp', name: 'server' })
   await server.handle(ECHO_PROTOCOL, async (stream: Stream) => {
-    const duplex = messageStreamToDuplex(stream)
-    await duplex.sink(duplex.source)
+    // the same reading and writing path as kadmium's server, so the echo stays a fair limit
+    await streamSink(stream, streamSource(stream))
   }, { maxInboundStreams: 32 })
   const others: BenchNode[] = []
   for (let i = 1; i <= helpers; i++) {
@@ -227,7 +227,7 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
         const i = sent++
         try {
           const stream = await conn.newStream(protocol)
-          const frames = readFrames(messageStreamToDuplex(stream).source, { maxMessageSize: 4 * 1024 * 1024 })
+          const frames = readFrames(streamSource(stream), { maxMessageSize: 4 * 1024 * 1024 })
           stream.send(frame(request(kind, ready, keys, i)))
           const answer = await frames.next()
           if (answer.done === true) {
@@ -247,7 +247,7 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
     let stream: Stream | undefined
     try {
       stream = await conn.newStream(protocol)
-      const frames = readFrames(messageStreamToDuplex(stream).source, { maxMessageSize: 4 * 1024 * 1024 })
+      const frames = readFrames(streamSource(stream), { maxMessageSize: 4 * 1024 * 1024 })
       while (more()) {
         const i = sent++
         if (!stream.send(frame(request(kind, ready, keys, i)))) {

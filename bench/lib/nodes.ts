@@ -103,7 +103,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
       ...base,
       services: {
         ...services,
-        dht: kadDHT({ protocol: BENCH_PROTOCOL, addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
+        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
       }
     })
     : await createLibp2p({

@@ -2,9 +2,9 @@
  * Asking one peer one FIND_NODE: the peers it knows closest to a key, straight from its answer
  * (no lookup), for looking at what a single peer says.
  */
-import { messageStreamToDuplex } from '@libp2p/utils'
 import { MAX_MESSAGE_SIZE } from '../constants.ts'
 import { UnexpectedEndError } from '../errors.ts'
+import { streamSource } from '../network/stream-source.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import type { AbortOptions, Libp2p, PeerId, PeerInfo, Stream } from '@libp2p/interface'
@@ -17,11 +17,11 @@ export async function askFindNode (node: Libp2p, peer: PeerId, protocol: string,
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
     stream = await node.dialProtocol(peer, protocol, { signal })
-    const duplex = messageStreamToDuplex(stream)
+    const source = streamSource(stream)
     if (!stream.send(frame(encodeMessage({ type: MessageType.FIND_NODE, key })))) {
       await stream.onDrain({ signal })
     }
-    const first = await readFrames(duplex.source, { maxMessageSize: MAX_MESSAGE_SIZE }).next()
+    const first = await readFrames(source, { maxMessageSize: MAX_MESSAGE_SIZE }).next()
     if (first.done === true) {
       throw new UnexpectedEndError(`${peer} closed the stream without an answer`)
     }
