@@ -63,7 +63,7 @@ describe('routing-table upkeep and modes', function () {
   })
 
   it('with the random walk on, the tables of 50 nodes that each knew one other converge', async function () {
-    this.timeout(240_000)
+    this.timeout(300_000)
     const list: KadmiumNode[] = []
     for (let i = 0; i < 50; i++) {
       // as a user runs it: bucket refresh on (its first round when a node meets its first peer)

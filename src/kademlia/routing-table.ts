@@ -3,8 +3,18 @@
  *
  * Bucket `i` holds peers whose key shares exactly `i` leading bits with ours. A full bucket keeps
  * its older live peers: a newcomer only takes the place of the least-recently-seen peer after
- * that peer has failed a liveness check. Nothing here touches the network: the caller supplies
- * the liveness check and the clock.
+ * that peer has failed a liveness check.
+ *
+ * The table also always knows our own neighbourhood, as the Kademlia paper (§4.2) requires of a
+ * node for its closest subtree: a newcomer that would be one of our k closest known peers enters
+ * even a full bucket, held there as an *overflow* peer beyond the bucket's k. It stays while it
+ * is one of our k closest, becomes a regular peer when its bucket has room, and leaves when
+ * closer peers push it out of our k closest; the bucket's regular peers are never displaced by
+ * it. So a bucket holds at most k regular peers and the whole table at most k overflow ones.
+ * Without this, when fewer than k peers share our first bit, the rest of our k closest would
+ * sit in a full bucket 0 behind far peers that arrived first, and we would never learn them.
+ *
+ * Nothing here touches the network: the caller supplies the liveness check and the clock.
  */
 import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
@@ -25,6 +35,11 @@ export interface TableEntry<P> {
   readonly groups: readonly string[]
   /** Requests it failed in a row. */
   failures: number
+  /**
+   * Held beyond its bucket's k because it is one of our k closest peers (see the module
+   * comment); it leaves once it no longer is, unless its bucket made room for it first.
+   */
+  overflow: boolean
 }
 
 /** What {@link RoutingTable.add} did with a peer. */
@@ -97,7 +112,8 @@ export interface BucketInfo<P> {
 }
 
 /**
- * A Kademlia routing table of `kBucketSize` peers per bucket.
+ * A Kademlia routing table of `kBucketSize` peers per bucket, plus up to `kBucketSize` overflow
+ * peers that keep our own k closest in it (see the module comment).
  *
  * @example
  * ```ts
@@ -116,6 +132,7 @@ export class RoutingTable<P> {
   private readonly checks: Set<Promise<void>>
   private readonly lookups: number[]
   private readonly groupCounts: Map<string, number>
+  private readonly overflow: Set<TableEntry<P>>
 
   constructor (init: RoutingTableInit<P>) {
     this.init = init
@@ -124,6 +141,7 @@ export class RoutingTable<P> {
     this.checks = new Set()
     this.lookups = new Array(KAD_ID_BITS).fill(0)
     this.groupCounts = new Map()
+    this.overflow = new Set()
   }
 
   /** How many peers the table holds. */
@@ -173,11 +191,14 @@ export class RoutingTable<P> {
     if (!this.diverse(bucket, groups)) {
       return 'rejected'
     }
-    if (bucket.entries.length < this.init.kBucketSize) {
-      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0 })
+    const full = this.regular(bucket) >= this.init.kBucketSize
+    if (!full || this.isNeighbour(index, key)) {
+      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0, overflow: full })
+      this.settle()
       return 'added'
     }
-    const oldest = bucket.entries[0]
+    // the least-recently-seen regular peer (entries are in that order)
+    const oldest = bucket.entries.find(entry => !entry.overflow) as TableEntry<P>
     if (now - oldest.lastSeen < this.init.freshness) {
       return 'rejected'
     }
@@ -218,6 +239,13 @@ export class RoutingTable<P> {
     if (entry == null) {
       return false
     }
+    this.drop(entry)
+    this.settle()
+    return true
+  }
+
+  private drop (entry: TableEntry<P>): void {
+    this.overflow.delete(entry)
     const bucket = this.buckets[this.bucketIndex(entry.key)]
     if (bucket != null) {
       const at = bucket.entries.indexOf(entry)
@@ -229,9 +257,8 @@ export class RoutingTable<P> {
         decrement(this.groupCounts, group)
       }
     }
-    this.byId.delete(id)
+    this.byId.delete(entry.id)
     this.init.onRemove?.(entry)
-    return true
   }
 
   /**
@@ -340,6 +367,58 @@ export class RoutingTable<P> {
     return -1
   }
 
+  /** The regular (not overflow) peers of a bucket. */
+  private regular (bucket: Bucket<P>): number {
+    let n = bucket.entries.length
+    for (const entry of bucket.entries) {
+      if (entry.overflow) {
+        n--
+      }
+    }
+    return n
+  }
+
+  /**
+   * Whether a key of bucket `index` would be one of our k closest known peers: every peer of a
+   * deeper bucket is closer to us than it, and within its bucket the XOR distance decides.
+   */
+  private isNeighbour (index: number, key: KadId): boolean {
+    const k = this.init.kBucketSize
+    let closer = 0
+    for (let i = index + 1; i < KAD_ID_BITS && closer < k; i++) {
+      closer += this.buckets[i]?.entries.length ?? 0
+    }
+    for (const entry of this.buckets[index]?.entries ?? []) {
+      if (closer >= k) {
+        break
+      }
+      if (compareDistance(entry.key, key, this.init.localKey) < 0) {
+        closer++
+      }
+    }
+    return closer < k
+  }
+
+  /**
+   * Puts each overflow peer right after the table changed: regular where its bucket has room
+   * again, gone where closer peers pushed it out of our k closest.
+   */
+  private settle (): void {
+    if (this.overflow.size === 0) {
+      return
+    }
+    const near = new Set(this.closest(this.init.localKey, this.init.kBucketSize))
+    for (const entry of [...this.overflow]) {
+      const bucket = this.buckets[this.bucketIndex(entry.key)] as Bucket<P>
+      if (this.regular(bucket) < this.init.kBucketSize) {
+        entry.overflow = false
+        this.overflow.delete(entry)
+      } else if (!near.has(entry)) {
+        this.drop(entry)
+      }
+    }
+  }
+
   /** Whether a peer of these groups may enter this bucket under the diversity limits. */
   private diverse (bucket: Bucket<P>, groups: readonly string[]): boolean {
     const perBucket = this.init.maxPerGroupPerBucket ?? Infinity
@@ -354,6 +433,9 @@ export class RoutingTable<P> {
     }
     bucket.entries.push(entry)
     this.byId.set(entry.id, entry)
+    if (entry.overflow) {
+      this.overflow.add(entry)
+    }
     this.init.onAdd?.(entry)
   }
 
@@ -386,11 +468,12 @@ export class RoutingTable<P> {
         return
       }
       this.remove(oldest.id)
-      if (waiting != null && !this.byId.has(waiting.id) && bucket.entries.length < this.init.kBucketSize) {
+      if (waiting != null && !this.byId.has(waiting.id) && this.regular(bucket) < this.init.kBucketSize) {
         const groups = this.init.groups?.(waiting.peer) ?? []
         if (this.diverse(bucket, groups)) {
           const now = this.init.now()
-          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups, failures: 0 })
+          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups, failures: 0, overflow: false })
+          this.settle()
         }
       }
     })()

@@ -50,19 +50,57 @@ function keyInBucket (local: Uint8Array, index: number, seed: number): Uint8Arra
 }
 
 describe('kademlia/routing-table', () => {
-  it('never holds more than k peers per bucket, nor our own key', () => {
+  it('never holds more than k regular peers per bucket, nor our own key; its overflow peers are at most k, all among our k closest', () => {
     fc.assert(fc.property(key, fc.array(key, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (local, keys, k) => {
       const { table } = harness(local, k)
       keys.forEach(kk => table.add(hex(kk), kk, hex(kk)))
       table.add('self', local, 'self')
       expect(table.has('self')).to.equal(false)
+      const near = new Set(table.closest(local, k).map(e => e.id))
+      let overflow = 0
       for (const bucket of table.info()) {
-        expect(bucket.peers.length).to.be.at.most(k)
+        expect(bucket.peers.filter(peer => !peer.overflow).length).to.be.at.most(k)
         for (const peer of bucket.peers) {
           expect(commonPrefixLength(local, peer.key)).to.equal(bucket.index)
+          if (peer.overflow) {
+            overflow++
+            expect(near.has(peer.id)).to.equal(true)
+          }
         }
       }
+      expect(overflow).to.be.at.most(k)
     }))
+  })
+
+  it('always holds the k closest peers offered to it, even when their bucket is full of far ones', () => {
+    fc.assert(fc.property(key, fc.array(key, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (local, keys, k) => {
+      const { table } = harness(local, k)
+      keys.forEach(kk => table.add(hex(kk), kk, hex(kk)))
+      const offered = [...new Map(keys.filter(kk => hex(kk) !== hex(local)).map(kk => [hex(kk), kk])).values()]
+      const expected = offered.sort((a, b) => compareDistance(a, b, local)).slice(0, k).map(hex)
+      expect(table.closest(local, k).map(e => e.id)).to.deep.equal(expected)
+    }))
+  })
+
+  it('overflow peers: taken into a full bucket when among our k closest, pushed out by closer ones, made regular when room opens', () => {
+    // every peer in bucket 0 (first bit set), arriving farthest first, k = 2
+    const local = new Uint8Array(32)
+    const at = (byte: number): Uint8Array => { const kk = new Uint8Array(32); kk[0] = byte; return kk }
+    const { table } = harness(local, 2)
+    const add = (kk: Uint8Array): string => table.add(hex(kk), kk, hex(kk))
+    expect([add(at(0xf0)), add(at(0xe0))]).to.deep.equal(['added', 'added'])
+    // a far newcomer to the full bucket waits on a check; a nearer one is held as overflow
+    expect(add(at(0xff))).to.equal('pending')
+    expect(add(at(0xa0))).to.equal('added')
+    expect(add(at(0x90))).to.equal('added')
+    const flags = (): Record<string, boolean> => Object.fromEntries(table.info()[0].peers.map(p => [p.key[0].toString(16), p.overflow]))
+    expect(flags()).to.deep.equal({ f0: false, e0: false, a0: true, 90: true })
+    // a closer one pushes the farthest overflow peer out of our 2 closest, and out of the table
+    expect(add(at(0x80))).to.equal('added')
+    expect(flags()).to.deep.equal({ f0: false, e0: false, 90: true, 80: true })
+    // a regular peer leaves: the overflow peer that has been there longest takes its place
+    table.remove(hex(at(0xf0)))
+    expect(flags()).to.deep.equal({ e0: false, 90: false, 80: true })
   })
 
   it('closest(key, n) equals a brute-force sort of the whole table', () => {
@@ -96,14 +134,14 @@ describe('kademlia/routing-table', () => {
       const firstIn = new Set<string>()
       for (const kk of keys) {
         const id = hex(kk)
-        if (h.table.add(id, kk, id) === 'added') {
+        if (h.table.add(id, kk, id) === 'added' && h.table.info().some(b => b.peers.some(p => p.id === id && !p.overflow))) {
           firstIn.add(id)
           h.alive.add(id) // every peer answers its checks
         }
         h.clock.now += 1_000
         await h.table.settled()
       }
-      // all peers that ever entered are still there: none was evicted
+      // all regular peers that ever entered are still there: none was evicted
       for (const id of firstIn) {
         expect(h.table.has(id)).to.equal(true)
       }
