@@ -32,6 +32,27 @@ export const STREAM_IDLE_TIMEOUT = 60_000
 /** Inbound DHT streams one connection may have open at once. */
 export const MAX_INBOUND_STREAMS = 32
 
+/**
+ * Inbound requests per second one peer may send, sustained. A lookup asks a peer once; a busy
+ * honest client (a crawler walking every bucket, a reprovider) stays well under it.
+ */
+export const RATE_LIMIT_PER_SECOND = 50
+
+/**
+ * Inbound requests one peer may send at once after a quiet spell: room for a batch of provider
+ * records for one keyspace region, as a sweeping reprovider sends them.
+ */
+export const RATE_LIMIT_BURST = 200
+
+/**
+ * The longest an inbound request over the rate is held back by default, in ms. Past it the
+ * peer's stream is reset: at the default rate, 250 requests queued beyond the burst.
+ */
+export const RATE_LIMIT_MAX_DELAY = 5_000
+
+/** Peers the rate limiter tracks at once (about 100 bytes each); the least recently active go first. */
+export const RATE_LIMIT_MAX_PEERS = 10_000
+
 /** Outbound DHT streams one connection may have open at once. */
 export const MAX_OUTBOUND_STREAMS = 64
 

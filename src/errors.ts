@@ -97,3 +97,12 @@ export class ForeignProviderError extends Error {
   static readonly name = 'ForeignProviderError'
   readonly name = 'ForeignProviderError'
 }
+
+/**
+ * A peer sent requests faster than the per-peer rate limit lets it, for longer than requests
+ * may be held back: its stream is reset, and the refusal counted under this name.
+ */
+export class RateLimitedError extends Error {
+  static readonly name = 'RateLimitedError'
+  readonly name = 'RateLimitedError'
+}

@@ -134,6 +134,17 @@ export interface KadDHTInit {
    * @default true for the 'public' address scope, false for 'all'
    */
   diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
+  /**
+   * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
+   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
+   * request after another is just slowed down); one that would wait more than `maxDelay` ms
+   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
+   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
+   * limit off.
+   *
+   * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
+   */
+  rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
 }
 
 /** The libp2p components kadmium uses. */

@@ -9,6 +9,7 @@ import { ModeController } from './mode.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
 import { createHandlers } from './network/handlers/index.ts'
+import { RateLimiter } from './network/rate-limit.ts'
 import { Server } from './network/server.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
@@ -94,6 +95,15 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       idleTimeout: C.STREAM_IDLE_TIMEOUT,
       counters: this.counters,
       logPrefix: LOG_PREFIX,
+      rateLimiter: settings.rateLimit == null
+        ? undefined
+        : new RateLimiter({
+          rate: settings.rateLimit.perSecond,
+          burst: settings.rateLimit.burst,
+          maxDelay: settings.rateLimit.maxDelay,
+          maxPeers: C.RATE_LIMIT_MAX_PEERS,
+          now: Date.now
+        }),
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, createHandlers({
       components,

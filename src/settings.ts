@@ -20,6 +20,8 @@ export interface Settings {
   refreshInterval: number
   refreshQueryTimeout: number
   randomWalkInterval: number
+  /** The per-peer inbound request limit, or undefined when it is off. */
+  rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
   diversity?: { maxPerBucket: number, maxPerTable: number }
 }
@@ -62,6 +64,13 @@ export function resolveSettings (init: KadDHTInit): Settings {
     refreshInterval: init.refresh?.enabled === false ? 0 : positive('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
     refreshQueryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
     randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
+    rateLimit: init.rateLimit === false
+      ? undefined
+      : {
+          perSecond: positive('rateLimit.perSecond', init.rateLimit?.perSecond, C.RATE_LIMIT_PER_SECOND),
+          burst: positive('rateLimit.burst', init.rateLimit?.burst, C.RATE_LIMIT_BURST),
+          maxDelay: positive('rateLimit.maxDelay', init.rateLimit?.maxDelay, C.RATE_LIMIT_MAX_DELAY)
+        },
     diversity: diversity === false
       ? undefined
       : {

@@ -11,6 +11,8 @@ export interface CounterSnapshot {
   outbound: Record<string, number>
   /** Errors by error name (InvalidMessageError, MessageTooLargeError, TimeoutError, …). */
   errors: Record<string, number>
+  /** Inbound requests held back by the per-peer rate limit (those refused count as errors). */
+  throttled: number
 }
 
 /** Counts requests and errors. */
@@ -18,6 +20,7 @@ export class Counters {
   private readonly inbound = new Map<string, number>()
   private readonly outbound = new Map<string, number>()
   private readonly errors = new Map<string, number>()
+  private throttledCount = 0
 
   /** Counts one inbound request. */
   request (type: MessageType, direction: 'inbound' | 'outbound'): void {
@@ -32,12 +35,18 @@ export class Counters {
     this.errors.set(name, (this.errors.get(name) ?? 0) + 1)
   }
 
+  /** Counts one inbound request held back by the rate limit. */
+  throttled (): void {
+    this.throttledCount++
+  }
+
   /** The counts so far. */
   snapshot (): CounterSnapshot {
     return {
       inbound: Object.fromEntries(this.inbound),
       outbound: Object.fromEntries(this.outbound),
-      errors: Object.fromEntries(this.errors)
+      errors: Object.fromEntries(this.errors),
+      throttled: this.throttledCount
     }
   }
 }

@@ -2,13 +2,16 @@
  * The inbound side: reads requests from a DHT stream one after another, hands each to the
  * handler of its type and writes the answer back. A malformed message, an oversize frame, an
  * unknown type or a handler that refuses resets the stream and is counted; the node serves on.
+ * A peer over the rate limit has its requests held back, and its stream reset when it keeps on.
  */
 import { pipe } from 'it-pipe'
 import { UnsupportedMessageTypeError } from '../errors.ts'
+import { sleep } from '../utils/abort.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSink, streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
+import type { RateLimiter } from './rate-limit.ts'
 import type { Message, EncodedPeer, WirePeer } from '../wire/codec.ts'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 
@@ -34,6 +37,8 @@ export interface ServerInit {
   idleTimeout: number
   counters: Counters
   logPrefix: string
+  /** The per-peer limit on inbound requests, if any. */
+  rateLimiter?: RateLimiter
   /** Told about each request before it is handled (to mark the sender alive, say). */
   onRequest?(from: PeerId, request: Message): void
 }
@@ -45,24 +50,32 @@ export class Server {
   private readonly init: ServerInit
   private readonly handlers: Handlers
   private readonly log: Logger
-  private readonly streams: Set<Stream>
+  /** The streams being served, each with the controller that ends its waits. */
+  private readonly streams: Map<Stream, AbortController>
 
   constructor (components: { logger: ComponentLogger }, init: ServerInit, handlers: Handlers) {
     this.init = init
     this.handlers = handlers
     this.log = components.logger.forComponent(`${init.logPrefix}:server`)
-    this.streams = new Set()
+    this.streams = new Map()
   }
 
   /** The libp2p stream handler. */
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const from = connection.remotePeer
-    const { counters } = this.init
-    this.streams.add(stream)
+    const { counters, rateLimiter } = this.init
+    const ended = new AbortController()
+    this.streams.set(stream, ended)
+    stream.addEventListener('close', () => { ended.abort(new Error('the stream closed')) }, { once: true })
     const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
       for await (const bytes of requests) {
         const request = decodeMessage(bytes as Uint8Array)
         counters.request(request.type, 'inbound')
+        const wait = rateLimiter?.reserve(from.toString()) ?? 0
+        if (wait > 0) {
+          counters.throttled()
+          await sleep(wait, ended.signal)
+        }
         this.init.onRequest?.(from, request)
         const handler = this.handlers[request.type]
         if (handler == null) {
@@ -90,13 +103,15 @@ export class Server {
       this.log('resetting stream from %p: %s', from, err.message)
       stream.abort(err)
     } finally {
+      ended.abort()
       this.streams.delete(stream)
     }
   }
 
   /** Aborts every stream being served (on stop). */
   closeAll (): void {
-    for (const stream of this.streams) {
+    for (const [stream, ended] of this.streams) {
+      ended.abort()
       stream.abort(new Error('the DHT is stopping'))
     }
     this.streams.clear()

@@ -39,3 +39,19 @@ export function deadline (ms: number, message: string, ...signals: Array<AbortSi
     }
   }
 }
+
+/** Resolves after `ms`; rejects with the signal's reason, and clears its timer, if it aborts first. */
+export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
