@@ -142,6 +142,13 @@ export const PROVIDED_PREFIX = '/kadmium/provided'
 /** The most addresses shared per provider in a GET_PROVIDERS answer. */
 export const MAX_PROVIDER_ADDRESSES = 16
 
+/**
+ * A lookup of a batch provide asks for this many times k peers. Asking for more than k widens
+ * the part of the keyspace whose k closest peers one lookup settles: with 3k, keys within about
+ * twice the k-th closest distance of the lookup's key need no lookup of their own.
+ */
+export const BATCH_LOOKUP_FACTOR = 3
+
 /** How many providers `findProviders` yields unless told otherwise. */
 export const FIND_PROVIDERS_COUNT = 20
 

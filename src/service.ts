@@ -3,6 +3,7 @@
  */
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
 import { ModeController } from './mode.ts'
@@ -170,7 +171,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       interval: C.REPROVIDE_INTERVAL,
       checkInterval: C.REPROVIDE_CHECK_INTERVAL,
       prefix: C.PROVIDED_PREFIX,
-      provide: async (key, options) => this.providers.announce(key, options),
+      provide: (keys, options) => this.providers.announceMany(keys, options),
       onError: (key, err) => { this.log('reproviding failed, retried at the next check: %s', err.message) }
     })
     this.providers = new ProviderRouting({
@@ -185,6 +186,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       selfAddresses,
       log: this.log,
       requestTimeout: settings.requestTimeout,
+      kBucketSize: settings.kBucketSize,
+      batchLookupSize: C.BATCH_LOOKUP_FACTOR * settings.kBucketSize,
       defaultCount: C.FIND_PROVIDERS_COUNT,
       beta: settings.beta,
       stopped
@@ -350,6 +353,34 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    */
   async provide (cid: CID, options: ProvideOptions = {}): Promise<number> {
     return this.providers.provide(cid.multihash.bytes, options)
+  }
+
+  /**
+   * Provides many CIDs at once with far fewer messages than a `provide` of each: one lookup that
+   * finds the 3k peers closest to one CID also settles the k closest peers of every CID near it
+   * in the keyspace, which are then sent their records without a lookup of their own. Yields
+   * each CID once, as it is done, with how many peers it was sent to (or the error that kept it
+   * from all). Each one that reached a peer is provided again every 22 h, like `provide`.
+   *
+   * @example
+   * ```ts
+   * for await (const { cid, sent, error } of node.services.dht.provideMany(cids)) {
+   *   console.log(cid.toString(), error == null ? `sent to ${sent}` : error.message)
+   * }
+   * ```
+   */
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
+    const byKey = new Map<string, CID>()
+    for (const cid of cids) {
+      byKey.set(uint8ArrayToString(cid.multihash.bytes, 'base64'), cid)
+    }
+    const keys = [...byKey.values()].map(cid => cid.multihash.bytes)
+    for await (const { key, sent, error } of this.providers.announceMany(keys, options)) {
+      if (error == null) {
+        await this.reprovider.track(key, options)
+      }
+      yield { cid: byKey.get(uint8ArrayToString(key, 'base64')) as CID, sent, error }
+    }
   }
 
   /**

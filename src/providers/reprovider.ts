@@ -1,6 +1,7 @@
 /**
  * The reprovider: remembers which keys this node provides (in the datastore, so a restarted
- * node goes on) and provides each again before its records expire on other peers.
+ * node goes on) and provides each again before its records expire on other peers, all the keys
+ * due at one check in one batch.
  */
 import { Key } from 'interface-datastore'
 import { base32 } from 'multiformats/bases/base32'
@@ -10,8 +11,11 @@ import type { Datastore } from 'interface-datastore'
 /** What a {@link Reprovider} needs. */
 export interface ReproviderInit {
   datastore: Datastore
-  /** Provides one key on the network; rejects when that failed. */
-  provide(key: Uint8Array, options: AbortOptions): Promise<unknown>
+  /**
+   * Provides keys on the network, as a batch; yields each key once, with the error that kept it
+   * from being provided, if any.
+   */
+  provide(keys: Uint8Array[], options: AbortOptions): AsyncIterable<{ key: Uint8Array, error?: Error }>
   /** How long after a provide the key is provided again, in ms (22 h). */
   interval: number
   /** How often the list is checked for keys that are due, in ms. */
@@ -110,18 +114,19 @@ export class Reprovider {
       }
     }
     let done = 0
-    for (const key of due) {
-      signal.throwIfAborted()
-      try {
-        await this.init.provide(key, { signal })
-        // still wanted? a cancelReprovide during the provide wins
-        if (await this.has(key, { signal })) {
-          await this.track(key, { signal })
-        }
-        done++
-      } catch (err: any) {
-        this.init.onError?.(key, err)
+    if (due.length === 0) {
+      return done
+    }
+    for await (const { key, error } of this.init.provide(due, { signal })) {
+      if (error != null) {
+        this.init.onError?.(key, error)
+        continue
       }
+      // still wanted? a cancelReprovide during the provide wins
+      if (await this.has(key, { signal })) {
+        await this.track(key, { signal })
+      }
+      done++
     }
     return done
   }

@@ -6,6 +6,8 @@
 import { pushable } from 'it-pushable'
 import { CustomProgressEvent } from 'progress-events'
 import { NotStoredError } from '../errors.ts'
+import { kadId } from '../kademlia/keys.ts'
+import { settleKeys } from '../kademlia/region.ts'
 import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
@@ -36,6 +38,16 @@ export interface ProvideOptions extends LookupOptions {
   onProgress?(event: ProviderProgressEvents): void
 }
 
+/** What became of one key of {@link ProviderRouting.announceMany}. */
+export interface Announced {
+  /** The key (a CID's multihash bytes). */
+  key: Uint8Array
+  /** To how many of its k closest peers the record was sent. */
+  sent: number
+  /** Why it reached none (then `sent` is 0). */
+  error?: Error
+}
+
 /** Options of `findProviders`. */
 export interface FindProvidersOptions extends ProvideOptions {
   /**
@@ -59,6 +71,9 @@ export interface ProviderRoutingInit {
   /** Our own addresses, announced with our records. */
   selfAddresses(): Multiaddr[]
   log: Logger
+  kBucketSize: number
+  /** Peers a lookup of {@link ProviderRouting.announceMany} asks for: more settles more keys. */
+  batchLookupSize: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered. */
@@ -92,18 +107,50 @@ export class ProviderRouting {
     return this.init.reprovider.forget(key, options)
   }
 
-  /** One round of announcing, without touching the reprovide list (the reprovider calls this). */
+  /** One round of announcing, without touching the reprovide list. */
   async announce (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+    const { closest } = await this.init.peerRouting.lookup(key, options)
+    return this.deliver(key, closest, options)
+  }
+
+  /**
+   * Announces many keys with far fewer lookups than one each, without touching the reprovide
+   * list (the reprovider calls this). A lookup around the first pending key (in keyspace order)
+   * asks for `batchLookupSize` peers, and settles the true k closest peers of every pending key
+   * near enough to it (see {@link settleKeys}); those keys are sent their records without a
+   * lookup of their own. Yields what became of each key, as it is done.
+   */
+  async * announceMany (keys: Iterable<Uint8Array>, options: ProvideOptions = {}): AsyncGenerator<Announced> {
     const { init } = this
-    await init.store.add(key, init.self, options)
-    const multiaddrs = inScope(init.addresses, init.selfAddresses())
-    const { closest } = await init.peerRouting.lookup(key, options)
-    const sent = await Promise.all(closest.map(async peer => this.send(peer, key, multiaddrs, options)))
-    const count = sent.filter(Boolean).length
-    if (count === 0) {
-      throw new NotStoredError(`the provider record reached none of the ${closest.length} closest peers`)
+    const size = init.batchLookupSize
+    let pending = [...keys].map(key => ({ key, id: kadId(key) }))
+    while (pending.length > 0) {
+      options.signal?.throwIfAborted()
+      const anchor = pending[0]
+      let settled: Array<{ item: typeof anchor, peers: DHTPeer[] }>
+      try {
+        const { closest } = await init.peerRouting.lookup(anchor.key, { ...options, resultSize: size })
+        settled = settleKeys({ anchor: anchor.id, peers: closest, complete: closest.length < size }, pending, init.kBucketSize, item => item.id)
+      } catch (err: any) {
+        settled = []
+        options.signal?.throwIfAborted()
+        init.log('a batch lookup failed: %s', err.message)
+      }
+      if (settled.length === 0) {
+        // no peer answered at all
+        settled = [{ item: anchor, peers: [] }]
+      }
+      const done = new Set(settled.map(s => s.item))
+      pending = pending.filter(item => !done.has(item))
+      for (const { item, peers } of settled) {
+        try {
+          yield { key: item.key, sent: await this.deliver(item.key, peers, options) }
+        } catch (error: any) {
+          options.signal?.throwIfAborted()
+          yield { key: item.key, sent: 0, error }
+        }
+      }
     }
-    return count
   }
 
   /**
@@ -169,6 +216,22 @@ export class ProviderRouting {
     } catch {
       return []
     }
+  }
+
+  /**
+   * Stores us as a provider of `key` locally and sends ADD_PROVIDER to `peers`; resolves to how
+   * many it was sent to, or throws `NotStoredError` when none.
+   */
+  private async deliver (key: Uint8Array, peers: DHTPeer[], options: ProvideOptions): Promise<number> {
+    const { init } = this
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    const sent = await Promise.all(peers.map(async peer => this.send(peer, key, multiaddrs, options)))
+    const count = sent.filter(Boolean).length
+    if (count === 0) {
+      throw new NotStoredError(`the provider record reached none of the ${peers.length} closest peers`)
+    }
+    return count
   }
 
   /** Sends ADD_PROVIDER to one peer; resolves whether it was sent. */

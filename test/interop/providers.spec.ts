@@ -54,6 +54,32 @@ describe('interop: providers in a mixed kadmium / `@libp2p/kad-dht` network', fu
     }
   })
 
+  it('kadmium provides many CIDs with one lookup, and `@libp2p/kad-dht` and kadmium find each', async () => {
+    const cids = await Promise.all(Array.from({ length: 20 }, async (_, i) => cidOf(`batch ${i}`)))
+    const provider = kadmium[3]
+    const before = provider.services.dht.stats().outbound
+    const outcomes = []
+    for await (const outcome of provider.services.dht.provideMany(cids)) {
+      outcomes.push(outcome)
+    }
+    expect(outcomes.map(o => o.cid.toString()).sort()).to.deep.equal(cids.map(String).sort())
+    for (const { sent, error } of outcomes) {
+      expect(error).to.equal(undefined)
+      expect(sent).to.be.at.least(5)
+    }
+    const after = provider.services.dht.stats().outbound
+    // 12 nodes are fewer than the 3k a batch lookup asks for: one lookup, asking each peer once
+    expect((after.FIND_NODE ?? 0) - (before.FIND_NODE ?? 0)).to.be.within(1, all.length - 1)
+    expect((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0)).to.equal(outcomes.reduce((sum, o) => sum + o.sent, 0))
+    for (const [finder, cid] of [[js[1], cids[0]], [js[5], cids[7]], [kadmium[0], cids[13]]] as const) {
+      const found = await collect(finder.contentRouting.findProviders(cid))
+      expect(found.map(p => p.id.toString()), `${cid} is found`).to.include(provider.peerId.toString())
+    }
+    for (const cid of cids) {
+      expect(await provider.services.dht.isReproviding(cid)).to.equal(true)
+    }
+  })
+
   it('`@libp2p/kad-dht` provides, kadmium finds it', async () => {
     const cid = await cidOf('js provides')
     const provider = js[4]

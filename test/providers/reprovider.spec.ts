@@ -8,6 +8,7 @@ describe('providers/reprovider', () => {
   let clock: { now: number }
   let datastore: MemoryDatastore
   let provided: string[]
+  let batches: number[]
   let failing: Set<string>
   let reprovider: Reprovider
 
@@ -21,11 +22,16 @@ describe('providers/reprovider', () => {
       checkInterval: HOUR,
       prefix: '/test/provided',
       now: () => clock.now,
-      provide: async (k) => {
-        if (failing.has(name(k))) {
-          throw new Error('no peers')
+      provide: async function * (keys) {
+        batches.push(keys.length)
+        for (const k of keys) {
+          if (failing.has(name(k))) {
+            yield { key: k, error: new Error('no peers') }
+          } else {
+            provided.push(name(k))
+            yield { key: k }
+          }
         }
-        provided.push(name(k))
       }
     })
   }
@@ -34,6 +40,7 @@ describe('providers/reprovider', () => {
     clock = { now: 1_000_000 }
     datastore = new MemoryDatastore()
     provided = []
+    batches = []
     failing = new Set()
     reprovider = make()
   })
@@ -53,6 +60,20 @@ describe('providers/reprovider', () => {
     // and the clock starts again from that provide
     clock.now += HOUR
     expect(await reprovider.reprovideDue()).to.equal(0)
+  })
+
+  it('provides all the keys due at one check as one batch, and only those', async () => {
+    await reprovider.track(key('a'))
+    await reprovider.track(key('b'))
+    clock.now += HOUR
+    await reprovider.track(key('later'))
+    clock.now += 22 * HOUR - HOUR
+    expect(await reprovider.reprovideDue()).to.equal(2)
+    expect(batches).to.deep.equal([2])
+    expect(provided.sort()).to.deep.equal(['a', 'b'])
+    // nothing due: no batch at all
+    expect(await reprovider.reprovideDue()).to.equal(0)
+    expect(batches).to.deep.equal([2])
   })
 
   it('forgets a key on cancel', async () => {
