@@ -27,6 +27,9 @@
  * - values and providers: put, get, provide and the first provider found, each from a random node,
  * its streams counted until 300 ms after it returned, so that messages sent without an answer
  * (ADD_PROVIDER) and get's corrections are counted with the operation that sent them;
+ * - batch: one random node provides `batch` CIDs one `provide` after another, then (kadmium)
+ * `batch` other CIDs with one `provideMany`; the network's DHT streams during each, and whether
+ * a random other node finds the provider of five of them;
  * - accuracy: the share of the true 20 closest (by brute force over every node's kad id,
  * leaving out the asker) among the peers returned.
  */
@@ -37,7 +40,7 @@ import { isMain } from './lib/main.ts'
 import { intList, positiveInt } from './lib/stats.ts'
 import { child } from './network/child.ts'
 import { NETWORK_DEFAULTS, emptyReport } from './network/report.ts'
-import { lookupTable, pairTable, setupTable } from './network/tables.ts'
+import { batchTable, lookupTable, pairTable, setupTable } from './network/tables.ts'
 import type { Impl } from './lib/nodes.ts'
 import type { ChildReport, NetworkBenchOptions, Phase } from './network/report.ts'
 
@@ -58,7 +61,7 @@ async function runChild (impl: Impl, n: number, options: NetworkBenchOptions): P
   const script = fileURLToPath(import.meta.url)
   const args = [
     '--expose-gc', script, '--child', '--impl', impl, '--nodes', String(n),
-    '--lookups', String(options.lookups), '--ops', String(options.ops), '--degree', String(options.degree),
+    '--lookups', String(options.lookups), '--ops', String(options.ops), '--batch', String(options.batch), '--degree', String(options.degree),
     '--seed', String(options.seed), '--phases', options.phases.join(','), '--phase-minutes', String(options.phaseMinutes)
   ]
   return new Promise((resolve, reject) => {
@@ -99,6 +102,9 @@ export async function runNetworkBench (partial: Partial<NetworkBenchOptions> = {
     if (options.phases.includes('providers')) {
       out(pairTable(`Providers, ${n} nodes: ${options.ops} × provide from a random node, then find the first provider from another`, 'provide', 'findProviders', kadmium.providers, js.providers))
     }
+    if (options.phases.includes('batch')) {
+      out(batchTable(kadmium, js))
+    }
     out(`\n(${n} nodes: both networks built and measured in ${((performance.now() - started) / 1_000).toFixed(0)} s)\n`)
   }
   return results
@@ -112,6 +118,7 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
       nodes: { type: 'string' },
       lookups: { type: 'string' },
       ops: { type: 'string' },
+      batch: { type: 'string' },
       degree: { type: 'string' },
       seed: { type: 'string' },
       phases: { type: 'string' },
@@ -127,6 +134,7 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
   if (values.nodes != null) { out.nodes = intList('nodes', values.nodes) }
   if (values.lookups != null) { out.lookups = positiveInt('lookups', values.lookups) }
   if (values.ops != null) { out.ops = positiveInt('ops', values.ops) }
+  if (values.batch != null) { out.batch = positiveInt('batch', values.batch) }
   if (values.degree != null) { out.degree = positiveInt('degree', values.degree) }
   if (values.seed != null) { out.seed = positiveInt('seed', values.seed) }
   if (values.impls != null) {
@@ -141,8 +149,8 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
   if (values['timeout-minutes'] != null) { out.timeoutMinutes = positiveInt('timeout-minutes', values['timeout-minutes']) }
   if (values.phases != null) {
     out.phases = values.phases.split(',').map(p => {
-      if (p !== 'lookup' && p !== 'values' && p !== 'providers') {
-        throw new Error(`--phases takes lookup, values and providers, got ${p}`)
+      if (p !== 'lookup' && p !== 'values' && p !== 'providers' && p !== 'batch') {
+        throw new Error(`--phases takes lookup, values, providers and batch, got ${p}`)
       }
       return p
     })

@@ -12,6 +12,6 @@ import { isMain } from './lib/main.ts'
 import { networkArgs, runNetworkBench } from './network.ts'
 
 if (isMain(import.meta.url)) {
-  await runNetworkBench(networkArgs(process.argv.slice(2), ['values', 'providers']))
+  await runNetworkBench(networkArgs(process.argv.slice(2), ['values', 'providers', 'batch']))
   process.exit(0)
 }

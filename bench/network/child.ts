@@ -7,9 +7,9 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { benchKey, benchNode, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { mean, memory } from '../lib/stats.ts'
-import { closest, findProvider, get, pings, provide, put, settle, sleep, streams, timed, truth } from './operations.ts'
+import { closest, findProvider, get, pings, provide, provideMany, put, settle, sleep, streams, timed, truth } from './operations.ts'
 import type { ChildReport, NetworkBenchOptions } from './report.ts'
-import type { BenchNode, Impl } from '../lib/nodes.ts'
+import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
 
 /** Builds one network with one implementation, runs the phases, and reports. */
 export async function child (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
@@ -162,6 +162,37 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
         secondStreams: r.streams,
         secondOk: r.ok && r.value === provider.peerId.toString()
       })
+    }
+  }
+  if (options.phases.includes('batch')) {
+    progress('batch')
+    const provider = nodes[random.int(n)]
+    const cidsOf = async (label: string): Promise<CID[]> => Promise.all(Array.from({ length: options.batch }, async (_, i) => CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`${options.seed}-${label}-${i}`)))))
+    /** A random node other than the provider looks for `checked` of the CIDs. */
+    const check = async (cids: CID[], checked: number): Promise<number> => {
+      let found = 0
+      for (const cid of cids.slice(0, checked)) {
+        let seeker = nodes[random.int(n)]
+        if (seeker === provider) {
+          seeker = nodes[(nodes.indexOf(provider) + 1) % n]
+        }
+        found += await findProvider(seeker, impl, cid).then(id => id === provider.peerId.toString() ? 1 : 0, () => 0)
+      }
+      return found
+    }
+    const each = await cidsOf('each')
+    const e = await timed(async () => {
+      let provided = 0
+      for (const cid of each) {
+        provided += await provide(provider, impl, cid).then(() => 1, () => 0)
+      }
+      return provided
+    })
+    report.provideEach = { cids: each.length, ms: e.ms, streams: e.streams, provided: e.value ?? 0, found: await check(each, 5), checked: Math.min(5, each.length) }
+    if (impl === 'kadmium') {
+      const many = await cidsOf('many')
+      const m = await timed(async () => provideMany(provider as KadmiumBenchNode, many))
+      report.provideMany = { cids: many.length, ms: m.ms, streams: m.streams, provided: m.value ?? 0, found: await check(many, 5), checked: Math.min(5, many.length) }
     }
   }
   progress('done')

@@ -155,6 +155,15 @@ export async function provide (node: BenchNode, impl: Impl, cid: CID): Promise<v
   }
 }
 
+/** Provides every CID with one `provideMany` (kadmium); resolves to how many reached a peer. */
+export async function provideMany (node: KadmiumBenchNode, cids: CID[]): Promise<number> {
+  let provided = 0
+  for await (const { error } of node.services.dht.provideMany(cids, { signal: AbortSignal.timeout(OP_TIMEOUT) })) {
+    provided += error == null ? 1 : 0
+  }
+  return provided
+}
+
 /** Finds the first provider of `cid` other than the asker; resolves to its id. */
 export async function findProvider (node: BenchNode, impl: Impl, cid: CID): Promise<string | undefined> {
   const stop = new AbortController()

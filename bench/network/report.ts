@@ -4,12 +4,26 @@
 import type { Impl } from '../lib/nodes.ts'
 
 /** The phases a child runs after building its network. */
-export type Phase = 'lookup' | 'values' | 'providers'
+export type Phase = 'lookup' | 'values' | 'providers' | 'batch'
 
 /** One lookup's numbers. */
 export interface LookupSample { ms: number, warmMs: number, sent: number, failed: number, errors: string[], distinct: number, streams: number, pings: number, accuracy: number, returned: number }
 /** One put + get (or provide + findProviders). */
 export interface PairSample { firstMs: number, firstStreams: number, firstOk: boolean, secondMs: number, secondStreams: number, secondOk: boolean }
+
+/** Providing many CIDs from one node, and finding a sample of them from others. */
+export interface ManySample {
+  cids: number
+  /** Wall time of providing them all. */
+  ms: number
+  /** DHT streams received by the whole network while providing them. */
+  streams: number
+  /** CIDs reported provided (kadmium: sent to a peer; js: the provide ended without an error). */
+  provided: number
+  /** Of `checked` CIDs, how many a random other node found the provider of. */
+  found: number
+  checked: number
+}
 
 /** What a child reports. */
 export interface ChildReport {
@@ -33,6 +47,10 @@ export interface ChildReport {
   lookups: LookupSample[]
   values: PairSample[]
   providers: PairSample[]
+  /** `batch` CIDs provided one `provide` after another. */
+  provideEach?: ManySample
+  /** `batch` other CIDs provided with one `provideMany` (kadmium only). */
+  provideMany?: ManySample
 }
 
 /** Options of the N-node benchmarks. */
@@ -41,6 +59,8 @@ export interface NetworkBenchOptions {
   lookups: number
   /** put/get and provide/findProviders pairs per network. */
   ops: number
+  /** CIDs provided from one node in the batch phase, one by one and (kadmium) at once. */
+  batch: number
   degree: number
   seed: number
   phases: Phase[]
@@ -60,9 +80,10 @@ export const NETWORK_DEFAULTS: NetworkBenchOptions = {
   nodes: [50, 150],
   lookups: 20,
   ops: 5,
+  batch: 30,
   degree: 4,
   seed: 1,
-  phases: ['lookup', 'values', 'providers'],
+  phases: ['lookup', 'values', 'providers', 'batch'],
   timeoutMinutes: 30,
   phaseMinutes: 2,
   impls: ['kadmium', 'js']

@@ -2,7 +2,7 @@
  * The tables of the N-node benchmarks, kadmium and js side by side with their ratio.
  */
 import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
-import type { ChildReport, LookupSample, PairSample } from './report.ts'
+import type { ChildReport, LookupSample, ManySample, PairSample } from './report.ts'
 
 const KB = 1024
 
@@ -68,4 +68,25 @@ export function pairTable (title: string, first: string, second: string, a: Pair
   add(`${second}: DHT streams received, median`, quantile(a.map(s => s.secondStreams), 0.5), quantile(b.map(s => s.secondStreams), 0.5), v => fmt(v))
   add(`${second}: success`, a.filter(s => s.secondOk).length / a.length, b.filter(s => s.secondOk).length / b.length, v => pct(v, 0))
   return table(title, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
+}
+
+/** Providing many CIDs from one node: one by one on both sides, and kadmium's provideMany. */
+export function batchTable (a: ChildReport, b: ChildReport): string {
+  const rows: string[][] = []
+  const per = (s: ManySample | undefined, f: (s: ManySample) => number): number => s == null ? NaN : f(s) / s.cids
+  const lines = (label: string, x: ManySample | undefined, y: ManySample | undefined): void => {
+    const add = (name: string, vx: number, vy: number, f: (v: number) => string): void => {
+      rows.push([`${label}: ${name}`, f(vx), f(vy), ratio(vx, vy)])
+    }
+    add('DHT streams received per CID, whole network', per(x, s => s.streams), per(y, s => s.streams), v => fmt(v, 1))
+    add('wall time per CID', per(x, s => s.ms), per(y, s => s.ms), ms)
+    add('CIDs provided', per(x, s => s.provided), per(y, s => s.provided), v => pct(v, 0))
+    add('provider found from another node', x == null ? NaN : x.found / x.checked, y == null ? NaN : y.found / y.checked, v => pct(v, 0))
+  }
+  lines('provide each', a.provideEach, b.provideEach)
+  lines('kadmium provideMany', a.provideMany, undefined)
+  // the row that matters: kadmium's batch against js providing one CID after another
+  rows.push(['provideMany streams per CID / js provide streams per CID', '', '', ratio(per(a.provideMany, s => s.streams), per(b.provideEach, s => s.streams))])
+  const cids = a.provideEach?.cids ?? b.provideEach?.cids ?? 0
+  return table(`Providing ${cids} CIDs from one node, ${a.nodes} nodes (a sample of 5 looked for from random other nodes)`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
 }

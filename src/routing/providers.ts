@@ -115,8 +115,8 @@ export class ProviderRouting {
 
   /**
    * Announces many keys with far fewer lookups than one each, without touching the reprovide
-   * list (the reprovider calls this). A lookup around the first pending key (in keyspace order)
-   * asks for `batchLookupSize` peers, and settles the true k closest peers of every pending key
+   * list (the reprovider calls this). A lookup around the first pending key asks for
+   * `batchLookupSize` peers, and settles the true k closest peers of every pending key
    * near enough to it (see {@link settleKeys}); those keys are sent their records without a
    * lookup of their own. Yields what became of each key, as it is done.
    */
@@ -127,18 +127,20 @@ export class ProviderRouting {
     while (pending.length > 0) {
       options.signal?.throwIfAborted()
       const anchor = pending[0]
-      let settled: Array<{ item: typeof anchor, peers: DHTPeer[] }>
+      let settled: Array<{ item: typeof anchor, peers: DHTPeer[] }> = []
+      let failure: Error = new NotStoredError('no peer answered the lookup')
       try {
         const { closest } = await init.peerRouting.lookup(anchor.key, { ...options, resultSize: size })
+        // the anchor is among them unless no peer answered
         settled = settleKeys({ anchor: anchor.id, peers: closest, complete: closest.length < size }, pending, init.kBucketSize, item => item.id)
       } catch (err: any) {
-        settled = []
         options.signal?.throwIfAborted()
-        init.log('a batch lookup failed: %s', err.message)
+        failure = err
       }
       if (settled.length === 0) {
-        // no peer answered at all
-        settled = [{ item: anchor, peers: [] }]
+        pending = pending.slice(1)
+        yield { key: anchor.key, sent: 0, error: failure }
+        continue
       }
       const done = new Set(settled.map(s => s.item))
       pending = pending.filter(item => !done.has(item))
