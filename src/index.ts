@@ -140,7 +140,7 @@ export interface KadDHTInit {
    * answer is still taken if it comes within the 10 s request timeout and before the lookup
    * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
    * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
-   * answer time, at least `min` ms (500) and at most the request timeout. At most α stalled
+   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
    * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
    * (every request is waited for until it answers or times out).
    *

@@ -108,7 +108,11 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     // the request ends at its own timeout, or when the lookup ends (stalled or not)
     const request = new AbortController()
     const onEnd = (): void => { request.abort(parent.reason) }
-    parent.addEventListener('abort', onEnd, { once: true })
+    if (parent.aborted) {
+      onEnd()
+    } else {
+      parent.addEventListener('abort', onEnd, { once: true })
+    }
     const cancelTimeout = schedule(init.requestTimeout, () => {
       const error = new Error(`no answer within ${init.requestTimeout} ms`)
       error.name = 'TimeoutError'

@@ -11,7 +11,7 @@ export interface StallOptions {
   initial?: number
   /** The deadline once answers arrived: this many times their median time (`STALL_RTT_FACTOR`, 3). */
   factor?: number
-  /** The deadline never goes below this many ms (`STALL_MIN_TIMEOUT`, 500 ms). */
+  /** The deadline never goes below this many ms (`STALL_MIN_TIMEOUT`, 1 s). */
   min?: number
 }
 
@@ -25,7 +25,7 @@ export interface StallOptions {
  * const stall = new StallDeadline({}, 10_000)
  * stall.current        // 2000: nothing answered yet
  * stall.observe(120); stall.observe(80); stall.observe(300)
- * stall.current        // 500: 3 × 120 ms is below the floor
+ * stall.current        // 1000: 3 × 120 ms is below the floor
  * ```
  */
 export class StallDeadline {

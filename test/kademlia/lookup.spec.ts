@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { STALL_INITIAL_TIMEOUT } from '../../src/constants.ts'
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT } from '../../src/constants.ts'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
@@ -354,7 +354,7 @@ describe('kademlia/lookup: stalled requests', () => {
         deadline.observe(t)
       }
       expect(deadline.current).to.be.at.most(max)
-      expect(deadline.current).to.be.at.least(Math.min(max, 500))
+      expect(deadline.current).to.be.at.least(Math.min(max, STALL_MIN_TIMEOUT))
     }))
   })
 
