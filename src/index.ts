@@ -145,6 +145,19 @@ export interface KadDHTInit {
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
   rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
+  /**
+   * Stall detection in lookups. A request with no answer by its stall deadline stops holding
+   * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
+   * answer is still taken if it comes within the 10 s request timeout and before the lookup
+   * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
+   * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
+   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
+   * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
+   * (every request is waited for until it answers or times out).
+   *
+   * @default true
+   */
+  stall?: boolean | { initial?: number, factor?: number, min?: number }
 }
 
 /** The libp2p components kadmium uses. */

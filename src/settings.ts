@@ -4,6 +4,7 @@
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 import type { KadDHTInit } from './index.ts'
+import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 
@@ -17,6 +18,8 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  /** When a lookup request stalls, or false when stall detection is off. */
+  stall: StallOptions | false
   refreshInterval: number
   refreshQueryTimeout: number
   randomWalkInterval: number
@@ -32,6 +35,15 @@ export function checkMode (mode: Mode): Mode {
     throw new InvalidParametersError(`mode must be 'auto', 'server' or 'client', got ${String(mode)}`)
   }
   return mode
+}
+
+/** A finite number above 0 (or at least 0 with `orZero`). */
+function finite (name: string, value: number | undefined, fallback: number, orZero = false): number {
+  const out = value ?? fallback
+  if (typeof out !== 'number' || !Number.isFinite(out) || out < 0 || (out === 0 && !orZero)) {
+    throw new InvalidParametersError(`${name} must be a number ${orZero ? 'of at least 0' : 'above 0'}, got ${value}`)
+  }
+  return out
 }
 
 function positive (name: string, value: number | undefined, fallback: number): number {
@@ -61,6 +73,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
     beta: positive('beta', init.beta, C.BETA),
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    stall: resolveStall(init.stall),
     refreshInterval: init.refresh?.enabled === false ? 0 : positive('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
     refreshQueryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
     randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
@@ -77,5 +90,17 @@ export function resolveSettings (init: KadDHTInit): Settings {
           maxPerBucket: positive('diversity.maxPerBucket', limits.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
           maxPerTable: positive('diversity.maxPerTable', limits.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
         }
+  }
+}
+
+function resolveStall (stall: KadDHTInit['stall']): StallOptions | false {
+  if (stall === false) {
+    return false
+  }
+  const given = typeof stall === 'object' ? stall : {}
+  return {
+    initial: finite('stall.initial', given.initial, C.STALL_INITIAL_TIMEOUT),
+    factor: finite('stall.factor', given.factor, C.STALL_RTT_FACTOR),
+    min: finite('stall.min', given.min, C.STALL_MIN_TIMEOUT, true)
   }
 }

@@ -14,6 +14,8 @@ describe('service', function () {
     expect(() => kadDHT({ alpha: 1.5 })(components)).to.throw().with.property('name', 'InvalidParametersError')
     expect(() => kadDHT({ mode: 'lan' as any })(components)).to.throw().with.property('name', 'InvalidParametersError')
     expect(() => kadDHT({ addresses: 'lan' as any })(components)).to.throw().with.property('name', 'InvalidParametersError')
+    expect(() => kadDHT({ stall: { factor: 0 } })(components)).to.throw().with.property('name', 'InvalidParametersError')
+    expect(() => kadDHT({ stall: { min: -1 } })(components)).to.throw().with.property('name', 'InvalidParametersError')
   })
 
   it('serves libp2p peer routing: node.peerRouting reaches kadmium', async () => {

@@ -7,13 +7,13 @@
  * npm run build
  * node dist/bench/sim/index.js [--nodes 10000] [--lookups 100] [--alphas 1,3,10] [--betas 3,10,20]
  *   [--build join|global] [--unresponsive 0.2] [--churn 1] [--churn-minutes 10] [--seed 1]
- *   [--rtt-median 80] [--rtt-sigma 0.6] [--charts docs]
+ *   [--rtt-median 80] [--rtt-sigma 0.6] [--no-stall] [--charts docs]
  * ```
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ALPHA, K_BUCKET_SIZE, REQUEST_TIMEOUT } from '../../src/constants.ts'
+import { ALPHA, K_BUCKET_SIZE, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, mean, ms, numberIn, pct, positiveInt, quantile, table } from '../lib/stats.ts'
 import { SimNetwork } from './network.ts'
@@ -35,6 +35,11 @@ export interface SimulationOptions {
   seed: number
   rttMedian: number
   rttSigma: number
+  /**
+   * Stall detection in the lookups of the build, the healthy sweep and the churn run (the
+   * unresponsive-node table runs with it and without it either way).
+   */
+  stall: boolean
   /** Where the SVG charts go; none are written when undefined. */
   charts?: string
   /** Write lines here (stdout by default). */
@@ -45,7 +50,10 @@ export interface SimulationOptions {
 export interface SimulationResult {
   /** Lookups of the no-churn check, and how many found exactly the true k closest. */
   check: { lookups: number, exact: number }
+  /** With unresponsive nodes, kadmium's defaults (10 s request timeout, stall detection on). */
   unresponsive: { successRate: number, medianLatency: number }
+  /** The same network with stall detection off (every request waited for up to its timeout). */
+  unresponsiveNoStall: { successRate: number, medianLatency: number }
 }
 
 const DEFAULTS: SimulationOptions = {
@@ -59,7 +67,8 @@ const DEFAULTS: SimulationOptions = {
   churnMinutes: 10,
   seed: 1,
   rttMedian: 80,
-  rttSigma: 0.6
+  rttSigma: 0.6,
+  stall: true
 }
 
 const DEFAULT_PARAMS: LookupParams = { alpha: ALPHA, beta: K_BUCKET_SIZE }
@@ -86,7 +95,8 @@ const HEADER = ['hops p50 / p90 / p99', 'requests p50 / p90 / p99', 'latency ms 
 async function build (options: SimulationOptions): Promise<{ net: SimNetwork, seconds: number }> {
   const simOptions: SimOptions = {
     seed: options.seed,
-    latency: { kind: 'lognormal', median: options.rttMedian, sigma: options.rttSigma }
+    latency: { kind: 'lognormal', median: options.rttMedian, sigma: options.rttSigma },
+    stall: options.stall ? {} : false
   }
   const net = new SimNetwork(simOptions)
   const started = performance.now()
@@ -111,6 +121,59 @@ async function lookups (net: SimNetwork, count: number, params: LookupParams): P
   return out
 }
 
+interface FaultSummary {
+  successRate: number
+  medianLatency: number
+  /** The success rate and latency quantiles as one line of text. */
+  line: string
+}
+
+function summarise (records: LookupRecord[]): FaultSummary {
+  const successRate = records.filter(r => r.exact).length / records.length
+  const latency = records.map(r => r.latency)
+  const medianLatency = quantile(latency, 0.5)
+  return { successRate, medianLatency, line: `success rate ${pct(successRate)}, latency median ${ms(medianLatency)}, p90 ${ms(quantile(latency, 0.9))}, p99 ${ms(quantile(latency, 0.99))}` }
+}
+
+/**
+ * Lookups with a share of the nodes silent: kadmium's request timeout with stall detection and
+ * without (the behaviour before it), and a 1 s timeout without it. Every scenario builds the same
+ * network and silences the same nodes. Prints the table; returns the records by series name.
+ */
+async function unresponsiveNodes (options: SimulationOptions, out: (text: string) => void): Promise<{ series: Record<string, LookupRecord[]>, withStall: FaultSummary, withoutStall: FaultSummary }> {
+  const rows: string[][] = []
+  const series: Record<string, LookupRecord[]> = {}
+  const scenarios: Array<{ timeout: number, stall: boolean }> = [
+    { timeout: REQUEST_TIMEOUT, stall: false },
+    { timeout: REQUEST_TIMEOUT, stall: true },
+    { timeout: 1_000, stall: false }
+  ]
+  const byScenario = new Map<string, LookupRecord[]>()
+  for (const scenario of scenarios) {
+    const { net: faulty } = await build(options)
+    faulty.setRequestTimeout(scenario.timeout)
+    faulty.setStall(scenario.stall ? {} : false)
+    const down = Math.round(options.unresponsive * options.nodes)
+    for (const i of faulty.random.sample(options.nodes, down)) {
+      faulty.nodes[i].up = false
+    }
+    const records = await lookups(faulty, options.lookups, DEFAULT_PARAMS)
+    byScenario.set(`${scenario.timeout}/${String(scenario.stall)}`, records)
+    const stallLabel = scenario.stall ? 'on' : 'off'
+    series[`${pct(options.unresponsive, 0)} down, timeout ${scenario.timeout / 1000} s, stall ${stallLabel}`] = records
+    const stalls = records.map(r => r.stalls)
+    rows.push([
+      ...row([pct(options.unresponsive, 0), `${scenario.timeout / 1000} s`, stallLabel], records),
+      `${fmt(quantile(stalls, 0.5))} / ${fmt(quantile(stalls, 0.9))} / ${fmt(quantile(stalls, 0.99))}`
+    ])
+  }
+  out(table(`Lookups with unresponsive nodes (α ${ALPHA}, β ${K_BUCKET_SIZE}); success = exactly the true 20 closest live nodes`, ['down', 'request timeout', 'stall detection', ...HEADER, 'stalled p50 / p90 / p99'], rows))
+  const withStall = summarise(byScenario.get(`${REQUEST_TIMEOUT}/true`) ?? [])
+  const withoutStall = summarise(byScenario.get(`${REQUEST_TIMEOUT}/false`) ?? [])
+  out(`\nWith ${pct(options.unresponsive, 0)} unresponsive nodes and the ${REQUEST_TIMEOUT / 1000} s request timeout: ${withStall.line} with stall detection; ${withoutStall.line} without\n`)
+  return { series, withStall, withoutStall }
+}
+
 /** Runs the simulations, prints their tables and writes the charts. */
 export async function runSimulation (partial: Partial<SimulationOptions> = {}): Promise<SimulationResult> {
   const options: SimulationOptions = { ...DEFAULTS, ...partial }
@@ -118,7 +181,7 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
   const N = options.nodes.toLocaleString('en-US')
   const started = performance.now()
   out(`\n## Simulator: kadmium's RoutingTable and Lookup over ${N} virtual nodes\n`)
-  out(`\nlatency: per-pair RTT log-normal, median ${options.rttMedian} ms, σ ${options.rttSigma}; request timeout ${REQUEST_TIMEOUT} ms; tables built by ${options.build === 'join' ? 'nodes joining one by one with a self-lookup' : 'a global sorted view, k random peers per bucket'}; seed ${options.seed}\n`)
+  out(`\nlatency: per-pair RTT log-normal, median ${options.rttMedian} ms, σ ${options.rttSigma}; request timeout ${REQUEST_TIMEOUT} ms; stall detection ${options.stall ? `on (${STALL_INITIAL_TIMEOUT} ms before the first answer, then ${STALL_RTT_FACTOR} × the median answer time, at least ${STALL_MIN_TIMEOUT} ms)` : 'off'}; tables built by ${options.build === 'join' ? 'nodes joining one by one with a self-lookup' : 'a global sorted view, k random peers per bucket'}; seed ${options.seed}\n`)
 
   // 1. healthy network: the α × β sweep
   const healthy = await build(options)
@@ -142,28 +205,8 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
   const verdict = exact === checkRecords.length ? 'PASS' : 'FAIL'
   out(`\nCHECK ${verdict}: ${exact} of ${checkRecords.length} lookups (α ${ALPHA}, waiting for the closest ${K_BUCKET_SIZE}) in a ${N}-node network with no churn found the true ${K_BUCKET_SIZE} closest\n`)
 
-  // 3. unresponsive nodes, with kadmium's request timeout and with a shorter one
-  const faultRows: string[][] = []
-  const series: Record<string, LookupRecord[]> = {}
-  let unresponsive: LookupRecord[] = []
-  for (const timeout of [REQUEST_TIMEOUT, 1_000]) {
-    const { net: faulty } = await build(options)
-    faulty.setRequestTimeout(timeout)
-    const down = Math.round(options.unresponsive * options.nodes)
-    for (const i of faulty.random.sample(options.nodes, down)) {
-      faulty.nodes[i].up = false
-    }
-    const records = await lookups(faulty, options.lookups, DEFAULT_PARAMS)
-    if (timeout === REQUEST_TIMEOUT) {
-      unresponsive = records
-    }
-    series[`${pct(options.unresponsive, 0)} down, timeout ${timeout / 1000} s`] = records
-    faultRows.push(row([pct(options.unresponsive, 0), `${timeout / 1000} s`], records))
-  }
-  out(table(`Lookups with unresponsive nodes (α ${ALPHA}, β ${K_BUCKET_SIZE}); success = exactly the true 20 closest live nodes`, ['down', 'request timeout', ...HEADER], faultRows))
-  const successRate = unresponsive.filter(r => r.exact).length / unresponsive.length
-  const medianLatency = quantile(unresponsive.map(r => r.latency), 0.5)
-  out(`\nWith ${pct(options.unresponsive, 0)} unresponsive nodes: success rate ${pct(successRate)}, latency median ${ms(medianLatency)}, p90 ${ms(quantile(unresponsive.map(r => r.latency), 0.9))}, p99 ${ms(quantile(unresponsive.map(r => r.latency), 0.99))}\n`)
+  // 3. unresponsive nodes
+  const { series, withStall, withoutStall } = await unresponsiveNodes(options, out)
 
   // 4. churn: nodes leave silently and new ones join while lookups run
   const churnRows: string[][] = []
@@ -228,13 +271,17 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
       { name: `α ${ALPHA}, β 20 (kadmium)`, values: (kept.get(`${ALPHA}/20`) ?? checkRecords).map(r => r.hops) },
       ...(kept.has(`${ALPHA}/3`) ? [{ name: `α ${ALPHA}, β 3`, values: (kept.get(`${ALPHA}/3`) ?? []).map(r => r.hops) }] : []),
       ...(kept.has('1/20') ? [{ name: 'α 1, β 20', values: (kept.get('1/20') ?? []).map(r => r.hops) }] : []),
-      ...Object.entries(series).slice(0, 1).map(([name, records]) => ({ name, values: records.map(r => r.hops) }))
+      ...Object.entries(series).filter(([name]) => name.endsWith(`timeout ${REQUEST_TIMEOUT / 1000} s, stall on`)).map(([name, records]) => ({ name, values: records.map(r => r.hops) }))
     ]
     writeFileSync(join(options.charts, 'sim-hops.svg'), histogramChart(`Hops per lookup, ${N} simulated nodes`, 'hops (longest referral chain to a result peer)', hops))
     out(`\ncharts written: ${['sim-latency-cdf.svg', 'sim-latency-faults-cdf.svg', 'sim-hops.svg'].map(f => join(options.charts ?? '', f)).join(', ')}\n`)
   }
   out(`\nsimulator total: ${((performance.now() - started) / 1_000).toFixed(1)} s\n`)
-  return { check: { lookups: checkRecords.length, exact }, unresponsive: { successRate, medianLatency } }
+  return {
+    check: { lookups: checkRecords.length, exact },
+    unresponsive: { successRate: withStall.successRate, medianLatency: withStall.medianLatency },
+    unresponsiveNoStall: { successRate: withoutStall.successRate, medianLatency: withoutStall.medianLatency }
+  }
 }
 
 /** Parses the command line of the simulator. */
@@ -253,7 +300,8 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
       seed: { type: 'string' },
       'rtt-median': { type: 'string' },
       'rtt-sigma': { type: 'string' },
-      charts: { type: 'string' }
+      charts: { type: 'string' },
+      'no-stall': { type: 'boolean' }
     },
     strict: true
   })
@@ -275,6 +323,7 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
   if (values['rtt-median'] != null) { out.rttMedian = numberIn('rtt-median', values['rtt-median'], 0.01, 10_000) }
   if (values['rtt-sigma'] != null) { out.rttSigma = numberIn('rtt-sigma', values['rtt-sigma'], 0, 5) }
   if (values.charts != null) { out.charts = values.charts }
+  if (values['no-stall'] === true) { out.stall = false }
   return out
 }
 

@@ -15,15 +15,21 @@
  * - A lookup is kadmium's Lookup state machine driven the way runLookup drives it: seeded with the
  * k closest of the asker's table, α requests in flight, ended when the closest live candidates
  * of its window have answered, or when nothing is left to ask, or failed after the query
- * timeout (30 s, as QUERY_TIMEOUT).
+ * timeout (30 s, as QUERY_TIMEOUT). A request with no answer by its stall deadline (kadmium's
+ * StallDeadline, fed with the lookup's answer times) is marked stalled: it frees its α slot and
+ * the lookup stops waiting for it, but a late answer is still taken; one still open when the
+ * lookup ends is dropped without removing the peer from the table. `stall: false` turns it off.
  */
 import { PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REQUEST_TIMEOUT } from '../../src/constants.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
+import { StallDeadline } from '../../src/kademlia/stall.ts'
 import { Random, mix32 } from '../lib/random.ts'
 import { VirtualClock } from './clock.ts'
+import type { Cancellable } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
+import type { StallOptions } from '../../src/kademlia/stall.ts'
 
 /** A node as other nodes' tables and lookups see it. */
 export interface SimPeer {
@@ -62,6 +68,8 @@ export interface SimOptions {
   pingTimeout?: number
   /** A table peer seen within this many virtual ms is not checked before a newcomer is turned away. */
   freshness?: number
+  /** When a lookup request stalls, as runLookup's `stall` option; on with kadmium's defaults unless told otherwise, `false` turns it off. */
+  stall?: StallOptions | false
 }
 
 /** Parameters of one lookup. */
@@ -80,8 +88,10 @@ export interface LookupParams {
 export interface LookupRecord {
   /** Requests sent. */
   requests: number
-  /** Requests that failed (to nodes that were down). */
+  /** Requests that failed (to nodes that were down) before the lookup ended. */
   failures: number
+  /** Requests marked stalled. */
+  stalls: number
   /** The longest chain of referrals behind a result peer: 1 when the asker's own table held it. */
   hops: number
   /** Virtual milliseconds from start to end. */
@@ -119,6 +129,7 @@ export class SimNetwork {
       queryTimeout: QUERY_TIMEOUT,
       pingTimeout: PING_TIMEOUT,
       freshness: PEER_FRESHNESS,
+      stall: {},
       ...options
     }
     this.k = this.options.k
@@ -139,6 +150,11 @@ export class SimNetwork {
   /** Changes the request timeout (for what-if runs). */
   setRequestTimeout (ms: number): void {
     this.options.requestTimeout = ms
+  }
+
+  /** Turns stall detection on (with these options) or off, for what-if runs. */
+  setStall (stall: StallOptions | false): void {
+    this.options.stall = stall
   }
 
   /** Creates a node with a random key; it is up but knows nobody and nobody knows it. */
@@ -216,12 +232,18 @@ export class SimNetwork {
       known.push(seed)
     }
     const started = this.clock.now
+    const stall = this.options.stall === false ? undefined : new StallDeadline(this.options.stall, this.options.requestTimeout)
+    const stallTimers = new Map<string, Cancellable>()
     let finished = false
     let requests = 0
     let failures = 0
+    let stalls = 0
     const finish = (timedOut: boolean): void => {
       finished = true
       deadline.cancel()
+      for (const timer of stallTimers.values()) {
+        timer.cancel()
+      }
       // the k closest that answered (the state machine hands out only `resultSize` of them)
       const answered = known.filter(p => lookup.state(p.id) === 'answered')
         .sort((a, b) => compareDistance(a.key, b.key, target))
@@ -231,6 +253,7 @@ export class SimNetwork {
       onDone({
         requests,
         failures,
+        stalls,
         hops: answered.reduce((max, p) => Math.max(max, depth.get(p.id) ?? 1), 0),
         latency: this.clock.now - started,
         accuracy: judge ? (truth.size === 0 ? 1 : hits / truth.size) : NaN,
@@ -238,10 +261,12 @@ export class SimNetwork {
         timedOut
       })
     }
-    const onAnswer = (peer: SimPeer, closer: SimPeer[]): void => {
+    const onAnswer = (peer: SimPeer, closer: SimPeer[], sent: number): void => {
       if (finished) {
         return
       }
+      stallTimers.get(peer.id)?.cancel()
+      stall?.observe(this.clock.now - sent)
       const added = lookup.answered(peer.id, closer)
       const d = (depth.get(peer.id) ?? 1) + 1
       for (const p of added) {
@@ -254,15 +279,28 @@ export class SimNetwork {
       if (finished) {
         return
       }
+      stallTimers.get(peer.id)?.cancel()
       failures++
       lookup.failed(peer.id)
       // a peer that does not answer leaves the asker's table
       from.table.remove(peer.id)
       pump()
     }
+    const onStall = (peer: SimPeer): void => {
+      if (finished || !lookup.stalled(peer.id)) {
+        return
+      }
+      stalls++
+      pump()
+    }
     const ask = (peer: SimPeer): void => {
       requests++
-      this.request(from, peer, target, (closer) => { onAnswer(peer, closer) }, () => { onFail(peer) })
+      const sent = this.clock.now
+      const stallAfter = stall?.current ?? this.options.requestTimeout
+      if (stallAfter < this.options.requestTimeout) {
+        stallTimers.set(peer.id, this.clock.cancellable(stallAfter, () => { onStall(peer) }))
+      }
+      this.request(from, peer, target, (closer) => { onAnswer(peer, closer, sent) }, () => { onFail(peer) })
     }
     const pump = (): void => {
       if (finished) {
@@ -273,7 +311,7 @@ export class SimNetwork {
         return
       }
       lookup.next().forEach(ask)
-      if (lookup.pending === 0) {
+      if (lookup.pending === 0 && lookup.stalledPending === 0) {
         finish(false)
       }
     }

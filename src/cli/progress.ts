@@ -19,6 +19,7 @@ interface Tally {
   asked: number
   answered: number
   failed: number
+  stalled: number
   stored: number
   found: number
   values: number
@@ -38,7 +39,7 @@ export class Progress {
     this.stream = stream
     this.label = label
     this.verbose = verbose
-    this.tally = { asked: 0, answered: 0, failed: 0, stored: 0, found: 0, values: 0 }
+    this.tally = { asked: 0, answered: 0, failed: 0, stalled: 0, stored: 0, found: 0, values: 0 }
     this.frame = 0
     if (stream.isTTY === true && !verbose) {
       this.timer = setInterval(() => { this.draw() }, 80)
@@ -53,6 +54,7 @@ export class Progress {
       case 'kadmium:lookup:ask': tally.asked++; break
       case 'kadmium:lookup:answer': tally.answered++; break
       case 'kadmium:lookup:fail': tally.failed++; break
+      case 'kadmium:lookup:stall': tally.stalled++; break
       case 'kadmium:put:stored':
       case 'kadmium:provide:sent': tally.stored++; break
       case 'kadmium:providers:found': tally.found++; break
@@ -71,6 +73,9 @@ export class Progress {
     const parts = [`asked ${tally.asked}`, `answered ${tally.answered}`]
     if (tally.failed > 0) {
       parts.push(`failed ${tally.failed}`)
+    }
+    if (tally.stalled > 0) {
+      parts.push(`stalled ${tally.stalled}`)
     }
     if (tally.stored > 0) {
       parts.push(`stored on ${tally.stored}`)

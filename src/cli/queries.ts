@@ -22,6 +22,8 @@ export interface QueryRecord {
   answered: number
   /** Peers that failed to answer. */
   failed: number
+  /** Requests that stalled (late; the lookup went on without waiting for them). */
+  stalled: number
   /** `running`, `ok`, or the name of the error it ended with. */
   outcome: string
 }
@@ -33,7 +35,7 @@ export class QueryTally {
 
   constructor (log: QueryLog, method: string, target: string) {
     this.log = log
-    this.record = { method, target: shorten(target), started: Date.now(), duration: 0, asked: 0, answered: 0, failed: 0, outcome: 'running' }
+    this.record = { method, target: shorten(target), started: Date.now(), duration: 0, asked: 0, answered: 0, failed: 0, stalled: 0, outcome: 'running' }
   }
 
   /** Counts one progress event by its type. */
@@ -44,6 +46,8 @@ export class QueryTally {
       this.record.answered++
     } else if (type === 'kadmium:lookup:fail') {
       this.record.failed++
+    } else if (type === 'kadmium:lookup:stall') {
+      this.record.stalled++
     }
   }
 

@@ -2,9 +2,17 @@
  * The iterative Kademlia lookup as a state machine, independent of the network and the clock.
  *
  * Feed it the peers you know, ask it whom to query next, and tell it what each peer answered
- * (or that it failed or timed out). It keeps the candidates ordered by distance to the target,
- * queries only among the closest, never queries a peer twice, and never counts a peer that did
- * not answer among its results. {@link runLookup} drives it over an asynchronous "ask" function.
+ * (or that it failed or timed out, or that it is late: *stalled*). It keeps the candidates
+ * ordered by distance to the target, queries only among the closest, never queries a peer twice,
+ * and never counts a peer that did not answer among its results. {@link runLookup} drives it over
+ * an asynchronous "ask" function.
+ *
+ * A stalled request is one the driver gave up waiting for but did not cancel: it no longer holds
+ * one of the α slots, and the lookup may end without it, as if it had failed; if its answer still
+ * arrives, the answer counts as any other. So that a lookup in which everybody stalls cannot open
+ * requests without end, no request is handed out while live and stalled ones together number
+ * α + `maxStalled` (`maxStalled` is α unless told otherwise): never more than α live requests,
+ * nor more than 2α open in all.
  */
 import { compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
@@ -18,7 +26,7 @@ export interface LookupPeer {
 }
 
 /** Where a candidate stands. */
-export type CandidateState = 'waiting' | 'asked' | 'answered' | 'failed'
+export type CandidateState = 'waiting' | 'asked' | 'stalled' | 'answered' | 'failed'
 
 interface Candidate<P> {
   peer: P
@@ -39,6 +47,11 @@ export interface LookupInit {
    * closest peers that answered. Use `k` for a closest-peers query.
    */
   resultSize: number
+  /**
+   * How many stalled requests may be open besides the α live ones; no new request is handed out
+   * while `live + stalled` is at `alpha + maxStalled`. α unless told otherwise.
+   */
+  maxStalled?: number
 }
 
 /** Counts of one lookup. */
@@ -49,6 +62,8 @@ export interface LookupStats {
   answered: number
   /** Peers that failed or timed out. */
   failed: number
+  /** Requests marked stalled (whatever became of them afterwards). */
+  stalled: number
   /** Distinct peers heard of. */
   known: number
 }
@@ -71,24 +86,32 @@ export class Lookup<P extends LookupPeer> {
   private readonly alpha: number
   private readonly window: number
   private readonly resultSize: number
+  private readonly maxOpen: number
   /** All candidates, closest first. */
   private readonly candidates: Array<Candidate<P>>
   private readonly byId: Map<string, Candidate<P>>
   private inFlight: number
+  private stalledOpen: number
   private readonly counts: LookupStats
 
   constructor (init: LookupInit, seeds: Iterable<P> = []) {
     if (init.alpha < 1 || init.beta < 1 || init.resultSize < 1) {
       throw new RangeError('alpha, beta and resultSize must be at least 1')
     }
+    const maxStalled = init.maxStalled ?? init.alpha
+    if (!(maxStalled >= 0)) {
+      throw new RangeError('maxStalled must be at least 0')
+    }
     this.target = init.target
     this.alpha = init.alpha
     this.resultSize = init.resultSize
     this.window = Math.max(init.beta, init.resultSize)
+    this.maxOpen = init.alpha + maxStalled
     this.candidates = []
     this.byId = new Map()
     this.inFlight = 0
-    this.counts = { asked: 0, answered: 0, failed: 0, known: 0 }
+    this.stalledOpen = 0
+    this.counts = { asked: 0, answered: 0, failed: 0, stalled: 0, known: 0 }
     this.add(seeds)
   }
 
@@ -110,8 +133,9 @@ export class Lookup<P extends LookupPeer> {
 
   /**
    * The peers to query now, closest first: waiting candidates among the closest
-   * `max(beta, resultSize)` live ones, as many as fit under α requests in flight. Each is
-   * marked asked; report its outcome with {@link answered} or {@link failed}.
+   * `max(beta, resultSize)` live ones (neither failed nor stalled), as many as fit under α live
+   * requests and `alpha + maxStalled` open ones. Each is marked asked; report its outcome with
+   * {@link answered} or {@link failed}, or that it is late with {@link stalled}.
    */
   next (): P[] {
     const out: P[] = []
@@ -120,10 +144,10 @@ export class Lookup<P extends LookupPeer> {
     }
     let live = 0
     for (const candidate of this.candidates) {
-      if (this.inFlight >= this.alpha || live >= this.window) {
+      if (this.inFlight >= this.alpha || this.inFlight + this.stalledOpen >= this.maxOpen || live >= this.window) {
         break
       }
-      if (candidate.state === 'failed') {
+      if (candidate.state === 'failed' || candidate.state === 'stalled') {
         continue
       }
       live++
@@ -137,27 +161,46 @@ export class Lookup<P extends LookupPeer> {
     return out
   }
 
-  /** Records that a peer answered with these closer peers. Returns the ones new to the lookup. */
+  /**
+   * Records that a peer answered with these closer peers, also late, after it stalled. Returns
+   * the ones new to the lookup.
+   */
   answered (id: string, closer: Iterable<P> = []): P[] {
     const candidate = this.byId.get(id)
-    if (candidate?.state !== 'asked') {
+    if (candidate == null || !this.close(candidate)) {
       return []
     }
     candidate.state = 'answered'
-    this.inFlight--
     this.counts.answered++
     return this.add(closer)
   }
 
-  /** Records that a peer failed or timed out. */
+  /** Records that a peer failed or timed out, also after it stalled. */
   failed (id: string): void {
     const candidate = this.byId.get(id)
-    if (candidate?.state !== 'asked') {
+    if (candidate == null || !this.close(candidate)) {
       return
     }
     candidate.state = 'failed'
-    this.inFlight--
     this.counts.failed++
+  }
+
+  /**
+   * Records that a peer asked is late: its request stops holding an α slot and the lookup no
+   * longer waits for it (it counts as failed for the end of the lookup), but its answer or its
+   * failure may still be reported. Returns false, changing nothing, unless the peer was asked
+   * and had not answered, failed or stalled yet.
+   */
+  stalled (id: string): boolean {
+    const candidate = this.byId.get(id)
+    if (candidate?.state !== 'asked') {
+      return false
+    }
+    candidate.state = 'stalled'
+    this.inFlight--
+    this.stalledOpen++
+    this.counts.stalled++
+    return true
   }
 
   /** Where a peer stands, if it is known. */
@@ -165,19 +208,25 @@ export class Lookup<P extends LookupPeer> {
     return this.byId.get(id)?.state
   }
 
-  /** Requests handed out and not yet reported. */
+  /** Live requests: handed out, not reported and not stalled (at most α). */
   get pending (): number {
     return this.inFlight
   }
 
+  /** Stalled requests not reported yet; with {@link pending}, at most `alpha + maxStalled`. */
+  get stalledPending (): number {
+    return this.stalledOpen
+  }
+
   /**
-   * True when the closest `max(beta, resultSize)` live candidates have all answered, or when no
-   * candidate is left to ask and nothing is in flight.
+   * True when the closest `max(beta, resultSize)` live candidates have all answered, or when
+   * fewer are live and all of them answered (none at all included). Stalled candidates count as
+   * failed here: the lookup does not wait for them.
    */
   get done (): boolean {
     let live = 0
     for (const candidate of this.candidates) {
-      if (candidate.state === 'failed') {
+      if (candidate.state === 'failed' || candidate.state === 'stalled') {
         continue
       }
       if (candidate.state !== 'answered') {
@@ -208,6 +257,19 @@ export class Lookup<P extends LookupPeer> {
   /** Counts so far. */
   get stats (): Readonly<LookupStats> {
     return this.counts
+  }
+
+  /** Takes an asked or stalled candidate off the open requests; false if it was neither. */
+  private close (candidate: Candidate<P>): boolean {
+    if (candidate.state === 'asked') {
+      this.inFlight--
+      return true
+    }
+    if (candidate.state === 'stalled') {
+      this.stalledOpen--
+      return true
+    }
+    return false
   }
 
   private insertionPoint (key: KadId): number {

@@ -1,16 +1,23 @@
 /**
  * Drives a {@link Lookup} over an asynchronous "ask this peer" function: keeps up to α requests
- * in flight, gives each its own timeout, and reports every step. It needs no libp2p: the caller
- * supplies the request and the clock.
+ * in flight, gives each its own timeout, stops waiting for a request that is late (it *stalls*:
+ * see {@link StallDeadline}) without cancelling it, and reports every step. It needs no libp2p:
+ * the caller supplies the request and the clock.
  */
-import { deadline } from '../utils/abort.ts'
 import { Lookup } from './lookup.ts'
+import { StallDeadline } from './stall.ts'
 import type { LookupInit, LookupPeer, LookupStats } from './lookup.ts'
+import type { StallOptions } from './stall.ts'
 
-/** One step of a running lookup, in the order it happened. */
+/**
+ * One step of a running lookup, in the order it happened. `elapsed` is the time since the
+ * request was sent. A `'stall'` is neither an answer nor a failure: the same peer's `'answer'` or
+ * `'fail'` may follow, unless the lookup ends first (then nothing follows).
+ */
 export type LookupEvent<P> =
   | { type: 'ask', peer: P }
   | { type: 'answer', peer: P, closer: P[], added: P[], elapsed: number }
+  | { type: 'stall', peer: P, elapsed: number }
   | { type: 'fail', peer: P, error: Error, elapsed: number }
 
 /** What {@link runLookup} needs. */
@@ -24,8 +31,22 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit {
   ask(peer: P, signal: AbortSignal): Promise<P[]>
   /** The clock, in milliseconds. */
   now(): number
+  /**
+   * Calls `fire` after `ms` milliseconds of the same clock as `now` and returns a function that
+   * calls it off. `setTimeout` unless told otherwise; tests and simulations pass a virtual clock.
+   */
+  schedule?(ms: number, fire: () => void): () => void
   /** A request that has not answered within this many milliseconds fails. */
   requestTimeout: number
+  /**
+   * When a request stalls: a request with no answer by its stall deadline stops holding an α
+   * slot and the lookup stops waiting for it, but its answer is still taken until
+   * `requestTimeout` or the end of the lookup; one still open when the lookup ends is aborted and
+   * not reported as a failure. The deadline adapts to the lookup's answer times
+   * ({@link StallDeadline}; these options override its defaults). `false` waits for every
+   * request until it answers or times out.
+   */
+  stall?: StallOptions | false
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -44,6 +65,11 @@ export interface LookupOutcome<P> {
   stats: LookupStats
 }
 
+function setTimer (ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms)
+  return () => { clearTimeout(timer) }
+}
+
 /**
  * Runs a lookup to its end and resolves to its closest answering peers.
  *
@@ -59,6 +85,8 @@ export interface LookupOutcome<P> {
  */
 export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): Promise<LookupOutcome<P>> {
   const lookup = new Lookup<P>(init, init.seeds)
+  const schedule = init.schedule ?? setTimer
+  const stall = init.stall === false ? undefined : new StallDeadline(init.stall ?? {}, init.requestTimeout)
   const ended = new AbortController()
   const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
   let stopped = false
@@ -77,24 +105,52 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
     const begun = init.now()
-    const request = deadline(init.requestTimeout, `no answer within ${init.requestTimeout} ms`, parent)
+    // the request ends at its own timeout, or when the lookup ends (stalled or not)
+    const request = new AbortController()
+    const onEnd = (): void => { request.abort(parent.reason) }
+    if (parent.aborted) {
+      onEnd()
+    } else {
+      parent.addEventListener('abort', onEnd, { once: true })
+    }
+    const cancelTimeout = schedule(init.requestTimeout, () => {
+      const error = new Error(`no answer within ${init.requestTimeout} ms`)
+      error.name = 'TimeoutError'
+      request.abort(error)
+    })
+    const stallAfter = stall?.current ?? init.requestTimeout
+    const cancelStall = stallAfter < init.requestTimeout
+      ? schedule(stallAfter, () => {
+        if (ended.signal.aborted || !lookup.stalled(peer.id)) {
+          return
+        }
+        init.onEvent?.({ type: 'stall', peer, elapsed: init.now() - begun })
+        // its slot is free, and the lookup may be done without it
+        wake?.()
+      })
+      : undefined
     init.ask(peer, request.signal).then(closer => {
       if (ended.signal.aborted) {
         return
       }
+      const elapsed = init.now() - begun
+      stall?.observe(elapsed)
       const added = lookup.answered(peer.id, closer)
-      init.onEvent?.({ type: 'answer', peer, closer, added, elapsed: init.now() - begun })
+      init.onEvent?.({ type: 'answer', peer, closer, added, elapsed })
       if (init.stopWhen?.(peer, closer) === true) {
         stopped = true
       }
     }, (err: Error) => {
       if (ended.signal.aborted) {
+        // the lookup ended first: not this peer's failure, stalled or not
         return
       }
       lookup.failed(peer.id)
       init.onEvent?.({ type: 'fail', peer, error: err, elapsed: init.now() - begun })
     }).finally(() => {
-      request.clear()
+      cancelTimeout()
+      cancelStall?.()
+      parent.removeEventListener('abort', onEnd)
       wake?.()
     })
   }
@@ -108,10 +164,11 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       for (const peer of lookup.next()) {
         start(peer)
       }
-      if (lookup.pending === 0) {
+      if (lookup.pending === 0 && lookup.stalledPending === 0) {
         // nothing asked and nothing to ask: done by definition
         break
       }
+      // live requests, or only stalled ones while the bound on open requests holds new ones back
       await settled()
     }
   } finally {

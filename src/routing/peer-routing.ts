@@ -12,6 +12,7 @@ import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
 import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.ts'
+import type { StallOptions } from '../kademlia/stall.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -25,6 +26,7 @@ import type { ProgressEvent } from 'progress-events'
 export type LookupProgressEvents =
   | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
   | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:stall', { peer: PeerId, elapsed: number }>
   | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
 
 /** Options of a lookup-based call. */
@@ -57,6 +59,8 @@ export interface PeerRoutingInit {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  /** When a lookup request stalls (see `RunLookupInit.stall`); the defaults unless told otherwise. */
+  stall?: StallOptions | false
   addresses: AddressScope
   /** Aborts when the service stops. */
   stopped(): AbortSignal
@@ -92,6 +96,7 @@ export class PeerRouting {
         beta: init.beta,
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
+        stall: init.stall,
         seeds,
         signal: query.signal,
         now: Date.now,
@@ -205,6 +210,15 @@ export class PeerRouting {
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
           peer: event.peer.peerId,
           closer: event.closer.map(p => p.peerId),
+          elapsed: event.elapsed
+        }))
+        break
+      case 'stall':
+        // late, not failed: the lookup goes on without it but takes its answer if it comes, and
+        // the routing table hears of it only if it fails in the end
+        init.log('%p stalled after %d ms', event.peer.peerId, Math.round(event.elapsed))
+        options.onProgress?.(new CustomProgressEvent('kadmium:lookup:stall', {
+          peer: event.peer.peerId,
           elapsed: event.elapsed
         }))
         break

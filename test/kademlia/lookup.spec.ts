@@ -1,9 +1,13 @@
 import { expect } from 'aegir/chai'
+import fc from 'fast-check'
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT } from '../../src/constants.ts'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
 import { runLookup } from '../../src/kademlia/run-lookup.ts'
+import { StallDeadline } from '../../src/kademlia/stall.ts'
 import type { LookupPeer } from '../../src/kademlia/lookup.ts'
+import type { LookupEvent, RunLookupInit } from '../../src/kademlia/run-lookup.ts'
 
 interface SimPeer extends LookupPeer {
   n: number
@@ -208,5 +212,361 @@ describe('kademlia/lookup', () => {
     })
     controller.abort(new Error('user gave up'))
     await expect(running).to.eventually.be.rejectedWith('user gave up')
+  })
+})
+
+/** A virtual clock for runLookup: its timers fire only as the test runs it, in time order. */
+class FakeClock {
+  now = 0
+  private timers: Array<{ at: number, seq: number, fire(): void, cancelled: boolean }> = []
+  private seq = 0
+
+  readonly schedule = (ms: number, fire: () => void): (() => void) => {
+    const timer = { at: this.now + ms, seq: this.seq++, fire, cancelled: false }
+    this.timers.push(timer)
+    return () => { timer.cancelled = true }
+  }
+
+  /** Fires timers in time order, letting promise callbacks run after each, until `done()` or none is left. */
+  async run (done: () => boolean): Promise<void> {
+    await settle()
+    while (!done()) {
+      this.timers = this.timers.filter(t => !t.cancelled).sort((a, b) => a.at - b.at || a.seq - b.seq)
+      const timer = this.timers.shift()
+      if (timer == null) {
+        return
+      }
+      this.now = timer.at
+      timer.fire()
+      await settle()
+    }
+  }
+}
+
+/** Lets every pending promise callback run. */
+async function settle (): Promise<void> {
+  await new Promise(resolve => setImmediate(resolve))
+}
+
+/** How a peer answers in a virtual run: after `after` virtual ms with `closer`, or never. */
+type Plan = { after: number, closer: SimPeer[] } | 'silent'
+
+interface VirtualRun {
+  closest: string[]
+  stats: { asked: number, answered: number, failed: number, stalled: number }
+  /** Every event with the virtual time it happened at. */
+  events: Array<LookupEvent<SimPeer> & { at: number }>
+  /** When the lookup ended, in virtual ms. */
+  endedAt: number
+  /** Requests aborted, with why. */
+  aborted: Array<{ id: string, reason: string }>
+  /** The most requests open at once, and the most live (open, not stalled) ones. */
+  maxOpen: number
+  maxLive: number
+}
+
+/** Runs runLookup on a fake clock; each peer answers as `plan` says. */
+async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' | 'schedule' | 'onEvent'>, plan: (peer: SimPeer) => Plan): Promise<VirtualRun> {
+  const clock = new FakeClock()
+  const events: VirtualRun['events'] = []
+  const aborted: VirtualRun['aborted'] = []
+  const stalledOpen = new Set<string>()
+  let open = 0
+  let maxOpen = 0
+  let maxLive = 0
+  const measure = (): void => {
+    maxOpen = Math.max(maxOpen, open)
+    maxLive = Math.max(maxLive, open - stalledOpen.size)
+  }
+  let outcome: Awaited<ReturnType<typeof runLookup<SimPeer>>> | undefined
+  const running = runLookup<SimPeer>({
+    ...init,
+    now: () => clock.now,
+    schedule: clock.schedule,
+    onEvent: (event) => {
+      events.push({ ...event, at: clock.now })
+      if (event.type === 'stall') {
+        stalledOpen.add(event.peer.id)
+      } else if (event.type !== 'ask') {
+        stalledOpen.delete(event.peer.id)
+      }
+      measure()
+    },
+    ask: async (peer, signal) => new Promise<SimPeer[]>((resolve, reject) => {
+      open++
+      measure()
+      const how = plan(peer)
+      const onAbort = (): void => {
+        open--
+        stalledOpen.delete(peer.id)
+        cancel()
+        aborted.push({ id: peer.id, reason: (signal.reason as Error).message })
+        reject(signal.reason)
+      }
+      const cancel = how === 'silent'
+        ? () => {}
+        : clock.schedule(how.after, () => {
+          open--
+          signal.removeEventListener('abort', onAbort)
+          resolve(how.closer)
+        })
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }).then(result => { outcome = result })
+  await clock.run(() => outcome != null)
+  await running
+  if (outcome == null) {
+    throw new Error('the lookup never ended')
+  }
+  return {
+    closest: outcome.closest.map(p => p.id),
+    stats: outcome.stats,
+    events,
+    endedAt: clock.now,
+    aborted,
+    maxOpen,
+    maxLive
+  }
+}
+
+function ids (events: VirtualRun['events'], type: LookupEvent<SimPeer>['type']): string[] {
+  return events.filter(e => e.type === type).map(e => e.peer.id)
+}
+
+describe('kademlia/lookup: stalled requests', () => {
+  it('the adaptive deadline starts at its initial value, then follows the median answer time between its floor and the request timeout', () => {
+    const stall = new StallDeadline({ initial: 2_000, factor: 3, min: 500 }, 10_000)
+    expect(stall.current).to.equal(2_000)
+    stall.observe(100)
+    expect(stall.current).to.equal(500)
+    stall.observe(400)
+    stall.observe(300)
+    expect(stall.median).to.equal(300)
+    expect(stall.current).to.equal(900)
+    for (let i = 0; i < 5; i++) {
+      stall.observe(9_000)
+    }
+    expect(stall.current).to.equal(10_000)
+    expect(new StallDeadline({}, 1_000).current).to.equal(1_000)
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 20_000, noNaN: true }), { maxLength: 50 }), fc.integer({ min: 1, max: 30_000 }), (times, max) => {
+      const deadline = new StallDeadline({}, max)
+      for (const t of times) {
+        deadline.observe(t)
+      }
+      expect(deadline.current).to.be.at.most(max)
+      expect(deadline.current).to.be.at.least(Math.min(max, STALL_MIN_TIMEOUT))
+    }))
+  })
+
+  it('the state machine: a stalled request frees its α slot, does not hold the end, and may still answer or fail', () => {
+    const target = kadId(new Uint8Array([3]))
+    const peers = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 2, beta: 1, resultSize: 2 }, peers.slice(0, 4))
+    expect(lookup.next().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
+    expect(lookup.next()).to.deep.equal([])
+    expect(lookup.stalled(peers[0].id)).to.equal(true)
+    expect(lookup.state(peers[0].id)).to.equal('stalled')
+    expect([lookup.pending, lookup.stalledPending]).to.deep.equal([1, 1])
+    // only a request in flight can stall, and only once
+    expect(lookup.stalled(peers[0].id)).to.equal(false)
+    expect(lookup.stalled(peers[3].id)).to.equal(false)
+    // its slot is free: the next closest is asked
+    expect(lookup.next().map(p => p.id)).to.deep.equal([peers[2].id])
+    lookup.answered(peers[1].id)
+    lookup.answered(peers[2].id)
+    // the closest two live peers answered: the stalled one is not waited for
+    expect(lookup.done).to.equal(true)
+    expect(lookup.results().map(p => p.id)).to.deep.equal([peers[1].id, peers[2].id])
+    // its late answer still counts
+    expect(lookup.answered(peers[0].id, [peers[5]]).map(p => p.id)).to.deep.equal([peers[5].id])
+    expect(lookup.stalledPending).to.equal(0)
+    expect(lookup.results().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
+    expect(lookup.stats).to.include({ asked: 3, answered: 3, failed: 0, stalled: 1 })
+
+    const other = new Lookup<SimPeer>({ target, alpha: 1, beta: 1, resultSize: 1 }, peers.slice(0, 2))
+    expect(other.next().map(p => p.id)).to.deep.equal([peers[0].id])
+    other.stalled(peers[0].id)
+    expect(other.next().map(p => p.id)).to.deep.equal([peers[1].id])
+    other.failed(peers[0].id)
+    expect(other.state(peers[0].id)).to.equal('failed')
+    expect(other.stats).to.include({ failed: 1, stalled: 1 })
+    expect([other.pending, other.stalledPending]).to.deep.equal([1, 0])
+  })
+
+  it('the state machine never holds more than α live and α + maxStalled open requests, never asks twice, and ends (property)', () => {
+    const target = kadId(new Uint8Array([5]))
+    const universe = Array.from({ length: 40 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const op = fc.tuple(fc.nat(), fc.constantFrom('answer', 'fail', 'stall'), fc.array(fc.nat({ max: 39 }), { maxLength: 5 }))
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 150 }),
+      (alpha, maxStalled, resultSize, seedCount, ops) => {
+        const lookup = new Lookup<SimPeer>({ target, alpha, beta: 1, resultSize, maxStalled }, universe.slice(-seedCount))
+        const asked = new Set<string>()
+        const answered = new Set<string>()
+        const open: string[] = []
+        const step = (): void => {
+          for (const peer of lookup.next()) {
+            expect(asked.has(peer.id), `${peer.id} asked twice`).to.equal(false)
+            asked.add(peer.id)
+            open.push(peer.id)
+          }
+          expect(lookup.pending).to.be.at.most(alpha)
+          expect(lookup.pending + lookup.stalledPending).to.equal(open.length)
+          expect(open.length).to.be.at.most(alpha + maxStalled)
+        }
+        const close = (id: string): void => { open.splice(open.indexOf(id), 1) }
+        step()
+        for (const [pick, kind, closer] of ops) {
+          if (open.length === 0) {
+            break
+          }
+          const id = open[pick % open.length]
+          if (kind === 'answer') {
+            lookup.answered(id, closer.map(i => universe[i]))
+            answered.add(id)
+            close(id)
+          } else if (kind === 'fail') {
+            lookup.failed(id)
+            close(id)
+          } else {
+            const wasAsked = lookup.state(id) === 'asked'
+            expect(lookup.stalled(id)).to.equal(wasAsked)
+          }
+          step()
+        }
+        // whatever is still open answers, one at a time, with nothing new: the lookup must end
+        while (open.length > 0 && !lookup.done) {
+          const id = open[0]
+          lookup.answered(id)
+          answered.add(id)
+          close(id)
+          step()
+        }
+        expect(lookup.done).to.equal(true)
+        for (const peer of lookup.results()) {
+          expect(answered.has(peer.id)).to.equal(true)
+        }
+      }
+    ))
+  })
+
+  it('a silent peer among the closest no longer holds the lookup until its request timeout, and is not reported failed', async () => {
+    const { peers, tables } = network(300)
+    for (let run = 0; run < 4; run++) {
+      const target = kadId(new TextEncoder().encode(`stall-${run}`))
+      const top = bruteForce(peers, target, 20)
+      // a quarter of the 20 closest never answer
+      const silent = new Set(top.filter((_, i) => i % 4 === 1))
+      const origin = peers.find(p => !top.includes(p.id))!
+      const plan = (peer: SimPeer): Plan => silent.has(peer.id)
+        ? 'silent'
+        : { after: 40 + (peer.n % 9) * 15, closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id) }
+      const init = { target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }
+      // answers list the 20 closest, silent or not: every live peer among them is found, in order
+      const live = top.filter(id => !silent.has(id) && id !== origin.id)
+
+      const before = await virtualLookup({ ...init, stall: false }, plan)
+      expect(before.closest.slice(0, live.length)).to.deep.equal(live)
+      // without stall detection the silent peers hold the lookup until their requests time out
+      expect(before.endedAt).to.be.at.least(10_000)
+      expect(ids(before.events, 'fail')).to.include.members(ids(before.events, 'ask').filter(id => silent.has(id)))
+
+      const after = await virtualLookup(init, plan)
+      expect(after.closest.slice(0, live.length)).to.deep.equal(live)
+      const askedSilent = ids(after.events, 'ask').filter(id => silent.has(id))
+      expect(askedSilent).to.not.be.empty()
+      // each silent peer asked stalled by the stall deadline, and the lookup did not wait for it
+      expect(ids(after.events, 'stall')).to.have.members(askedSilent)
+      for (const event of after.events.filter(e => e.type === 'stall')) {
+        expect(event.type === 'stall' && event.elapsed).to.be.at.most(STALL_INITIAL_TIMEOUT)
+      }
+      expect(after.endedAt).to.be.below(10_000)
+      // the lookup's end aborted them; none is reported as a failure
+      expect(ids(after.events, 'fail')).to.deep.equal([])
+      expect(after.aborted.map(a => a.id)).to.have.members(askedSilent)
+      expect(after.aborted.every(a => a.reason === 'lookup ended')).to.equal(true)
+      expect(after.stats).to.include({ failed: 0, stalled: askedSilent.length })
+      expect(after.maxLive).to.be.at.most(10)
+      expect(after.maxOpen).to.be.at.most(20)
+    }
+  })
+
+  it('a late answer from a stalled peer is taken, and a closer peer it brings re-opens the lookup', async () => {
+    const target = kadId(new Uint8Array([11]))
+    const [x, a, b, c] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
+    // a answers after its stall deadline (2 s before any answer), with the closest peer x; c is
+    // slow too, but the lookup ends before it answers
+    const plans = new Map<string, Plan>([
+      [a.id, { after: 2_200, closer: [x] }],
+      [b.id, { after: 100, closer: [] }],
+      [c.id, { after: 5_000, closer: [] }],
+      [x.id, { after: 100, closer: [] }]
+    ])
+    const run = await virtualLookup({ target, alpha: 3, beta: 1, resultSize: 2, requestTimeout: 10_000, seeds: [a, b, c] }, peer => plans.get(peer.id) ?? 'silent')
+    const names = new Map([[x.id, 'x'], [a.id, 'a'], [b.id, 'b'], [c.id, 'c']])
+    const trace = run.events.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}`)
+    expect(trace).to.deep.equal([
+      '0 ask a', '0 ask b',
+      '100 answer b',
+      // a stalls: its slot goes to c, the next closest
+      '2000 stall a', '2000 ask c',
+      // a answers late: taken, and x, closer than anyone, is asked
+      '2200 answer a', '2200 ask x',
+      '2300 answer x'
+    ])
+    expect(run.closest).to.deep.equal([x.id, a.id])
+    const lateAnswer = run.events.find(e => e.type === 'answer' && e.peer.id === a.id)
+    expect(lateAnswer?.type === 'answer' && lateAnswer.added.map(p => p.id)).to.deep.equal([x.id])
+    // c was still open at the end: aborted, never reported
+    expect(run.aborted).to.deep.equal([{ id: c.id, reason: 'lookup ended' }])
+    expect(run.stats).to.include({ asked: 4, answered: 3, failed: 0, stalled: 1 })
+  })
+
+  it('slow but live peers that answer after their stall deadline, while the lookup runs, end up in the result', async () => {
+    const { peers, tables } = network(300)
+    let lateInResult = 0
+    for (let run = 0; run < 6; run++) {
+      const target = kadId(new TextEncoder().encode(`slow-${run}`))
+      const origin = peers[run * 41]
+      // one peer in four is slow: 1–4 s, past any stall deadline here (≤ 2 s) and within the 10 s timeout
+      const plan = (peer: SimPeer): Plan => ({
+        after: peer.n % 4 === 0 ? 1_000 + (peer.n % 7) * 500 : 30 + (peer.n % 11) * 20,
+        closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id)
+      })
+      const result = await virtualLookup({ target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }, plan)
+      const answeredIds = new Set(ids(result.events, 'answer'))
+      const stalledIds = new Set(ids(result.events, 'stall'))
+      // the result is exactly the 20 closest of the peers that answered before the end, late or not
+      expect(result.closest).to.deep.equal(bruteForce(peers.filter(p => answeredIds.has(p.id)), target, 20))
+      lateInResult += result.closest.filter(id => stalledIds.has(id)).length
+      // nobody failed: the slow ones left open at the end were aborted, not reported
+      expect(ids(result.events, 'fail')).to.deep.equal([])
+      for (const { id, reason } of result.aborted) {
+        expect(stalledIds.has(id) || reason === 'lookup ended').to.equal(true)
+      }
+    }
+    expect(lateInResult, 'some slow peer answered late and was kept').to.be.greaterThan(0)
+  })
+
+  it('at most α live requests and 2α open ones, stalled included, when every peer is silent', async () => {
+    const target = kadId(new Uint8Array([13]))
+    const seeds = Array.from({ length: 14 }, (_, n) => simPeer(n))
+    const run = await virtualLookup({ target, alpha: 3, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds }, () => 'silent')
+    expect(run.maxLive).to.equal(3)
+    expect(run.maxOpen).to.equal(6)
+    // every request stalled, then failed at its timeout, but for the last ones: with nothing left
+    // to ask and nothing live, the lookup ended without waiting for them (aborted, not failed)
+    expect(run.stats).to.include({ asked: 14, answered: 0, stalled: 14 })
+    const endedOpen = run.aborted.filter(a => a.reason === 'lookup ended').map(a => a.id)
+    expect(endedOpen).to.not.be.empty()
+    expect(run.stats.failed + endedOpen.length).to.equal(14)
+    expect(ids(run.events, 'fail')).to.not.include.members(endedOpen)
+    expect(run.closest).to.deep.equal([])
+    expect(new Set(ids(run.events, 'ask')).size).to.equal(14)
+
+    // maxStalled 0: a stalled request still frees nothing beyond α in all
+    const strict = await virtualLookup({ target, alpha: 3, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds, maxStalled: 0 }, () => 'silent')
+    expect(strict.maxOpen).to.equal(3)
+    expect(strict.stats).to.include({ asked: 14, answered: 0 })
   })
 })

@@ -55,6 +55,31 @@ describe('network simulator', function () {
     expect(record.latency).to.be.at.least(1_000)
   })
 
+  it('with silent nodes, stall detection keeps lookups from waiting out the request timeout', async () => {
+    const run = async (stall: boolean): Promise<Array<{ latency: number, stalls: number, timedOut: boolean, accuracy: number }>> => {
+      const net = new SimNetwork({ seed: 5, stall: stall ? {} : false })
+      net.buildFromGlobalView(1_000)
+      for (const i of net.random.sample(1_000, 200)) {
+        net.nodes[i].up = false
+      }
+      const out = []
+      for (let i = 0; i < 20; i++) {
+        const from = net.randomUp()!
+        out.push(await net.lookupNow(from, net.random.bytes(32), { alpha: 10, beta: 20 }))
+      }
+      return out
+    }
+    const without = await run(false)
+    const withStall = await run(true)
+    expect(without.every(r => r.stalls === 0)).to.equal(true)
+    // without it, a lookup that meets a silent peer among the closest waits out its 10 s timeout
+    expect(without.filter(r => r.latency >= 10_000).length).to.be.greaterThan(0)
+    // with it, silent peers stall and no lookup waits for a request timeout
+    expect(withStall.some(r => r.stalls > 0)).to.equal(true)
+    expect(withStall.every(r => !r.timedOut && r.latency < 10_000)).to.equal(true)
+    expect(withStall.every(r => r.accuracy >= 0.9)).to.equal(true)
+  })
+
   it('the same seed replays the same network and lookups', async () => {
     const run = async (): Promise<unknown[]> => {
       const net = new SimNetwork({ seed: 11 })

@@ -1,0 +1,94 @@
+/**
+ * When a lookup request counts as *stalled*: an adaptive deadline drawn from how long the
+ * lookup's answers took so far. Pure arithmetic, no clock and no timers: {@link runLookup} (and
+ * the simulator) ask it for a deadline when they send a request and tell it each answer's time.
+ */
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../constants.ts'
+
+/** How the stall deadline is chosen; every field has a default from src/constants.ts. */
+export interface StallOptions {
+  /** The deadline in ms before any answer arrived (`STALL_INITIAL_TIMEOUT`, 2 s). */
+  initial?: number
+  /** The deadline once answers arrived: this many times their median time (`STALL_RTT_FACTOR`, 3). */
+  factor?: number
+  /** The deadline never goes below this many ms (`STALL_MIN_TIMEOUT`, 1 s). */
+  min?: number
+}
+
+/**
+ * The stall deadline of one lookup: `initial` until an answer arrives, then `factor` × the median
+ * answer time, never below `min`, never above `max` (the request timeout: a deadline that reaches
+ * it means the request is never stalled, only timed out).
+ *
+ * @example
+ * ```ts
+ * const stall = new StallDeadline({}, 10_000)
+ * stall.current        // 2000: nothing answered yet
+ * stall.observe(120); stall.observe(80); stall.observe(300)
+ * stall.current        // 1000: 3 × 120 ms is below the floor
+ * ```
+ */
+export class StallDeadline {
+  /** The largest deadline: the request timeout. */
+  readonly max: number
+  private readonly initial: number
+  private readonly factor: number
+  private readonly min: number
+  /** Answer times seen, sorted ascending. */
+  private readonly times: number[]
+
+  constructor (options: StallOptions, max: number) {
+    this.initial = options.initial ?? STALL_INITIAL_TIMEOUT
+    this.factor = options.factor ?? STALL_RTT_FACTOR
+    this.min = options.min ?? STALL_MIN_TIMEOUT
+    if (!(this.initial > 0) || !(this.factor > 0) || !(this.min >= 0) || !(max > 0)) {
+      throw new RangeError('stall initial, factor and the request timeout must be positive, min at least 0')
+    }
+    this.max = max
+    this.times = []
+  }
+
+  /** Records how long one answer took, in ms. */
+  observe (elapsed: number): void {
+    if (!Number.isFinite(elapsed) || elapsed < 0) {
+      return
+    }
+    const { times } = this
+    let lo = 0
+    let hi = times.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (times[mid] <= elapsed) {
+        lo = mid + 1
+      } else {
+        hi = mid
+      }
+    }
+    times.splice(lo, 0, elapsed)
+  }
+
+  /** Answers observed so far. */
+  get answers (): number {
+    return this.times.length
+  }
+
+  /** The median answer time in ms, or undefined before any answer. */
+  get median (): number | undefined {
+    const { times } = this
+    const n = times.length
+    if (n === 0) {
+      return undefined
+    }
+    return n % 2 === 1 ? times[n >> 1] : (times[n / 2 - 1] + times[n / 2]) / 2
+  }
+
+  /**
+   * The deadline in ms for a request sent now. When it equals {@link max}, the request is not
+   * to be stalled at all: it answers or times out.
+   */
+  get current (): number {
+    const median = this.median
+    const raw = median == null ? this.initial : this.factor * median
+    return Math.min(this.max, Math.max(this.min, raw))
+  }
+}
