@@ -170,11 +170,12 @@ export const PROVIDED_PREFIX = '/kadmium/provided'
 export const MAX_PROVIDER_ADDRESSES = 16
 
 /**
- * A lookup of a batch provide asks for this many times k peers. Asking for more than k widens
- * the part of the keyspace whose k closest peers one lookup settles: with 3k, keys within about
- * twice the k-th closest distance of the lookup's key need no lookup of their own.
+ * The most lookups a batch provide spends to see one region of the keyspace whole (a region
+ * holds about 1.5k peers, and a 2,000-peer network needed 2–3 lookups a region in the unit
+ * tests). Past it only the key the exploration started from is settled, by its own lookup: a
+ * crowd of peers sharing one prefix bounds what it costs.
  */
-export const BATCH_LOOKUP_FACTOR = 3
+export const MAX_REGION_LOOKUPS = 8
 
 /** How many providers `findProviders` yields unless told otherwise. */
 export const FIND_PROVIDERS_COUNT = 20

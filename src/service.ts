@@ -187,7 +187,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       log: this.log,
       requestTimeout: settings.requestTimeout,
       kBucketSize: settings.kBucketSize,
-      batchLookupSize: C.BATCH_LOOKUP_FACTOR * settings.kBucketSize,
+      maxRegionLookups: C.MAX_REGION_LOOKUPS,
       defaultCount: C.FIND_PROVIDERS_COUNT,
       beta: settings.beta,
       stopped

@@ -166,34 +166,7 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   }
   if (options.phases.includes('batch')) {
     progress('batch')
-    const provider = nodes[random.int(n)]
-    const cidsOf = async (label: string): Promise<CID[]> => Promise.all(Array.from({ length: options.batch }, async (_, i) => CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`${options.seed}-${label}-${i}`)))))
-    /** A random node other than the provider looks for `checked` of the CIDs. */
-    const check = async (cids: CID[], checked: number): Promise<number> => {
-      let found = 0
-      for (const cid of cids.slice(0, checked)) {
-        let seeker = nodes[random.int(n)]
-        if (seeker === provider) {
-          seeker = nodes[(nodes.indexOf(provider) + 1) % n]
-        }
-        found += await findProvider(seeker, impl, cid).then(id => id === provider.peerId.toString() ? 1 : 0, () => 0)
-      }
-      return found
-    }
-    const each = await cidsOf('each')
-    const e = await timed(async () => {
-      let provided = 0
-      for (const cid of each) {
-        provided += await provide(provider, impl, cid).then(() => 1, () => 0)
-      }
-      return provided
-    })
-    report.provideEach = { cids: each.length, ms: e.ms, streams: e.streams, provided: e.value ?? 0, found: await check(each, 5), checked: Math.min(5, each.length) }
-    if (impl === 'kadmium') {
-      const many = await cidsOf('many')
-      const m = await timed(async () => provideMany(provider as KadmiumBenchNode, many))
-      report.provideMany = { cids: many.length, ms: m.ms, streams: m.streams, provided: m.value ?? 0, found: await check(many, 5), checked: Math.min(5, many.length) }
-    }
+    Object.assign(report, await batchPhase(nodes, impl, options, random))
   }
   progress('done')
   const settled = memory()
@@ -201,4 +174,41 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   report.heapPerNodeSettled = (settled.heap - baseline.heap) / n
   await Promise.all(nodes.map(async node => { await node.stop()?.catch(() => {}) }))
   return report
+}
+
+/**
+ * One random node provides `options.batch` CIDs one `provide` after another and (kadmium)
+ * `options.batch` others with one `provideMany`; a random other node then looks for five of each.
+ */
+async function batchPhase (nodes: BenchNode[], impl: Impl, options: NetworkBenchOptions, random: Random): Promise<Pick<ChildReport, 'provideEach' | 'provideMany'>> {
+  const n = nodes.length
+  const provider = nodes[random.int(n)]
+  const cidsOf = async (label: string): Promise<CID[]> => Promise.all(Array.from({ length: options.batch }, async (_, i) => CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(`${options.seed}-${label}-${i}`)))))
+  const check = async (cids: CID[], checked: number): Promise<number> => {
+    let found = 0
+    for (const cid of cids.slice(0, checked)) {
+      let seeker = nodes[random.int(n)]
+      if (seeker === provider) {
+        seeker = nodes[(nodes.indexOf(provider) + 1) % n]
+      }
+      found += await findProvider(seeker, impl, cid).then(id => id === provider.peerId.toString() ? 1 : 0, () => 0)
+    }
+    return found
+  }
+  const out: Pick<ChildReport, 'provideEach' | 'provideMany'> = {}
+  const each = await cidsOf('each')
+  const e = await timed(async () => {
+    let provided = 0
+    for (const cid of each) {
+      provided += await provide(provider, impl, cid).then(() => 1, () => 0)
+    }
+    return provided
+  })
+  out.provideEach = { cids: each.length, ms: e.ms, streams: e.streams, provided: e.value ?? 0, found: await check(each, 5), checked: Math.min(5, each.length) }
+  if (impl === 'kadmium') {
+    const many = await cidsOf('many')
+    const m = await timed(async () => provideMany(provider as KadmiumBenchNode, many))
+    out.provideMany = { cids: many.length, ms: m.ms, streams: m.streams, provided: m.value ?? 0, found: await check(many, 5), checked: Math.min(5, many.length) }
+  }
+  return out
 }

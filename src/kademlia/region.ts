@@ -1,64 +1,132 @@
 /**
- * Batch planning for many keys at once: one lookup that found the peers closest to an *anchor*
- * key also settles the k closest peers of every key near enough to it, without a lookup of
- * their own.
+ * Batch planning for many keys at once: a few lookups that see one part of the keyspace whole
+ * settle the k closest peers of every key in it, with no lookup of their own.
  *
- * Why it is exact: the lookup returned every peer within distance `r` of the anchor `a` (the
- * distance of the last peer it returned). For a key `y`, take its k closest among those peers,
- * the farthest at distance `d`. The XOR distance obeys the triangle inequality
- * (a ⊕ z ≤ (a ⊕ y) + (y ⊕ z)), so every peer within `d` of `y` lies within (a ⊕ y) + d of `a`;
- * when that is at most `r`, no peer closer to `y` can be missing, and the k found are y's true
- * k closest. When the lookup returned fewer peers than it asked for, it saw the whole network
- * and every key is settled.
+ * It rests on the shape of the XOR metric. The keys that share a prefix form a subtree, and
+ * every peer inside a subtree is closer to every key inside it than any peer outside. So:
+ * (1) when the k closest peers of a key t include a peer outside a subtree that holds t, they
+ * include every peer of that subtree: the lookup saw it whole; (2) when a subtree holds at
+ * least k peers, the k closest peers of any key in it lie in it.
+ *
+ * A lookup of an anchor key finds its k closest peers; the longest prefix they all share with
+ * it marks a subtree (the *region*) that holds at least k peers. Its half on the anchor's side
+ * was seen whole by that lookup (1); lookups in the other half, split further while they find
+ * k peers inside, see that half whole too. Then every key in the region has its true k closest
+ * among the peers seen (2).
+ *
+ * What it needs of the lookups: that each returns the true k closest live peers of its target
+ * (fewer when the network holds fewer), which a Kademlia lookup gives on a settled network.
  */
-import { compareDistance, xorDistance } from './keys.ts'
+import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
 
-/** What a lookup around an anchor found. */
-export interface Region<P extends { key: KadId }> {
-  /** The key the lookup was for. */
-  anchor: KadId
-  /** Every peer the lookup returned (any order). */
-  peers: readonly P[]
-  /** Whether it returned fewer peers than it asked for: then it knows the whole network. */
-  complete: boolean
+/**
+ * Looks up some key sharing the first `bits` bits with `prefix` (`prefix` itself when `bits` is
+ * 256) and resolves to that key and its k closest peers (all of them when there are fewer).
+ */
+export type FindClosest<P> = (prefix: KadId, bits: number) => Promise<{ target: KadId, peers: P[] }>
+
+/** A part of the keyspace seen whole. */
+export interface Region<P> {
+  /** Any key in it: the region is the keys sharing its first `bits` bits. */
+  prefix: KadId
+  bits: number
+  /** Every peer in it. */
+  peers: P[]
+}
+
+/** What {@link exploreRegion} found. */
+export interface Exploration<P> {
+  /** The region, unless it took more than `maxLookups` lookups to see it whole. */
+  region?: Region<P>
+  /** The anchor's own k closest peers, found by the first lookup. */
+  anchorPeers: P[]
+  /** Lookups made. */
+  lookups: number
 }
 
 /**
- * The keys of `keys` whose k closest peers `region` settles, each with those peers, closest
- * first; `indexOf` gives the key of each item. Keys it cannot settle are left out.
+ * Finds the region around `anchor` and every peer in it (see the module comment), with at most
+ * `maxLookups` lookups.
  *
  * @example
  * ```ts
- * const { closest } = await lookup(anchor, { resultSize: 3 * k })
- * const settled = settleKeys({ anchor: kadId(anchor), peers: closest, complete: closest.length < 3 * k }, pending, k, item => item.id)
+ * const { region } = await exploreRegion(kadId(cid.multihash.bytes), async (prefix, bits) => lookUpSomeKeyIn(prefix, bits), 20, 8)
+ * for (const key of keys) {
+ *   const peers = region == null ? undefined : closestInRegion(region, key, 20)  // undefined: outside it
+ * }
  * ```
  */
-export function settleKeys<P extends { key: KadId }, T> (region: Region<P>, keys: readonly T[], k: number, keyOf: (item: T) => KadId): Array<{ item: T, peers: P[] }> {
-  const radius = region.peers.reduce((far, peer) => {
-    const d = distance(region.anchor, peer.key)
-    return d > far ? d : far
-  }, 0n)
-  const out: Array<{ item: T, peers: P[] }> = []
-  for (const item of keys) {
-    const key = keyOf(item)
-    const away = distance(region.anchor, key)
-    if (!region.complete && away > radius) {
-      continue
+export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, find: FindClosest<P>, k: number, maxLookups: number): Promise<Exploration<P>> {
+  const seen = new Map<string, P>()
+  const look = async (prefix: KadId, bits: number): Promise<{ target: KadId, peers: P[] }> => {
+    const found = await find(prefix, bits)
+    for (const peer of found.peers) {
+      seen.set(hex(peer.key), peer)
     }
-    const peers = [...region.peers].sort((a, b) => compareDistance(a.key, b.key, key)).slice(0, k)
-    if (peers.length > 0 && (region.complete || away + distance(key, peers[peers.length - 1].key) <= radius)) {
-      out.push({ item, peers })
+    return found
+  }
+  const { peers: anchorPeers } = await look(anchor, KAD_ID_BITS)
+  let lookups = 1
+  const depth = wholeBelow(anchor, anchorPeers, k)
+  if (depth < 0) {
+    // fewer than k peers in the whole network: the lookup saw them all
+    return { region: { prefix: anchor, bits: 0, peers: anchorPeers }, anchorPeers, lookups }
+  }
+  // the region shares `depth` bits with the anchor; the anchor's half of it was seen whole
+  const open: Array<{ prefix: KadId, bits: number }> = [sibling(anchor, depth)]
+  while (open.length > 0) {
+    const part = open.pop() as { prefix: KadId, bits: number }
+    if (lookups >= maxLookups) {
+      return { anchorPeers, lookups }
+    }
+    const { target, peers } = await look(part.prefix, part.bits)
+    lookups++
+    // the subtrees of the target deeper than `below` were seen whole; the siblings on the way
+    // down from `part` to there still have to be
+    const below = wholeBelow(target, peers, k)
+    for (let bit = part.bits; bit <= below; bit++) {
+      open.push(sibling(target, bit))
     }
   }
-  return out
+  const peers = [...seen.values()].filter(peer => commonPrefixLength(peer.key, anchor) >= depth)
+  return { region: { prefix: anchor, bits: depth, peers }, anchorPeers, lookups }
 }
 
-/** The XOR distance of two keys as a number. */
-function distance (a: KadId, b: KadId): bigint {
-  let out = 0n
-  for (const byte of xorDistance(a, b)) {
-    out = (out << 8n) | BigInt(byte)
+/**
+ * The k closest peers of `key` when it lies in `region` (they are all in it), closest first;
+ * undefined when it lies outside.
+ */
+export function closestInRegion<P extends { key: KadId }> (region: Region<P>, key: KadId, k: number): P[] | undefined {
+  if (commonPrefixLength(region.prefix, key) < region.bits) {
+    return undefined
+  }
+  return [...region.peers].sort((a, b) => compareDistance(a.key, b.key, key)).slice(0, k)
+}
+
+/**
+ * The longest prefix length `bits` such that all of `found` (the k closest peers of `target`)
+ * share `bits` bits with it: every subtree of `target` deeper than that was seen whole. -1 when
+ * fewer than k were found (the lookup saw the whole network).
+ */
+function wholeBelow<P extends { key: KadId }> (target: KadId, found: P[], k: number): number {
+  if (found.length < k) {
+    return -1
+  }
+  return found.reduce((bits, peer) => Math.min(bits, commonPrefixLength(target, peer.key)), KAD_ID_BITS - 1)
+}
+
+/** The subtree beside `key`'s at depth `bit`: `key`'s first `bit` bits, then the other bit. */
+function sibling (key: KadId, bit: number): { prefix: KadId, bits: number } {
+  const prefix = key.slice()
+  prefix[bit >> 3] ^= 0x80 >> (bit & 7)
+  return { prefix, bits: bit + 1 }
+}
+
+function hex (key: KadId): string {
+  let out = ''
+  for (const byte of key) {
+    out += byte.toString(16).padStart(2, '0')
   }
   return out
 }

@@ -6,12 +6,13 @@
 import { pushable } from 'it-pushable'
 import { CustomProgressEvent } from 'progress-events'
 import { NotStoredError } from '../errors.ts'
-import { kadId } from '../kademlia/keys.ts'
-import { settleKeys } from '../kademlia/region.ts'
+import { KAD_ID_BITS, kadId } from '../kademlia/keys.ts'
+import { closestInRegion, exploreRegion } from '../kademlia/region.ts'
 import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import { keyWithPrefix } from './refresher.ts'
 import type { LookupOptions, LookupProgressEvents, PeerRouting } from './peer-routing.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
@@ -72,8 +73,8 @@ export interface ProviderRoutingInit {
   selfAddresses(): Multiaddr[]
   log: Logger
   kBucketSize: number
-  /** Peers a lookup of {@link ProviderRouting.announceMany} asks for: more settles more keys. */
-  batchLookupSize: number
+  /** The most lookups {@link ProviderRouting.announceMany} spends to see one region whole. */
+  maxRegionLookups: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered. */
@@ -115,14 +116,14 @@ export class ProviderRouting {
 
   /**
    * Announces many keys with far fewer lookups than one each, without touching the reprovide
-   * list (the reprovider calls this). A lookup around the first pending key asks for
-   * `batchLookupSize` peers, and settles the true k closest peers of every pending key
-   * near enough to it (see {@link settleKeys}); those keys are sent their records without a
-   * lookup of their own. Yields what became of each key, as it is done.
+   * list (the reprovider calls this). A few lookups around the first pending key see a region
+   * of the keyspace whole, with every peer in it (see {@link exploreRegion}); every pending key
+   * in that region is sent its records with no lookup of its own. Yields what became of each
+   * key, as it is done.
    */
   async * announceMany (keys: Iterable<Uint8Array>, options: ProvideOptions = {}): AsyncGenerator<Announced> {
     const { init } = this
-    const size = init.batchLookupSize
+    const k = init.kBucketSize
     let pending = [...keys].map(key => ({ key, id: kadId(key) }))
     while (pending.length > 0) {
       options.signal?.throwIfAborted()
@@ -130,9 +131,14 @@ export class ProviderRouting {
       let settled: Array<{ item: typeof anchor, peers: DHTPeer[] }> = []
       let failure: Error = new NotStoredError('no peer answered the lookup')
       try {
-        const { closest } = await init.peerRouting.lookup(anchor.key, { ...options, resultSize: size })
-        // the anchor is among them unless no peer answered
-        settled = settleKeys({ anchor: anchor.id, peers: closest, complete: closest.length < size }, pending, init.kBucketSize, item => item.id)
+        const { region, anchorPeers } = await exploreRegion(anchor.id, async (prefix, bits) => {
+          const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
+          const { closest } = await init.peerRouting.lookup(key, options)
+          return { target: kadId(key), peers: closest }
+        }, k, init.maxRegionLookups)
+        // past the lookup bound, the anchor alone is settled
+        const inRegion = region == null ? [{ item: anchor, peers: anchorPeers }] : pending.map(item => ({ item, peers: closestInRegion(region, item.id, k) ?? [] }))
+        settled = inRegion.filter(s => s.peers.length > 0)
       } catch (err: any) {
         options.signal?.throwIfAborted()
         failure = err

@@ -42,14 +42,15 @@ async function breathe (): Promise<void> {
 }
 
 /**
- * A raw key whose SHA-256 shares exactly `bucket` leading bits with `self`: the key a refresh of
- * that bucket looks up. Found by hashing random keys, about 2^(bucket+1) tries.
+ * A raw key whose SHA-256 shares at least `bits` leading bits with `prefix`: a key a lookup can
+ * ask for to reach that part of the keyspace (a FIND_NODE carries a key, which its receiver
+ * hashes). Found by hashing random keys, about 2^bits tries.
  */
-export async function keyInBucket (self: KadId, bucket: number, options: AbortOptions = {}): Promise<Uint8Array> {
+export async function keyWithPrefix (prefix: KadId, bits: number, options: AbortOptions = {}): Promise<Uint8Array> {
   const candidate = new Uint8Array(32)
   for (let tries = 1; ; tries++) {
     crypto.getRandomValues(candidate)
-    if (commonPrefixLength(kadId(candidate), self) === bucket) {
+    if (commonPrefixLength(kadId(candidate), prefix) >= bits) {
       return candidate
     }
     if (tries % 4096 === 0) {
@@ -57,6 +58,16 @@ export async function keyInBucket (self: KadId, bucket: number, options: AbortOp
       await breathe()
     }
   }
+}
+
+/**
+ * A raw key whose SHA-256 shares exactly `bucket` leading bits with `self`: the key a refresh of
+ * that bucket looks up. About 2^(bucket+1) tries.
+ */
+export async function keyInBucket (self: KadId, bucket: number, options: AbortOptions = {}): Promise<Uint8Array> {
+  const prefix = self.slice()
+  prefix[bucket >> 3] ^= 0x80 >> (bucket & 7)
+  return keyWithPrefix(prefix, bucket + 1, options)
 }
 
 /**

@@ -68,8 +68,10 @@ describe('interop: providers in a mixed kadmium / `@libp2p/kad-dht` network', fu
       expect(sent).to.be.at.least(5)
     }
     const after = provider.services.dht.stats().outbound
-    // 12 nodes are fewer than the 3k a batch lookup asks for: one lookup, asking each peer once
-    expect((after.FIND_NODE ?? 0) - (before.FIND_NODE ?? 0)).to.be.within(1, all.length - 1)
+    // 12 nodes are fewer than k: the first lookup sees them all and settles every CID. One
+    // lookup asks each peer once (a provide of each would take 20 lookups); the slack is for the
+    // node's own background checks
+    expect((after.FIND_NODE ?? 0) - (before.FIND_NODE ?? 0)).to.be.within(1, 2 * (all.length - 1) - 1)
     expect((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0)).to.equal(outcomes.reduce((sum, o) => sum + o.sent, 0))
     for (const [finder, cid] of [[js[1], cids[0]], [js[5], cids[7]], [kadmium[0], cids[13]]] as const) {
       const found = await collect(finder.contentRouting.findProviders(cid))

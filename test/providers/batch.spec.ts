@@ -1,0 +1,64 @@
+import { expect } from 'aegir/chai'
+import drain from 'it-drain'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { connect, kadmiumNode, stopAll, trueClosest } from '../utils/nodes.ts'
+import type { KadmiumNode } from '../utils/nodes.ts'
+
+describe('providers: provideMany over regions of the keyspace', function () {
+  this.timeout(180_000)
+  const K = 4
+  let nodes: KadmiumNode[] = []
+
+  before(async () => {
+    // k = 4 over 16 nodes: a region holds a handful of peers, so a batch has to explore
+    nodes = await Promise.all(Array.from({ length: 16 }, async () => kadmiumNode({ kBucketSize: K })))
+    await Promise.all(nodes.map(async (node, i) => {
+      await connect(node, nodes[(i + 1) % nodes.length])
+      await connect(node, nodes[(i + 7) % nodes.length])
+    }))
+    for (const node of nodes) {
+      await drain(node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes))
+    }
+  })
+
+  after(async () => {
+    await stopAll(nodes)
+  })
+
+  it('sends each CID\'s record to exactly its true k closest peers, with under half the requests of a provide each', async () => {
+    const cidsOf = async (label: string): Promise<CID[]> => Promise.all(Array.from({ length: 40 }, async (_, i) => CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`${label} ${i}`)))))
+    const provider = nodes[5]
+    const findNodes = (): number => provider.services.dht.stats().outbound.FIND_NODE ?? 0
+    // the cost of providing 40 CIDs one by one
+    const eachStart = findNodes()
+    for (const cid of await cidsOf('each')) {
+      await provider.services.dht.provide(cid)
+    }
+    const each = findNodes() - eachStart
+    const cids = await cidsOf('batch')
+    const before = provider.services.dht.stats().outbound
+    const told = new Map<string, string[]>()
+    for await (const { cid, error } of provider.services.dht.provideMany(cids, {
+      onProgress: (event: any) => {
+        if (event.type === 'kadmium:provide:sent') {
+          told.set('last', [...(told.get('last') ?? []), event.detail.peer.toString()])
+        }
+      }
+    })) {
+      expect(error).to.equal(undefined)
+      told.set(cid.toString(), told.get('last') ?? [])
+      told.delete('last')
+    }
+    const after = provider.services.dht.stats().outbound
+    const ids = nodes.map(n => n.peerId)
+    for (const cid of cids) {
+      // the provider's own store holds it; the k closest others are the true k closest
+      const want = trueClosest(ids, cid.multihash.bytes, K, provider.peerId)
+      expect((told.get(cid.toString()) ?? []).sort(), `${cid} went to its ${K} closest`).to.deep.equal([...want].sort())
+    }
+    expect((after.FIND_NODE ?? 0) - (before.FIND_NODE ?? 0)).to.be.below(each / 2)
+    expect((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0)).to.equal(40 * K)
+  })
+})
