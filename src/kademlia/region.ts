@@ -105,6 +105,54 @@ export function closestInRegion<P extends { key: KadId }> (region: Region<P>, ke
 }
 
 /**
+ * One step of {@link settleBatch}: the items one region settled, or the one it failed on, with
+ * the error of its lookups (none when they found no peer at all).
+ */
+export type BatchStep<T, P> =
+  | { settled: Array<{ item: T, peers: P[] }>, lookups: number }
+  | { failed: T, error?: Error, lookups: number }
+
+/**
+ * Settles the k closest peers of many keys, region by region: explores the region around the
+ * first unsettled item (see {@link exploreRegion}) and settles every item in it, then goes on
+ * with the rest. Past `maxLookups` a region settles only the item it started from. An item
+ * whose exploration failed (or found no peer at all) is yielded as failed and left out.
+ *
+ * @example
+ * ```ts
+ * for await (const step of settleBatch(keys, key => kadId(key), key => findFor(key), 20, 8)) {
+ *   if ('failed' in step) { ... } else for (const { item, peers } of step.settled) { ... }
+ * }
+ * ```
+ */
+export async function * settleBatch<T, P extends { key: KadId }> (items: Iterable<T>, keyOf: (item: T) => KadId, findFor: (anchor: T) => FindClosest<P>, k: number, maxLookups: number): AsyncGenerator<BatchStep<T, P>> {
+  let pending = [...items].map(item => ({ item, key: keyOf(item) }))
+  while (pending.length > 0) {
+    const anchor = pending[0]
+    let exploration: Exploration<P>
+    try {
+      exploration = await exploreRegion(anchor.key, findFor(anchor.item), k, maxLookups)
+    } catch (error: any) {
+      pending = pending.slice(1)
+      yield { failed: anchor.item, error, lookups: NaN }
+      continue
+    }
+    const { region, anchorPeers, lookups } = exploration
+    const settled = region == null
+      ? [{ item: anchor.item, peers: anchorPeers }]
+      : pending.map(p => ({ item: p.item, peers: closestInRegion(region, p.key, k) ?? [] }))
+    const done = new Set(settled.filter(s => s.peers.length > 0).map(s => s.item))
+    if (done.size === 0) {
+      pending = pending.slice(1)
+      yield { failed: anchor.item, lookups }
+      continue
+    }
+    pending = pending.filter(p => !done.has(p.item))
+    yield { settled: settled.filter(s => done.has(s.item)), lookups }
+  }
+}
+
+/**
  * The longest prefix length `bits` such that all of `found` (the k closest peers of `target`)
  * share `bits` bits with it: every subtree of `target` deeper than that was seen whole. -1 when
  * fewer than k were found (the lookup saw the whole network).

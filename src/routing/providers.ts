@@ -7,13 +7,14 @@ import { pushable } from 'it-pushable'
 import { CustomProgressEvent } from 'progress-events'
 import { NotStoredError } from '../errors.ts'
 import { KAD_ID_BITS, kadId } from '../kademlia/keys.ts'
-import { closestInRegion, exploreRegion } from '../kademlia/region.ts'
+import { settleBatch } from '../kademlia/region.ts'
 import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { keyWithPrefix } from './refresher.ts'
 import type { LookupOptions, LookupProgressEvents, PeerRouting } from './peer-routing.ts'
+import type { KadId } from '../kademlia/keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -123,39 +124,23 @@ export class ProviderRouting {
    */
   async * announceMany (keys: Iterable<Uint8Array>, options: ProvideOptions = {}): AsyncGenerator<Announced> {
     const { init } = this
-    const k = init.kBucketSize
-    let pending = [...keys].map(key => ({ key, id: kadId(key) }))
-    while (pending.length > 0) {
+    const findFor = (anchor: Uint8Array) => async (prefix: KadId, bits: number) => {
+      const key = bits >= KAD_ID_BITS ? anchor : await keyWithPrefix(prefix, bits, options)
+      const { closest } = await init.peerRouting.lookup(key, options)
+      return { target: kadId(key), peers: closest }
+    }
+    for await (const step of settleBatch(keys, kadId, findFor, init.kBucketSize, init.maxRegionLookups)) {
       options.signal?.throwIfAborted()
-      const anchor = pending[0]
-      let settled: Array<{ item: typeof anchor, peers: DHTPeer[] }> = []
-      let failure: Error = new NotStoredError('no peer answered the lookup')
-      try {
-        const { region, anchorPeers } = await exploreRegion(anchor.id, async (prefix, bits) => {
-          const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
-          const { closest } = await init.peerRouting.lookup(key, options)
-          return { target: kadId(key), peers: closest }
-        }, k, init.maxRegionLookups)
-        // past the lookup bound, the anchor alone is settled
-        const inRegion = region == null ? [{ item: anchor, peers: anchorPeers }] : pending.map(item => ({ item, peers: closestInRegion(region, item.id, k) ?? [] }))
-        settled = inRegion.filter(s => s.peers.length > 0)
-      } catch (err: any) {
-        options.signal?.throwIfAborted()
-        failure = err
-      }
-      if (settled.length === 0) {
-        pending = pending.slice(1)
-        yield { key: anchor.key, sent: 0, error: failure }
+      if ('failed' in step) {
+        yield { key: step.failed, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
         continue
       }
-      const done = new Set(settled.map(s => s.item))
-      pending = pending.filter(item => !done.has(item))
-      for (const { item, peers } of settled) {
+      for (const { item, peers } of step.settled) {
         try {
-          yield { key: item.key, sent: await this.deliver(item.key, peers, options) }
+          yield { key: item, sent: await this.deliver(item, peers, options) }
         } catch (error: any) {
           options.signal?.throwIfAborted()
-          yield { key: item.key, sent: 0, error }
+          yield { key: item, sent: 0, error }
         }
       }
     }

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { compareDistance } from '../../src/kademlia/keys.ts'
-import { closestInRegion, exploreRegion } from '../../src/kademlia/region.ts'
+import { closestInRegion, exploreRegion, settleBatch } from '../../src/kademlia/region.ts'
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -92,5 +92,43 @@ describe('kademlia/region', () => {
     const { region, lookups } = await exploreRegion(new Uint8Array(32).fill(1), async (target) => ({ target, peers: closest(network, target, 20) }), 20, 8)
     expect(lookups).to.equal(1)
     expect(closestInRegion(region as any, new Uint8Array(32).fill(200), 20)).to.have.length(12)
+  })
+
+  it('settleBatch settles every key once, each with its true k closest, in far fewer lookups than keys', async () => {
+    let seed = 11
+    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+    const bytes = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
+    const network = Array.from({ length: 2_000 }, (_, name) => ({ key: bytes(), name }))
+    const keys = Array.from({ length: 500 }, bytes)
+    // one anchor's lookups fail: that key is reported failed and the others go on
+    const broken = keys[3]
+    const findFor = (anchor: Uint8Array) => async (target: Uint8Array) => {
+      if (anchor === broken) {
+        throw new Error('the network is down')
+      }
+      return { target, peers: closest(network, target, 20) }
+    }
+    const settled = new Map<Uint8Array, number[]>()
+    const failed: Uint8Array[] = []
+    let lookups = 0
+    for await (const step of settleBatch(keys, kk => kk, findFor, 20, 8)) {
+      if ('failed' in step) {
+        failed.push(step.failed)
+        expect(step.error?.message).to.equal('the network is down')
+        continue
+      }
+      lookups += step.lookups
+      for (const { item, peers } of step.settled) {
+        expect(settled.has(item), 'settled once').to.equal(false)
+        settled.set(item, peers.map(p => p.name))
+      }
+    }
+    expect(failed).to.deep.equal([broken])
+    expect(settled.size).to.equal(keys.length - 1)
+    for (const [item, names] of settled) {
+      expect(names).to.deep.equal(closest(network, item, 20).map(p => p.name))
+    }
+    // 500 keys over 2,000 peers: regions of ~30 peers hold ~7 keys each, for 2–3 lookups
+    expect(lookups).to.be.below(keys.length / 2)
   })
 })
