@@ -8,6 +8,7 @@
  * node --expose-gc dist/bench/values-providers.js --nodes 150 --ops 20
  * node dist/bench/serve.js --seconds 5
  * node dist/bench/sim/index.js --nodes 20000 --charts docs
+ * node dist/bench/sim/batch.js --nodes 10000 --keys 100,1000,10000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
  * ```
  *
@@ -20,6 +21,7 @@ import { intList, positiveInt } from './lib/stats.ts'
 import { NETWORK_DEFAULTS, runNetworkBench } from './network.ts'
 import { runProviderStore } from './provider-store.ts'
 import { runServe } from './serve.ts'
+import { runBatchSimulation } from './sim/batch.ts'
 import { runSimulation } from './sim/index.ts'
 
 const PARTS = ['sim', 'network', 'serve', 'store'] as const
@@ -53,6 +55,8 @@ let failed = false
 if (only.has('sim')) {
   const result = await runSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']), lookups: positiveInt('sim-lookups', values['sim-lookups']), charts: values.charts })
   failed ||= result.check.exact !== result.check.lookups
+  const batch = await runBatchSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']) })
+  failed ||= batch.some(row => row.exact !== 1)
 }
 if (only.has('network')) {
   await runNetworkBench({ nodes: intList('nodes', values.nodes), lookups: positiveInt('lookups', values.lookups), ops: positiveInt('ops', values.ops) })

@@ -188,6 +188,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       requestTimeout: settings.requestTimeout,
       kBucketSize: settings.kBucketSize,
       maxRegionLookups: C.MAX_REGION_LOOKUPS,
+      minRegionKeys: C.MIN_REGION_KEYS,
       defaultCount: C.FIND_PROVIDERS_COUNT,
       beta: settings.beta,
       stopped

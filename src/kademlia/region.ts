@@ -37,7 +37,10 @@ export interface Region<P> {
 
 /** What {@link exploreRegion} found. */
 export interface Exploration<P> {
-  /** The region, unless it took more than `maxLookups` lookups to see it whole. */
+  /**
+   * The region, unless `worthIt` said no or it took more than `maxLookups` lookups to see it
+   * whole.
+   */
   region?: Region<P>
   /** The anchor's own k closest peers, found by the first lookup. */
   anchorPeers: P[]
@@ -47,7 +50,9 @@ export interface Exploration<P> {
 
 /**
  * Finds the region around `anchor` and every peer in it (see the module comment), with at most
- * `maxLookups` lookups.
+ * `maxLookups` lookups. After the anchor's own lookup, `worthIt` is asked whether the region
+ * (the keys sharing its first `bits` bits) deserves the lookups that see it whole; without it,
+ * it always does.
  *
  * @example
  * ```ts
@@ -57,7 +62,7 @@ export interface Exploration<P> {
  * }
  * ```
  */
-export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, find: FindClosest<P>, k: number, maxLookups: number): Promise<Exploration<P>> {
+export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, find: FindClosest<P>, k: number, maxLookups: number, worthIt: (bits: number) => boolean = () => true): Promise<Exploration<P>> {
   const seen = new Map<string, P>()
   const look = async (prefix: KadId, bits: number): Promise<{ target: KadId, peers: P[] }> => {
     const found = await find(prefix, bits)
@@ -72,6 +77,9 @@ export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, fi
   if (depth < 0) {
     // fewer than k peers in the whole network: the lookup saw them all
     return { region: { prefix: anchor, bits: 0, peers: anchorPeers }, anchorPeers, lookups }
+  }
+  if (!worthIt(depth)) {
+    return { anchorPeers, lookups }
   }
   // the region shares `depth` bits with the anchor; the anchor's half of it was seen whole
   const open: Array<{ prefix: KadId, bits: number }> = [sibling(anchor, depth)]
@@ -115,23 +123,26 @@ export type BatchStep<T, P> =
 /**
  * Settles the k closest peers of many keys, region by region: explores the region around the
  * first unsettled item (see {@link exploreRegion}) and settles every item in it, then goes on
- * with the rest. Past `maxLookups` a region settles only the item it started from. An item
+ * with the rest. A region holding fewer than `minKeys` unsettled items is not explored (its
+ * lookups would cost more than they save), nor one that takes more than `maxLookups`: then
+ * only the item it started from is settled, by its own lookup. An item
  * whose exploration failed (or found no peer at all) is yielded as failed and left out.
  *
  * @example
  * ```ts
- * for await (const step of settleBatch(keys, key => kadId(key), key => findFor(key), 20, 8)) {
+ * for await (const step of settleBatch(keys, key => kadId(key), key => findFor(key), 20, 8, 3)) {
  *   if ('failed' in step) { ... } else for (const { item, peers } of step.settled) { ... }
  * }
  * ```
  */
-export async function * settleBatch<T, P extends { key: KadId }> (items: Iterable<T>, keyOf: (item: T) => KadId, findFor: (anchor: T) => FindClosest<P>, k: number, maxLookups: number): AsyncGenerator<BatchStep<T, P>> {
+export async function * settleBatch<T, P extends { key: KadId }> (items: Iterable<T>, keyOf: (item: T) => KadId, findFor: (anchor: T) => FindClosest<P>, k: number, maxLookups: number, minKeys: number): AsyncGenerator<BatchStep<T, P>> {
   let pending = [...items].map(item => ({ item, key: keyOf(item) }))
   while (pending.length > 0) {
     const anchor = pending[0]
     let exploration: Exploration<P>
     try {
-      exploration = await exploreRegion(anchor.key, findFor(anchor.item), k, maxLookups)
+      const worthIt = (bits: number): boolean => pending.filter(p => commonPrefixLength(p.key, anchor.key) >= bits).length >= minKeys
+      exploration = await exploreRegion(anchor.key, findFor(anchor.item), k, maxLookups, worthIt)
     } catch (error: any) {
       pending = pending.slice(1)
       yield { failed: anchor.item, error, lookups: NaN }

@@ -76,6 +76,8 @@ export interface ProviderRoutingInit {
   kBucketSize: number
   /** The most lookups {@link ProviderRouting.announceMany} spends to see one region whole. */
   maxRegionLookups: number
+  /** The fewest keys a region must hold for {@link ProviderRouting.announceMany} to explore it. */
+  minRegionKeys: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered. */
@@ -129,7 +131,7 @@ export class ProviderRouting {
       const { closest } = await init.peerRouting.lookup(key, options)
       return { target: kadId(key), peers: closest }
     }
-    for await (const step of settleBatch(keys, kadId, findFor, init.kBucketSize, init.maxRegionLookups)) {
+    for await (const step of settleBatch(keys, kadId, findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
       options.signal?.throwIfAborted()
       if ('failed' in step) {
         yield { key: step.failed, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }

@@ -111,7 +111,7 @@ describe('kademlia/region', () => {
     const settled = new Map<Uint8Array, number[]>()
     const failed: Uint8Array[] = []
     let lookups = 0
-    for await (const step of settleBatch(keys, kk => kk, findFor, 20, 8)) {
+    for await (const step of settleBatch(keys, kk => kk, findFor, 20, 8, 1)) {
       if ('failed' in step) {
         failed.push(step.failed)
         expect(step.error?.message).to.equal('the network is down')
