@@ -256,7 +256,7 @@ export class SimNetwork {
         stalls,
         hops: answered.reduce((max, p) => Math.max(max, depth.get(p.id) ?? 1), 0),
         latency: this.clock.now - started,
-        accuracy: judge ? (truth.size === 0 ? 1 : hits / truth.size) : NaN,
+        accuracy: !judge ? NaN : truth.size === 0 ? 1 : hits / truth.size,
         exact: judge && !timedOut && hits === truth.size,
         timedOut
       })

@@ -139,9 +139,10 @@ export async function * settleBatch<T, P extends { key: KadId }> (items: Iterabl
   let pending = [...items].map(item => ({ item, key: keyOf(item) }))
   while (pending.length > 0) {
     const anchor = pending[0]
+    const candidates = pending
+    const worthIt = (bits: number): boolean => candidates.filter(p => commonPrefixLength(p.key, anchor.key) >= bits).length >= minKeys
     let exploration: Exploration<P>
     try {
-      const worthIt = (bits: number): boolean => pending.filter(p => commonPrefixLength(p.key, anchor.key) >= bits).length >= minKeys
       exploration = await exploreRegion(anchor.key, findFor(anchor.item), k, maxLookups, worthIt)
     } catch (error: any) {
       pending = pending.slice(1)
