@@ -276,6 +276,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
       for (const [name, n] of Object.entries(counters.errors)) {
         print(`error ${name}: ${String(n)}`)
       }
+      print(`requests held back by the rate limit: ${String(counters.throttled ?? 0)}`)
     })
 
   root.command('page')

@@ -129,8 +129,8 @@ export function methods (init: MethodsInit): Record<string, Method> {
     }),
 
     counters: method(false, () => ({}), async () => {
-      const { inbound, outbound, errors, routingTableSize } = dht().stats()
-      return { inbound, outbound, errors, routingTableSize, connections: node.getConnections().length }
+      const { inbound, outbound, errors, throttled, routingTableSize } = dht().stats()
+      return { inbound, outbound, errors, throttled, routingTableSize, connections: node.getConnections().length }
     }),
 
     recentQueries: method(false, p => ({ limit: p.integer('limit', 1, 50) }), async ({ limit }) => ({

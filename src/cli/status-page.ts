@@ -176,7 +176,10 @@ function renderCounters (counters) {
     ? h('tr', {}, h('td', { class: 'muted', colspan: 3 }, 'no requests yet'))
     : types.map(t => h('tr', {}, h('td', {}, t), h('td', { class: 'num' }, counters.inbound[t] || 0), h('td', { class: 'num' }, counters.outbound[t] || 0))))
   const errors = Object.entries(counters.errors)
-  fill('errors', errors.length === 0 ? h('li', { class: 'muted' }, 'none') : errors.map(([name, n]) => h('li', {}, name + ': ' + n)))
+  fill('errors', [
+    ...(errors.length === 0 ? [h('li', { class: 'muted' }, 'none')] : errors.map(([name, n]) => h('li', {}, name + ': ' + n))),
+    h('li', { class: 'muted' }, 'requests held back by the rate limit: ' + (counters.throttled || 0))
+  ])
 }
 
 function renderQueries (queries) {

@@ -70,6 +70,10 @@ describe('kadmium daemon and CLI', function () {
     await cliJson(b.dir, ['put', '/kadmium/binary', bytes, '--base64'])
     const back = await cliJson(a.dir, ['get', '/kadmium/binary', '--base64'])
     expect(back).to.deep.equal({ key: '/kadmium/binary', value: bytes, encoding: 'base64' })
+    // b counted the PUT_VALUEs it served; nobody sent fast enough to be held back
+    const { counters } = await cliJson(b.dir, ['stats'])
+    expect(counters.inbound.PUT_VALUE).to.be.at.least(1)
+    expect(counters.throttled).to.equal(0)
   })
 
   it('provides a CID on one daemon and finds it from the other', async () => {
