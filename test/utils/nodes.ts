@@ -80,15 +80,16 @@ export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */
 export async function connect (from: Libp2p, to: Libp2p): Promise<void> {
-  // a handshake can time out on a loaded machine: try three times
+  // a handshake can time out on a loaded machine: try five times, a little later each time
   for (let attempt = 1; ; attempt++) {
     try {
       await from.dial(to.getMultiaddrs())
       break
     } catch (err) {
-      if (attempt === 3) {
+      if (attempt === 5) {
         throw err
       }
+      await new Promise(resolve => setTimeout(resolve, 250 * attempt))
     }
   }
   const deadline = Date.now() + 10_000
