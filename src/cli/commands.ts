@@ -74,8 +74,8 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
 
   const globals = (command: Command): GlobalOptions => command.optsWithGlobals()
 
-  /** Calls a method with progress; prints JSON or hands the result to `human`. */
-  const call = async (command: Command, method: string, params: Record<string, unknown>, label: string, human: (result: any) => void): Promise<void> => {
+  /** Calls a method with progress; prints JSON or hands the result to `human`; returns it. */
+  const call = async (command: Command, method: string, params: Record<string, unknown>, label: string, human: (result: any) => void): Promise<any> => {
     const options = globals(command)
     const client = await ApiClient.open(dataDir(options.dataDir))
     const progress = new Progress(out.stderr, label, options.verbose === true)
@@ -90,6 +90,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     } else {
       human(result)
     }
+    return result
   }
 
   const peerLines = (peers: Array<{ id: string, addresses: string[] }>): void => {
@@ -187,10 +188,24 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     })
 
   root.command('provide')
-    .description('announce that this node provides a CID')
-    .argument('<cid>')
-    .action(async (cid: string, _, command: Command) => {
-      await call(command, 'provide', { cid }, `provide ${cid}`, (result) => { print(`announced to ${result.sent} peer${result.sent === 1 ? '' : 's'}`) })
+    .description('announce that this node provides a CID (several at once share their lookups)')
+    .argument('<cid...>')
+    .action(async (cids: string[], _, command: Command) => {
+      const peers = (n: number): string => `${n} peer${n === 1 ? '' : 's'}`
+      if (cids.length === 1) {
+        await call(command, 'provide', { cid: cids[0] }, `provide ${cids[0]}`, (result) => { print(`announced to ${peers(result.sent)}`) })
+        return
+      }
+      const result = await call(command, 'provideMany', { cids }, `provide ${cids.length} CIDs`, (result) => {
+        for (const r of result.results) {
+          print(r.error == null ? `${r.cid} announced to ${peers(r.sent)}` : `${r.cid} not announced: ${r.error.name}: ${r.error.message}`)
+        }
+      })
+      const missed = result.results.length - result.provided
+      if (missed > 0) {
+        out.stderr.write(`${missed} of ${result.results.length} CIDs were not announced\n`)
+        process.exitCode = 1
+      }
     })
 
   root.command('find-providers')

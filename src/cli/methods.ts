@@ -32,6 +32,8 @@ export interface MethodsInit {
 
 const ENCODINGS = ['utf8', 'base64'] as const
 const KEY_ENCODINGS = ['utf8', 'base64', 'peer', 'cid'] as const
+/** The most CIDs one `provideMany` call takes. */
+const MAX_PROVIDE_MANY = 10_000
 
 /** A progress event of kadmium as JSON: its type and its detail with peers as strings. */
 export function progressJson (event: { type: string, detail?: any }): ProgressJson {
@@ -209,6 +211,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
         cid: cid.toString(),
         sent: await dht().provide(cid, options)
       }))),
+
+    provideMany: method(true, p => ({ cids: p.strings('cids', MAX_PROVIDE_MANY).map(text => parseCid(text, 'cids')) }), async ({ cids }, context) =>
+      tallied(init, 'provideMany', `${cids.length} CIDs`, context, async (options) => {
+        const results = []
+        for await (const { cid, sent, error } of dht().provideMany(cids, options)) {
+          results.push(error == null ? { cid: cid.toString(), sent } : { cid: cid.toString(), sent, error: { name: error.name, message: error.message } })
+        }
+        return { results, provided: results.filter(r => r.error == null).length }
+      })),
 
     findProviders: method(true, p => ({
       cid: parseCid(p.string('cid'), 'cid'),

@@ -70,6 +70,15 @@ export class Params {
     return value
   }
 
+  /** A param that must be a list of 1 to `max` non-empty strings. */
+  strings (name: string, max: number): string[] {
+    const value = this.take(name)
+    if (!Array.isArray(value) || value.length === 0 || value.length > max || value.some(v => typeof v !== 'string' || v === '')) {
+      throw invalid(`"${name}" must be a list of 1 to ${max} non-empty strings`)
+    }
+    return value
+  }
+
   /** An optional string param. */
   optionalString (name: string): string | undefined {
     const value = this.take(name)

@@ -84,6 +84,17 @@ describe('kadmium daemon and CLI', function () {
     expect(found.providers.map((p: any) => p.id)).to.deep.equal([a.peerId])
     const human = await cli(b.dir, ['find-providers', cid])
     expect(human.stdout).to.include(a.peerId)
+    // several CIDs at once go through provideMany, each reported on its own line
+    const several = await Promise.all(['one', 'two', 'three'].map(async name => cidOf(`several from b: ${name}`)))
+    const batch = await cli(b.dir, ['provide', ...several])
+    expect(batch.code).to.equal(0, batch.stderr)
+    expect(batch.stdout.trim().split('\n').sort()).to.deep.equal(several.map(c => `${c} announced to 1 peer`).sort())
+    const foundByA = await cliJson(a.dir, ['find-providers', several[2], '--count', '1'])
+    expect(foundByA.providers.map((p: any) => p.id)).to.deep.equal([b.peerId])
+    // a bad CID among them is refused before anything is sent
+    const bad = await cli(b.dir, ['provide', several[0], 'not-a-cid'])
+    expect(bad.code).to.equal(1)
+    expect(bad.stderr).to.include('cids')
   })
 
   it('finds a peer through a lookup, shows progress, and logs the query', async () => {
