@@ -98,13 +98,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       logPrefix: LOG_PREFIX,
       rateLimiter: settings.rateLimit == null
         ? undefined
-        : new RateLimiter({
-          rate: settings.rateLimit.perSecond,
-          burst: settings.rateLimit.burst,
-          maxDelay: settings.rateLimit.maxDelay,
-          maxPeers: C.RATE_LIMIT_MAX_PEERS,
-          now: Date.now
-        }),
+        : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, createHandlers({
       components,

@@ -17,6 +17,7 @@
  * What it needs of the lookups: that each returns the true k closest live peers of its target
  * (fewer when the network holds fewer), which a Kademlia lookup gives on a settled network.
  */
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
 
@@ -67,7 +68,7 @@ export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, fi
   const look = async (prefix: KadId, bits: number): Promise<{ target: KadId, peers: P[] }> => {
     const found = await find(prefix, bits)
     for (const peer of found.peers) {
-      seen.set(hex(peer.key), peer)
+      seen.set(uint8ArrayToString(peer.key, 'base16'), peer)
     }
     return found
   }
@@ -181,12 +182,4 @@ function sibling (key: KadId, bit: number): { prefix: KadId, bits: number } {
   const prefix = key.slice()
   prefix[bit >> 3] ^= 0x80 >> (bit & 7)
   return { prefix, bits: bit + 1 }
-}
-
-function hex (key: KadId): string {
-  let out = ''
-  for (const byte of key) {
-    out += byte.toString(16).padStart(2, '0')
-  }
-  return out
 }

@@ -9,7 +9,7 @@ import { RateLimitedError } from '../errors.ts'
 /** The limits, and the clock. */
 export interface RateLimiterInit {
   /** Requests per second one peer may send, sustained. */
-  rate: number
+  perSecond: number
   /** Requests one peer may send at once after a quiet spell. */
   burst: number
   /** The longest, in ms, a request may be held back; one that would wait longer is refused. */
@@ -31,7 +31,7 @@ interface PeerState {
  *
  * @example
  * ```ts
- * const limiter = new RateLimiter({ rate: 50, burst: 200, maxDelay: 5_000, maxPeers: 10_000, now: Date.now })
+ * const limiter = new RateLimiter({ perSecond: 50, burst: 200, maxDelay: 5_000, maxPeers: 10_000, now: Date.now })
  * const wait = limiter.reserve(peerId.toString()) // throws RateLimitedError past maxDelay
  * if (wait > 0) await sleep(wait)
  * ```
@@ -57,7 +57,7 @@ export class RateLimiter {
    * `maxDelay`.
    */
   reserve (peer: string): number {
-    const { rate, burst, maxDelay, maxPeers } = this.init
+    const { perSecond: rate, burst, maxDelay, maxPeers } = this.init
     const now = this.init.now()
     const state = this.peers.get(peer) ?? { tokens: burst, at: now }
     state.tokens = Math.min(burst, state.tokens + (now - state.at) * rate / 1000)

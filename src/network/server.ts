@@ -50,31 +50,37 @@ export class Server {
   private readonly init: ServerInit
   private readonly handlers: Handlers
   private readonly log: Logger
-  /** The streams being served, each with the controller that ends its waits. */
-  private readonly streams: Map<Stream, AbortController>
+  private readonly streams: Set<Stream>
 
   constructor (components: { logger: ComponentLogger }, init: ServerInit, handlers: Handlers) {
     this.init = init
     this.handlers = handlers
     this.log = components.logger.forComponent(`${init.logPrefix}:server`)
-    this.streams = new Map()
+    this.streams = new Set()
   }
 
   /** The libp2p stream handler. */
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const from = connection.remotePeer
     const { counters, rateLimiter } = this.init
-    const ended = new AbortController()
-    this.streams.set(stream, ended)
-    stream.addEventListener('close', () => { ended.abort(new Error('the stream closed')) }, { once: true })
+    this.streams.add(stream)
+    // a request held back by the rate limit stops waiting when its stream closes (or is
+    // aborted on stop)
+    let closed: AbortSignal | undefined
+    const peer = from.toString()
+    if (rateLimiter != null) {
+      const ended = new AbortController()
+      stream.addEventListener('close', () => { ended.abort(new Error('the stream closed')) }, { once: true })
+      closed = ended.signal
+    }
     const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
       for await (const bytes of requests) {
         const request = decodeMessage(bytes as Uint8Array)
         counters.request(request.type, 'inbound')
-        const wait = rateLimiter?.reserve(from.toString()) ?? 0
+        const wait = rateLimiter?.reserve(peer) ?? 0
         if (wait > 0) {
           counters.throttled()
-          await sleep(wait, ended.signal)
+          await sleep(wait, closed)
         }
         this.init.onRequest?.(from, request)
         const handler = this.handlers[request.type]
@@ -103,15 +109,13 @@ export class Server {
       this.log('resetting stream from %p: %s', from, err.message)
       stream.abort(err)
     } finally {
-      ended.abort()
       this.streams.delete(stream)
     }
   }
 
   /** Aborts every stream being served (on stop). */
   closeAll (): void {
-    for (const [stream, ended] of this.streams) {
-      ended.abort()
+    for (const stream of this.streams) {
       stream.abort(new Error('the DHT is stopping'))
     }
     this.streams.clear()

@@ -205,18 +205,7 @@ export class ProviderStore {
    * new, or when the key is empty or longer than `maxKeyBytes`.
    */
   async add (key: Uint8Array, provider: PeerId, options?: AbortOptions): Promise<AddProviderResult> {
-    if (!this.acceptable(key)) {
-      return 'refused'
-    }
-    if (!this.loaded) {
-      await this.load()
-    }
-    const dsKey = this.lists.datastoreKey(key)
-    const multihash = provider.toMultihash().bytes
-    return this.lists.locked(dsKey, async () => {
-      options?.signal?.throwIfAborted()
-      const now = this.time()
-      const { stored, entries } = await this.lists.read(dsKey, options)
+    return this.changeList(key, provider, options, 'refused', async ({ dsKey, multihash, now, stored, entries }) => {
       const live = entries.filter(entry => now < entry.time + this.ttl)
       const index = live.findIndex(entry => equals(entry.multihash, multihash))
       let result: AddProviderResult
@@ -282,8 +271,23 @@ export class ProviderStore {
 
   /** Deletes the record of `provider` for `key`. Resolves `true` if there was one. */
   async remove (key: Uint8Array, provider: PeerId, options?: AbortOptions): Promise<boolean> {
+    return this.changeList(key, provider, options, false, async ({ dsKey, multihash, now, stored, entries }) => {
+      if (!stored || !entries.some(entry => equals(entry.multihash, multihash))) {
+        return false
+      }
+      const kept = entries.filter(entry => now < entry.time + this.ttl && !equals(entry.multihash, multihash))
+      await this.replace(dsKey, entries, kept, options)
+      return true
+    })
+  }
+
+  /**
+   * Runs `change` under the lock of `key`'s list, with the list as the datastore holds it and
+   * `provider`'s multihash; `refused` when the key is empty or too long.
+   */
+  private async changeList<T> (key: Uint8Array, provider: PeerId, options: AbortOptions | undefined, refused: T, change: (list: { dsKey: Key, multihash: Uint8Array, now: number, stored: boolean, entries: ProviderEntry[] }) => Promise<T>): Promise<T> {
     if (!this.acceptable(key)) {
-      return false
+      return refused
     }
     if (!this.loaded) {
       await this.load()
@@ -294,12 +298,7 @@ export class ProviderStore {
       options?.signal?.throwIfAborted()
       const now = this.time()
       const { stored, entries } = await this.lists.read(dsKey, options)
-      if (!stored || !entries.some(entry => equals(entry.multihash, multihash))) {
-        return false
-      }
-      const kept = entries.filter(entry => now < entry.time + this.ttl && !equals(entry.multihash, multihash))
-      await this.replace(dsKey, entries, kept, options)
-      return true
+      return change({ dsKey, multihash, now, stored, entries })
     })
   }
 

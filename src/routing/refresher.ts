@@ -6,8 +6,8 @@
  * it checks every peer not heard from within the interval and drops those that fail. The random
  * walk looks up a random key every interval; every server that answers joins the table.
  */
-import { commonPrefixLength, kadId } from '../kademlia/keys.ts'
 import { deadline } from '../utils/abort.ts'
+import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
 import type { AbortOptions, Logger } from '@libp2p/interface'
@@ -34,40 +34,6 @@ export interface RefresherInit<P> {
   firstRefreshDelay: number
   now(): number
   log: Logger
-}
-
-/** Yields to the event loop, so long trial hashing does not block serving. */
-async function breathe (): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, 0))
-}
-
-/**
- * A raw key whose SHA-256 shares at least `bits` leading bits with `prefix`: a key a lookup can
- * ask for to reach that part of the keyspace (a FIND_NODE carries a key, which its receiver
- * hashes). Found by hashing random keys, about 2^bits tries.
- */
-export async function keyWithPrefix (prefix: KadId, bits: number, options: AbortOptions = {}): Promise<Uint8Array> {
-  const candidate = new Uint8Array(32)
-  for (let tries = 1; ; tries++) {
-    crypto.getRandomValues(candidate)
-    if (commonPrefixLength(kadId(candidate), prefix) >= bits) {
-      return candidate
-    }
-    if (tries % 4096 === 0) {
-      options.signal?.throwIfAborted()
-      await breathe()
-    }
-  }
-}
-
-/**
- * A raw key whose SHA-256 shares exactly `bucket` leading bits with `self`: the key a refresh of
- * that bucket looks up. About 2^(bucket+1) tries.
- */
-export async function keyInBucket (self: KadId, bucket: number, options: AbortOptions = {}): Promise<Uint8Array> {
-  const prefix = self.slice()
-  prefix[bucket >> 3] ^= 0x80 >> (bucket & 7)
-  return keyWithPrefix(prefix, bucket + 1, options)
 }
 
 /**

@@ -8,13 +8,13 @@ import type { Stream } from '@libp2p/interface'
 describe('network: the per-peer rate limit', function () {
   this.timeout(30_000)
 
-  function limiter (init: { rate: number, burst: number, maxDelay: number, maxPeers?: number }): { limiter: RateLimiter, clock: { now: number } } {
+  function limiter (init: { perSecond: number, burst: number, maxDelay: number, maxPeers?: number }): { limiter: RateLimiter, clock: { now: number } } {
     const clock = { now: 0 }
     return { limiter: new RateLimiter({ maxPeers: 100, ...init, now: () => clock.now }), clock }
   }
 
   it('lets a burst through at once, then spaces requests at the rate, each peer on its own', () => {
-    const { limiter: l, clock } = limiter({ rate: 10, burst: 3, maxDelay: 1_000 })
+    const { limiter: l, clock } = limiter({ perSecond: 10, burst: 3, maxDelay: 1_000 })
     expect([l.reserve('a'), l.reserve('a'), l.reserve('a')]).to.deep.equal([0, 0, 0])
     // 10/s: the next ones wait 100 ms, 200 ms, … for their turn
     expect(l.reserve('a')).to.be.closeTo(100, 1e-9)
@@ -27,7 +27,7 @@ describe('network: the per-peer rate limit', function () {
   })
 
   it('refuses a request that would wait longer than maxDelay, and reserves nothing for it', () => {
-    const { limiter: l, clock } = limiter({ rate: 10, burst: 1, maxDelay: 250 })
+    const { limiter: l, clock } = limiter({ perSecond: 10, burst: 1, maxDelay: 250 })
     expect(l.reserve('a')).to.equal(0)
     expect(l.reserve('a')).to.be.closeTo(100, 1e-9)
     expect(l.reserve('a')).to.be.closeTo(200, 1e-9)
@@ -39,7 +39,7 @@ describe('network: the per-peer rate limit', function () {
   })
 
   it('tracks at most maxPeers peers, forgetting the least recently active', () => {
-    const { limiter: l } = limiter({ rate: 1, burst: 1, maxDelay: 10_000, maxPeers: 3 })
+    const { limiter: l } = limiter({ perSecond: 1, burst: 1, maxDelay: 10_000, maxPeers: 3 })
     for (const peer of ['a', 'b', 'c']) {
       l.reserve(peer)
     }

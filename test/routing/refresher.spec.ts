@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { commonPrefixLength, kadId } from '../../src/kademlia/keys.ts'
-import { keyInBucket } from '../../src/routing/refresher.ts'
+import { keyInBucket } from '../../src/routing/trial-hash.ts'
 
 describe('routing/refresher', () => {
   it('finds by trial hashing a key whose SHA-256 falls in the asked bucket', async () => {
