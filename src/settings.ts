@@ -167,11 +167,18 @@ export function resolveSettings (init: KadDHTInit): Settings {
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
     stall: resolveStall(init.stall),
-    refreshInterval: init.refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', init.refresh?.interval ?? C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', init.refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
-    randomWalkInterval: init.randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', init.randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0,
+    ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
     diversity: resolveDiversity(init.diversity ?? addresses === 'public')
+  }
+}
+
+function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'refreshQueryTimeout' | 'randomWalkInterval'> {
+  const { refresh, randomWalk } = init
+  return {
+    refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
+    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
   }
 }
 

@@ -50,12 +50,11 @@ async function setup (stall: StallOptions | undefined, requestTimeout: number): 
     log: log as unknown as PeerRoutingInit['log'],
     kBucketSize: 20,
     alpha: 3,
-    beta: 3,
     queryTimeout: 30_000,
     requestTimeout,
     stall,
     addresses: 'all',
-    stopped: () => new AbortController().signal
+    lifetime: () => new AbortController().signal
   }
   return { routing: new PeerRouting(init), table, peers, silent, aborted }
 }

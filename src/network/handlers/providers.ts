@@ -10,7 +10,7 @@ import { ForeignProviderError, InvalidKeyError, InvalidMessageError } from '../.
 import { decodeTime, encodeTime } from '../../storage/time.ts'
 import { MessageType } from '../../wire/codec.ts'
 import { inScope } from '../addresses.ts'
-import type { closerPeers } from './closer-peers.ts'
+import type { CloserPeers } from './closer-peers.ts'
 import type { ProviderStore } from '../../providers/provider-store.ts'
 import type { WirePeer } from '../../wire/codec.ts'
 import type { AddressScope } from '../addresses.ts'
@@ -34,7 +34,7 @@ export interface ProviderHandlersInit {
   /** The most addresses shared per provider, so an answer stays far below the frame limit. */
   maxAddresses: number
   now(): number
-  closer: ReturnType<typeof closerPeers>
+  closer: CloserPeers
   self: PeerId
   /** Our own addresses, for the records we provide ourselves. */
   selfAddresses(): Multiaddr[]
