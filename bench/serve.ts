@@ -92,6 +92,7 @@ async function serverProcess (impl: Impl, helpers: number, seed: number): Promis
   await server.handle(ECHO_PROTOCOL, async (stream: Stream) => {
     // the same reading and writing path as kadmium's server, so the echo stays a fair limit
     await streamSink(stream, streamSource(stream))
+    await stream.close()
   }, { maxInboundStreams: 32 })
   const others: BenchNode[] = []
   for (let i = 1; i <= helpers; i++) {
@@ -207,10 +208,10 @@ function check (kind: Kind, answer: Uint8Array): void {
     return
   }
   const message = decodeMessage(answer)
-  if (kind === 'FIND_NODE' && message.closer.length === 0) {
+  if (kind === 'FIND_NODE' && message.closer.first(1).length === 0) {
     throw new Error('FIND_NODE answered with no closer peers')
   }
-  if (kind === 'GET_PROVIDERS' && message.providers.length === 0) {
+  if (kind === 'GET_PROVIDERS' && message.providers.first(1).length === 0) {
     throw new Error('GET_PROVIDERS answered with no provider')
   }
   if (kind === 'GET_VALUE' && message.record == null) {

@@ -82,6 +82,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     self: components.peerId,
     events: components.events,
     peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
     protocol: settings.protocol,
     addresses: settings.addresses,
     kBucketSize: settings.kBucketSize,
@@ -95,10 +96,11 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   const server = new Server(components, {
     maxMessageSize: C.MAX_MESSAGE_SIZE,
     messageTimeout: C.MESSAGE_READ_TIMEOUT,
-    idleTimeout: C.STREAM_IDLE_TIMEOUT,
+    idleTimeout: settings.streamIdleTimeout,
     counters,
     logPrefix: hooks.logPrefix,
     rateLimiter: settings.rateLimit == null ? undefined : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
+    bytesPerRequest: C.RATE_LIMIT_BYTES_PER_REQUEST,
     onRequest: (from) => { table.touch(from.toString()) }
   }, createHandlers({
     self: components.peerId,

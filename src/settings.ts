@@ -47,6 +47,14 @@ export interface KadDHTInit {
    */
   beta?: number
   /**
+   * An inbound DHT stream that sends no new request for this many ms is reset, which frees its
+   * place among the connection's 32 inbound DHT streams at once (a peer may keep a stream open to
+   * reuse it, as go-libp2p-kad-dht does).
+   *
+   * @default 60000
+   */
+  streamIdleTimeout?: number
+  /**
    * How long a whole query may take, in milliseconds.
    *
    * @default 30000
@@ -124,6 +132,7 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  streamIdleTimeout: number
   /** When a lookup request stalls, or undefined when stall detection is off. */
   stall?: StallOptions
   refreshInterval: number
@@ -166,6 +175,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
     beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),

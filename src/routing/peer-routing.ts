@@ -171,7 +171,7 @@ export class PeerRouting {
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
     // only swell the lookup
-    for (const entry of answer.closer.slice(0, init.kBucketSize)) {
+    for (const entry of answer.closer.first(init.kBucketSize)) {
       const id = entry.id.toString()
       if (id === this.selfId) {
         continue

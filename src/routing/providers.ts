@@ -209,6 +209,9 @@ export class ProviderRouting {
         resultSize: init.beta,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
+            if (seen.size >= count) {
+              break
+            }
             offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
           }
         },
