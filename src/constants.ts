@@ -123,6 +123,13 @@ export const MAX_PEER_FAILURES = 2
 /** A stored record is served for this long after it was received (48 h), then deleted. */
 export const RECORD_MAX_AGE = 48 * 60 * 60_000
 
+/**
+ * A stored record that passed its validator is served without validating it again for this long
+ * (1 h), so that answering GET_VALUE does not verify a signature each time; after that, and
+ * after a restart, the next request validates it again (an IPNS record can expire while stored).
+ */
+export const RECORD_REVALIDATE_INTERVAL = 60 * 60_000
+
 /** How often expired records are swept from the datastore (1 h). */
 export const RECORDS_SWEEP_INTERVAL = 60 * 60_000
 
