@@ -14,8 +14,7 @@ import { MAX_LISTED_PEERS, MAX_PEER_ADDRESSES } from '../constants.ts'
 import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.ts'
 import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { kadmium } from './generated/dht.js'
-import { fields } from './scan.ts'
-import type { Field } from './scan.ts'
+import { walk } from './scan.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -124,31 +123,38 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): Message {
   let clusterLevel = 0
   const closer = new PeerList()
   const providers = new PeerList()
-  for (const field of fields(bytes instanceof Uint8Array ? bytes : bytes.subarray())) {
-    switch (field.number) {
+  const data = bytes instanceof Uint8Array ? bytes : bytes.subarray()
+  walk(data, (number, wireType, value, start, end) => {
+    switch (number) {
       case 1:
-        type = expect(field, VARINT).value
+        expectWireType(number, wireType, VARINT)
+        type = value
         break
       case 2:
-        key = expect(field, LENGTH_DELIMITED).bytes
+        expectWireType(number, wireType, LENGTH_DELIMITED)
+        key = data.subarray(start, end)
         break
       case 3:
-        record = expect(field, LENGTH_DELIMITED).bytes
+        expectWireType(number, wireType, LENGTH_DELIMITED)
+        record = data.subarray(start, end)
         break
       case 8:
-        closer.list(expect(field, LENGTH_DELIMITED).bytes)
+        expectWireType(number, wireType, LENGTH_DELIMITED)
+        closer.list(data, start, end)
         break
       case 9:
-        providers.list(expect(field, LENGTH_DELIMITED).bytes)
+        expectWireType(number, wireType, LENGTH_DELIMITED)
+        providers.list(data, start, end)
         break
       case 10:
-        clusterLevel = expect(field, VARINT).value
+        expectWireType(number, wireType, VARINT)
+        clusterLevel = value
         break
       default:
         // an unknown field is passed over
         break
     }
-  }
+  })
   if (MessageType[type] == null) {
     throw new UnsupportedMessageTypeError(`unknown message type ${type}`)
   }
@@ -169,29 +175,28 @@ export function decodeMessage (bytes: Uint8Array | Uint8ArrayList): Message {
 const VARINT = 0
 const LENGTH_DELIMITED = 2
 
-/** `field` if it has the wire type its number must have; InvalidMessageError otherwise. */
-function expect (field: Field, wireType: number): Field {
-  if (field.wireType !== wireType) {
-    throw new InvalidMessageError(`malformed message: field ${field.number} has wire type ${field.wireType}`)
+/** Throws InvalidMessageError unless field `number` has the wire type it must have. */
+function expectWireType (number: number, wireType: number, wanted: number): void {
+  if (wireType !== wanted) {
+    throw new InvalidMessageError(`malformed message: field ${number} has wire type ${wireType}`)
   }
-  return field
 }
 
 function decodeWireRecord (bytes: Uint8Array): WireRecord {
   const record: WireRecord = { key: EMPTY, value: EMPTY }
   let time: Uint8Array | undefined
-  for (const field of fields(bytes)) {
-    if (field.wireType !== LENGTH_DELIMITED) {
-      continue
+  walk(bytes, (number, wireType, _value, start, end) => {
+    if (wireType !== LENGTH_DELIMITED) {
+      return
     }
-    if (field.number === 1) {
-      record.key = field.bytes
-    } else if (field.number === 2) {
-      record.value = field.bytes
-    } else if (field.number === 5) {
-      time = field.bytes
+    if (number === 1) {
+      record.key = bytes.subarray(start, end)
+    } else if (number === 2) {
+      record.value = bytes.subarray(start, end)
+    } else if (number === 5) {
+      time = bytes.subarray(start, end)
     }
-  }
+  })
   const timeReceived = time == null ? undefined : utf8(time)
   if (timeReceived != null && timeReceived !== '') {
     record.timeReceived = timeReceived
@@ -241,11 +246,14 @@ export class PeerList implements Iterable<WirePeer> {
     this.decoded = []
   }
 
-  /** Adds one entry in its wire form (the codec calls this while reading a message). */
-  list (entry: Uint8Array): void {
+  /**
+   * Counts one entry, and keeps a view of it (bytes `start` to `end` of `message`) while fewer
+   * than {@link MAX_LISTED_PEERS} are kept. The codec calls this while reading a message.
+   */
+  list (message: Uint8Array, start: number, end: number): void {
     this.listed++
     if (this.entries.length < MAX_LISTED_PEERS) {
-      this.entries.push(entry)
+      this.entries.push(message.subarray(start, end))
     }
   }
 
@@ -318,17 +326,17 @@ export class PeerList implements Iterable<WirePeer> {
 
 /** The id bytes of a peer entry, or undefined when the entry is malformed. */
 function readPeerId (entry: Uint8Array): Uint8Array | undefined {
+  let id: Uint8Array | undefined
   try {
-    let id: Uint8Array | undefined
-    for (const field of fields(entry)) {
-      if (field.number === 1 && field.wireType === LENGTH_DELIMITED) {
-        id = field.bytes
+    walk(entry, (number, wireType, _value, start, end) => {
+      if (number === 1 && wireType === LENGTH_DELIMITED) {
+        id = entry.subarray(start, end)
       }
-    }
-    return id
+    })
   } catch {
     return undefined
   }
+  return id
 }
 
 /**
@@ -340,17 +348,17 @@ function decodePeer (entry: Uint8Array): WirePeer | undefined {
   let connection = 0
   const addrs: Uint8Array[] = []
   try {
-    for (const field of fields(entry)) {
-      if (field.number === 1 && field.wireType === LENGTH_DELIMITED) {
-        idBytes = field.bytes
-      } else if (field.number === 2 && field.wireType === LENGTH_DELIMITED) {
+    walk(entry, (number, wireType, value, start, end) => {
+      if (number === 1 && wireType === LENGTH_DELIMITED) {
+        idBytes = entry.subarray(start, end)
+      } else if (number === 2 && wireType === LENGTH_DELIMITED) {
         if (addrs.length < MAX_PEER_ADDRESSES) {
-          addrs.push(field.bytes)
+          addrs.push(entry.subarray(start, end))
         }
-      } else if (field.number === 3 && field.wireType === VARINT) {
-        connection = field.value
+      } else if (number === 3 && wireType === VARINT) {
+        connection = value
       }
-    }
+    })
   } catch {
     return undefined
   }

@@ -12,37 +12,25 @@ const FIXED64 = 1
 const LENGTH_DELIMITED = 2
 const FIXED32 = 5
 
-/** One field of a message: its number, its wire type, and where its value lies. */
-export interface Field {
-  /** The field number. */
-  number: number
-  /** The wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
-  wireType: number
-  /** The varint value (wire type 0), at most 53 bits. */
-  value: number
-  /** The bytes of a length-delimited field (a view, not a copy); empty for the others. */
-  bytes: Uint8Array
-}
-
-const EMPTY = new Uint8Array(0)
-
 function malformed (why: string): InvalidMessageError {
   return new InvalidMessageError(`malformed message: ${why}`)
 }
 
 /**
- * The fields of `bytes`, one after the other. Throws {@link InvalidMessageError} for bytes that
- * are not a protobuf message (a truncated field, a varint of more than 10 bytes, a group or an
- * unknown wire type).
+ * Calls `visit` for each field of `bytes`, one after the other, with where its value lies
+ * (`start` to `end` for a length-delimited field; the varint in `value` for wire type 0). Nothing
+ * is allocated per field: a caller takes a view of the bytes only for the fields it keeps. Throws
+ * {@link InvalidMessageError} for bytes that are not a protobuf message (a truncated field, a
+ * varint of more than 10 bytes, a group or an unknown wire type).
  *
  * @example
  * ```ts
- * for (const field of fields(bytes)) {
- *   if (field.number === 2 && field.wireType === 2) key = field.bytes
- * }
+ * walk(bytes, (number, wireType, value, start, end) => {
+ *   if (number === 2 && wireType === 2) key = bytes.subarray(start, end)
+ * })
  * ```
  */
-export function * fields (bytes: Uint8Array): Generator<Field> {
+export function walk (bytes: Uint8Array, visit: (number: number, wireType: number, value: number, start: number, end: number) => void): void {
   let pos = 0
   const end = bytes.length
   const varint = (): number => {
@@ -69,7 +57,7 @@ export function * fields (bytes: Uint8Array): Generator<Field> {
       throw malformed('field number 0')
     }
     let value = 0
-    let field: Uint8Array = EMPTY
+    let start = pos
     switch (wireType) {
       case VARINT:
         value = varint()
@@ -79,10 +67,7 @@ export function * fields (bytes: Uint8Array): Generator<Field> {
         break
       case LENGTH_DELIMITED: {
         const length = varint()
-        if (length > end - pos) {
-          throw malformed('a field runs past the end')
-        }
-        field = bytes.subarray(pos, pos + length)
+        start = pos
         pos += length
         break
       }
@@ -95,6 +80,6 @@ export function * fields (bytes: Uint8Array): Generator<Field> {
     if (pos > end) {
       throw malformed('a field runs past the end')
     }
-    yield { number, wireType, value, bytes: field }
+    visit(number, wireType, value, start, pos)
   }
 }
