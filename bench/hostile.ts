@@ -140,11 +140,11 @@ async function quiet (server: ServerHandle): Promise<void> {
 /** Sends PINGs one after another on one stream until stopped; records each round trip. */
 function probe (client: Libp2p, server: PeerId): { stop(): Promise<number[]> } {
   const rtts: number[] = []
-  let running = true
+  const stopped = new AbortController()
   const loop = (async () => {
     const stream = await client.dialProtocol(server, BENCH_PROTOCOL)
     const frames = readFrames(streamSource(stream), { maxMessageSize: MAX_MESSAGE_SIZE })
-    while (running) {
+    while (!stopped.signal.aborted) {
       const t = performance.now()
       stream.send(frame(PING))
       if ((await frames.next()).done === true) {
@@ -157,7 +157,7 @@ function probe (client: Libp2p, server: PeerId): { stop(): Promise<number[]> } {
   })()
   return {
     stop: async () => {
-      running = false
+      stopped.abort()
       await loop.catch(() => {})
       return rtts
     }
