@@ -33,7 +33,7 @@ import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { Validator } from './records/validators.ts'
-import type { ComponentLogger, Libp2pEvents, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Metrics, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Datastore } from 'interface-datastore'
 
@@ -158,6 +158,13 @@ export interface KadDHTInit {
    * @default true
    */
   stall?: boolean | { initial?: number, factor?: number, min?: number }
+  /**
+   * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
+   * `@libp2p/prometheus-metrics`). Two DHTs in one process need two prefixes.
+   *
+   * @default 'libp2p_kadmium'
+   */
+  metricsPrefix?: string
 }
 
 /** The libp2p components kadmium uses. */
@@ -170,6 +177,8 @@ export interface KadDHTComponents {
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   datastore: Datastore
+  /** libp2p's metrics, when the node was given an implementation. */
+  metrics?: Metrics
 }
 
 /** What {@link KadDHT.stats} reports. */

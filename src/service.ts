@@ -6,6 +6,7 @@ import { TypedEventEmitter } from 'main-event'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
+import { DEFAULT_METRICS_PREFIX, DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
@@ -63,6 +64,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly providerStore: ProviderStore
   private readonly reprovider: Reprovider
   private readonly providers: ProviderRouting
+  private readonly metrics?: DHTMetrics
   private sweepers: Array<ReturnType<typeof setInterval>>
   private running: AbortController
 
@@ -118,7 +120,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       peerStore: components.peerStore,
       log: this.log,
       stopped,
-      onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
+      onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) },
+      observe: (type) => this.metrics?.lookup(type)
     })
     this.values = new ValueRouting({
       peerRouting: this.peerRouting,
@@ -165,7 +168,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       interval: C.REPROVIDE_INTERVAL,
       checkInterval: C.REPROVIDE_CHECK_INTERVAL,
       prefix: C.PROVIDED_PREFIX,
-      provide: (keys, options) => this.providers.announceMany(keys, options),
+      provide: (keys, options) => {
+        const results = this.providers.announceMany(keys, options)
+        return this.metrics?.reprovide(keys.length, results) ?? results
+      },
       onError: (key, err) => { this.log('reproviding failed, retried at the next check: %s', err.message) }
     })
     this.providers = new ProviderRouting({
@@ -187,6 +193,16 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       beta: settings.beta,
       stopped
     })
+    if (components.metrics != null) {
+      this.metrics = new DHTMetrics(components.metrics, init.metricsPrefix ?? DEFAULT_METRICS_PREFIX, {
+        counters: () => this.counters.snapshot(),
+        tableSize: () => this.routingTable.size,
+        bucketSizes: () => new Map(this.routingTable.info().map(bucket => [bucket.index, bucket.peers.length])),
+        records: () => this.valueStore.size,
+        providers: () => this.providerStore.stats(),
+        mode: () => this.modes.mode
+      })
+    }
   }
 
   get [contentRoutingSymbol] (): ContentRouting {

@@ -67,6 +67,8 @@ export class Server {
     // a request held back by the rate limit stops waiting when its stream closes (or is
     // aborted on stop)
     let closed: AbortSignal | undefined
+    // the type of the request being served, if one was read: a failure is counted against it
+    let serving: MessageType | undefined
     const peer = from.toString()
     if (rateLimiter != null) {
       const ended = new AbortController()
@@ -76,6 +78,7 @@ export class Server {
     const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
       for await (const bytes of requests) {
         const request = decodeMessage(bytes as Uint8Array)
+        serving = request.type
         counters.request(request.type, 'inbound')
         const wait = rateLimiter?.reserve(peer) ?? 0
         if (wait > 0) {
@@ -91,6 +94,7 @@ export class Server {
         if (answer != null) {
           yield frame(encodeMessage(answer))
         }
+        serving = undefined
       }
     }.bind(this)
     try {
@@ -105,7 +109,7 @@ export class Server {
         async (source) => { await streamSink(stream, source) }
       )
     } catch (err: any) {
-      counters.error(err)
+      counters.error(err, serving, 'inbound')
       this.log('resetting stream from %p: %s', from, err.message)
       stream.abort(err)
     } finally {

@@ -46,6 +46,14 @@ export interface QueryOptions extends LookupOptions {
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
 }
 
+/** Watches one lookup from its first step to its end (for metrics). */
+export interface LookupObserver {
+  /** Sees every step of the lookup. */
+  event(event: LookupEvent<DHTPeer>): void
+  /** Told once when the lookup ends: with its outcome, or without one when it threw. */
+  end(outcome?: LookupOutcome<DHTPeer>): void
+}
+
 /** What peer routing needs. */
 export interface PeerRoutingInit {
   self: PeerId
@@ -66,6 +74,8 @@ export interface PeerRoutingInit {
   stopped(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
+  /** Gives an observer for each lookup that starts, if any. */
+  observe?(type: MessageType): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -89,8 +99,9 @@ export class PeerRouting {
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.stopped(), options.signal)
     init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE)
     try {
-      return await runLookup<DHTPeer>({
+      const outcome = await runLookup<DHTPeer>({
         target,
         alpha: init.alpha,
         beta: init.beta,
@@ -102,8 +113,16 @@ export class PeerRouting {
         now: Date.now,
         stopWhen: options.stopWhen,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
-        onEvent: (event) => { this.onEvent(event, options) }
+        onEvent: (event) => {
+          observer?.event(event)
+          this.onEvent(event, options)
+        }
       })
+      observer?.end(outcome)
+      return outcome
+    } catch (err) {
+      observer?.end()
+      throw err
     } finally {
       query.clear()
     }
