@@ -65,9 +65,11 @@ export interface KadDHTInit {
   protocol?: string
   /**
    * `'server'` answers requests and advertises the protocol through identify; `'client'`
-   * registers nothing and only asks; `'auto'` is a server while the node has an address the
-   * `addresses` scope counts as reachable (a public one for `/ipfs/kad/1.0.0`), a client
-   * otherwise, and switches as the node's addresses change.
+   * registers nothing and only asks; `'auto'` is a server while the node has a confirmed address
+   * the `addresses` scope counts as reachable, a client otherwise, and switches as the node's
+   * addresses change. For `/ipfs/kad/1.0.0` that is a public address that peers dialled back
+   * (add `@libp2p/autonat` to the node's services); announced addresses are not checked, so
+   * they do not count (pin `'server'` for them).
    *
    * @default 'auto'
    */
