@@ -17,7 +17,7 @@
  * | `_query_hops` | histogram | `type` |
  * | `_query_errors_total` | counter | `type` |
  * | `_routing_table_size` | gauge | |
- * | `_routing_table_bucket_peers` | gauge | `bucket` (common prefix length) |
+ * | `_routing_table_bucket_peers` | gauge | `bucket` (common prefix length; 0 once emptied) |
  * | `_records`, `_provider_keys`, `_provider_records` | gauge | |
  * | `_reprovide_sweep_keys` | gauge | `state` (due, done, failed) |
  * | `_reprovided_keys_total`, `_reprovide_failures_total` | counter | |
@@ -112,10 +112,20 @@ export class DHTMetrics {
     metrics.registerCounterGroup(`${p}_query_errors_total`, { label: 'type', help: 'Lookups that ended with an error (timeout, abort), by message type', calculate: queryErrors })
 
     metrics.registerMetric(`${p}_routing_table_size`, { help: 'Peers in the routing table', calculate: () => sources.tableSize() })
+    // a bucket that empties reads 0 (a gauge keeps the last value it was given)
+    const buckets: Record<string, number> = {}
     metrics.registerMetricGroup(`${p}_routing_table_bucket_peers`, {
       label: 'bucket',
-      help: 'Peers in each non-empty bucket, by common prefix length with our key',
-      calculate: () => Object.fromEntries([...sources.bucketSizes()].map(([index, size]) => [String(index), size]))
+      help: 'Peers in each bucket that ever held one, by common prefix length with our key',
+      calculate: () => {
+        for (const bucket of Object.keys(buckets)) {
+          buckets[bucket] = 0
+        }
+        for (const [index, size] of sources.bucketSizes()) {
+          buckets[String(index)] = size
+        }
+        return { ...buckets }
+      }
     })
     metrics.registerMetric(`${p}_records`, { help: 'Value records held for others', calculate: () => sources.records() })
     metrics.registerMetric(`${p}_provider_keys`, { help: 'Keys with provider records held', calculate: () => sources.providers().keys })
