@@ -36,16 +36,18 @@ import type { Validator } from './records/validators.ts'
 import type { ComponentLogger, Libp2pEvents, Metrics, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Datastore } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
 
 export { KadDHT } from './service.ts'
 export * from './errors.ts'
 export * as constants from './constants.ts'
 export { MessageType, ConnectionType } from './wire/codec.ts'
-export type { Message, WirePeer, WireRecord } from './wire/codec.ts'
+export type { EncodedPeer, Message, WirePeer, WireRecord } from './wire/codec.ts'
 export type { AddressScope } from './network/addresses.ts'
 export type { CounterSnapshot } from './network/counters.ts'
 export type { DHTPeer } from './network/dht-peer.ts'
-export type { BucketInfo, TableEntry } from './kademlia/routing-table.ts'
+export type { AddResult, BucketInfo, RoutingTable, TableEntry } from './kademlia/routing-table.ts'
+export type { KadId } from './kademlia/keys.ts'
 export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing.ts'
 export type { GetOptions, PutOptions, ValueProgressEvents } from './routing/values.ts'
 export type { FindProvidersOptions, ProvideOptions, ProviderProgressEvents } from './routing/providers.ts'
@@ -122,12 +124,24 @@ export interface KadDHTInit {
    * saw no lookup in that time is looked up, then our own id, and peers not heard from are
    * checked. `queryTimeout` bounds each refresh lookup.
    */
-  refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number }
+  refresh?: {
+    /** Whether buckets are refreshed. */
+    enabled?: boolean
+    /** How often, in ms. */
+    interval?: number
+    /** The longest one refresh lookup may take, in ms. */
+    queryTimeout?: number
+  }
   /**
    * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
    * (1 min); every server that answers joins the routing table.
    */
-  randomWalk?: { enabled?: boolean, interval?: number }
+  randomWalk?: {
+    /** Whether the walk runs. */
+    enabled?: boolean
+    /** How often a random key is looked up, in ms. */
+    interval?: number
+  }
   /**
    * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
    * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
@@ -135,7 +149,12 @@ export interface KadDHTInit {
    *
    * @default true for the 'public' address scope, false for 'all'
    */
-  diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
+  diversity?: boolean | {
+    /** Peers of one address group per bucket, at most. */
+    maxPerBucket?: number
+    /** Peers of one address group in the table, at most. */
+    maxPerTable?: number
+  }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
    * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
@@ -146,7 +165,14 @@ export interface KadDHTInit {
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
-  rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
+  rateLimit?: false | {
+    /** Requests one peer may send per second, sustained. */
+    perSecond?: number
+    /** Requests one peer may send at once after a quiet spell. */
+    burst?: number
+    /** The longest a request may be held back, in ms, before its stream is reset. */
+    maxDelay?: number
+  }
   /**
    * Stall detection in lookups. A request with no answer by its stall deadline stops holding
    * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
@@ -159,7 +185,14 @@ export interface KadDHTInit {
    *
    * @default true
    */
-  stall?: boolean | { initial?: number, factor?: number, min?: number }
+  stall?: boolean | {
+    /** The deadline before a lookup's first answer, in ms. */
+    initial?: number
+    /** The deadline as a multiple of the lookup's median answer time. */
+    factor?: number
+    /** The shortest deadline, in ms. */
+    min?: number
+  }
   /**
    * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
    * `@libp2p/prometheus-metrics`). Two DHTs in one process need two prefixes.
@@ -169,18 +202,36 @@ export interface KadDHTInit {
   metricsPrefix?: string
 }
 
-/** The libp2p components kadmium uses. */
+/** The libp2p components kadmium uses; libp2p passes them to the service. */
 export interface KadDHTComponents {
+  /** The node's own peer id. */
   peerId: PeerId
+  /** Where the protocol handler is registered (server mode) and topologies followed. */
   registrar: Registrar
+  /** Opens connections and streams to peers. */
   connectionManager: ConnectionManager
+  /** The node's own addresses, and which of them are confirmed. */
   addressManager: AddressManager
+  /** Other peers' addresses and protocols. */
   peerStore: PeerStore
+  /** libp2p's events: identify results, address changes, connections. */
   events: TypedEventTarget<Libp2pEvents>
+  /** Makes the loggers (`kadmium`, `kadmium:server`, …). */
   logger: ComponentLogger
+  /** Where records, provider records and the reprovide list are stored. */
   datastore: Datastore
   /** libp2p's metrics, when the node was given an implementation. */
   metrics?: Metrics
+}
+
+/** What {@link KadDHT.provideMany} yields for each CID. */
+export interface ProvideManyResult {
+  /** The CID. */
+  cid: CID
+  /** How many peers its provider record was sent to. */
+  sent: number
+  /** What kept it from every peer, if it reached none. */
+  error?: Error
 }
 
 /** What {@link KadDHT.stats} reports. */

@@ -96,7 +96,7 @@ export class DHTMetrics {
 
   constructor (metrics: Metrics, prefix: string, sources: MetricsSources) {
     const p = prefix
-    const counters = (pick: (snapshot: CounterSnapshot) => Record<string, number>) => increase(() => pick(sources.counters()))
+    const counters = (pick: (snapshot: CounterSnapshot) => Record<string, number>): (() => Record<string, number>) => increase(() => pick(sources.counters()))
     metrics.registerCounterGroup(`${p}_inbound_requests_total`, { label: 'type', help: 'DHT requests received, by message type', calculate: counters(s => s.inbound) })
     metrics.registerCounterGroup(`${p}_outbound_requests_total`, { label: 'type', help: 'DHT requests sent, by message type', calculate: counters(s => s.outbound) })
     metrics.registerCounterGroup(`${p}_inbound_request_errors_total`, { label: 'type', help: 'DHT requests received that failed (stream reset), by message type', calculate: counters(s => s.inboundFailed) })

@@ -23,7 +23,7 @@ import { Refresher } from './routing/refresher.ts'
 import { TableKeeper } from './routing/table-keeper.ts'
 import { ValueRouting } from './routing/values.ts'
 import { checkMode, resolveSettings } from './settings.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
+import type { KadDHTComponents, KadDHTInit, KadDHTStats, ProvideManyResult } from './index.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
@@ -47,8 +47,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   readonly protocol: string
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
+  /** The service's name in logs and `toString()`. */
   readonly [Symbol.toStringTag] = 'kadmium'
+  /** What libp2p may find this service by. */
   readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
+  /** Services libp2p must start first. */
   readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   private readonly components: KadDHTComponents
@@ -205,6 +208,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
+  /** This DHT as a libp2p content router: what `node.contentRouting` calls. */
   get [contentRoutingSymbol] (): ContentRouting {
     return {
       put: async (key, value, options) => { await this.put(key, value, options) },
@@ -215,10 +219,12 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
+  /** This DHT as a libp2p peer discovery: it reports each peer a lookup discovers. */
   get [peerDiscoverySymbol] (): PeerDiscovery {
     return this
   }
 
+  /** This DHT as a libp2p peer router: what `node.peerRouting` calls. */
   get [peerRoutingSymbol] (): PeerRoutingInterface {
     return {
       findPeer: async (peerId, options) => this.findPeer(peerId, options),
@@ -382,7 +388,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * }
    * ```
    */
-  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
     const byKey = new Map<string, CID>()
     for (const cid of cids) {
       byKey.set(uint8ArrayToString(cid.multihash.bytes, 'base64'), cid)

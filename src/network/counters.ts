@@ -3,7 +3,7 @@
  */
 import { MessageType } from '../wire/codec.ts'
 
-/** A snapshot of {@link Counters}. */
+/** The node's counts of requests and errors so far. */
 export interface CounterSnapshot {
   /** Inbound requests by message type name (FIND_NODE, PING, …). */
   inbound: Record<string, number>

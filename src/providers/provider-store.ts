@@ -62,7 +62,7 @@ export interface ProviderStoreInit {
   minSweepGap?: number
 }
 
-/** What a {@link ProviderStore} holds. */
+/** What the provider store holds. */
 export interface ProviderStoreStats {
   /** Keys with a stored provider list. */
   keys: number

@@ -24,13 +24,36 @@ import type { ProgressEvent } from 'progress-events'
 
 /** The progress events of a lookup, passed to `onProgress`. */
 export type LookupProgressEvents =
-  | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
-  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:stall', { peer: PeerId, elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:ask', {
+    /** The peer asked. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:lookup:answer', {
+    /** The peer that answered. */
+    peer: PeerId
+    /** The closer peers it named. */
+    closer: PeerId[]
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:stall', {
+    /** The peer that is late. */
+    peer: PeerId
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:fail', {
+    /** The peer that failed. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
 
 /** Options of a lookup-based call. */
 export interface LookupOptions extends RoutingOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: LookupProgressEvents): void
 }
 

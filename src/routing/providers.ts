@@ -31,12 +31,26 @@ const ROUTING = 'kadmium'
 /** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
 export type ProviderProgressEvents =
   | LookupProgressEvents
-  | ProgressEvent<'kadmium:provide:sent', { peer: PeerId }>
-  | ProgressEvent<'kadmium:provide:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:providers:found', { provider: Provider, from: PeerId | undefined }>
+  | ProgressEvent<'kadmium:provide:sent', {
+    /** A peer the provider record was sent to. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:provide:failed', {
+    /** A peer it could not be sent to. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:providers:found', {
+    /** The provider and its addresses. */
+    provider: Provider
+    /** The peer that named it (undefined: this node's own store). */
+    from: PeerId | undefined
+  }>
 
 /** Options of `provide` and `cancelReprovide`. */
 export interface ProvideOptions extends LookupOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: ProviderProgressEvents): void
 }
 
