@@ -23,16 +23,62 @@ import { Refresher } from './routing/refresher.ts'
 import { TableKeeper } from './routing/table-keeper.ts'
 import { ValueRouting } from './routing/values.ts'
 import { checkMode, resolveSettings } from './settings.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats, ProvideManyResult } from './index.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
+import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { KadDHTInit } from './settings.ts'
+import type { AbortOptions, ComponentLogger, ContentRouting, Libp2pEvents, Metrics, PeerStore, TypedEventTarget, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
+
+/** The libp2p components kadmium uses; libp2p passes them to the service. */
+export interface KadDHTComponents {
+  /** The node's own peer id. */
+  peerId: PeerId
+  /** Where the protocol handler is registered (server mode) and topologies followed. */
+  registrar: Registrar
+  /** Opens connections and streams to peers. */
+  connectionManager: ConnectionManager
+  /** The node's own addresses, and which of them are confirmed. */
+  addressManager: AddressManager
+  /** Other peers' addresses and protocols. */
+  peerStore: PeerStore
+  /** libp2p's events: identify results, address changes, connections. */
+  events: TypedEventTarget<Libp2pEvents>
+  /** Makes the loggers (`kadmium`, `kadmium:server`, …). */
+  logger: ComponentLogger
+  /** Where records, provider records and the reprovide list are stored. */
+  datastore: Datastore
+  /** libp2p's metrics, when the node was given an implementation. */
+  metrics?: Metrics
+}
+
+/** What {@link KadDHT.provideMany} yields for each CID. */
+export interface ProvideManyResult {
+  /** The CID. */
+  cid: CID
+  /** How many peers its provider record was sent to. */
+  sent: number
+  /** What kept it from every peer, if it reached none. */
+  error?: Error
+}
+
+/** What {@link KadDHT.stats} reports. */
+export interface KadDHTStats extends CounterSnapshot {
+  /** Peers in the routing table. */
+  routingTableSize: number
+  /** Records held for others (expired ones until they are swept). */
+  records: number
+  /** Provider records held: keys and (key, provider) records. */
+  providers: ProviderStoreStats
+}
 
 const LOG_PREFIX = 'kadmium'
 
@@ -90,7 +136,18 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       counters: this.counters,
       logPrefix: LOG_PREFIX
     })
-    this.keeper = new TableKeeper({ components, settings, client, log: this.log, onFirstPeer: () => { this.refresher.joined() } })
+    this.keeper = new TableKeeper({
+      self: components.peerId,
+      events: components.events,
+      peerStore: components.peerStore,
+      protocol: settings.protocol,
+      addresses: settings.addresses,
+      kBucketSize: settings.kBucketSize,
+      diversity: settings.diversity,
+      client,
+      log: this.log,
+      onFirstPeer: () => { this.refresher.joined() }
+    })
     this.routingTable = this.keeper.table
     const validator = new RecordValidator(init.validators)
     this.valueStore = new ValueStore({ datastore: components.datastore, validator })
@@ -106,8 +163,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
         : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, createHandlers({
-      components,
-      settings,
+      self: components.peerId,
+      peerStore: components.peerStore,
+      connectionManager: components.connectionManager,
+      kBucketSize: settings.kBucketSize,
+      addresses: settings.addresses,
       table: this.routingTable,
       values: this.valueStore,
       providers: this.providerStore,
