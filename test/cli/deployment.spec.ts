@@ -101,6 +101,7 @@ describe('the daemon deployed: WebSocket clients and metrics', function () {
   })
 
   it('serves Prometheus metrics at GET /metrics without the token, and they count what it served', async () => {
+    expect(daemon.output()).to.include(`metrics:   ${new URL('/metrics', daemon.url).toString()}`)
     const res = await scrape(daemon)
     expect(res.status).to.equal(200)
     expect(res.headers.get('content-type')).to.match(/^text\/plain/)
