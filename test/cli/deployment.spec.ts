@@ -105,7 +105,11 @@ describe('the daemon deployed: WebSocket clients and metrics', function () {
     const res = await scrape(daemon)
     expect(res.status).to.equal(200)
     expect(res.headers.get('content-type')).to.match(/^text\/plain/)
-    const { samples, types } = parsePrometheus(await res.text())
+    const text = await res.text()
+    // the path needs no token: what it shows must hold no peer id
+    expect(text).to.not.include(daemon.peerId)
+    expect(text).to.not.include(client?.peerId.toString())
+    const { samples, types } = parsePrometheus(text)
     const { counters } = await cliJson(daemon.dir, ['stats'])
     expect(types.get('libp2p_kadmium_inbound_requests_total')).to.equal('counter')
     expect(value(samples, 'libp2p_kadmium_inbound_requests_total', { type: 'PUT_VALUE' })).to.equal(counters.inbound.PUT_VALUE).and.be.at.least(1)
