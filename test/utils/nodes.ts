@@ -40,7 +40,7 @@ const base = {
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'addresses'> = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'addresses' | 'metrics'> = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
     ...options,
