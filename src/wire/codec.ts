@@ -4,7 +4,8 @@
  *
  * Strict where it matters, lenient where the spec is: an unknown message type or a
  * malformed message throws; a missing type is PUT_VALUE (proto3 drops zero values); a peer
- * entry with an unparsable id is dropped and an unparsable multiaddr skipped.
+ * entry with an unparsable id is dropped, an unparsable multiaddr skipped and a repeated one
+ * kept once.
  */
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -151,7 +152,10 @@ function decodePeers (list: kadmium.Message.Peer.$Properties[] | null | undefine
   return out
 }
 
-/** Decodes one peer entry; undefined when its id is unparsable. Unparsable addresses are skipped. */
+/**
+ * Decodes one peer entry; undefined when its id is unparsable. Unparsable addresses are skipped,
+ * repeated ones kept once.
+ */
 export function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer | undefined {
   let id: PeerId
   try {
@@ -160,9 +164,16 @@ export function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer |
     return undefined
   }
   const multiaddrs: Multiaddr[] = []
+  const seen = new Set<string>()
   for (const bytes of entry.addrs ?? []) {
     try {
-      multiaddrs.push(multiaddr(bytes))
+      const ma = multiaddr(bytes)
+      // some senders list an address twice: every user of a decoded peer wants it once
+      const text = ma.toString()
+      if (!seen.has(text)) {
+        seen.add(text)
+        multiaddrs.push(ma)
+      }
     } catch {
       // an address we cannot parse is skipped; the peer stays
     }
