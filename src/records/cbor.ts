@@ -23,9 +23,12 @@ export const MAX_CBOR_DEPTH = 64
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 class CborReader {
+  private readonly bytes: Uint8Array
   private pos = 0
 
-  constructor (private readonly bytes: Uint8Array) {}
+  constructor (bytes: Uint8Array) {
+    this.bytes = bytes
+  }
 
   done (): boolean {
     return this.pos === this.bytes.length

@@ -5,7 +5,7 @@
  * page dials one server; it learns the others from the wire.
  */
 import { createServer } from 'node:http'
-import { dirname, join } from 'node:path'
+import { dirname, extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { webSockets } from '@libp2p/websockets'
 import { expect } from 'aegir/chai'
@@ -33,10 +33,14 @@ const IMPLEMENTATIONS: Record<string, () => Promise<AnyNode>> = {
   '@libp2p/kad-dht': async () => jsNode({ validators: { ipns: ipnsValidator }, selectors: { ipns: ipnsSelector } }, overWebSockets())
 }
 
-/** Bundles the page (built to dist/test/browser/page.js) for the browser, as a user's bundler would. */
+/**
+ * Bundles the page for the browser, as a user's bundler would: page.ts beside this file when the
+ * tests run from the TypeScript sources, page.js when they run from dist/.
+ */
 async function bundlePage (): Promise<string> {
+  const here = fileURLToPath(import.meta.url)
   const result = await build({
-    entryPoints: [join(dirname(fileURLToPath(import.meta.url)), 'page.js')],
+    entryPoints: [join(dirname(here), `page${extname(here)}`)],
     bundle: true,
     format: 'esm',
     platform: 'browser',
