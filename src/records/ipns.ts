@@ -4,15 +4,14 @@
  * `@libp2p/crypto` checks the signature. This replaces the `ipns` package, which brings second
  * copies of multiformats, cborg, protons-runtime and uint8arrays into a browser bundle.
  *
- * A record is valid under `/ipns/<multihash>` when (in the spec's order): it is at most 10 KiB;
- * it has `signatureV2` and `data`; its public key (the `pubKey` field, or else the name's
- * identity multihash) is the name's; `data` is a DAG-CBOR map whose `Value` and `Validity` are
- * bytes, `ValidityType` 0 (EOL), `Sequence` and `TTL` unsigned integers; `signatureV2` signs
- * `"ipns-signature:" + data`; when a legacy V1 field is there (`value` or `signatureV1`), all
- * five V1 copies are there and equal their `data` fields; and `Validity` (RFC 3339) is still in
- * the future. Of several valid records the highest `Sequence` wins, then the latest `Validity`.
- * A protobuf field with the wrong wire type makes a record invalid (the `ipns` package reads it
- * anyway).
+ * A record is valid under `/ipns/<multihash>` when: it is at most 10 KiB; it has `signatureV2`
+ * and `data`; its public key (the `pubKey` field, or else the name's identity multihash) is the
+ * name's; `data` is a DAG-CBOR map whose `Value` and `Validity` are bytes, `ValidityType` 0
+ * (EOL), `Sequence` and `TTL` unsigned integers; `signatureV2` signs `"ipns-signature:" + data`;
+ * when a legacy V1 field is there (`value` or `signatureV1`), all five V1 copies are there and
+ * equal their `data` fields; and `Validity` (RFC 3339) is still in the future. Of several valid
+ * records the highest `Sequence` wins, then the latest `Validity`. A protobuf field with the
+ * wrong wire type makes a record invalid (the `ipns` package reads it anyway).
  */
 import { publicKeyFromMultihash, publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import * as Digest from 'multiformats/hashes/digest'
@@ -47,7 +46,7 @@ interface IpnsEntry {
 }
 
 /** What a record's signed `data` says. */
-export interface IpnsData {
+interface IpnsData {
   value: Uint8Array
   validity: Uint8Array
   validityType: bigint
@@ -58,7 +57,7 @@ export interface IpnsData {
 }
 
 /** A parsed record: its protobuf fields, its signed data, and the signature over it. */
-export interface IpnsRecord {
+interface IpnsRecord {
   entry: IpnsEntry
   data: IpnsData
   signature: Uint8Array
@@ -131,7 +130,7 @@ function readData (bytes: Uint8Array): IpnsData {
  * Parses a record and checks what needs no key: size, the V2 fields, its data, and that legacy
  * V1 fields, when present, match the data. Throws {@link InvalidRecordError}.
  */
-export function parseIpnsRecord (bytes: Uint8Array): IpnsRecord {
+function parseIpnsRecord (bytes: Uint8Array): IpnsRecord {
   if (bytes.byteLength > MAX_IPNS_RECORD_BYTES) {
     throw new InvalidRecordError(`an IPNS record is at most ${MAX_IPNS_RECORD_BYTES} bytes, got ${bytes.byteLength}`)
   }
