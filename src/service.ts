@@ -22,16 +22,42 @@ import { Refresher } from './routing/refresher.ts'
 import { TableKeeper } from './routing/table-keeper.ts'
 import { ValueRouting } from './routing/values.ts'
 import { checkMode, resolveSettings } from './settings.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
+import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { KadDHTInit } from './settings.ts'
+import type { AbortOptions, ComponentLogger, ContentRouting, Libp2pEvents, PeerStore, TypedEventTarget, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
+
+/** The libp2p components kadmium uses. */
+export interface KadDHTComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  addressManager: AddressManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+  datastore: Datastore
+}
+
+/** What {@link KadDHT.stats} reports. */
+export interface KadDHTStats extends CounterSnapshot {
+  /** Peers in the routing table. */
+  routingTableSize: number
+  /** Records held for others (expired ones until they are swept). */
+  records: number
+  /** Provider records held: keys and (key, provider) records. */
+  providers: ProviderStoreStats
+}
 
 const LOG_PREFIX = 'kadmium'
 
@@ -85,7 +111,18 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       counters: this.counters,
       logPrefix: LOG_PREFIX
     })
-    this.keeper = new TableKeeper({ components, settings, client, log: this.log, onFirstPeer: () => { this.refresher.joined() } })
+    this.keeper = new TableKeeper({
+      self: components.peerId,
+      events: components.events,
+      peerStore: components.peerStore,
+      protocol: settings.protocol,
+      addresses: settings.addresses,
+      kBucketSize: settings.kBucketSize,
+      diversity: settings.diversity,
+      client,
+      log: this.log,
+      onFirstPeer: () => { this.refresher.joined() }
+    })
     this.routingTable = this.keeper.table
     const validator = new RecordValidator(init.validators)
     this.valueStore = new ValueStore({ datastore: components.datastore, validator })
@@ -101,8 +138,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
         : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, createHandlers({
-      components,
-      settings,
+      self: components.peerId,
+      peerStore: components.peerStore,
+      connectionManager: components.connectionManager,
+      kBucketSize: settings.kBucketSize,
+      addresses: settings.addresses,
       table: this.routingTable,
       values: this.valueStore,
       providers: this.providerStore,

@@ -3,10 +3,115 @@
  */
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
-import type { KadDHTInit } from './index.ts'
 import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
+import type { Validator } from './records/validators.ts'
+
+/** Options of {@link kadDHT}. */
+export interface KadDHTInit {
+  /**
+   * The protocol spoken. A private network uses its own.
+   *
+   * @default '/ipfs/kad/1.0.0'
+   */
+  protocol?: string
+  /**
+   * `'server'` answers requests and advertises the protocol through identify; `'client'`
+   * registers nothing and only asks; `'auto'` is a server while the node has an address the
+   * `addresses` scope counts as reachable (a public one for `/ipfs/kad/1.0.0`), a client
+   * otherwise, and switches as the node's addresses change.
+   *
+   * @default 'auto'
+   */
+  mode?: Mode
+  /**
+   * Peers per k-bucket, and peers returned by a closest-peers query (k).
+   *
+   * @default 20
+   */
+  kBucketSize?: number
+  /**
+   * Requests a lookup keeps in flight at once (α).
+   *
+   * @default 10
+   */
+  alpha?: number
+  /**
+   * How many of the closest peers must have answered before a `findProviders` lookup that has
+   * not found its `count` ends (β). A closest-peers lookup (and so put, get, provide and
+   * findPeer) waits for the closest k.
+   *
+   * @default 3
+   */
+  beta?: number
+  /**
+   * How long a whole query may take, in milliseconds.
+   *
+   * @default 30000
+   */
+  queryTimeout?: number
+  /**
+   * Which peer addresses are shared and accepted: `'public'` (no loopback or private ranges)
+   * or `'all'` (LANs and tests).
+   *
+   * @default 'public' for '/ipfs/kad/1.0.0', 'all' for any other protocol
+   */
+  addresses?: AddressScope
+  /**
+   * Validators by namespace, added to (or replacing) the defaults `pk` and `ipns`. A record
+   * whose key has no namespace, or one not listed here, is refused.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ validators: { greeting: { validate: (key, value) => {}, select: () => 0 } } })
+   * ```
+   */
+  validators?: Record<string, Validator>
+  /**
+   * Bucket refresh, on unless `enabled: false`: every `interval` ms (10 min), each bucket that
+   * saw no lookup in that time is looked up, then our own id, and peers not heard from are
+   * checked. `queryTimeout` bounds each refresh lookup.
+   */
+  refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number }
+  /**
+   * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
+   * (1 min); every server that answers joins the routing table.
+   */
+  randomWalk?: { enabled?: boolean, interval?: number }
+  /**
+   * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
+   * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
+   * on, `false` off.
+   *
+   * @default true for the 'public' address scope, false for 'all'
+   */
+  diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
+  /**
+   * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
+   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
+   * request after another is just slowed down); one that would wait more than `maxDelay` ms
+   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
+   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
+   * limit off.
+   *
+   * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
+   */
+  rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
+  /**
+   * Stall detection in lookups. A request with no answer by its stall deadline stops holding
+   * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
+   * answer is still taken if it comes within the 10 s request timeout and before the lookup
+   * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
+   * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
+   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
+   * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
+   * (every request is waited for until it answers or times out).
+   *
+   * @default true
+   */
+  stall?: boolean | { initial?: number, factor?: number, min?: number }
+}
 
 /** Every option resolved; 0 turns a periodic task off. */
 export interface Settings {
@@ -18,8 +123,8 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
-  /** When a lookup request stalls, or false when stall detection is off. */
-  stall: StallOptions | false
+  /** When a lookup request stalls, or undefined when stall detection is off. */
+  stall?: StallOptions
   refreshInterval: number
   refreshQueryTimeout: number
   randomWalkInterval: number
@@ -93,9 +198,9 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
 }
 
-function resolveStall (stall: KadDHTInit['stall']): StallOptions | false {
+function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   if (stall === false) {
-    return false
+    return undefined
   }
   const given = typeof stall === 'object' ? stall : {}
   return {
