@@ -89,7 +89,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly providerStore: ProviderStore
   private readonly reprovider: Reprovider
   private readonly providers: ProviderRouting
-  private sweepers: Array<ReturnType<typeof setInterval>>
   private running: AbortController
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
@@ -101,7 +100,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
-    this.sweepers = []
     const stopped = (): AbortSignal => this.running.signal
     const selfAddresses = (): Multiaddr[] => this.ownAddresses()
 
@@ -125,8 +123,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     })
     this.routingTable = this.keeper.table
     const validator = new RecordValidator(init.validators)
-    this.valueStore = new ValueStore({ datastore: components.datastore, validator })
-    this.providerStore = new ProviderStore({ datastore: components.datastore })
+    this.valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { this.log('record sweep failed: %s', err.message) } })
+    this.providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { this.log('provider sweep failed: %s', err.message) } })
     this.server = new Server(components, {
       maxMessageSize: C.MAX_MESSAGE_SIZE,
       messageTimeout: C.MESSAGE_READ_TIMEOUT,
@@ -287,15 +285,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running = new AbortController()
-    await Promise.all([this.valueStore.load(), this.providerStore.load()])
-    this.sweepers = [
-      setInterval(() => {
-        this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
-      }, C.RECORDS_SWEEP_INTERVAL),
-      setInterval(() => {
-        this.providerStore.sweep({ signal: this.running.signal }).catch(err => { this.log('provider sweep failed: %s', err.message) })
-      }, C.PROVIDERS_SWEEP_INTERVAL)
-    ]
+    await Promise.all([this.valueStore.start(), this.providerStore.start()])
     this.reprovider.start()
     await this.modes.start()
     this.refresher.start()
@@ -313,9 +303,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    this.sweepers.forEach(clearInterval)
-    this.sweepers = []
-    await Promise.all([this.reprovider.stop(), this.refresher.stop()])
+    await Promise.all([this.reprovider.stop(), this.refresher.stop(), this.valueStore.stop(), this.providerStore.stop()])
     await this.modes.stop()
     this.server.closeAll()
     await Promise.all([this.keeper.stop(), this.values.settled()])

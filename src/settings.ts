@@ -3,6 +3,7 @@
  */
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
+import { finiteNumber, positiveInteger } from './utils/numbers.ts'
 import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
@@ -39,8 +40,8 @@ export interface KadDHTInit {
   alpha?: number
   /**
    * How many of the closest peers must have answered before a `findProviders` lookup that has
-   * not found its `count` ends (β). A closest-peers lookup (and so put, get, provide and
-   * findPeer) waits for the closest k.
+   * not found its `count` ends (β), at most `kBucketSize`. A closest-peers lookup (and so put,
+   * get, provide and findPeer) waits for the closest k.
    *
    * @default 3
    */
@@ -142,23 +143,6 @@ export function checkMode (mode: Mode): Mode {
   return mode
 }
 
-/** A finite number above 0 (or at least 0 with `orZero`). */
-function finite (name: string, value: number | undefined, fallback: number, orZero = false): number {
-  const out = value ?? fallback
-  if (typeof out !== 'number' || !Number.isFinite(out) || out < 0 || (out === 0 && !orZero)) {
-    throw new InvalidParametersError(`${name} must be a number ${orZero ? 'of at least 0' : 'above 0'}, got ${value}`)
-  }
-  return out
-}
-
-function positive (name: string, value: number | undefined, fallback: number): number {
-  const out = value ?? fallback
-  if (!Number.isInteger(out) || out < 1) {
-    throw new InvalidParametersError(`${name} must be a positive integer, got ${value}`)
-  }
-  return out
-}
-
 /** Checks every option and fills in the defaults. */
 export function resolveSettings (init: KadDHTInit): Settings {
   const protocol = init.protocol ?? C.PROTOCOL
@@ -166,35 +150,50 @@ export function resolveSettings (init: KadDHTInit): Settings {
   if (addresses !== 'public' && addresses !== 'all') {
     throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(addresses)}`)
   }
-  const queryTimeout = positive('queryTimeout', init.queryTimeout, C.QUERY_TIMEOUT)
-  const diversity = init.diversity ?? addresses === 'public'
-  const limits = typeof diversity === 'object' ? diversity : {}
+  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? C.QUERY_TIMEOUT)
+  const kBucketSize = positiveInteger('kBucketSize', init.kBucketSize ?? C.K_BUCKET_SIZE)
+  const beta = positiveInteger('beta', init.beta ?? C.BETA)
+  if (beta > kBucketSize) {
+    // β counts peers among the k closest: a larger one cannot be met
+    throw new InvalidParametersError(`beta must be at most kBucketSize (${kBucketSize}), got ${beta}`)
+  }
   return {
     protocol,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
-    kBucketSize: positive('kBucketSize', init.kBucketSize, C.K_BUCKET_SIZE),
-    alpha: positive('alpha', init.alpha, C.ALPHA),
-    beta: positive('beta', init.beta, C.BETA),
+    kBucketSize,
+    alpha: positiveInteger('alpha', init.alpha ?? C.ALPHA),
+    beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
     stall: resolveStall(init.stall),
-    refreshInterval: init.refresh?.enabled === false ? 0 : positive('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
-    randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
-    rateLimit: init.rateLimit === false
-      ? undefined
-      : {
-          perSecond: positive('rateLimit.perSecond', init.rateLimit?.perSecond, C.RATE_LIMIT_PER_SECOND),
-          burst: positive('rateLimit.burst', init.rateLimit?.burst, C.RATE_LIMIT_BURST),
-          maxDelay: positive('rateLimit.maxDelay', init.rateLimit?.maxDelay, C.RATE_LIMIT_MAX_DELAY)
-        },
-    diversity: diversity === false
-      ? undefined
-      : {
-          maxPerBucket: positive('diversity.maxPerBucket', limits.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
-          maxPerTable: positive('diversity.maxPerTable', limits.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
-        }
+    refreshInterval: init.refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', init.refresh?.interval ?? C.REFRESH_INTERVAL),
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', init.refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
+    randomWalkInterval: init.randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', init.randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0,
+    rateLimit: resolveRateLimit(init.rateLimit),
+    diversity: resolveDiversity(init.diversity ?? addresses === 'public')
+  }
+}
+
+function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'] {
+  if (given === false) {
+    return undefined
+  }
+  return {
+    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? C.RATE_LIMIT_PER_SECOND),
+    burst: positiveInteger('rateLimit.burst', given?.burst ?? C.RATE_LIMIT_BURST),
+    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? C.RATE_LIMIT_MAX_DELAY)
+  }
+}
+
+function resolveDiversity (given: NonNullable<KadDHTInit['diversity']>): Settings['diversity'] {
+  if (given === false) {
+    return undefined
+  }
+  const limits = typeof given === 'object' ? given : {}
+  return {
+    maxPerBucket: positiveInteger('diversity.maxPerBucket', limits.maxPerBucket ?? C.MAX_PEERS_PER_GROUP_PER_BUCKET),
+    maxPerTable: positiveInteger('diversity.maxPerTable', limits.maxPerTable ?? C.MAX_PEERS_PER_GROUP_IN_TABLE)
   }
 }
 
@@ -204,8 +203,8 @@ function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   }
   const given = typeof stall === 'object' ? stall : {}
   return {
-    initial: finite('stall.initial', given.initial, C.STALL_INITIAL_TIMEOUT),
-    factor: finite('stall.factor', given.factor, C.STALL_RTT_FACTOR),
-    min: finite('stall.min', given.min, C.STALL_MIN_TIMEOUT, true)
+    initial: finiteNumber('stall.initial', given.initial ?? C.STALL_INITIAL_TIMEOUT),
+    factor: finiteNumber('stall.factor', given.factor ?? C.STALL_RTT_FACTOR),
+    min: finiteNumber('stall.min', given.min ?? C.STALL_MIN_TIMEOUT, true)
   }
 }

@@ -7,10 +7,9 @@
  * entry with an unparsable id is dropped, an unparsable multiaddr skipped and a repeated one
  * kept once.
  */
-import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import * as Digest from 'multiformats/hashes/digest'
 import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.ts'
+import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { kadmium } from './generated/dht.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -156,11 +155,9 @@ function decodePeers (list: kadmium.Message.Peer.$Properties[] | null | undefine
  * Decodes one peer entry; undefined when its id is unparsable. Unparsable addresses are skipped,
  * repeated ones kept once.
  */
-export function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer | undefined {
-  let id: PeerId
-  try {
-    id = peerIdFromMultihash(Digest.decode(entry.id ?? new Uint8Array(0)))
-  } catch {
+function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer | undefined {
+  const id = peerIdFromBytes(entry.id ?? new Uint8Array(0))
+  if (id == null) {
     return undefined
   }
   const multiaddrs: Multiaddr[] = []
