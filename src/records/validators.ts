@@ -90,11 +90,6 @@ export class RecordValidator {
     this.validators = new Map(Object.entries({ ...defaultValidators, ...validators }))
   }
 
-  /** The namespaces accepted. */
-  get namespaces (): string[] {
-    return [...this.validators.keys()]
-  }
-
   /**
    * Throws {@link InvalidKeyError}, {@link UnknownNamespaceError} or {@link InvalidRecordError}
    * unless `value` is valid under `key`.

@@ -78,8 +78,8 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
 }
 
 /** A libp2p node with no DHT at all. */
-export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
-  return createLibp2p({ ...base, services: { identify: identify() } })
+export async function plainNode (options: Pick<Libp2pOptions, 'addresses'> = {}): Promise<Libp2p<{ identify: Identify }>> {
+  return createLibp2p({ ...base, ...options, services: { identify: identify() } })
 }
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */
