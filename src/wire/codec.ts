@@ -5,8 +5,8 @@
  *
  * Strict where it matters, lenient where the spec is: an unknown message type or a
  * malformed message throws; a missing type is PUT_VALUE (proto3 drops zero values); a peer
- * entry with an unparsable id is dropped and an unparsable multiaddr skipped; an unreadable
- * `timeReceived` (informational) is absent.
+ * entry with an unparsable id is dropped, an unparsable multiaddr skipped and a repeated one
+ * kept once; an unreadable `timeReceived` (informational) is absent.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { equals } from 'uint8arrays/equals'
@@ -359,7 +359,8 @@ function readPeerId (entry: Uint8Array): Uint8Array | undefined {
 
 /**
  * Decodes one peer entry; undefined when it is malformed or its id is unparsable. Unparsable
- * addresses are skipped, and addresses past {@link MAX_PEER_ADDRESSES} are not read.
+ * addresses are skipped, repeated ones kept once, and addresses past
+ * {@link MAX_PEER_ADDRESSES} are not read.
  */
 function decodePeer (entry: Uint8Array): WirePeer | undefined {
   let idBytes: Uint8Array | undefined
@@ -385,7 +386,12 @@ function decodePeer (entry: Uint8Array): WirePeer | undefined {
     return undefined
   }
   const multiaddrs: Multiaddr[] = []
-  for (const bytes of addrs) {
+  for (const [i, bytes] of addrs.entries()) {
+    // some senders list an address twice: every user of a decoded peer wants it once (among the
+    // at most MAX_PEER_ADDRESSES read, so the comparisons stay bounded)
+    if (addrs.findIndex(earlier => equals(earlier, bytes)) < i) {
+      continue
+    }
     try {
       multiaddrs.push(multiaddr(bytes))
     } catch {
