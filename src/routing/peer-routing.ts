@@ -10,6 +10,7 @@ import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
 import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.ts'
 import type { StallOptions } from '../kademlia/stall.ts'
@@ -96,8 +97,8 @@ export interface PeerRoutingInit {
   lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
-  /** Gives an observer for each lookup that starts, if any. */
-  observe?(type: MessageType): LookupObserver | undefined
+  /** Gives an observer for each lookup that starts (asking with `type` about `target`), if any. */
+  observe?(type: MessageType, target: KadId): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -121,7 +122,7 @@ export class PeerRouting {
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
     init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
-    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE, target)
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
