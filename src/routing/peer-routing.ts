@@ -25,7 +25,7 @@ import type { ProgressEvent } from 'progress-events'
 /** The progress events of a lookup, passed to `onProgress`. */
 export type LookupProgressEvents =
   | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
-  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], closerPeers: PeerInfo[], elapsed: number }>
   | ProgressEvent<'kadmium:lookup:stall', { peer: PeerId, elapsed: number }>
   | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
 
@@ -210,6 +210,7 @@ export class PeerRouting {
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
           peer: event.peer.peerId,
           closer: event.closer.map(p => p.peerId),
+          closerPeers: event.closer.map(p => ({ id: p.peerId, multiaddrs: p.multiaddrs })),
           elapsed: event.elapsed
         }))
         break
