@@ -1,0 +1,97 @@
+/**
+ * `@helia/ipns` on the compat service: it installs its IPNS validator and selector in the
+ * service's `validators` and `selectors` maps, kadmium validates the records it stores and
+ * fetches with them, and names published on either kind of node resolve on the other.
+ */
+import { ipns } from '@helia/ipns'
+import { ed25519Crypto } from '@ipshipyard/crypto'
+import { keychain } from '@ipshipyard/keychain'
+import { expect } from 'aegir/chai'
+import { MemoryDatastore } from 'datastore-core'
+import { TypedEventEmitter } from 'main-event'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { compatNode, connect, jsNode, stopAll } from '../utils/nodes.ts'
+import type { DHTNode } from './program.ts'
+import type { CompatNode, JsNode } from '../utils/nodes.ts'
+import type { IPNS } from '@helia/ipns'
+import type { HeliaEvents, Keychain, Routing } from '@helia/interface'
+
+/** What `@helia/ipns` needs of Helia, on a libp2p node: its routers (put and get are all IPNS uses), a keychain, a datastore. */
+function heliaParts (node: DHTNode): { name: IPNS, keychain: Keychain } {
+  const crypto = ed25519Crypto()
+  const keys = keychain()({
+    datastore: new MemoryDatastore(),
+    getCrypto: (codeOrName) => {
+      if (codeOrName !== crypto.code && codeOrName !== crypto.type) {
+        throw new Error(`no crypto for ${codeOrName}`)
+      }
+      return crypto
+    }
+  })
+  const routing = {
+    put: async (key: Uint8Array, value: Uint8Array, options?: any) => { await node.contentRouting.put(key, value, options) },
+    get: async (key: Uint8Array, options?: any) => node.contentRouting.get(key, options)
+  } as unknown as Routing
+  // `@helia/ipns` finds the DHT among the components' libp2p services
+  const components = { datastore: new MemoryDatastore(), routing, logger: node.logger, keychain: keys, events: new TypedEventEmitter<HeliaEvents>(), libp2p: node }
+  return { name: ipns(components), keychain: keys }
+}
+
+/** Counts the public keys `keys` loads: each IPNS record the installed validator checks loads one. */
+function countLoads (keys: Keychain): () => number {
+  let loads = 0
+  const load = keys.loadPublicKeyFromProtobuf.bind(keys)
+  keys.loadPublicKeyFromProtobuf = async (...args) => {
+    loads++
+    return load(...args)
+  }
+  return () => loads
+}
+
+describe('kad-dht: `@helia/ipns` on the compat service, in a network with `@libp2p/kad-dht` nodes', function () {
+  this.timeout(60_000)
+  let compat: CompatNode[] = []
+  let js: JsNode[] = []
+
+  before(async () => {
+    compat = await Promise.all([compatNode(), compatNode()])
+    js = await Promise.all([jsNode(), jsNode()])
+    const all = [...compat, ...js]
+    await Promise.all(all.map(async (node, i) => connect(node, all[(i + 1) % all.length])))
+    await Promise.all([connect(all[0], all[2]), connect(all[1], all[3])])
+  })
+
+  after(async () => {
+    await stopAll([...compat, ...js])
+  })
+
+  it('installs its validator on the compat service; names published on one kind resolve on the other', async () => {
+    const ours = compat[0].services.dht.validators.ipns
+    const [publisher, server] = compat.map(heliaParts)
+    const [resolver, jsPublisher] = js.map(heliaParts)
+    // the compat server publishes and resolves nothing: every key it loads is the installed
+    // validator checking a record sent to it
+    const checked = countLoads(server.keychain)
+    expect(compat[0].services.dht.validators.ipns).to.be.a('function').and.not.equal(ours)
+    expect(compat[1].services.dht.selectors.ipns).to.be.a('function')
+
+    const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('published on kadmium')))
+    const published = await publisher.name.publish('kadmium-key', cid)
+    const resolved: string[] = []
+    for await (const result of resolver.name.resolve(published.publicKey, { nocache: true })) {
+      resolved.push(result.value)
+    }
+    expect(resolved).to.deep.equal([`/ipfs/${cid}`])
+    expect(checked(), 'the compat server validated the record with `@helia/ipns`\'s validator').to.be.at.least(1)
+
+    const other = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('published on kad-dht')))
+    const theirs = await jsPublisher.name.publish('js-key', other)
+    const values: string[] = []
+    for await (const result of publisher.name.resolve(theirs.publicKey, { nocache: true })) {
+      values.push(result.value)
+    }
+    expect(values).to.deep.equal([`/ipfs/${other}`])
+  })
+})
