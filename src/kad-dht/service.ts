@@ -11,7 +11,7 @@ import { passthroughMapper, scopeOf } from './mappers.ts'
 import { MessageType } from './types.ts'
 import { defaultSelectors, defaultValidators, kadmiumValidators } from './validators.ts'
 import type { KadDHTInit, PeerInfoMapper, QueryEvent, Selectors, SetModeOptions, SingleKadDHT, Validators } from './types.ts'
-import type { KadDHTComponents, KadDHTInit as KadmiumInit } from '../index.ts'
+import type { KadDHTComponents, KadDHTInit as KadmiumInit, Mode } from '../index.ts'
 import type { AbortOptions, ContentRouting, PeerDiscovery, PeerId, PeerRouting, RoutingOptions, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -24,11 +24,19 @@ const IGNORED: ReadonlyArray<keyof KadDHTInit> = [
   'reprovide', 'networkDialTimeout', 'onPeerConnectTimeout', 'incomingMessageTimeout'
 ]
 
+/** `clientMode` as a kadmium mode: unset follows the node's addresses, as it does there. */
+function modeOf (clientMode: boolean | undefined): Mode {
+  if (clientMode == null) {
+    return 'auto'
+  }
+  return clientMode ? 'client' : 'server'
+}
+
 /** kadmium's options for `@libp2p/kad-dht`'s; `init.kadmium` wins over the mapped ones. */
 export function kadmiumInit (init: KadDHTInit, validators: KadmiumInit['validators']): KadmiumInit {
   return {
     protocol: init.protocol,
-    mode: init.clientMode == null ? 'auto' : init.clientMode ? 'client' : 'server',
+    mode: modeOf(init.clientMode),
     kBucketSize: init.kBucketSize,
     alpha: init.alpha,
     addresses: scopeOf(init.peerInfoMapper),

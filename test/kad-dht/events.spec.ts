@@ -127,14 +127,13 @@ describe('kad-dht/events', () => {
 
     const feed = new QueryFeed({ self, lookup: MessageType.FIND_NODE, mapper: passthroughMapper })
     let aborted: Promise<void> | undefined
-    for await (const event of feed.run({}, async (signal) => {
-      feed.onProgress(new CustomProgressEvent('kadmium:lookup:ask', { peer: a }))
+    const events = feed.run({}, async (signal) => {
       aborted = new Promise(resolve => { signal.addEventListener('abort', () => { resolve() }) })
+      feed.onProgress(new CustomProgressEvent('kadmium:lookup:ask', { peer: a }))
       await aborted
-    })) {
-      expect(event.name).to.equal('SEND_QUERY')
-      break
-    }
+    })
+    expect((await events.next()).value).to.have.property('name', 'SEND_QUERY')
+    await events.return(undefined)
     await aborted
   })
 

@@ -14,9 +14,9 @@ import { compatNode, connect, jsNode, stopAll, trueClosest } from '../utils/node
 import { vKey, vValidator, vValue } from '../utils/records.ts'
 import { addNamespace, closestPeers, events, findPeer, findProviders, get, provide, put, tableSize } from './program.ts'
 import type { DHTNode } from './program.ts'
-import type { QueryEvent } from '@libp2p/kad-dht'
 import type { AnyNode, CompatNode, JsNode } from '../utils/nodes.ts'
 import type { PeerId } from '@libp2p/interface'
+import type { QueryEvent } from '@libp2p/kad-dht'
 
 const encoder = new TextEncoder()
 

@@ -15,8 +15,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { compatNode, connect, jsNode, stopAll } from '../utils/nodes.ts'
 import type { DHTNode } from './program.ts'
 import type { CompatNode, JsNode } from '../utils/nodes.ts'
-import type { IPNS } from '@helia/ipns'
 import type { HeliaEvents, Keychain, Routing } from '@helia/interface'
+import type { IPNS } from '@helia/ipns'
 
 /** What `@helia/ipns` needs of Helia, on a libp2p node: its routers (put and get are all IPNS uses), a keychain, a datastore. */
 function heliaParts (node: DHTNode): { name: IPNS, keychain: Keychain } {

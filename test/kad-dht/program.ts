@@ -3,8 +3,8 @@
  * `@libp2p/daemon-server` use that service. It imports nothing from kadmium: the specs hand it
  * kadmium's compat service, and the build type-checks that they may (tsc strict).
  */
-import type { KadDHT, QueryEvent, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
+import type { KadDHT, QueryEvent, SingleKadDHT } from '@libp2p/kad-dht'
 import type { CID } from 'multiformats/cid'
 
 /** A node as code written for `@libp2p/kad-dht` types it. */
