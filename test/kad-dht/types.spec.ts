@@ -80,6 +80,15 @@ export async function misuse (dht: js.KadDHT, key: Uint8Array): Promise<void> {
 }
 
 describe('kad-dht/types', () => {
+  it('is the package\'s `kadmium/kad-dht` export', async () => {
+    // a specifier in a variable: resolved by node through package.json, not by the compiler
+    const specifier = 'kadmium/kad-dht'
+    const entry = await import(specifier)
+    expect(entry.kadDHT).to.be.a('function')
+    expect(entry.removePrivateAddressesMapper).to.be.a('function')
+    expect(entry.EventTypes.FINAL_PEER).to.equal(js.EventTypes.FINAL_PEER)
+  })
+
   it('the enums hold the same values at run time as `@libp2p/kad-dht`\'s', () => {
     expect({ ...compat.EventTypes }).to.deep.equal({ ...js.EventTypes })
     // `@libp2p/kad-dht`'s MessageType also holds its protobuf codec
