@@ -121,8 +121,11 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
     return this.kadmium.getMode()
   }
 
-  /** Pins the mode (kadmium's `setMode`; `'auto'` is kadmium's own and may be passed too). */
-  async setMode (mode: 'client' | 'server', options?: SetModeOptions): Promise<void> {
+  /**
+   * Pins the mode, or with kadmium's own `'auto'` lets it follow the node's addresses. `force`
+   * changes nothing: kadmium applies a mode only when it differs from the current one.
+   */
+  async setMode (mode: Mode, options?: SetModeOptions): Promise<void> {
     await this.kadmium.setMode(mode)
   }
 

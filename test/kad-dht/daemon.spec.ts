@@ -7,11 +7,8 @@ import { createClient } from '@libp2p/daemon-client'
 import { createServer } from '@libp2p/daemon-server'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { compatNode, connect, eventually, jsNode, stopAll } from '../utils/nodes.ts'
-import { vKey, vValidator, vValue } from '../utils/records.ts'
+import { cidOf, vKey, vValidator, vValue } from '../utils/records.ts'
 import type { DHTNode } from './program.ts'
 import type { CompatNode, JsNode } from '../utils/nodes.ts'
 import type { DaemonClient } from '@libp2p/daemon-client'
@@ -41,10 +38,6 @@ async function collect (source: AsyncIterable<PeerInfo>): Promise<string[]> {
     out.push(peer.id.toString())
   }
   return out
-}
-
-async function cidOf (text: string): Promise<CID> {
-  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
 }
 
 describe('kad-dht: `@libp2p/daemon-server` over the compat service and over `@libp2p/kad-dht`', function () {

@@ -7,11 +7,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import drain from 'it-drain'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { compatNode, connect, jsNode, stopAll, trueClosest } from '../utils/nodes.ts'
-import { vKey, vValidator, vValue } from '../utils/records.ts'
+import { cidOf, vKey, vValidator, vValue } from '../utils/records.ts'
 import { addNamespace, closestPeers, events, findPeer, findProviders, get, provide, put, tableSize } from './program.ts'
 import type { DHTNode } from './program.ts'
 import type { AnyNode, CompatNode, JsNode } from '../utils/nodes.ts'
@@ -32,10 +29,6 @@ function maps (loose: (value: Uint8Array) => void): { validators: Record<string,
       loose: () => 0
     }
   }
-}
-
-async function cidOf (text: string): Promise<CID> {
-  return CID.createV1(raw.code, await sha256.digest(encoder.encode(text)))
 }
 
 /** Who each event is about. */

@@ -9,13 +9,11 @@ import { keychain } from '@ipshipyard/keychain'
 import { expect } from 'aegir/chai'
 import { MemoryDatastore } from 'datastore-core'
 import { TypedEventEmitter } from 'main-event'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { compatNode, connect, jsNode, stopAll } from '../utils/nodes.ts'
+import { cidOf } from '../utils/records.ts'
 import type { DHTNode } from './program.ts'
 import type { CompatNode, JsNode } from '../utils/nodes.ts'
-import type { HeliaEvents, Keychain, Routing } from '@helia/interface'
+import type { HeliaEvents, Keychain, PublicKey, Routing } from '@helia/interface'
 import type { IPNS } from '@helia/ipns'
 
 /** What `@helia/ipns` needs of Helia, on a libp2p node: its routers (put and get are all IPNS uses), a keychain, a datastore. */
@@ -50,6 +48,15 @@ function countLoads (keys: Keychain): () => number {
   return () => loads
 }
 
+/** The values a name resolves to, through the network (not the local cache). */
+async function resolveAll (name: IPNS, key: PublicKey): Promise<string[]> {
+  const values: string[] = []
+  for await (const result of name.resolve(key, { nocache: true })) {
+    values.push(result.value)
+  }
+  return values
+}
+
 describe('kad-dht: `@helia/ipns` on the compat service, in a network with `@libp2p/kad-dht` nodes', function () {
   this.timeout(60_000)
   let compat: CompatNode[] = []
@@ -77,21 +84,13 @@ describe('kad-dht: `@helia/ipns` on the compat service, in a network with `@libp
     expect(compat[0].services.dht.validators.ipns).to.be.a('function').and.not.equal(ours)
     expect(compat[1].services.dht.selectors.ipns).to.be.a('function')
 
-    const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('published on kadmium')))
+    const cid = await cidOf('published on kadmium')
     const published = await publisher.name.publish('kadmium-key', cid)
-    const resolved: string[] = []
-    for await (const result of resolver.name.resolve(published.publicKey, { nocache: true })) {
-      resolved.push(result.value)
-    }
-    expect(resolved).to.deep.equal([`/ipfs/${cid}`])
+    expect(await resolveAll(resolver.name, published.publicKey)).to.deep.equal([`/ipfs/${cid}`])
     expect(checked(), 'the compat server validated the record with `@helia/ipns`\'s validator').to.be.at.least(1)
 
-    const other = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode('published on kad-dht')))
+    const other = await cidOf('published on kad-dht')
     const theirs = await jsPublisher.name.publish('js-key', other)
-    const values: string[] = []
-    for await (const result of publisher.name.resolve(theirs.publicKey, { nocache: true })) {
-      values.push(result.value)
-    }
-    expect(values).to.deep.equal([`/ipfs/${other}`])
+    expect(await resolveAll(publisher.name, theirs.publicKey)).to.deep.equal([`/ipfs/${other}`])
   })
 })
