@@ -22,16 +22,42 @@ import { Refresher } from './routing/refresher.ts'
 import { TableKeeper } from './routing/table-keeper.ts'
 import { ValueRouting } from './routing/values.ts'
 import { checkMode, resolveSettings } from './settings.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
+import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
-import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { KadDHTInit } from './settings.ts'
+import type { AbortOptions, ComponentLogger, ContentRouting, Libp2pEvents, PeerStore, TypedEventTarget, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
+
+/** The libp2p components kadmium uses. */
+export interface KadDHTComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  addressManager: AddressManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+  datastore: Datastore
+}
+
+/** What {@link KadDHT.stats} reports. */
+export interface KadDHTStats extends CounterSnapshot {
+  /** Peers in the routing table. */
+  routingTableSize: number
+  /** Records held for others (expired ones until they are swept). */
+  records: number
+  /** Provider records held: keys and (key, provider) records. */
+  providers: ProviderStoreStats
+}
 
 const LOG_PREFIX = 'kadmium'
 
@@ -63,7 +89,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly providerStore: ProviderStore
   private readonly reprovider: Reprovider
   private readonly providers: ProviderRouting
-  private sweepers: Array<ReturnType<typeof setInterval>>
   private running: AbortController
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
@@ -75,7 +100,6 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
-    this.sweepers = []
     const stopped = (): AbortSignal => this.running.signal
     const selfAddresses = (): Multiaddr[] => this.ownAddresses()
 
@@ -85,11 +109,22 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       counters: this.counters,
       logPrefix: LOG_PREFIX
     })
-    this.keeper = new TableKeeper({ components, settings, client, log: this.log, onFirstPeer: () => { this.refresher.joined() } })
+    this.keeper = new TableKeeper({
+      self: components.peerId,
+      events: components.events,
+      peerStore: components.peerStore,
+      protocol: settings.protocol,
+      addresses: settings.addresses,
+      kBucketSize: settings.kBucketSize,
+      diversity: settings.diversity,
+      client,
+      log: this.log,
+      onFirstPeer: () => { this.refresher.joined() }
+    })
     this.routingTable = this.keeper.table
     const validator = new RecordValidator(init.validators)
-    this.valueStore = new ValueStore({ datastore: components.datastore, validator })
-    this.providerStore = new ProviderStore({ datastore: components.datastore })
+    this.valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { this.log('record sweep failed: %s', err.message) } })
+    this.providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { this.log('provider sweep failed: %s', err.message) } })
     this.server = new Server(components, {
       maxMessageSize: C.MAX_MESSAGE_SIZE,
       messageTimeout: C.MESSAGE_READ_TIMEOUT,
@@ -101,8 +136,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
         : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
       onRequest: (from) => { this.routingTable.touch(from.toString()) }
     }, createHandlers({
-      components,
-      settings,
+      self: components.peerId,
+      peerStore: components.peerStore,
+      connectionManager: components.connectionManager,
+      kBucketSize: settings.kBucketSize,
+      addresses: settings.addresses,
       table: this.routingTable,
       values: this.valueStore,
       providers: this.providerStore,
@@ -247,15 +285,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running = new AbortController()
-    await Promise.all([this.valueStore.load(), this.providerStore.load()])
-    this.sweepers = [
-      setInterval(() => {
-        this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
-      }, C.RECORDS_SWEEP_INTERVAL),
-      setInterval(() => {
-        this.providerStore.sweep({ signal: this.running.signal }).catch(err => { this.log('provider sweep failed: %s', err.message) })
-      }, C.PROVIDERS_SWEEP_INTERVAL)
-    ]
+    await Promise.all([this.valueStore.start(), this.providerStore.start()])
     this.reprovider.start()
     await this.modes.start()
     this.refresher.start()
@@ -273,9 +303,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    this.sweepers.forEach(clearInterval)
-    this.sweepers = []
-    await Promise.all([this.reprovider.stop(), this.refresher.stop()])
+    await Promise.all([this.reprovider.stop(), this.refresher.stop(), this.valueStore.stop(), this.providerStore.stop()])
     await this.modes.stop()
     this.server.closeAll()
     await Promise.all([this.keeper.stop(), this.values.settled()])

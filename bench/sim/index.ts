@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { ALPHA, K_BUCKET_SIZE, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, mean, ms, numberIn, pct, positiveInt, quantile, table } from '../lib/stats.ts'
-import { SimNetwork } from './network.ts'
+import { DEFAULT_STALL, SimNetwork } from './network.ts'
 import { cdfChart, histogramChart } from './svg.ts'
 import type { LookupParams, LookupRecord, SimOptions } from './network.ts'
 import type { Series } from './svg.ts'
@@ -96,7 +96,7 @@ async function build (options: SimulationOptions): Promise<{ net: SimNetwork, se
   const simOptions: SimOptions = {
     seed: options.seed,
     latency: { kind: 'lognormal', median: options.rttMedian, sigma: options.rttSigma },
-    stall: options.stall ? {} : false
+    stall: options.stall ? DEFAULT_STALL : false
   }
   const net = new SimNetwork(simOptions)
   const started = performance.now()
@@ -152,7 +152,7 @@ async function unresponsiveNodes (options: SimulationOptions, out: (text: string
   for (const scenario of scenarios) {
     const { net: faulty } = await build(options)
     faulty.setRequestTimeout(scenario.timeout)
-    faulty.setStall(scenario.stall ? {} : false)
+    faulty.setStall(scenario.stall ? DEFAULT_STALL : false)
     const down = Math.round(options.unresponsive * options.nodes)
     for (const i of faulty.random.sample(options.nodes, down)) {
       faulty.nodes[i].up = false

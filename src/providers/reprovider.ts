@@ -3,10 +3,10 @@
  * node goes on) and provides each again before its records expire on other peers, all the keys
  * due at one check in one batch.
  */
-import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
+import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
+import { decodeTime, encodeTime } from '../storage/time.ts'
 import type { AbortOptions } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** What a {@link Reprovider} needs. */
 export interface ReproviderInit {
@@ -46,6 +46,7 @@ export class Reprovider {
   private sweep?: Promise<number>
 
   constructor (init: ReproviderInit) {
+    checkPrefix(init.prefix)
     this.init = init
     this.now = init.now ?? Date.now
   }
@@ -73,7 +74,8 @@ export class Reprovider {
   /** Every tracked key with when it was last provided (ms). */
   async * list (options?: AbortOptions): AsyncGenerator<{ key: Uint8Array, provided: number }> {
     for await (const { key, value } of this.init.datastore.query({ prefix: this.init.prefix }, options)) {
-      yield { key: base32.baseDecode(key.baseNamespace()), provided: decodeTime(value) }
+      // an unreadable time is due at once
+      yield { key: keyOf(key), provided: decodeTime(value) ?? 0 }
     }
   }
 
@@ -132,15 +134,6 @@ export class Reprovider {
   }
 
   private dsKey (key: Uint8Array): Key {
-    return new Key(`${this.init.prefix}/${base32.baseEncode(key)}`)
+    return datastoreKey(this.init.prefix, key)
   }
-}
-
-function encodeTime (ms: number): Uint8Array {
-  return new TextEncoder().encode(String(ms))
-}
-
-function decodeTime (bytes: Uint8Array): number {
-  const ms = Number(new TextDecoder().decode(bytes))
-  return Number.isFinite(ms) ? ms : 0
 }

@@ -34,7 +34,8 @@ export interface Validator {
 }
 
 const SLASH = 0x2f
-const PK_PREFIX = new TextEncoder().encode('/pk/')
+/** The key prefix of public-key records: `/pk/` then a peer id's multihash. */
+export const PK_PREFIX = new TextEncoder().encode('/pk/')
 
 /** The namespace of a key (`pk` for `/pk/…`); throws {@link InvalidKeyError} without one. */
 export function namespaceOf (key: Uint8Array): string {

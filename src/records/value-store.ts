@@ -6,16 +6,17 @@
  * `maxAge` after it was received and never after; a stored record is only replaced by one its
  * namespace's selector ranks at least as high; and at most `maxRecords` keys are held.
  */
-import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
 import { equals } from 'uint8arrays/equals'
-import { MAX_RECORDS, RECORD_MAX_AGE, RECORDS_PREFIX } from '../constants.ts'
+import { MAX_RECORDS, RECORD_MAX_AGE, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../constants.ts'
 import { StaleRecordError, StoreFullError } from '../errors.ts'
+import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
+import { KeyedLock } from '../storage/keyed-lock.ts'
+import { Periodic } from '../storage/periodic.ts'
 import { decodeRecord, encodeRecord } from './record.ts'
 import type { DHTRecord } from './record.ts'
 import type { RecordValidator } from './validators.ts'
 import type { AbortOptions } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** What a {@link ValueStore} needs. */
 export interface ValueStoreInit {
@@ -29,6 +30,10 @@ export interface ValueStoreInit {
   maxRecords?: number
   /** Where in the datastore records live. */
   prefix?: string
+  /** How often expired records are swept while the store runs, in ms. */
+  sweepInterval?: number
+  /** Told about a sweep that failed. */
+  onSweepError?(error: Error): void
 }
 
 /**
@@ -37,7 +42,7 @@ export interface ValueStoreInit {
  * @example
  * ```ts
  * const store = new ValueStore({ datastore, validator: new RecordValidator() })
- * await store.load()
+ * await store.start()                  // counts what is stored, sweeps expired records hourly
  * await store.put(key, value)           // throws if invalid or worse than what is stored
  * const record = await store.get(key)   // undefined if absent, expired or no longer valid
  * ```
@@ -49,7 +54,8 @@ export class ValueStore {
   private readonly maxAge: number
   private readonly maxRecords: number
   private readonly prefix: string
-  private readonly locks: Map<string, Promise<unknown>>
+  private readonly locks: KeyedLock
+  private readonly sweeps: Periodic
   private count: number
 
   constructor (init: ValueStoreInit) {
@@ -58,8 +64,9 @@ export class ValueStore {
     this.now = init.now ?? Date.now
     this.maxAge = init.maxAge ?? RECORD_MAX_AGE
     this.maxRecords = init.maxRecords ?? MAX_RECORDS
-    this.prefix = init.prefix ?? RECORDS_PREFIX
-    this.locks = new Map()
+    this.prefix = checkPrefix(init.prefix ?? RECORDS_PREFIX)
+    this.locks = new KeyedLock()
+    this.sweeps = new Periodic(init.sweepInterval ?? RECORDS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
     this.count = 0
   }
 
@@ -68,7 +75,18 @@ export class ValueStore {
     return this.count
   }
 
-  /** Counts the records already in the datastore (call once at start). */
+  /** Counts what the datastore holds and sweeps expired records every `sweepInterval`. */
+  async start (options?: AbortOptions): Promise<void> {
+    await this.load(options)
+    this.sweeps.start()
+  }
+
+  /** Stops the sweeps (waiting for one under way). */
+  async stop (): Promise<void> {
+    await this.sweeps.stop()
+  }
+
+  /** Counts the records already in the datastore (start does it). */
   async load (options?: AbortOptions): Promise<void> {
     let count = 0
     for await (const _ of this.datastore.queryKeys({ prefix: this.prefix }, options)) { // eslint-disable-line @typescript-eslint/no-unused-vars
@@ -85,17 +103,18 @@ export class ValueStore {
    */
   async put (key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<DHTRecord> {
     await this.validator.validate(key, value)
-    return this.locked(key, async () => {
+    const dsKey = this.dsKey(key)
+    return this.locks.run(dsKey.toString(), async () => {
       const existing = await this.get(key, options)
       if (existing != null && !equals(existing.value, value) && await this.validator.select(key, [value, existing.value]) !== 0) {
         throw new StaleRecordError('a better record is stored under this key')
       }
-      const stored = existing != null || await this.datastore.has(this.dsKey(key), options)
+      const stored = existing != null || await this.datastore.has(dsKey, options)
       if (!stored && this.count >= this.maxRecords) {
         throw new StoreFullError(`the value store holds its maximum of ${this.maxRecords} records`)
       }
       const record: DHTRecord = { key, value, timeReceived: new Date(this.now()) }
-      await this.datastore.put(this.dsKey(key), encodeRecord(record), options)
+      await this.datastore.put(dsKey, encodeRecord(record), options)
       if (!stored) {
         this.count++
       }
@@ -167,21 +186,6 @@ export class ValueStore {
   }
 
   private dsKey (key: Uint8Array): Key {
-    return new Key(`${this.prefix}/${base32.baseEncode(key)}`)
-  }
-
-  /** Runs `fn` after every earlier call for the same key has ended. */
-  private async locked<T> (key: Uint8Array, fn: () => Promise<T>): Promise<T> {
-    const id = base32.baseEncode(key)
-    const previous = this.locks.get(id) ?? Promise.resolve()
-    const run = previous.catch(() => {}).then(fn)
-    this.locks.set(id, run)
-    try {
-      return await run
-    } finally {
-      if (this.locks.get(id) === run) {
-        this.locks.delete(id)
-      }
-    }
+    return datastoreKey(this.prefix, key)
   }
 }

@@ -59,8 +59,8 @@ export interface PeerRoutingInit {
   beta: number
   queryTimeout: number
   requestTimeout: number
-  /** When a lookup request stalls (see `RunLookupInit.stall`); the defaults unless told otherwise. */
-  stall?: StallOptions | false
+  /** When a lookup request stalls (see `RunLookupInit.stall`); never when absent. */
+  stall?: StallOptions
   addresses: AddressScope
   /** Aborts when the service stops. */
   stopped(): AbortSignal

@@ -6,10 +6,9 @@
  * malformed message throws; a missing type is PUT_VALUE (proto3 drops zero values); a peer
  * entry with an unparsable id is dropped and an unparsable multiaddr skipped.
  */
-import { peerIdFromMultihash } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import * as Digest from 'multiformats/hashes/digest'
 import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.ts'
+import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { kadmium } from './generated/dht.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -152,11 +151,9 @@ function decodePeers (list: kadmium.Message.Peer.$Properties[] | null | undefine
 }
 
 /** Decodes one peer entry; undefined when its id is unparsable. Unparsable addresses are skipped. */
-export function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer | undefined {
-  let id: PeerId
-  try {
-    id = peerIdFromMultihash(Digest.decode(entry.id ?? new Uint8Array(0)))
-  } catch {
+function decodePeer (entry: kadmium.Message.Peer.$Properties): WirePeer | undefined {
+  const id = peerIdFromBytes(entry.id ?? new Uint8Array(0))
+  if (id == null) {
     return undefined
   }
   const multiaddrs: Multiaddr[] = []

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
-import { SimNetwork } from '../../bench/sim/network.ts'
+import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
 
 describe('network simulator', function () {
   this.timeout(20_000)
@@ -57,7 +57,7 @@ describe('network simulator', function () {
 
   it('with silent nodes, stall detection keeps lookups from waiting out the request timeout', async () => {
     const run = async (stall: boolean): Promise<Array<{ latency: number, stalls: number, timedOut: boolean, accuracy: number }>> => {
-      const net = new SimNetwork({ seed: 5, stall: stall ? {} : false })
+      const net = new SimNetwork({ seed: 5, stall: stall ? DEFAULT_STALL : false })
       net.buildFromGlobalView(1_000)
       for (const i of net.random.sample(1_000, 200)) {
         net.nodes[i].up = false

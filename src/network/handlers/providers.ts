@@ -7,6 +7,7 @@
  * with the addresses we may share and received within the address TTL, and the closer peers.
  */
 import { ForeignProviderError, InvalidKeyError, InvalidMessageError } from '../../errors.ts'
+import { decodeTime, encodeTime } from '../../storage/time.ts'
 import { MessageType } from '../../wire/codec.ts'
 import { inScope } from '../addresses.ts'
 import type { closerPeers } from './closer-peers.ts'
@@ -47,14 +48,6 @@ function checkKey (key: Uint8Array | undefined, maxKeyBytes: number): Uint8Array
     throw new InvalidKeyError(`provider keys are at most ${maxKeyBytes} bytes, got ${key.length}`)
   }
   return key
-}
-
-function encodeTime (ms: number): Uint8Array {
-  return new TextEncoder().encode(String(ms))
-}
-
-function decodeTime (bytes: Uint8Array | undefined): number {
-  return bytes == null ? -Infinity : Number(new TextDecoder().decode(bytes))
 }
 
 /** Makes the ADD_PROVIDER handler. */
@@ -102,7 +95,7 @@ async function providerEntry (init: ProviderHandlersInit, id: PeerId): Promise<W
   let multiaddrs: Multiaddr[] = []
   try {
     const peer = await init.peerStore.get(id)
-    if (decodeTime(peer.metadata.get(PROVIDER_ADDRESSES_TIME)) + init.addressTtl > init.now()) {
+    if ((decodeTime(peer.metadata.get(PROVIDER_ADDRESSES_TIME)) ?? -Infinity) + init.addressTtl > init.now()) {
       multiaddrs = inScope(init.addresses, peer.addresses.map(a => a.multiaddr)).slice(0, init.maxAddresses)
     }
   } catch {
