@@ -88,26 +88,32 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
     return this.kadmium.routingTable
   }
 
+  /** kadmium's content routing: libp2p's `node.contentRouting` reaches it. */
   get [contentRoutingSymbol] (): ContentRouting {
     return this.kadmium[contentRoutingSymbol]
   }
 
+  /** kadmium's peer routing: libp2p's `node.peerRouting` reaches it. */
   get [peerRoutingSymbol] (): PeerRouting {
     return this.kadmium[peerRoutingSymbol]
   }
 
+  /** kadmium's service, which reports each peer its lookups discover. */
   get [peerDiscoverySymbol] (): PeerDiscovery {
     return this.kadmium
   }
 
+  /** Starts kadmium (libp2p calls it). */
   async start (): Promise<void> {
     await this.kadmium.start()
   }
 
+  /** Lets kadmium look at the node's addresses once they are known (libp2p calls it). */
   async afterStart (): Promise<void> {
     await this.kadmium.afterStart()
   }
 
+  /** Stops kadmium (libp2p calls it). */
   async stop (): Promise<void> {
     await this.kadmium.stop()
   }
@@ -117,6 +123,7 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
     return this.kadmium.isStarted()
   }
 
+  /** What the node is now: `'server'` answers DHT requests, `'client'` only asks. */
   getMode (): 'client' | 'server' {
     return this.kadmium.getMode()
   }
@@ -129,10 +136,12 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
     await this.kadmium.setMode(mode)
   }
 
+  /** Runs one refresh of the routing table now and resolves when it ends. */
   async refreshRoutingTable (options?: AbortOptions): Promise<void> {
     await this.kadmium.refreshRoutingTable(options)
   }
 
+  /** Stops providing `key` again every 22 h. */
   async cancelReprovide (key: CID, options?: AbortOptions): Promise<void> {
     await this.kadmium.cancelReprovide(key, options)
   }

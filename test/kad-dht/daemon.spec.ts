@@ -44,7 +44,7 @@ describe('kad-dht: `@libp2p/daemon-server` over the compat service and over `@li
   this.timeout(120_000)
   let kadmium: CompatNode
   let js: JsNode
-  let middle: [CompatNode, JsNode]
+  let middle: [CompatNode, JsNode] | [] = []
   let servers: Libp2pServer[] = []
   let onKadmium: DaemonClient
   let onJs: DaemonClient
@@ -53,12 +53,12 @@ describe('kad-dht: `@libp2p/daemon-server` over the compat service and over `@li
     // a line: kadmium — compat — js — js; the two ends meet only through lookups
     kadmium = await compatNode(maps)
     js = await jsNode(maps)
-    middle = [await compatNode(maps), await jsNode(maps)]
-    await connect(kadmium, middle[0])
-    await connect(middle[0], middle[1])
-    await connect(middle[1], js)
+    const [compatMiddle, jsMiddle] = middle = [await compatNode(maps), await jsNode(maps)]
+    await connect(kadmium, compatMiddle)
+    await connect(compatMiddle, jsMiddle)
+    await connect(jsMiddle, js)
     const size = (node: JsNode): number => (node.services.dht as SingleKadDHT).routingTable.size
-    await eventually(() => size(middle[1]) >= 2 && size(js) >= 1, 10_000, '`@libp2p/kad-dht` tables')
+    await eventually(() => size(jsMiddle) >= 2 && size(js) >= 1, 10_000, '`@libp2p/kad-dht` tables')
     servers = [await daemon(kadmium), await daemon(js)]
     onKadmium = createClient(servers[0].getMultiaddr())
     onJs = createClient(servers[1].getMultiaddr())
@@ -79,7 +79,7 @@ describe('kad-dht: `@libp2p/daemon-server` over the compat service and over `@li
 
   it('getClosestPeers: the kadmium daemon streams the peers its lookup heard of', async () => {
     const peers = await collect(onKadmium.dht.getClosestPeers(js.peerId.toMultihash().bytes))
-    expect(peers).to.include.members([middle[0], middle[1], js].map(n => n.peerId.toString()))
+    expect(peers).to.include.members([...middle, js].map(n => n.peerId.toString()))
     const theirs = await collect(onJs.dht.getClosestPeers(kadmium.peerId.toMultihash().bytes))
     expect(theirs).to.include(kadmium.peerId.toString())
   })
