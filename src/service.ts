@@ -1,27 +1,12 @@
 /**
- * The libp2p service: lifecycle, mode, the routing symbols and the wiring of the layers below.
+ * The libp2p service: lifecycle, mode, the routing symbols and the public methods, over the
+ * layers that assemble.ts builds.
  */
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import * as C from './constants.ts'
-import { kadId } from './kademlia/keys.ts'
-import { ModeController } from './mode.ts'
-import { Client } from './network/client.ts'
-import { Counters } from './network/counters.ts'
-import { createHandlers } from './network/handlers/index.ts'
-import { RateLimiter } from './network/rate-limit.ts'
-import { Server } from './network/server.ts'
-import { ProviderStore } from './providers/provider-store.ts'
-import { Reprovider } from './providers/reprovider.ts'
-import { RecordValidator } from './records/validators.ts'
-import { ValueStore } from './records/value-store.ts'
-import { PeerRouting } from './routing/peer-routing.ts'
-import { ProviderRouting } from './routing/providers.ts'
-import { Refresher } from './routing/refresher.ts'
-import { TableKeeper } from './routing/table-keeper.ts'
-import { ValueRouting } from './routing/values.ts'
+import { assemble } from './assemble.ts'
 import { checkMode, resolveSettings } from './settings.ts'
+import type { KadDHTComponents, Layers } from './assemble.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
 import type { CounterSnapshot } from './network/counters.ts'
@@ -31,23 +16,11 @@ import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
 import type { KadDHTInit } from './settings.ts'
-import type { AbortOptions, ComponentLogger, ContentRouting, Libp2pEvents, PeerStore, TypedEventTarget, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
-import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 
-/** The libp2p components kadmium uses. */
-export interface KadDHTComponents {
-  peerId: PeerId
-  registrar: Registrar
-  connectionManager: ConnectionManager
-  addressManager: AddressManager
-  peerStore: PeerStore
-  events: TypedEventTarget<Libp2pEvents>
-  logger: ComponentLogger
-  datastore: Datastore
-}
+export type { KadDHTComponents } from './assemble.ts'
 
 /** What {@link KadDHT.stats} reports. */
 export interface KadDHTStats extends CounterSnapshot {
@@ -78,17 +51,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   private readonly components: KadDHTComponents
   private readonly log: Logger
-  private readonly keeper: TableKeeper
-  private readonly modes: ModeController
-  private readonly refresher: Refresher<DHTPeer>
-  private readonly counters: Counters
-  private readonly server: Server
-  private readonly peerRouting: PeerRouting
-  private readonly values: ValueRouting
-  private readonly valueStore: ValueStore
-  private readonly providerStore: ProviderStore
-  private readonly reprovider: Reprovider
-  private readonly providers: ProviderRouting
+  private readonly layers: Layers
   private running: AbortController
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
@@ -97,134 +60,16 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.components = components
     this.protocol = settings.protocol
     this.log = components.logger.forComponent(LOG_PREFIX)
-    this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
-    const stopped = (): AbortSignal => this.running.signal
-    const selfAddresses = (): Multiaddr[] => this.ownAddresses()
-
-    const client = new Client(components, {
-      protocol: settings.protocol,
-      maxMessageSize: C.MAX_MESSAGE_SIZE,
-      counters: this.counters,
-      logPrefix: LOG_PREFIX
-    })
-    this.keeper = new TableKeeper({
-      self: components.peerId,
-      events: components.events,
-      peerStore: components.peerStore,
-      protocol: settings.protocol,
-      addresses: settings.addresses,
-      kBucketSize: settings.kBucketSize,
-      diversity: settings.diversity,
-      client,
+    this.layers = assemble(components, settings, init.validators, {
       log: this.log,
-      onFirstPeer: () => { this.refresher.joined() }
-    })
-    this.routingTable = this.keeper.table
-    const validator = new RecordValidator(init.validators)
-    this.valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { this.log('record sweep failed: %s', err.message) } })
-    this.providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { this.log('provider sweep failed: %s', err.message) } })
-    this.server = new Server(components, {
-      maxMessageSize: C.MAX_MESSAGE_SIZE,
-      messageTimeout: C.MESSAGE_READ_TIMEOUT,
-      idleTimeout: C.STREAM_IDLE_TIMEOUT,
-      counters: this.counters,
       logPrefix: LOG_PREFIX,
-      rateLimiter: settings.rateLimit == null
-        ? undefined
-        : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
-      onRequest: (from) => { this.routingTable.touch(from.toString()) }
-    }, createHandlers({
-      self: components.peerId,
-      peerStore: components.peerStore,
-      connectionManager: components.connectionManager,
-      kBucketSize: settings.kBucketSize,
-      addresses: settings.addresses,
-      table: this.routingTable,
-      values: this.valueStore,
-      providers: this.providerStore,
-      counters: this.counters,
-      selfAddresses
-    }))
-    this.peerRouting = new PeerRouting({
-      ...settings,
-      self: components.peerId,
-      table: this.routingTable,
-      client,
-      connectionManager: components.connectionManager,
-      peerStore: components.peerStore,
-      log: this.log,
-      stopped,
+      lifetime: () => this.running.signal,
+      selfAddresses: () => this.ownAddresses(),
       onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
     })
-    this.values = new ValueRouting({
-      peerRouting: this.peerRouting,
-      client,
-      connectionManager: components.connectionManager,
-      store: this.valueStore,
-      validator,
-      counters: this.counters,
-      log: this.log,
-      requestTimeout: settings.requestTimeout,
-      stopped
-    })
-    this.refresher = new Refresher<DHTPeer>({
-      table: this.routingTable,
-      selfKey: components.peerId.toMultihash().bytes,
-      selfKadId: kadId(components.peerId.toMultihash().bytes),
-      lookup: async (key, options) => this.peerRouting.lookup(key, options),
-      ping: async (entry) => this.keeper.isAlive(entry.peer),
-      interval: settings.refreshInterval,
-      queryTimeout: settings.refreshQueryTimeout,
-      maxBucket: C.MAX_REFRESH_BUCKET,
-      randomWalkInterval: settings.randomWalkInterval,
-      firstRefreshDelay: C.FIRST_REFRESH_DELAY,
-      now: Date.now,
-      log: this.log
-    })
-    this.modes = new ModeController({
-      registrar: components.registrar,
-      addressManager: components.addressManager,
-      events: components.events,
-      protocol: settings.protocol,
-      handler: this.server.handle,
-      handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
-      addresses: settings.addresses,
-      log: this.log,
-      onChange: (active) => {
-        if (active === 'client') {
-          this.server.closeAll()
-        }
-      }
-    }, settings.mode)
-    this.reprovider = new Reprovider({
-      datastore: components.datastore,
-      interval: C.REPROVIDE_INTERVAL,
-      checkInterval: C.REPROVIDE_CHECK_INTERVAL,
-      prefix: C.PROVIDED_PREFIX,
-      provide: (keys, options) => this.providers.announceMany(keys, options),
-      onError: (key, err) => { this.log('reproviding failed, retried at the next check: %s', err.message) }
-    })
-    this.providers = new ProviderRouting({
-      self: components.peerId,
-      peerRouting: this.peerRouting,
-      client,
-      connectionManager: components.connectionManager,
-      peerStore: components.peerStore,
-      store: this.providerStore,
-      reprovider: this.reprovider,
-      addresses: settings.addresses,
-      selfAddresses,
-      log: this.log,
-      requestTimeout: settings.requestTimeout,
-      kBucketSize: settings.kBucketSize,
-      maxRegionLookups: C.MAX_REGION_LOOKUPS,
-      minRegionKeys: C.MIN_REGION_KEYS,
-      defaultCount: C.FIND_PROVIDERS_COUNT,
-      beta: settings.beta,
-      stopped
-    })
+    this.routingTable = this.layers.keeper.table
   }
 
   get [contentRoutingSymbol] (): ContentRouting {
@@ -255,7 +100,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** What the node is now: `'server'` answers DHT requests; `'client'` only asks. */
   getMode (): ActiveMode {
-    return this.modes.mode
+    return this.layers.modes.mode
   }
 
   /**
@@ -268,7 +113,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async setMode (mode: Mode): Promise<void> {
-    await this.modes.set(checkMode(mode))
+    await this.layers.modes.set(checkMode(mode))
   }
 
   /**
@@ -277,7 +122,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * not heard from within the interval (those that fail are dropped).
    */
   async refreshRoutingTable (options: AbortOptions = {}): Promise<void> {
-    await this.refresher.refresh(options)
+    await this.layers.refresher.refresh(options)
   }
 
   async start (): Promise<void> {
@@ -285,17 +130,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running = new AbortController()
-    await Promise.all([this.valueStore.start(), this.providerStore.start()])
-    this.reprovider.start()
-    await this.modes.start()
-    this.refresher.start()
-    await this.keeper.start()
-    this.log('started in %s mode (%s) on %s', this.modes.mode, this.modes.request, this.protocol)
+    await Promise.all([this.layers.valueStore.start(), this.layers.providerStore.start()])
+    this.layers.reprovider.start()
+    await this.layers.modes.start()
+    this.layers.refresher.start()
+    await this.layers.keeper.start()
+    this.log('started in %s mode (%s) on %s', this.layers.modes.mode, this.layers.modes.request, this.protocol)
   }
 
   /** Called by libp2p once every component has started: the listen addresses are known now. */
   async afterStart (): Promise<void> {
-    await this.modes.check()
+    await this.layers.modes.check()
   }
 
   async stop (): Promise<void> {
@@ -303,10 +148,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    await Promise.all([this.reprovider.stop(), this.refresher.stop(), this.valueStore.stop(), this.providerStore.stop()])
-    await this.modes.stop()
-    this.server.closeAll()
-    await Promise.all([this.keeper.stop(), this.values.settled()])
+    await Promise.all([this.layers.reprovider.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
+    await this.layers.modes.stop()
+    this.layers.server.closeAll()
+    await Promise.all([this.layers.keeper.stop(), this.layers.values.settled()])
   }
 
   /**
@@ -321,7 +166,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * getClosestPeers (key: Uint8Array, options: LookupOptions = {}): AsyncGenerator<PeerInfo> {
-    yield * this.peerRouting.getClosestPeers(key, options)
+    yield * this.layers.peerRouting.getClosestPeers(key, options)
   }
 
   /**
@@ -333,7 +178,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async findPeer (peerId: PeerId, options: LookupOptions = {}): Promise<PeerInfo> {
-    return this.peerRouting.findPeer(peerId, options)
+    return this.layers.peerRouting.findPeer(peerId, options)
   }
 
   /**
@@ -347,7 +192,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async put (key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<number> {
-    return this.values.put(key, value, options)
+    return this.layers.values.put(key, value, options)
   }
 
   /**
@@ -361,7 +206,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async get (key: Uint8Array, options: GetOptions = {}): Promise<Uint8Array> {
-    return this.values.get(key, options)
+    return this.layers.values.get(key, options)
   }
 
   /**
@@ -375,7 +220,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async provide (cid: CID, options: ProvideOptions = {}): Promise<number> {
-    return this.providers.provide(cid.multihash.bytes, options)
+    return this.layers.providers.provide(cid.multihash.bytes, options)
   }
 
   /**
@@ -395,17 +240,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
-    const byKey = new Map<string, CID>()
-    for (const cid of cids) {
-      byKey.set(uint8ArrayToString(cid.multihash.bytes, 'base64'), cid)
-    }
-    const keys = [...byKey.values()].map(cid => cid.multihash.bytes)
-    for await (const { key, sent, error } of this.providers.announceMany(keys, options)) {
-      if (error == null) {
-        await this.reprovider.track(key, options)
-      }
-      yield { cid: byKey.get(uint8ArrayToString(key, 'base64')) as CID, sent, error }
-    }
+    yield * this.layers.providers.provideMany(cids, options)
   }
 
   /**
@@ -420,17 +255,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * findProviders (cid: CID, options: FindProvidersOptions = {}): AsyncGenerator<Provider> {
-    yield * this.providers.findProviders(cid.multihash.bytes, options)
+    yield * this.layers.providers.findProviders(cid.multihash.bytes, options)
   }
 
   /** Stops providing `cid` again; resolves whether it was being provided. */
   async cancelReprovide (cid: CID, options: ProvideOptions = {}): Promise<boolean> {
-    return this.providers.cancelReprovide(cid.multihash.bytes, options)
+    return this.layers.providers.cancelReprovide(cid.multihash.bytes, options)
   }
 
   /** Whether `cid` is on the list of CIDs this node provides again. */
   async isReproviding (cid: CID): Promise<boolean> {
-    return this.reprovider.has(cid.multihash.bytes)
+    return this.layers.reprovider.has(cid.multihash.bytes)
   }
 
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
@@ -441,10 +276,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** Counters of requests and errors, and the routing-table size. */
   stats (): KadDHTStats {
     return {
-      ...this.counters.snapshot(),
+      ...this.layers.counters.snapshot(),
       routingTableSize: this.routingTable.size,
-      records: this.valueStore.size,
-      providers: this.providerStore.stats()
+      records: this.layers.valueStore.size,
+      providers: this.layers.providerStore.stats()
     }
   }
 

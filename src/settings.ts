@@ -47,6 +47,14 @@ export interface KadDHTInit {
    */
   beta?: number
   /**
+   * An inbound DHT stream that sends no new request for this many ms is reset, which frees its
+   * place among the connection's 32 inbound DHT streams at once (a peer may keep a stream open to
+   * reuse it, as go-libp2p-kad-dht does).
+   *
+   * @default 60000
+   */
+  streamIdleTimeout?: number
+  /**
    * How long a whole query may take, in milliseconds.
    *
    * @default 30000
@@ -125,6 +133,7 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  streamIdleTimeout: number
   /** When a lookup request stalls, or undefined when stall detection is off. */
   stall?: StallOptions
   refreshInterval: number
@@ -167,12 +176,20 @@ export function resolveSettings (init: KadDHTInit): Settings {
     beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
-    refreshInterval: init.refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', init.refresh?.interval ?? C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', init.refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
-    randomWalkInterval: init.randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', init.randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0,
+    ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
     diversity: resolveDiversity(init.diversity ?? addresses === 'public')
+  }
+}
+
+function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'refreshQueryTimeout' | 'randomWalkInterval'> {
+  const { refresh, randomWalk } = init
+  return {
+    refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
+    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
   }
 }
 

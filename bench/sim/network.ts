@@ -80,11 +80,11 @@ export interface LookupParams {
   /** Requests in flight (α). */
   alpha: number
   /**
-   * How many of the closest live candidates must have answered before the lookup ends. kadmium's
-   * getClosestPeers waits for k (its `beta` option only matters for lookups that want fewer than
-   * k peers); a smaller β ends sooner, the way go-libp2p-kad-dht and `@libp2p/kad-dht` do.
+   * How many of the closest live candidates must have answered before the lookup ends (the
+   * Lookup's `resultSize`). kadmium's getClosestPeers waits for k; a smaller one ends sooner, the
+   * way go-libp2p-kad-dht and `@libp2p/kad-dht` end at their β.
    */
-  beta: number
+  resultSize: number
 }
 
 /** What one lookup did. */
@@ -229,7 +229,7 @@ export class SimNetwork {
   lookup (from: SimNode, target: KadId, params: LookupParams, onDone: (record: LookupRecord) => void, judge = true): void {
     const { k } = this
     const seeds = from.table.closest(target, k).map(entry => entry.peer)
-    const lookup = new Lookup<SimPeer>({ target, alpha: params.alpha, beta: params.beta, resultSize: Math.min(params.beta, k) }, seeds)
+    const lookup = new Lookup<SimPeer>({ target, alpha: params.alpha, resultSize: params.resultSize }, seeds)
     const depth = new Map<string, number>()
     const known: SimPeer[] = []
     for (const seed of seeds) {

@@ -77,7 +77,7 @@ function setTimer (ms: number, fire: () => void): () => void {
  * @example
  * ```ts
  * const { closest } = await runLookup({
- *   target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000,
+ *   target, alpha: 10, resultSize: 20, requestTimeout: 10_000,
  *   seeds: table.closest(target, 20).map(e => e.peer),
  *   ask: async (peer, signal) => findNode(peer, target, { signal }),
  *   now: Date.now

@@ -1,6 +1,6 @@
 /**
  * The reprovider: remembers which keys this node provides (in the datastore, so a restarted
- * node goes on) and provides each again before its records expire on other peers, all the keys
+ * node goes on) and publishes each again before its records expire on other peers, all the keys
  * due at one check in one batch.
  */
 import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
@@ -12,10 +12,10 @@ import type { Datastore, Key } from 'interface-datastore'
 export interface ReproviderInit {
   datastore: Datastore
   /**
-   * Provides keys on the network, as a batch; yields each key once, with the error that kept it
-   * from being provided, if any.
+   * Publishes keys on the network, as a batch; yields each key once, with the error that kept it
+   * from being published, if any.
    */
-  provide(keys: Uint8Array[], options: AbortOptions): AsyncIterable<{ key: Uint8Array, error?: Error }>
+  publish(keys: Uint8Array[], options: AbortOptions): AsyncIterable<{ item: Uint8Array, error?: Error }>
   /** How long after a provide the key is provided again, in ms (22 h). */
   interval: number
   /** How often the list is checked for keys that are due, in ms. */
@@ -33,9 +33,9 @@ export interface ReproviderInit {
  *
  * @example
  * ```ts
- * const reprovider = new Reprovider({ datastore, provide, interval: 22 * HOUR, checkInterval: HOUR, prefix: '/kadmium/provided' })
+ * const reprovider = new Reprovider({ datastore, publish, interval: 22 * HOUR, checkInterval: HOUR, prefix: '/kadmium/provided' })
  * await reprovider.track(key)   // after a successful provide
- * reprovider.start()            // provides again every key whose last provide is older than 22 h
+ * reprovider.start()            // publishes again every key whose last provide is older than 22 h
  * ```
  */
 export class Reprovider {
@@ -119,7 +119,7 @@ export class Reprovider {
     if (due.length === 0) {
       return done
     }
-    for await (const { key, error } of this.init.provide(due, { signal })) {
+    for await (const { item: key, error } of this.init.publish(due, { signal })) {
       if (error != null) {
         this.init.onError?.(key, error)
         continue

@@ -100,11 +100,6 @@ export class RecordValidator {
     this.validators = validators
   }
 
-  /** The namespaces accepted. */
-  get namespaces (): string[] {
-    return [...new Set([...Object.keys(defaultValidators), ...Object.keys(this.validators)])]
-  }
-
   /**
    * Throws {@link InvalidKeyError}, {@link UnknownNamespaceError} or {@link InvalidRecordError}
    * unless `value` is valid under `key`.

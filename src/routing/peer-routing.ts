@@ -56,14 +56,13 @@ export interface PeerRoutingInit {
   log: Logger
   kBucketSize: number
   alpha: number
-  beta: number
   queryTimeout: number
   requestTimeout: number
   /** When a lookup request stalls (see `RunLookupInit.stall`); never when absent. */
   stall?: StallOptions
   addresses: AddressScope
   /** Aborts when the service stops. */
-  stopped(): AbortSignal
+  lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
 }
@@ -86,14 +85,13 @@ export class PeerRouting {
   async lookup (key: Uint8Array, options: QueryOptions = {}): Promise<LookupOutcome<DHTPeer>> {
     const { init } = this
     const target = kadId(key)
-    const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.stopped(), options.signal)
+    const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
     init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
     try {
       return await runLookup<DHTPeer>({
         target,
         alpha: init.alpha,
-        beta: init.beta,
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,
@@ -173,7 +171,7 @@ export class PeerRouting {
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
     // only swell the lookup
-    for (const entry of answer.closer.slice(0, init.kBucketSize)) {
+    for (const entry of answer.closer.first(init.kBucketSize)) {
       const id = entry.id.toString()
       if (id === this.selfId) {
         continue

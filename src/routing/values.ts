@@ -55,7 +55,7 @@ export interface ValueRoutingInit {
   log: Logger
   requestTimeout: number
   /** Aborts when the service stops. */
-  stopped(): AbortSignal
+  lifetime(): AbortSignal
 }
 
 /** Values over PUT_VALUE and GET_VALUE. */
@@ -158,7 +158,7 @@ export class ValueRouting {
   /** Sends PUT_VALUE to one peer; resolves whether it echoed the record back. */
   private async send (peer: DHTPeer, record: WireRecord, options: PutOptions): Promise<boolean> {
     const { init } = this
-    const request = deadline(init.requestTimeout, `${peer.id} did not confirm in time`, init.stopped(), options.signal)
+    const request = deadline(init.requestTimeout, `${peer.id} did not confirm in time`, init.lifetime(), options.signal)
     try {
       const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
         type: MessageType.PUT_VALUE,

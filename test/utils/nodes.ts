@@ -43,7 +43,7 @@ const base = {
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore'> = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'addresses'> = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -93,8 +93,8 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
 }
 
 /** A libp2p node with no DHT at all. */
-export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
-  return createLibp2p({ ...base, services: { identify: identify() } })
+export async function plainNode (options: Pick<Libp2pOptions, 'addresses'> = {}): Promise<Libp2p<{ identify: Identify }>> {
+  return createLibp2p({ ...base, ...options, services: { identify: identify() } })
 }
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */

@@ -25,8 +25,11 @@ export interface CloserPeersInit {
   addresses: AddressScope
 }
 
-/** Makes the function that picks the closer peers for an answer to `from` about `key`. */
-export function closerPeers (init: CloserPeersInit): (from: PeerId, key: Uint8Array) => Promise<EncodedPeer[]> {
+/** Picks the closer peers for an answer to `from` about `key`, in their wire form. */
+export type CloserPeers = (from: PeerId, key: Uint8Array) => Promise<EncodedPeer[]>
+
+/** Makes the function that picks the closer peers of an answer. */
+export function closerPeers (init: CloserPeersInit): CloserPeers {
   const { table, kBucketSize } = init
   return async (from, key) => {
     const fromId = from.toString()

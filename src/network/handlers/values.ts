@@ -13,7 +13,7 @@ import { formatTime } from '../../records/record.ts'
 import { PK_PREFIX } from '../../records/validators.ts'
 import { peerIdFromBytes } from '../../utils/peer-id.ts'
 import { MessageType } from '../../wire/codec.ts'
-import type { closerPeers } from './closer-peers.ts'
+import type { CloserPeers } from './closer-peers.ts'
 import type { ValueStore } from '../../records/value-store.ts'
 import type { WireRecord } from '../../wire/codec.ts'
 import type { RequestHandler } from '../server.ts'
@@ -38,7 +38,7 @@ export function putValueHandler (store: ValueStore): RequestHandler {
 export interface GetValueInit {
   store: ValueStore
   peerStore: PeerStore
-  closer: ReturnType<typeof closerPeers>
+  closer: CloserPeers
 }
 
 /** Makes the GET_VALUE handler. */
