@@ -5,6 +5,9 @@
 /** The protocol of the public Amino DHT. */
 export const PROTOCOL = '/ipfs/kad/1.0.0'
 
+/** The prefix of kadmium's metric names unless `metricsPrefix` says otherwise. */
+export const METRICS_PREFIX = 'libp2p_kadmium'
+
 /** Peers per k-bucket, and peers returned by a FIND_NODE or a closest-peers query (k). */
 export const K_BUCKET_SIZE = 20
 

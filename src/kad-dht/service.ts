@@ -18,7 +18,7 @@ import type { CID } from 'multiformats/cid'
 /** The options of `@libp2p/kad-dht` that kadmium has no equivalent of. */
 const IGNORED: ReadonlyArray<keyof KadDHTInit> = [
   'kBucketSplitThreshold', 'disjointPaths', 'routingTableUpdateQueueConcurrency', 'routingTableUpdateMaxQueueSize',
-  'prefixLength', 'initialQuerySelfInterval', 'allowQueryWithZeroPeers', 'logPrefix', 'datastorePrefix', 'metricsPrefix',
+  'prefixLength', 'initialQuerySelfInterval', 'allowQueryWithZeroPeers', 'logPrefix', 'datastorePrefix',
   'pingOldContactTimeout', 'pingOldContactConcurrency', 'pingOldContactMaxQueueSize', 'pingNewContactTimeout',
   'pingNewContactConcurrency', 'pingNewContactMaxQueueSize', 'maxInboundStreams', 'maxOutboundStreams', 'providers',
   'reprovide', 'networkDialTimeout', 'onPeerConnectTimeout', 'incomingMessageTimeout'
@@ -36,6 +36,7 @@ function modeOf (clientMode: boolean | undefined): Mode {
 export function kadmiumInit (init: KadDHTInit, validators: KadmiumInit['validators']): KadmiumInit {
   return {
     protocol: init.protocol,
+    metricsPrefix: init.metricsPrefix,
     mode: modeOf(init.clientMode),
     kBucketSize: init.kBucketSize,
     alpha: init.alpha,
@@ -53,14 +54,21 @@ export function kadmiumInit (init: KadDHTInit, validators: KadmiumInit['validato
 export class CompatKadDHT implements SingleKadDHT, Startable {
   /** The kadmium service that does the work: its methods return values and peers. */
   readonly kadmium: Kadmium
+  /** Peers per bucket, and the closest peers a query looks for (kadmium's `kBucketSize`). */
   readonly k: number
+  /** Requests a query keeps in flight (kadmium's `alpha`). */
   readonly a: number
   /** One: kadmium does not split a query into disjoint paths. */
   readonly d = 1
+  /** Validators by namespace, read at each use: assign to add or replace one. */
   readonly validators: Validators
+  /** Selectors by namespace, read at each use: assign to add or replace one. */
   readonly selectors: Selectors
+  /** `'kadmium/kad-dht'`. */
   readonly [Symbol.toStringTag] = 'kadmium/kad-dht'
+  /** kadmium's capabilities and `@libp2p/kad-dht`'s name, for services that need either. */
   readonly [serviceCapabilities]: string[]
+  /** What kadmium needs: identify. */
   readonly [serviceDependencies]: string[]
 
   private readonly self: PeerId

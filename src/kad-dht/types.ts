@@ -13,24 +13,39 @@ import type { ProgressEvent } from 'progress-events'
 
 /** What a query event reports, by number (`event.type`). */
 export enum EventTypes {
+  /** A `SEND_QUERY` event. */
   SEND_QUERY = 0,
+  /** A `PEER_RESPONSE` event. */
   PEER_RESPONSE = 1,
+  /** A `FINAL_PEER` event. */
   FINAL_PEER = 2,
+  /** A `QUERY_ERROR` event. */
   QUERY_ERROR = 3,
+  /** A `PROVIDER` event. */
   PROVIDER = 4,
+  /** A `VALUE` event. */
   VALUE = 5,
+  /** An `ADD_PEER` event. */
   ADD_PEER = 6,
+  /** A `DIAL_PEER` event. */
   DIAL_PEER = 7,
+  /** A `PATH_ENDED` event. */
   PATH_ENDED = 8
 }
 
 /** The DHT request a {@link SendQueryEvent} or {@link PeerResponseEvent} is about, by name. */
 export enum MessageType {
+  /** A `PUT_VALUE` request. */
   PUT_VALUE = 'PUT_VALUE',
+  /** A `GET_VALUE` request. */
   GET_VALUE = 'GET_VALUE',
+  /** A `ADD_PROVIDER` request. */
   ADD_PROVIDER = 'ADD_PROVIDER',
+  /** A `GET_PROVIDERS` request. */
   GET_PROVIDERS = 'GET_PROVIDERS',
+  /** A `FIND_NODE` request. */
   FIND_NODE = 'FIND_NODE',
+  /** A `PING` request. */
   PING = 'PING'
 }
 
@@ -39,29 +54,42 @@ export type MessageName = keyof typeof MessageType
 
 /** A record as a peer returned it. */
 export interface DHTRecord {
+  /** The key the record is stored under. */
   key: Uint8Array
+  /** The record's value. */
   value: Uint8Array
+  /** When the peer received it, if it said. */
   timeReceived?: Date
 }
 
 /**
  * Where in a query an event happened. kadmium runs one path per query: network events carry
- * index 0 of 1 (with the requests in flight as `running`), local ones index -1.
+ * index 0 of 1, local ones index -1.
  */
 export interface DisjointPath {
+  /** The path: 0 for the network, -1 for the local node. */
   index: number
+  /** Always 0. */
   queued: number
+  /** Always 0. */
   running: number
+  /** Paths in the query: 1 (0 for local events). */
   total: number
 }
 
 /** A request is sent to `to`. */
 export interface SendQueryEvent {
+  /** The peer asked. */
   to: PeerId
+  /** The event's number. */
   type: EventTypes.SEND_QUERY
+  /** The event's name. */
   name: 'SEND_QUERY'
+  /** The request's name. */
   messageName: MessageName
+  /** The request. */
   messageType: MessageType
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
@@ -70,73 +98,113 @@ export interface SendQueryEvent {
  * held (for GET_VALUE), or the record it stored (for PUT_VALUE).
  */
 export interface PeerResponseEvent {
+  /** The peer that answered (us for our own providers). */
   from: PeerId
+  /** The event's number. */
   type: EventTypes.PEER_RESPONSE
+  /** The event's name. */
   name: 'PEER_RESPONSE'
+  /** The request's name. */
   messageName: MessageName
+  /** The request. */
   messageType: MessageType
+  /** The closer peers it listed, with their addresses. */
   closer: PeerInfo[]
+  /** The providers it listed that are new to this query. */
   providers: PeerInfo[]
+  /** The valid record it held (GET_VALUE) or stored (PUT_VALUE). */
   record?: DHTRecord
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** One of the peers the query was after: the found peer of `findPeer`, one of the closest otherwise. */
 export interface FinalPeerEvent {
+  /** Who told us of the peer: us for the closest peers and local finds. */
   from: PeerId
+  /** The peer, with its addresses. */
   peer: PeerInfo
+  /** The event's number. */
   type: EventTypes.FINAL_PEER
+  /** The event's name. */
   name: 'FINAL_PEER'
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** A request to `from` failed, or its answer was refused. */
 export interface QueryErrorEvent {
+  /** The peer whose request failed or whose record was refused. */
   from: PeerId
+  /** The event's number. */
   type: EventTypes.QUERY_ERROR
+  /** The event's name. */
   name: 'QUERY_ERROR'
+  /** What went wrong. */
   error: Error
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** Providers not seen before in this query, as `from` listed them (ourselves for local ones). */
 export interface ProviderEvent {
+  /** The peer that listed them (us for our own). */
   from: PeerId
+  /** The event's number. */
   type: EventTypes.PROVIDER
+  /** The event's name. */
   name: 'PROVIDER'
+  /** The providers, with their addresses. */
   providers: PeerInfo[]
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** The best valid value of a `get`, and who held it. */
 export interface ValueEvent {
+  /** A peer that held the value (us when it was our own). */
   from: PeerId
+  /** The event's number. */
   type: EventTypes.VALUE
+  /** The event's name. */
   name: 'VALUE'
+  /** The best valid value. */
   value: Uint8Array
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** Part of the event union for type compatibility; kadmium never emits it. */
 export interface AddPeerEvent {
+  /** The event's number. */
   type: EventTypes.ADD_PEER
+  /** The event's name. */
   name: 'ADD_PEER'
+  /** The peer added. */
   peer: PeerId
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** Part of the event union for type compatibility; kadmium never emits it. */
 export interface DialPeerEvent {
+  /** The peer dialled. */
   peer: PeerId
+  /** The event's number. */
   type: EventTypes.DIAL_PEER
+  /** The event's name. */
   name: 'DIAL_PEER'
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
 /** Part of the event union for type compatibility; kadmium never emits it. */
 export interface PathEndedEvent {
+  /** The event's number. */
   type: EventTypes.PATH_ENDED
+  /** The event's name. */
   name: 'PATH_ENDED'
+  /** Where in the query it happened. */
   path: DisjointPath
 }
 
@@ -192,6 +260,7 @@ export interface SetModeOptions extends AbortOptions {
 
 /** The routing table, as the interface shows it. */
 export interface RoutingTable {
+  /** Peers in the routing table. */
   size: number
 }
 
@@ -242,6 +311,7 @@ export interface KadDHT {
 
 /** {@link KadDHT} with its routing table's size. */
 export interface SingleKadDHT extends KadDHT {
+  /** The routing table. */
   routingTable: RoutingTable
 }
 
@@ -250,17 +320,25 @@ export type AdaptiveTimeoutOptions = Omit<AdaptiveTimeoutInit, 'metrics'>
 
 /** `@libp2p/kad-dht`'s provider store options; accepted, with no kadmium equivalent. */
 export interface ProvidersInit {
+  /** No equivalent. */
   cacheSize?: number
+  /** No equivalent: kadmium sweeps expired records on its own schedule. */
   cleanupInterval?: number
+  /** No equivalent: 48 h. */
   provideValidity?: number
 }
 
 /** `@libp2p/kad-dht`'s reprovider options; accepted, with no kadmium equivalent. */
 export interface ReProvideInit {
+  /** No equivalent. */
   concurrency?: number
+  /** No equivalent. */
   maxQueueSize?: number
+  /** No equivalent. */
   threshold?: number
+  /** No equivalent: kadmium provides again every 22 h. */
   interval?: number
+  /** No equivalent: 48 h. */
   validity?: number
 }
 
@@ -302,7 +380,7 @@ export interface KadDHTInit {
   logPrefix?: string
   /** No equivalent: kadmium keeps its own datastore prefixes. */
   datastorePrefix?: string
-  /** No equivalent: kadmium reports counters through `stats()`. */
+  /** kadmium's `metricsPrefix`: the prefix of its metric names. */
   metricsPrefix?: string
   /** No equivalent: kadmium checks a bucket's oldest peer with a FIND_NODE. */
   pingOldContactTimeout?: AdaptiveTimeoutOptions

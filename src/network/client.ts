@@ -82,7 +82,7 @@ export class Client {
       return answer
     } catch (err: any) {
       if (signal?.aborted !== true) {
-        this.init.counters.error(err)
+        this.init.counters.error(err, request.type, 'outbound')
       }
       this.log.trace('request %s to %s failed: %s', request.type, target, err.message)
       if (stream != null && stream.status === 'open') {

@@ -70,6 +70,8 @@ export class Server {
     // a request held back by the rate limit stops waiting when its stream closes (or is
     // aborted on stop)
     let closed: AbortSignal | undefined
+    // the type of the request being served, if one was read: a failure is counted against it
+    let serving: MessageType | undefined
     const peer = from.toString()
     if (rateLimiter != null) {
       const ended = new AbortController()
@@ -85,6 +87,7 @@ export class Server {
           await sleep(wait, closed)
         }
         const request = decodeMessage(bytes)
+        serving = request.type
         counters.request(request.type, 'inbound')
         this.init.onRequest?.(from, request)
         const handler = this.handlers[request.type]
@@ -95,6 +98,7 @@ export class Server {
         if (answer != null) {
           yield frame(encodeMessage(answer))
         }
+        serving = undefined
       }
     }.bind(this)
     let idle = false
@@ -118,7 +122,7 @@ export class Server {
         await stream.close()
       }
     } catch (err: any) {
-      counters.error(err)
+      counters.error(err, serving, 'inbound')
       this.log('resetting stream from %p: %s', from, err.message)
       stream.abort(err)
     } finally {

@@ -5,8 +5,8 @@
  *
  * Strict where it matters, lenient where the spec is: an unknown message type or a
  * malformed message throws; a missing type is PUT_VALUE (proto3 drops zero values); a peer
- * entry with an unparsable id is dropped and an unparsable multiaddr skipped; an unreadable
- * `timeReceived` (informational) is absent.
+ * entry with an unparsable id is dropped, an unparsable multiaddr skipped and a repeated one
+ * kept once; an unreadable `timeReceived` (informational) is absent.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { equals } from 'uint8arrays/equals'
@@ -36,14 +36,19 @@ export type ConnectionType = kadmium.Message.ConnectionType
 
 /** A peer listed in a message. */
 export interface WirePeer {
+  /** The peer's id. */
   id: PeerId
+  /** Its addresses as the sender lists them. */
   multiaddrs: Multiaddr[]
+  /** What the sender says of its connection to it. */
   connection?: ConnectionType
 }
 
 /** The libp2p record carried by PUT_VALUE and GET_VALUE. */
 export interface WireRecord {
+  /** The record's key (a namespaced key such as `/ipns/…`). */
   key: Uint8Array
+  /** Its value, as the namespace's validator checks it. */
   value: Uint8Array
   /** RFC 3339, set by the node that stored it. */
   timeReceived?: string
@@ -51,10 +56,15 @@ export interface WireRecord {
 
 /** A DHT message as it was read: its peer lists are read only as far as they are used. */
 export interface Message {
+  /** What it asks, or answers. */
   type: MessageType
+  /** The key asked about: a peer id's or a CID's multihash, or a record key. */
   key?: Uint8Array
+  /** The record stored (PUT_VALUE) or found (GET_VALUE). */
   record?: WireRecord
+  /** Peers closer to the key than the sender (answers). */
   closer: PeerList
+  /** Providers of the key (ADD_PROVIDER, GET_PROVIDERS). */
   providers: PeerList
   /** Obsolete; kept so a message round-trips. */
   clusterLevel?: number
@@ -65,10 +75,15 @@ export interface Message {
  * {@link toEncodedPeer}), which is what a server does with peers it answers with often.
  */
 export interface OutgoingMessage {
+  /** What it asks, or answers. */
   type: MessageType
+  /** The key asked about: a peer id's or a CID's multihash, or a record key. */
   key?: Uint8Array
+  /** The record stored (PUT_VALUE) or found (GET_VALUE). */
   record?: WireRecord
+  /** Peers closer to the key than the sender (answers). */
   closer?: Array<WirePeer | EncodedPeer>
+  /** Providers of the key (ADD_PROVIDER, GET_PROVIDERS). */
   providers?: Array<WirePeer | EncodedPeer>
   /** Obsolete; kept so a message round-trips. */
   clusterLevel?: number
@@ -76,8 +91,11 @@ export interface OutgoingMessage {
 
 /** The wire form of a peer, ready to encode: `id` is the multihash bytes. */
 export interface EncodedPeer {
+  /** The peer id's multihash bytes. */
   id: Uint8Array
+  /** Its multiaddrs' bytes. */
   addrs: Uint8Array[]
+  /** What the sender says of its connection to it. */
   connection?: ConnectionType
 }
 
@@ -341,7 +359,8 @@ function readPeerId (entry: Uint8Array): Uint8Array | undefined {
 
 /**
  * Decodes one peer entry; undefined when it is malformed or its id is unparsable. Unparsable
- * addresses are skipped, and addresses past {@link MAX_PEER_ADDRESSES} are not read.
+ * addresses are skipped, repeated ones kept once, and addresses past
+ * {@link MAX_PEER_ADDRESSES} are not read.
  */
 function decodePeer (entry: Uint8Array): WirePeer | undefined {
   let idBytes: Uint8Array | undefined
@@ -367,7 +386,12 @@ function decodePeer (entry: Uint8Array): WirePeer | undefined {
     return undefined
   }
   const multiaddrs: Multiaddr[] = []
-  for (const bytes of addrs) {
+  for (const [i, bytes] of addrs.entries()) {
+    // some senders list an address twice: every user of a decoded peer wants it once (among the
+    // at most MAX_PEER_ADDRESSES read, so the comparisons stay bounded)
+    if (addrs.findIndex(earlier => equals(earlier, bytes)) < i) {
+      continue
+    }
     try {
       multiaddrs.push(multiaddr(bytes))
     } catch {

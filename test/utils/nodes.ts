@@ -39,11 +39,14 @@ const base = {
   connectionManager: { maxConnections: 500, inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 }
 }
 
+/** What a test may set beyond the DHT: its key, its store, or other transports and addresses. */
+export type NodeOptions = Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'transports' | 'addresses' | 'metrics'>
+
 /**
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'addresses'> = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: NodeOptions = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -73,9 +76,10 @@ export async function compatNode (init: CompatInit = {}): Promise<CompatNode> {
 }
 
 /** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}): Promise<JsNode> {
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}, options: NodeOptions = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,
+    ...options,
     services: {
       identify: identify(),
       identifyPush: identifyPush(),

@@ -82,8 +82,9 @@ describe('wire: fuzzing the decoder', () => {
       }
       for (const list of ['closer', 'providers'] as const) {
         const sent = (message[list] ?? []) as Array<{ id: PeerId, multiaddrs: any[], connection?: number }>
+        // a repeated address is read once
         expect(read[list].all().map(p => [p.id.toString(), p.multiaddrs.map(String), p.connection])).to.deep.equal(
-          sent.map(p => [p.id.toString(), p.multiaddrs.map(String), p.connection]))
+          sent.map(p => [p.id.toString(), [...new Set(p.multiaddrs.map(String))], p.connection]))
       }
       const generated = pb.Message.decode(bytes)
       expect(generated.closerPeers.length).to.equal(read.closer.listed)
