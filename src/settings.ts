@@ -72,7 +72,8 @@ export interface KadDHTInit {
   addresses?: AddressScope
   /**
    * Validators by namespace, added to (or replacing) the defaults `pk` and `ipns`. A record
-   * whose key has no namespace, or one not listed here, is refused.
+   * whose key has no namespace, or one not listed here, is refused. The object is read at each
+   * use: a namespace added to it later is accepted from then on.
    *
    * @example
    * ```ts

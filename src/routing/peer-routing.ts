@@ -34,6 +34,8 @@ export type LookupProgressEvents =
     peer: PeerId
     /** The closer peers it named. */
     closer: PeerId[]
+    /** The same peers, with the addresses it gave for them. */
+    closerPeers: PeerInfo[]
     /** Milliseconds since the request was sent. */
     elapsed: number
   }>
@@ -251,6 +253,7 @@ export class PeerRouting {
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
           peer: event.peer.peerId,
           closer: event.closer.map(p => p.peerId),
+          closerPeers: event.closer.map(p => ({ id: p.peerId, multiaddrs: p.multiaddrs })),
           elapsed: event.elapsed
         }))
         break
