@@ -118,7 +118,13 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     kBucketSize: settings.kBucketSize,
     maxSamples: C.NETWORK_SIZE_MAX_SAMPLES,
     maxAge: C.NETWORK_SIZE_MAX_AGE,
-    now: Date.now
+    now: Date.now,
+    // the first reprovide cycle waits for a network size to cut the keyspace by
+    onSample: () => {
+      if (reprovider.stats().waiting === 'network-size') {
+        reprovider.wake()
+      }
+    }
   })
 
   const server = new Server(components, {

@@ -22,6 +22,8 @@ export interface NetworkSizeInit {
   /** How long a lookup counts, in ms. */
   maxAge: number
   now(): number
+  /** Told after each lookup that counted. */
+  onSample?(): void
 }
 
 /**
@@ -53,6 +55,7 @@ export class NetworkSize {
       end: (outcome) => {
         if (outcome != null && !outcome.stopped) {
           this.estimator.add(target, outcome.closest.map(peer => peer.key), this.init.now())
+          this.init.onSample?.()
         }
       }
     }
