@@ -15,14 +15,17 @@
 import { KAD_ID_BYTES } from './keys.ts'
 import type { KadId } from './keys.ts'
 
+/** Leading bytes of a distance that {@link normalizedDistance} reads: 48 bits, exact in a double. */
+const DISTANCE_BYTES = 6
+
 /**
- * The XOR distance of `a` and `b` as a fraction of the keyspace, in [0, 1): 0 for equal keys,
- * 0.5 and above when the first bit differs. Its first 8 bytes give it its full double precision.
+ * The XOR distance of `a` and `b` as a fraction of the keyspace, in [0, 1): 0 for keys that
+ * share their first 48 bits, 0.5 and above when the first bit differs.
  */
 export function normalizedDistance (a: KadId, b: KadId): number {
   let distance = 0
   let scale = 1
-  for (let i = 0; i < 8 && i < KAD_ID_BYTES; i++) {
+  for (let i = 0; i < DISTANCE_BYTES && i < KAD_ID_BYTES; i++) {
     scale /= 256
     distance += (a[i] ^ b[i]) * scale
   }
