@@ -244,6 +244,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
           certainty: C.OPTIMISTIC_CERTAINTY,
           strictness: C.OPTIMISTIC_STRICTNESS,
           returnRatio: C.OPTIMISTIC_RETURN_RATIO,
+          closestAnswered: C.OPTIMISTIC_CLOSEST_ANSWERED,
           networkSize: () => networkSize.estimate(C.OPTIMISTIC_MIN_SAMPLES)?.size
         }
       : undefined

@@ -242,6 +242,14 @@ export const OPTIMISTIC_CERTAINTY = 0.9
 export const OPTIMISTIC_STRICTNESS = 0.1
 
 /**
+ * How many of the closest peers an optimistic provide has heard of must have answered before its
+ * lookup may stop (go's rule waits for none). The peers nearest a key know its neighbourhood
+ * best, but one peer's table may lack a few of them (a peer that does not keep its own k
+ * closest, as `@libp2p/kad-dht`'s table does not): three answers make up for it.
+ */
+export const OPTIMISTIC_CLOSEST_ANSWERED = 3
+
+/**
  * The share of an optimistic provide's records that must have been sent (or failed) before the
  * call returns (0.75: 15 of 20, as go); the rest are sent in the background.
  */

@@ -103,7 +103,7 @@ export async function runBatchSimulation (partial: Partial<BatchSimulationOption
 }
 
 /** `prefix`'s first `bits` bits, then `rest`'s. */
-function inPart (prefix: Uint8Array, bits: number, rest: Uint8Array): Uint8Array {
+export function inPart (prefix: Uint8Array, bits: number, rest: Uint8Array): Uint8Array {
   const out = rest.slice()
   for (let bit = 0; bit < bits; bit++) {
     const mask = 0x80 >> (bit & 7)

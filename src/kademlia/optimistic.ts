@@ -14,8 +14,14 @@
  * on average, more asking would rarely find closer ones: the lookup stops and the rest of
  * them are sent the record.
  *
- * go-libp2p-kad-dht's optimistic provide rests on the same two tests (its set test takes a Gamma
- * of shape k/2 + 1; the moment-matched one fits the spread of the mean more closely).
+ * - and the lookup stops only once the few closest peers heard of have answered
+ * (`closestAnswered`): the peers nearest a key know its neighbourhood best, one that has not
+ * answered yet may know closer peers still, and one peer's table may lack a few of them. Without
+ * this third test (go's rule), 3 to 9 % of the records of the simulator's optimistic provides
+ * missed the true k closest (under 1 % with it), for 20 to 70 ms less.
+ *
+ * go-libp2p-kad-dht's optimistic provide rests on the first two tests (its set test takes a
+ * Gamma of shape k/2 + 1; the moment-matched one fits the spread of the mean more closely).
  */
 import { normalizedDistance } from './netsize.ts'
 import type { KadId } from './keys.ts'
@@ -31,6 +37,8 @@ export interface OptimisticOptions {
   certainty: number
   /** How rarely the true k closest may be farther on average than the mean at which the lookup stops. */
   strictness: number
+  /** How many of the closest peers heard of must have answered before the lookup may stop (0 is go's rule). */
+  closestAnswered: number
 }
 
 /**
@@ -61,9 +69,9 @@ interface Known<P> {
  *
  * @example
  * ```ts
- * const plan = new OptimisticPlan(kadId(key), { k: 20, networkSize: 15_000, certainty: 0.9, strictness: 0.1 })
+ * const plan = new OptimisticPlan(kadId(key), { k: 20, networkSize: 15_000, certainty: 0.9, strictness: 0.1, closestAnswered: 3 })
  * runLookup({ ..., stopWhen: (peer, closer) => {
- *   for (const p of plan.heard([peer, ...closer])) send(p)   // surely among the k closest
+ *   for (const p of plan.heard(peer, closer)) send(p)   // surely among the k closest
  *   return plan.enough
  * } })
  * for (const p of plan.rest()) send(p)                       // the other k closest heard of
@@ -78,6 +86,8 @@ export class OptimisticPlan<P extends LookupPeer> {
   private readonly known: Array<Known<P>>
   private readonly ids: Set<string>
   private readonly chosen: Set<string>
+  private readonly answered: Set<string>
+  private readonly closestAnswered: number
 
   constructor (target: KadId, options: OptimisticOptions) {
     this.target = target
@@ -87,6 +97,8 @@ export class OptimisticPlan<P extends LookupPeer> {
     this.known = []
     this.ids = new Set()
     this.chosen = new Set()
+    this.answered = new Set()
+    this.closestAnswered = options.closestAnswered
   }
 
   /** Peers chosen so far (sent the record, or about to be). */
@@ -95,12 +107,13 @@ export class OptimisticPlan<P extends LookupPeer> {
   }
 
   /**
-   * Takes peers the lookup heard of (a peer that answered and those it named) and returns those
-   * close enough to send the record now, each once.
+   * Takes an answer of the lookup: the peer that answered and the closer peers it named. Returns
+   * the peers heard of for the first time that are close enough to send the record now.
    */
-  heard (peers: Iterable<P>): P[] {
+  heard (from: P, closer: Iterable<P>): P[] {
+    this.answered.add(from.id)
     const now: P[] = []
-    for (const peer of peers) {
+    for (const peer of [from, ...closer]) {
       if (this.ids.has(peer.id)) {
         continue
       }
@@ -137,6 +150,11 @@ export class OptimisticPlan<P extends LookupPeer> {
     }
     if (this.known.length < this.k) {
       return false
+    }
+    for (let i = 0; i < this.closestAnswered; i++) {
+      if (!this.answered.has(this.known[i].peer.id)) {
+        return false
+      }
     }
     let sum = 0
     for (let i = 0; i < this.k; i++) {

@@ -4,13 +4,13 @@
  * lookup stops once the closest peers heard of are as close as the true k closest would be, and
  * the rest of them are sent the record then. The call returns once most of the records (15 of
  * 20) were sent or failed; the others go on in the background, bounded by the request timeout.
- * The tests that decide are in kademlia/optimistic.ts; this file drives them over a lookup.
+ * The tests that decide are in kademlia/optimistic.ts; this file drives them over a lookup, any
+ * lookup: peer routing's in the service, the simulator's in bench/sim.
  */
 import { kadId } from '../kademlia/keys.ts'
 import { OptimisticPlan } from '../kademlia/optimistic.ts'
-import type { PeerRouting } from './peer-routing.ts'
-import type { ProvideOptions, ProviderProgressEvents } from './providers.ts'
-import type { DHTPeer } from '../network/dht-peer.ts'
+import type { LookupPeer } from '../kademlia/lookup.ts'
+import type { AbortOptions } from '@libp2p/interface'
 
 /** How sure an optimistic provide must be, and when it returns. */
 export interface OptimisticSettings {
@@ -20,19 +20,29 @@ export interface OptimisticSettings {
   strictness: number
   /** The share of the records sent (or failed) before the call returns (0.75: 15 of 20). */
   returnRatio: number
+  /** How many of the closest peers heard of must have answered before the lookup may stop (3). */
+  closestAnswered: number
+}
+
+/** What the lookup of an optimistic provide is told to do. */
+export interface OptimisticLookupHooks<P> {
+  /** Sees each answer (the peer and the closer peers it named); the lookup ends when it returns true. */
+  stopWhen(peer: P, closer: P[]): boolean
+  /** Told about each peer that failed to answer. */
+  failed(id: string): void
+  /** Aborts the lookup (the caller's signal). */
+  signal?: AbortSignal
 }
 
 /** What {@link provideOptimistically} needs. */
-export interface OptimisticProvideInit extends OptimisticSettings {
-  peerRouting: PeerRouting
+export interface OptimisticProvideInit<P extends LookupPeer> extends OptimisticSettings {
+  /** Runs a closest-peers lookup for `key` with these hooks. */
+  lookup(key: Uint8Array, hooks: OptimisticLookupHooks<P>): Promise<{ closest: P[], stopped: boolean }>
+  /** Sends the record to one peer and resolves whether it was sent (it never rejects); `signal` aborts it. */
+  send(peer: P, options: AbortOptions): Promise<boolean>
   kBucketSize: number
   /** The network size. */
   networkSize: number
-  /**
-   * Sends the record to one peer; resolves whether it was sent. `signal` aborts it; events go
-   * to `onProgress` while the call has not returned.
-   */
-  send(peer: DHTPeer, options: ProvideOptions): Promise<boolean>
 }
 
 /** What an optimistic provide did by the time it returned, and what is still under way. */
@@ -48,25 +58,19 @@ export interface OptimisticOutcome {
 /**
  * Sends `key`'s provider record optimistically (see the module comment) and resolves once
  * ⌈returnRatio × k⌉ of the sends have settled (all of them when fewer were chosen), or, when
- * none of those reached its peer, once every send has.
+ * none of those reached its peer, once every send has. The caller's signal aborts the lookup
+ * and the sends until the call returns, not after.
  */
-export async function provideOptimistically (init: OptimisticProvideInit, key: Uint8Array, options: ProvideOptions = {}): Promise<OptimisticOutcome> {
-  const plan = new OptimisticPlan<DHTPeer>(kadId(key), { k: init.kBucketSize, networkSize: init.networkSize, certainty: init.certainty, strictness: init.strictness })
-  // the sends outlive the call: the caller's signal aborts them only until it returns
+export async function provideOptimistically<P extends LookupPeer> (init: OptimisticProvideInit<P>, key: Uint8Array, options: AbortOptions = {}): Promise<OptimisticOutcome> {
+  const plan = new OptimisticPlan<P>(kadId(key), { k: init.kBucketSize, networkSize: init.networkSize, certainty: init.certainty, strictness: init.strictness, closestAnswered: init.closestAnswered })
   const sends = new AbortController()
   const onCallerAbort = (): void => { sends.abort(options.signal?.reason) }
   options.signal?.addEventListener('abort', onCallerAbort, { once: true })
-  let returned = false
-  const onProgress = (event: ProviderProgressEvents): void => {
-    if (!returned) {
-      options.onProgress?.(event)
-    }
-  }
   const pending: Array<Promise<boolean>> = []
   const tally: { settled: number, sent: number, wake?(): void } = { settled: 0, sent: 0 }
-  const send = (peers: DHTPeer[]): void => {
+  const send = (peers: P[]): void => {
     for (const peer of peers) {
-      pending.push(init.send(peer, { signal: sends.signal, onProgress }).then(ok => {
+      pending.push(init.send(peer, { signal: sends.signal }).then(ok => {
         tally.settled++
         tally.sent += ok ? 1 : 0
         tally.wake?.()
@@ -82,16 +86,11 @@ export async function provideOptimistically (init: OptimisticProvideInit, key: U
 
   try {
     try {
-      const outcome = await init.peerRouting.lookup(key, {
-        ...options,
-        onProgress: (event) => {
-          if (event.type === 'kadmium:lookup:fail') {
-            plan.failed(event.detail.peer.toString())
-          }
-          onProgress(event)
-        },
+      const outcome = await init.lookup(key, {
+        signal: options.signal,
+        failed: (id) => { plan.failed(id) },
         stopWhen: (peer, closer) => {
-          send(plan.heard([peer, ...closer]))
+          send(plan.heard(peer, closer))
           return plan.enough
         }
       })
@@ -112,7 +111,6 @@ export async function provideOptimistically (init: OptimisticProvideInit, key: U
     options.signal?.throwIfAborted()
     return { sent: tally.sent, chosen: pending.length, rest: Promise.all(pending) }
   } finally {
-    returned = true
     options.signal?.removeEventListener('abort', onCallerAbort)
   }
 }

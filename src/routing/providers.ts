@@ -181,13 +181,30 @@ export class ProviderRouting {
     }
     await init.store.add(key, init.self, options)
     const multiaddrs = inScope(init.addresses, init.selfAddresses())
-    const { sent, chosen, rest } = await provideOptimistically({
+    // the sends outlive the call: what they report after it returned goes nowhere
+    let returned = false
+    const onProgress = (event: ProviderProgressEvents): void => {
+      if (!returned) {
+        options.onProgress?.(event)
+      }
+    }
+    const { sent, chosen, rest } = await provideOptimistically<DHTPeer>({
       ...init.optimistic,
-      peerRouting: init.peerRouting,
       kBucketSize: init.kBucketSize,
       networkSize,
-      send: async (peer, sendOptions) => this.addProvider(peer, key, multiaddrs, sendOptions)
-    }, key, options)
+      lookup: async (key, hooks) => init.peerRouting.lookup(key, {
+        ...options,
+        signal: hooks.signal,
+        stopWhen: hooks.stopWhen,
+        onProgress: (event) => {
+          if (event.type === 'kadmium:lookup:fail') {
+            hooks.failed(event.detail.peer.toString())
+          }
+          onProgress(event)
+        }
+      }),
+      send: async (peer, sendOptions) => this.addProvider(peer, key, multiaddrs, { signal: sendOptions.signal, onProgress })
+    }, key, options).finally(() => { returned = true })
     const done = rest.finally(() => { this.background.delete(done) })
     this.background.add(done)
     if (sent === 0) {

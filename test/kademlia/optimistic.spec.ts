@@ -97,12 +97,12 @@ describe('kademlia/optimistic', () => {
       }
       const full = await runLookup<Peer>(base)
       asked = { ...asked, full: asked.full + full.stats.asked }
-      const plan = new OptimisticPlan<Peer>(target, { k, networkSize: peers.length - 1, certainty: 0.9, strictness: 0.1 })
+      const plan = new OptimisticPlan<Peer>(target, { k, networkSize: peers.length - 1, certainty: 0.9, strictness: 0.1, closestAnswered: 3 })
       const sent: Peer[] = []
       const outcome = await runLookup<Peer>({
         ...base,
         stopWhen: (peer, closer) => {
-          sent.push(...plan.heard([peer, ...closer]))
+          sent.push(...plan.heard(peer, closer))
           return plan.enough
         }
       })
