@@ -99,6 +99,8 @@ export class PeerRouting {
         signal: query.signal,
         now: Date.now,
         stopWhen: options.stopWhen,
+        // of peers as close, ask those we are connected to first: no dial, no new connection
+        prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
         onEvent: (event) => { this.onEvent(event, options) }
       })

@@ -1,12 +1,23 @@
 /**
- * Routing-table upkeep: bucket refresh (on by default) and the optional random walk.
+ * Routing-table upkeep: bucket refresh (on by default), a client's check of its closest servers,
+ * and the optional random walk.
  *
- * A refresh looks up, for every bucket up to the deepest non-empty one that saw no lookup within
- * the interval, a key that falls in that bucket (found by trial hashing), then our own id; then
- * it checks every peer not heard from within the interval and drops those that fail. The random
- * walk looks up a random key every interval; every server that answers joins the table.
+ * A refresh looks up our own id first, then checks every peer not heard from within the
+ * interval and drops those that fail, then fills the buckets the self-lookup left short: every
+ * bucket that saw no lookup within the interval and holds fewer than k peers is looked up (a key
+ * that falls in it, found by trial hashing) until it holds k. Buckets nearer us than our k-th
+ * closest peer are left out: every peer in them is closer to us than that peer, and the
+ * self-lookup saw them all. When the node joins a network (its table gets its first peer) the
+ * same refresh runs soon, its bucket lookups spread at random over a window so that nodes
+ * joining together do not ask at once.
+ *
+ * A client is found by others only through the servers it stays connected to (the k closest to
+ * its id, which a lookup for it reaches), so while the node is a client it looks up its own id
+ * every check interval unless a refresh did so meanwhile; their keep-alive tags (see
+ * {@link PeerTags}) keep the connections between checks. The random walk looks up a random key
+ * every interval; every server that answers joins the table.
  */
-import { deadline } from '../utils/abort.ts'
+import { deadline, sleep } from '../utils/abort.ts'
 import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
@@ -18,8 +29,8 @@ export interface RefresherInit<P> {
   /** Our own raw key (our peer id's multihash bytes) and its place in the keyspace. */
   selfKey: Uint8Array
   selfKadId: KadId
-  /** Runs a lookup of raw key bytes. */
-  lookup(key: Uint8Array, options: AbortOptions): Promise<unknown>
+  /** Runs a lookup of raw key bytes; one given `stopWhen` ends once it returns true after an answer. */
+  lookup(key: Uint8Array, options: AbortOptions & { stopWhen?(): boolean }): Promise<unknown>
   /** Checks that a peer is alive. */
   ping(entry: TableEntry<P>): Promise<boolean>
   /** Bucket refresh; `interval` 0 turns it off. */
@@ -28,6 +39,14 @@ export interface RefresherInit<P> {
   queryTimeout: number
   /** Buckets deeper than this get no key of their own (the self lookup covers them). */
   maxBucket: number
+  /** Peers per bucket (k). */
+  kBucketSize: number
+  /** After joining, the bucket lookups are spread at random over this many ms. */
+  joinWindow: number
+  /** How often a client looks up its own id to stay connected to its k closest servers; 0 never. */
+  closestCheckInterval: number
+  /** Whether the node is a client now. */
+  isClient(): boolean
   /** The random walk; `interval` 0 turns it off. */
   randomWalkInterval: number
   /** How soon after the table's first peer the first refresh runs. */
@@ -44,17 +63,23 @@ export class Refresher<P> {
   private running?: AbortController
   private timers: Array<ReturnType<typeof setTimeout>>
   private current?: Promise<void>
+  /** When our own id was last looked up (clock ms; 0: never). */
+  private lastSelfLookup: number
 
   constructor (init: RefresherInit<P>) {
     this.init = init
     this.timers = []
+    this.lastSelfLookup = 0
   }
 
-  /** Starts the periodic refresh and, if enabled, the random walk. */
+  /** Starts the periodic refresh, the client's check and, if enabled, the random walk. */
   start (): void {
     this.running = new AbortController()
     if (this.init.interval > 0) {
       this.every(this.init.interval, async () => this.refresh())
+    }
+    if (this.init.closestCheckInterval > 0) {
+      this.every(this.init.closestCheckInterval, async () => this.checkClosest())
     }
     if (this.init.randomWalkInterval > 0) {
       this.every(this.init.randomWalkInterval, async () => this.randomWalk())
@@ -69,20 +94,36 @@ export class Refresher<P> {
     await this.current?.catch(() => {})
   }
 
-  /** Schedules a refresh soon: the table just got its first peer (we joined a network). */
+  /**
+   * The table just got its first peer (we joined a network): soon, a refresh whose bucket
+   * lookups are spread over the join window (with refresh off, a client's self-lookup).
+   */
   joined (): void {
-    if (this.running?.signal.aborted === false && this.init.interval > 0) {
-      this.later(this.init.firstRefreshDelay, async () => this.refresh())
+    if (this.init.interval > 0) {
+      this.later(this.init.firstRefreshDelay, async () => this.refresh({}, this.init.joinWindow))
+    } else {
+      this.later(this.init.firstRefreshDelay, async () => this.checkClosest())
     }
   }
 
   /**
-   * One refresh, now; resolves when it ends. A refresh already under way is joined, not
-   * repeated.
+   * One refresh, now; resolves when it ends. Its bucket lookups start at random moments within
+   * `spread` ms. A refresh already under way is joined, not repeated.
    */
-  async refresh (options: AbortOptions = {}): Promise<void> {
-    this.current ??= this.runRefresh(options).finally(() => { this.current = undefined })
+  async refresh (options: AbortOptions = {}, spread = 0): Promise<void> {
+    this.current ??= this.runRefresh(options, spread).finally(() => { this.current = undefined })
     return this.current
+  }
+
+  /**
+   * While the node is a client (and the check is on), looks up our own id unless that was done
+   * within the check interval: the lookup reaches, and so connects to, our k closest servers.
+   */
+  async checkClosest (): Promise<void> {
+    const { init } = this
+    if (init.closestCheckInterval > 0 && init.isClient() && init.now() - this.lastSelfLookup >= init.closestCheckInterval) {
+      await this.selfLookup({})
+    }
   }
 
   /** One lookup of a random key. */
@@ -90,19 +131,52 @@ export class Refresher<P> {
     await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
-  private async runRefresh (options: AbortOptions): Promise<void> {
+  private async runRefresh (options: AbortOptions, spread: number): Promise<void> {
     const { init } = this
     const signal = this.signal(options)
     const stale = init.now() - init.interval
-    const deepest = Math.min(init.table.deepestBucket(), init.maxBucket)
-    for (let bucket = 0; bucket <= deepest; bucket++) {
-      signal.throwIfAborted()
-      if (init.table.lastLookup(bucket) > stale) {
+    // our own id first: the peers nearest us hear of us at once, and what the lookup learns
+    // tells which buckets still need one of their own
+    await this.selfLookup({ signal })
+    await this.checkStale(stale, signal)
+    const buckets = this.shortBuckets(stale)
+    const starts = buckets.map(() => Math.random() * spread).sort((a, b) => a - b)
+    let waited = 0
+    for (const [i, bucket] of buckets.entries()) {
+      await sleep(starts[i] - waited, signal)
+      waited = starts[i]
+      // lookups of others may have filled it meanwhile
+      if (init.table.lastLookup(bucket) > stale || init.table.bucketSize(bucket) >= init.kBucketSize) {
         continue
       }
-      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), { signal })
+      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
+        signal,
+        stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
+      })
     }
-    await this.timedLookup(init.selfKey, { signal })
+  }
+
+  /**
+   * The buckets a refresh looks up: those that saw no lookup since `stale` and hold fewer than k
+   * peers, from the shallowest to the one holding our k-th closest peer (or the deepest
+   * non-empty one while the table holds fewer than k), and never past `maxBucket`.
+   */
+  private shortBuckets (stale: number): number[] {
+    const { init } = this
+    const closest = init.table.closest(init.selfKadId, init.kBucketSize)
+    const last = closest.length === init.kBucketSize ? init.table.bucketIndex(closest[closest.length - 1].key) : init.table.deepestBucket()
+    const out: number[] = []
+    for (let bucket = 0; bucket <= Math.min(last, init.maxBucket); bucket++) {
+      if (init.table.lastLookup(bucket) <= stale && init.table.bucketSize(bucket) < init.kBucketSize) {
+        out.push(bucket)
+      }
+    }
+    return out
+  }
+
+  /** Checks every peer not heard from since `stale`; those that fail leave the table. */
+  private async checkStale (stale: number, signal: AbortSignal): Promise<void> {
+    const { init } = this
     for (const entry of [...init.table.entries()]) {
       signal.throwIfAborted()
       if (entry.lastSeen > stale) {
@@ -117,10 +191,15 @@ export class Refresher<P> {
     }
   }
 
-  private async timedLookup (key: Uint8Array, options: AbortOptions): Promise<void> {
+  private async selfLookup (options: AbortOptions): Promise<void> {
+    this.lastSelfLookup = this.init.now()
+    await this.timedLookup(this.init.selfKey, options)
+  }
+
+  private async timedLookup (key: Uint8Array, options: AbortOptions & { stopWhen?(): boolean }): Promise<void> {
     const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
     try {
-      await this.init.lookup(key, { signal: query.signal })
+      await this.init.lookup(key, { signal: query.signal, stopWhen: options.stopWhen })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {
