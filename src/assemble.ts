@@ -198,7 +198,10 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     table,
     selfKey: components.peerId.toMultihash().bytes,
     selfKadId: kadId(components.peerId.toMultihash().bytes),
-    lookup: async (key, options) => peerRouting.lookup(key, options),
+    lookup: async (key, { within, ...options }) => peerRouting.lookup(key, {
+      ...options,
+      accept: within == null ? undefined : (peer) => table.bucketIndex(peer.key) === within
+    }),
     ping: async (entry) => keeper.isAlive(entry.peer),
     interval: settings.refreshInterval,
     queryTimeout: settings.refreshQueryTimeout,

@@ -44,6 +44,8 @@ export interface QueryOptions extends LookupOptions {
   onAnswer?(peer: DHTPeer, answer: Message): void | Promise<void>
   /** Ends the lookup early when it returns true after an answer. */
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
+  /** Of the peers answers name, only those it returns true for join the lookup. */
+  accept?(peer: DHTPeer): boolean
 }
 
 /** What peer routing needs. */
@@ -178,7 +180,10 @@ export class PeerRouting {
       if (id === this.selfId) {
         continue
       }
-      closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)))
+      const candidate = dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs))
+      if (options.accept?.(candidate) !== false) {
+        closer.push(candidate)
+      }
     }
     return closer
   }

@@ -23,14 +23,25 @@ import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 
+/** How a refresh lookup of one bucket is held to it. */
+export interface LookupLimits {
+  /** Ends the lookup when it returns true after an answer. */
+  stopWhen?(): boolean
+  /** Only peers of this bucket that answers name join the lookup. */
+  within?: number
+}
+
 /** What the refresher needs. */
 export interface RefresherInit<P> {
   table: RoutingTable<P>
   /** Our own raw key (our peer id's multihash bytes) and its place in the keyspace. */
   selfKey: Uint8Array
   selfKadId: KadId
-  /** Runs a lookup of raw key bytes; one given `stopWhen` ends once it returns true after an answer. */
-  lookup(key: Uint8Array, options: AbortOptions & { stopWhen?(): boolean }): Promise<unknown>
+  /**
+   * Runs a lookup of raw key bytes. One given `stopWhen` ends once it returns true after an
+   * answer; one given `within` takes in only the peers of that bucket that answers name.
+   */
+  lookup(key: Uint8Array, options: AbortOptions & LookupLimits): Promise<unknown>
   /** Checks that a peer is alive. */
   ping(entry: TableEntry<P>): Promise<boolean>
   /** Bucket refresh; `interval` 0 turns it off. */
@@ -149,8 +160,11 @@ export class Refresher<P> {
       if (init.table.lastLookup(bucket) > stale || init.table.bucketSize(bucket) >= init.kBucketSize) {
         continue
       }
+      // asking only the bucket's peers, until it holds k: when the network has fewer, once all
+      // of them answered (a plain lookup would go on to the k closest, nearer peers we know)
       await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
         signal,
+        within: bucket,
         stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
       })
     }
@@ -196,10 +210,10 @@ export class Refresher<P> {
     await this.timedLookup(this.init.selfKey, options)
   }
 
-  private async timedLookup (key: Uint8Array, options: AbortOptions & { stopWhen?(): boolean }): Promise<void> {
+  private async timedLookup (key: Uint8Array, options: AbortOptions & LookupLimits): Promise<void> {
     const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
     try {
-      await this.init.lookup(key, { signal: query.signal, stopWhen: options.stopWhen })
+      await this.init.lookup(key, { ...options, signal: query.signal })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {

@@ -103,14 +103,16 @@ describe('routing/refresher', () => {
     expect(s.lookups).to.deep.equal([-1, 1, 2, 3, 4, 5])
   })
 
-  it('a bucket lookup ends once its bucket holds k peers, and a bucket filled meanwhile gets none', async () => {
+  it('a bucket lookup keeps to its bucket and ends once it holds k peers; a bucket filled meanwhile gets none', async () => {
     const self = kadId(new TextEncoder().encode('self'))
     const answers: number[] = []
+    const within: Array<number | undefined> = []
     const s: Setup = setup({
       kBucketSize: 3,
       lookup: async (key, options) => {
         const bucket = isSelf(key) ? -1 : commonPrefixLength(kadId(key), self)
         s.lookups.push(bucket)
+        within.push(options.within)
         if (bucket !== 0) {
           return
         }
@@ -129,6 +131,7 @@ describe('routing/refresher', () => {
     await s.refresher.refresh()
     // bucket 1 was full by the time its turn came; bucket 2 is where our closest peer sits
     expect(s.lookups).to.deep.equal([-1, 0, 2])
+    expect(within).to.deep.equal([undefined, 0, 2])
     expect(answers).to.deep.equal([1, 2, 3])
   })
 
