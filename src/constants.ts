@@ -211,11 +211,14 @@ export const RANDOM_WALK_INTERVAL = 60_000
 export const FIRST_REFRESH_DELAY = 250
 
 /**
- * After the self-lookup of a join, the buckets it left short of k peers are looked up at random
- * moments over this many ms, not all at once: when a whole cluster restarts, or a test builds a
- * network, the nodes' join work spreads out instead of landing together.
+ * After the self-lookup of a join, each bucket it left short of k peers is looked up at a random
+ * moment within this many ms (10 minutes, the refresh interval), unless it filled up meanwhile:
+ * when a whole cluster restarts, or a test builds a network, the nodes' table filling spreads
+ * out instead of landing together (a node joining the Amino DHT would otherwise send some 200
+ * requests, and open as many connections, within seconds). Until then the node's lookups start
+ * from fewer far peers, and every peer that answers one joins the table.
  */
-export const JOIN_REFRESH_WINDOW = 10_000
+export const JOIN_REFRESH_WINDOW = 10 * 60_000
 
 // connections
 

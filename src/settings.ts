@@ -74,8 +74,9 @@ export interface KadDHTInit {
    * up, peers not heard from are checked, and each bucket that saw no lookup in that time and
    * holds fewer than k peers is looked up until it holds k (buckets nearer us than our k-th
    * closest peer are left out: the self-lookup saw them whole). `queryTimeout` bounds each
-   * refresh lookup. When the table gets its first peer (the node joins a network) the same
-   * refresh runs 250 ms later, its bucket lookups spread at random over `joinWindow` ms (10 s).
+   * refresh lookup. When the table gets its first peer (the node joins a network) our own id is
+   * looked up 250 ms later, and each bucket that lookup left short gets its lookup at a random
+   * moment within `joinWindow` ms (10 minutes).
    */
   refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number, joinWindow?: number }
   /**

@@ -7,9 +7,12 @@
  * bucket that saw no lookup within the interval and holds fewer than k peers is looked up (a key
  * that falls in it, found by trial hashing) until it holds k. Buckets nearer us than our k-th
  * closest peer are left out: every peer in them is closer to us than that peer, and the
- * self-lookup saw them all. When the node joins a network (its table gets its first peer) the
- * same refresh runs soon, its bucket lookups spread at random over a window so that nodes
- * joining together do not ask at once.
+ * self-lookup saw them all. When the node joins a network (its table gets its first peer) it
+ * looks up its own id soon, so that its neighbours hear of it at once; each bucket that lookup
+ * left short gets its lookup at a random moment within the join window (10 minutes), unless it
+ * filled up or was looked up meanwhile: nodes that join together, such as a cluster restarting,
+ * do not all fill their tables at once, and a node that joins pays little more than its
+ * self-lookup up front.
  *
  * A client is found by others only through the servers it stays connected to (the k closest to
  * its id, which a lookup for it reaches), so while the node is a client it looks up its own id
@@ -17,7 +20,7 @@
  * {@link PeerTags}) keep the connections between checks. The random walk looks up a random key
  * every interval; every server that answers joins the table.
  */
-import { deadline, sleep } from '../utils/abort.ts'
+import { deadline } from '../utils/abort.ts'
 import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
@@ -52,7 +55,7 @@ export interface RefresherInit<P> {
   maxBucket: number
   /** Peers per bucket (k). */
   kBucketSize: number
-  /** After joining, the bucket lookups are spread at random over this many ms. */
+  /** After joining, each short bucket's lookup starts at a random moment within this many ms. */
   joinWindow: number
   /** How often a client looks up its own id to stay connected to its k closest servers; 0 never. */
   closestCheckInterval: number
@@ -106,23 +109,29 @@ export class Refresher<P> {
   }
 
   /**
-   * The table just got its first peer (we joined a network): soon, a refresh whose bucket
-   * lookups are spread over the join window (with refresh off, a client's self-lookup).
+   * The table just got its first peer (we joined a network): soon, a lookup of our own id, and
+   * the lookups of the buckets it left short spread over the join window (with refresh off,
+   * only a client's self-lookup).
    */
   joined (): void {
-    if (this.init.interval > 0) {
-      this.later(this.init.firstRefreshDelay, async () => this.refresh({}, this.init.joinWindow))
-    } else {
-      this.later(this.init.firstRefreshDelay, async () => this.checkClosest())
-    }
+    this.later(this.init.firstRefreshDelay, async () => {
+      if (this.init.interval === 0) {
+        await this.checkClosest()
+        return
+      }
+      await this.selfLookup({})
+      for (const bucket of this.shortBuckets(this.init.now() - this.init.interval)) {
+        this.later(Math.random() * this.init.joinWindow, async () => this.fillBucket(bucket, {}))
+      }
+    })
   }
 
   /**
-   * One refresh, now; resolves when it ends. Its bucket lookups start at random moments within
-   * `spread` ms. A refresh already under way is joined, not repeated.
+   * One refresh, now; resolves when it ends. A refresh already under way is joined, not
+   * repeated.
    */
-  async refresh (options: AbortOptions = {}, spread = 0): Promise<void> {
-    this.current ??= this.runRefresh(options, spread).finally(() => { this.current = undefined })
+  async refresh (options: AbortOptions = {}): Promise<void> {
+    this.current ??= this.runRefresh(options).finally(() => { this.current = undefined })
     return this.current
   }
 
@@ -142,32 +151,34 @@ export class Refresher<P> {
     await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
-  private async runRefresh (options: AbortOptions, spread: number): Promise<void> {
-    const { init } = this
+  private async runRefresh (options: AbortOptions): Promise<void> {
     const signal = this.signal(options)
-    const stale = init.now() - init.interval
+    const stale = this.init.now() - this.init.interval
     // our own id first: the peers nearest us hear of us at once, and what the lookup learns
     // tells which buckets still need one of their own
     await this.selfLookup({ signal })
     await this.checkStale(stale, signal)
-    const buckets = this.shortBuckets(stale)
-    const starts = buckets.map(() => Math.random() * spread).sort((a, b) => a - b)
-    let waited = 0
-    for (const [i, bucket] of buckets.entries()) {
-      await sleep(starts[i] - waited, signal)
-      waited = starts[i]
-      // lookups of others may have filled it meanwhile
-      if (init.table.lastLookup(bucket) > stale || init.table.bucketSize(bucket) >= init.kBucketSize) {
-        continue
-      }
-      // asking only the bucket's peers, until it holds k: when the network has fewer, once all
-      // of them answered (a plain lookup would go on to the k closest, nearer peers we know)
-      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
-        signal,
-        within: bucket,
-        stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
-      })
+    for (const bucket of this.shortBuckets(stale)) {
+      await this.fillBucket(bucket, { signal })
     }
+  }
+
+  /**
+   * Looks a bucket up, asking only its peers, until it holds k (when the network has fewer,
+   * until all of them answered: a plain lookup would go on to the k closest, nearer peers we
+   * know); nothing if it is full or saw a lookup within the interval by now.
+   */
+  private async fillBucket (bucket: number, options: AbortOptions): Promise<void> {
+    const { init } = this
+    if (init.table.lastLookup(bucket) > init.now() - init.interval || init.table.bucketSize(bucket) >= init.kBucketSize) {
+      return
+    }
+    const signal = this.signal(options)
+    await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
+      signal,
+      within: bucket,
+      stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
+    })
   }
 
   /**
