@@ -57,6 +57,8 @@ type Kind = 'FIND_NODE' | 'GET_PROVIDERS' | 'GET_VALUE' | 'ECHO'
  */
 type StreamMode = 'new' | 'reused' | 'client'
 
+const MODE_LABELS: Record<StreamMode, string> = { new: 'new stream each', reused: 'one stream', client: 'kadmium Client' }
+
 /** The modes of each request kind: kadmium's client is measured on FIND_NODE (and the echo). */
 function modesOf (kind: Kind): StreamMode[] {
   return kind === 'FIND_NODE' || kind === 'ECHO' ? ['new', 'reused', 'client'] : ['new', 'reused']
@@ -391,7 +393,7 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
         const e = find('echo', 'ECHO', mode, c)
         rows.push([
           kind,
-          mode === 'new' ? 'new stream each' : mode === 'reused' ? 'one stream' : 'kadmium Client',
+          MODE_LABELS[mode],
           String(c),
           cell(k),
           cell(j),

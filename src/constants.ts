@@ -206,7 +206,7 @@ export const RANDOM_WALK_INTERVAL = 60_000
  * How long after the table gets its first peer the join refresh begins with a lookup of our own
  * id, in ms: long enough for the identify exchanges of the bootstrap peers dialled together to
  * land (a round trip or two) so the lookup starts from all of them, short enough that our
- * neighbours hear of us at once (@libp2p/kad-dht runs its self-query 1 s after it starts).
+ * neighbours hear of us at once (`@libp2p/kad-dht` runs its self-query 1 s after it starts).
  */
 export const FIRST_REFRESH_DELAY = 250
 
@@ -226,7 +226,7 @@ export const JOIN_REFRESH_WINDOW = 10 * 60_000
  * The connection-manager tag every routing-table peer carries, and its value: libp2p's pruner
  * closes the connections of peers with the lowest total tag value first, so a peer met only in a
  * lookup (no tag) goes before a table peer. go-libp2p-kad-dht tags its table peers `kbucket`
- * with 5 (and protects those of its two shallowest buckets); @libp2p/kad-dht tags them
+ * with 5 (and protects those of its two shallowest buckets); `@libp2p/kad-dht` tags them
  * `kad-peer` with 1.
  */
 export const TABLE_TAG = 'kadmium-peer'
@@ -235,7 +235,7 @@ export const TABLE_TAG_VALUE = 5
 /**
  * The tag our k closest table peers carry beside {@link TABLE_TAG}, and its value: high enough
  * that the pruner keeps them after any peer tagged only by other services' defaults
- * (@libp2p/kad-dht tags its 20 closest `kad-close` with 50, libp2p's bootstrap list 50).
+ * (`@libp2p/kad-dht` tags its 20 closest `kad-close` with 50, libp2p's bootstrap list 50).
  */
 export const CLOSE_TAG = 'kadmium-close'
 export const CLOSE_TAG_VALUE = 50
@@ -256,7 +256,7 @@ export const CLOSEST_CHECK_INTERVAL = 10 * 60_000
 
 /**
  * An outbound DHT stream is kept for the next request to its peer until it has been idle this
- * many ms, then closed. Shorter than the 10 s after which @libp2p/kad-dht servers reset an idle
+ * many ms, then closed. Shorter than the 10 s after which `@libp2p/kad-dht` servers reset an idle
  * inbound stream (go's and kadmium's wait 1 minute), so a kept stream is rarely reset under a
  * request, and short because libp2p's pruner never closes a connection with an open DHT stream:
  * a connection opened for one lookup becomes prunable 5 s after its last request.

@@ -118,17 +118,15 @@ export interface KadDHTInit {
   stall?: boolean | { initial?: number, factor?: number, min?: number }
   /**
    * What kadmium does with libp2p's connections (see the README, "What kadmium does with
-   * connections"):
-   * - `tableTag` (5): the value of the connection-manager tag `kadmium-peer` on every
-   *   routing-table peer, so libp2p's pruner closes connections opened only for a lookup first;
-   * - `closeTag` (50): the value of the tag `kadmium-close` on our k closest table peers;
-   * - `keepAlive` (true): our k closest also carry libp2p's `keep-alive-kadmium` tag, and libp2p
-   *   dials them again when their connection drops (also after a restart on a persistent peer
-   *   store);
-   * - `checkInterval` (10 min): how often a client looks up its own id to stay connected to its
-   *   k closest servers, through which other nodes find it; 0 never;
-   * - `streamIdleTimeout` (5 s): an outbound stream is kept for the next request to the same
-   *   peer until it has been idle this long; 0 opens a stream for every request.
+   * connections"). `tableTag` (5) is the value of the connection-manager tag `kadmium-peer` on
+   * every routing-table peer, so libp2p's pruner closes connections opened only for a lookup
+   * first; `closeTag` (50) the value of the tag `kadmium-close` on our k closest table peers.
+   * With `keepAlive` (true) those also carry libp2p's `keep-alive-kadmium` tag, and libp2p dials
+   * them again when their connection drops (also after a restart on a persistent peer store).
+   * `checkInterval` (10 min) is how often a client looks up its own id to stay connected to its
+   * k closest servers, through which other nodes find it (0: never). An outbound stream is kept
+   * for the next request to the same peer until it has been idle `streamIdleTimeout` ms (5 s;
+   * 0 opens a stream for every request).
    *
    * A tag value of 0 leaves that tag off.
    *

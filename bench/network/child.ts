@@ -31,26 +31,9 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   const started = memory()
   progress('nodes started; dialling')
 
-  // the same topology for both: each node dials `degree` others from a seeded draw
-  const links: Array<[number, number]> = []
-  for (let i = 0; i < n; i++) {
-    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
-      links.push([i, j >= i ? j + 1 : j])
-    }
-  }
-  let t = performance.now()
-  const connectStreams0 = streams()
-  let dialFailures = 0
-  await pool(links, 8, async ([a, b]) => {
-    await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => { dialFailures++ })
-  })
-  const dialMs = performance.now() - t
-  await settle(nodes)
-  const connectMs = performance.now() - t
-  const connectStreams = streams() - connectStreams0
-  const connectionsPerNode = mean(nodes.map(node => node.getConnections().length))
+  const formed = await formNetwork(nodes, options, random)
   progress('tables still; self-lookups')
-  t = performance.now()
+  const t = performance.now()
   const buildStreams0 = streams()
   const buildPings0 = pings()
   let phaseEnd = performance.now() + options.phaseMinutes * 60_000
@@ -77,11 +60,7 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
     impl,
     nodes: n,
     startupMs,
-    dialMs,
-    dialFailures,
-    connectMs,
-    connectStreams,
-    connectionsPerNode,
+    ...formed,
     settleMs,
     selfLookupMs,
     selfLookups,
@@ -228,6 +207,35 @@ async function batchPhase (nodes: BenchNode[], impl: Impl, options: NetworkBench
     out.provideMany = { cids: many.length, ms: m.ms, streams: m.streams, provided: m.value ?? 0, found: await check(many, 5), checked: Math.min(5, many.length) }
   }
   return out
+}
+
+/**
+ * Dials the topology, the same for both implementations (each node dials `degree` others from a
+ * seeded draw, 8 dials at a time), and waits until the tables are still.
+ */
+async function formNetwork (nodes: BenchNode[], options: NetworkBenchOptions, random: Random): Promise<Pick<ChildReport, 'dialMs' | 'dialFailures' | 'connectMs' | 'connectStreams' | 'connectionsPerNode'>> {
+  const n = nodes.length
+  const links: Array<[number, number]> = []
+  for (let i = 0; i < n; i++) {
+    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
+      links.push([i, j >= i ? j + 1 : j])
+    }
+  }
+  const t = performance.now()
+  const streams0 = streams()
+  let dialFailures = 0
+  await pool(links, 8, async ([a, b]) => {
+    await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => { dialFailures++ })
+  })
+  const dialMs = performance.now() - t
+  await settle(nodes)
+  return {
+    dialMs,
+    dialFailures,
+    connectMs: performance.now() - t,
+    connectStreams: streams() - streams0,
+    connectionsPerNode: mean(nodes.map(node => node.getConnections().length))
+  }
 }
 
 /** How long a joining node is watched: requests and connections are counted over its first 20 s. */

@@ -20,7 +20,7 @@ function tagStore (): { peerStore: PeerStore, tags(id: PeerId): Record<string, n
       const tags = store.get(peerId.toString()) ?? {}
       for (const [name, tag] of Object.entries(update.tags)) {
         if (tag == null) {
-          delete tags[name] // eslint-disable-line @typescript-eslint/no-dynamic-delete
+          delete tags[name]
         } else {
           tags[name] = tag.value
         }
@@ -47,7 +47,7 @@ describe('routing/tags', () => {
   function setup (overrides: Partial<PeerTagsInit> = {}): { table: RoutingTable<DHTPeer>, tags: PeerTags, store: ReturnType<typeof tagStore>, add(p: PeerId): void } {
     const store = tagStore()
     const localKey = kadId(self.toMultihash().bytes)
-    let tags: PeerTags | undefined
+    const holder: { tags?: PeerTags } = {}
     const table = new RoutingTable<DHTPeer>({
       localKey,
       kBucketSize: 2,
@@ -55,10 +55,11 @@ describe('routing/tags', () => {
       maxFailures: 1,
       now: Date.now,
       onCheck: () => {},
-      onAdd: (entry) => { tags?.changed(entry.peer.peerId) },
-      onRemove: (entry) => { tags?.changed(entry.peer.peerId) }
+      onAdd: (entry) => { holder.tags?.changed(entry.peer.peerId) },
+      onRemove: (entry) => { holder.tags?.changed(entry.peer.peerId) }
     })
-    tags = new PeerTags({ peerStore: store.peerStore, table, selfKadId: localKey, kBucketSize: 2, tableTag: 5, closeTag: 50, keepAlive: true, delay: 5, log, ...overrides })
+    const tags = new PeerTags({ peerStore: store.peerStore, table, selfKadId: localKey, kBucketSize: 2, tableTag: 5, closeTag: 50, keepAlive: true, delay: 5, log, ...overrides })
+    holder.tags = tags
     tags.start()
     const add = (p: PeerId): void => { table.add(p.toString(), kadId(p.toMultihash().bytes), dhtPeer(p, [])) }
     return { table, tags, store, add }
