@@ -19,9 +19,11 @@ export interface KadDHTInit {
   protocol?: string
   /**
    * `'server'` answers requests and advertises the protocol through identify; `'client'`
-   * registers nothing and only asks; `'auto'` is a server while the node has an address the
-   * `addresses` scope counts as reachable (a public one for `/ipfs/kad/1.0.0`), a client
-   * otherwise, and switches as the node's addresses change.
+   * registers nothing and only asks; `'auto'` is a server while the node has a confirmed address
+   * the `addresses` scope counts as reachable, a client otherwise, and switches as the node's
+   * addresses change. For `/ipfs/kad/1.0.0` that is a public address that peers dialled back
+   * (add `@libp2p/autonat` to the node's services); announced addresses are not checked, so
+   * they do not count (pin `'server'` for them).
    *
    * @default 'auto'
    */
@@ -47,6 +49,14 @@ export interface KadDHTInit {
    */
   beta?: number
   /**
+   * An inbound DHT stream that sends no new request for this many ms is reset, which frees its
+   * place among the connection's 32 inbound DHT streams at once (a peer may keep a stream open to
+   * reuse it, as go-libp2p-kad-dht does).
+   *
+   * @default 60000
+   */
+  streamIdleTimeout?: number
+  /**
    * How long a whole query may take, in milliseconds.
    *
    * @default 30000
@@ -61,7 +71,8 @@ export interface KadDHTInit {
   addresses?: AddressScope
   /**
    * Validators by namespace, added to (or replacing) the defaults `pk` and `ipns`. A record
-   * whose key has no namespace, or one not listed here, is refused.
+   * whose key has no namespace, or one not listed here, is refused. The object is read at each
+   * use: a namespace added to it later is accepted from then on.
    *
    * @example
    * ```ts
@@ -78,12 +89,26 @@ export interface KadDHTInit {
    * looked up 250 ms later, and each bucket that lookup left short gets its lookup at a random
    * moment within `joinWindow` ms (10 minutes).
    */
-  refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number, joinWindow?: number }
+  refresh?: {
+    /** Whether buckets are refreshed. */
+    enabled?: boolean
+    /** How often, in ms. */
+    interval?: number
+    /** The longest one refresh lookup may take, in ms. */
+    queryTimeout?: number
+    /** After joining, each short bucket's lookup starts at a random moment within this many ms. */
+    joinWindow?: number
+  }
   /**
    * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
    * (1 min); every server that answers joins the routing table.
    */
-  randomWalk?: { enabled?: boolean, interval?: number }
+  randomWalk?: {
+    /** Whether the walk runs. */
+    enabled?: boolean
+    /** How often a random key is looked up, in ms. */
+    interval?: number
+  }
   /**
    * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
    * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
@@ -91,7 +116,12 @@ export interface KadDHTInit {
    *
    * @default true for the 'public' address scope, false for 'all'
    */
-  diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
+  diversity?: boolean | {
+    /** Peers of one address group per bucket, at most. */
+    maxPerBucket?: number
+    /** Peers of one address group in the table, at most. */
+    maxPerTable?: number
+  }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
    * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
@@ -102,7 +132,14 @@ export interface KadDHTInit {
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
-  rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
+  rateLimit?: false | {
+    /** Requests one peer may send per second, sustained. */
+    perSecond?: number
+    /** Requests one peer may send at once after a quiet spell. */
+    burst?: number
+    /** The longest a request may be held back, in ms, before its stream is reset. */
+    maxDelay?: number
+  }
   /**
    * Stall detection in lookups. A request with no answer by its stall deadline stops holding
    * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
@@ -115,7 +152,21 @@ export interface KadDHTInit {
    *
    * @default true
    */
-  stall?: boolean | { initial?: number, factor?: number, min?: number }
+  stall?: boolean | {
+    /** The deadline before a lookup's first answer, in ms. */
+    initial?: number
+    /** The deadline as a multiple of the lookup's median answer time. */
+    factor?: number
+    /** The shortest deadline, in ms. */
+    min?: number
+  }
+  /**
+   * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
+   * `@libp2p/prometheus-metrics`). Two DHTs in one process need two prefixes.
+   *
+   * @default 'libp2p_kadmium'
+   */
+  metricsPrefix?: string
   /**
    * What kadmium does with libp2p's connections (see the README, "What kadmium does with
    * connections"). `tableTag` (5) is the value of the connection-manager tag `kadmium-peer` on
@@ -125,22 +176,35 @@ export interface KadDHTInit {
    * them again when their connection drops (also after a restart on a persistent peer store).
    * `checkInterval` (10 min) is how often a client looks up its own id to stay connected to its
    * k closest servers, through which other nodes find it (0: never). An outbound stream is kept
-   * for the next request to the same peer until it has been idle `streamIdleTimeout` ms (5 s;
+   * for the next request to the same peer until it has been idle `outboundIdleTimeout` ms (5 s;
    * 0 opens a stream for every request).
    *
    * A tag value of 0 leaves that tag off.
    *
    * @example
    * ```ts
-   * kadDHT({ connections: { closeTag: 80, checkInterval: 5 * 60_000, streamIdleTimeout: 2_000 } })
+   * kadDHT({ connections: { closeTag: 80, checkInterval: 5 * 60_000, outboundIdleTimeout: 2_000 } })
    * ```
    */
-  connections?: { tableTag?: number, closeTag?: number, keepAlive?: boolean, checkInterval?: number, streamIdleTimeout?: number }
+  connections?: {
+    /** The value of the `kadmium-peer` tag on every routing-table peer (0: no tag). */
+    tableTag?: number
+    /** The value of the `kadmium-close` tag on our k closest table peers (0: no tag). */
+    closeTag?: number
+    /** Whether our k closest also carry libp2p's keep-alive tag. */
+    keepAlive?: boolean
+    /** How often a client looks up its own id to stay connected to its closest servers, in ms (0: never). */
+    checkInterval?: number
+    /** How long an outbound stream is kept after its last answer, in ms (0: a stream per request). */
+    outboundIdleTimeout?: number
+  }
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
 export interface Settings {
   protocol: string
+  /** The prefix of kadmium's metric names. */
+  metricsPrefix: string
   mode: Mode
   addresses: AddressScope
   kBucketSize: number
@@ -148,6 +212,7 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  streamIdleTimeout: number
   /** When a lookup request stalls, or undefined when stall detection is off. */
   stall?: StallOptions
   refreshInterval: number
@@ -155,7 +220,7 @@ export interface Settings {
   joinWindow: number
   randomWalkInterval: number
   /** Tag values (0: no tag), keep-alive, the client's check and the outbound stream idle time (0: off). */
-  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, streamIdleTimeout: number }
+  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number }
   /** The per-peer inbound request limit, or undefined when it is off. */
   rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
@@ -186,6 +251,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
   return {
     protocol,
+    metricsPrefix: init.metricsPrefix ?? C.METRICS_PREFIX,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
     kBucketSize,
@@ -193,6 +259,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
     beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
@@ -231,7 +298,7 @@ function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['c
     closeTag: tagValue('connections.closeTag', given.closeTag ?? C.CLOSE_TAG_VALUE),
     keepAlive: given.keepAlive ?? true,
     checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
-    streamIdleTimeout: finiteNumber('connections.streamIdleTimeout', given.streamIdleTimeout ?? C.OUTBOUND_IDLE_TIMEOUT, true)
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? C.OUTBOUND_IDLE_TIMEOUT, true)
   }
 }
 

@@ -16,12 +16,12 @@ describe('connection-manager tags', function () {
   it('when libp2p prunes, the k closest table peers keep their connections and untagged ones go first', async () => {
     // k = 4. No refresh and no stream kept open: libp2p never prunes a connection with a DHT
     // stream open, and here only the tags are to decide
-    const quiet = { refresh: { enabled: false }, connections: { streamIdleTimeout: 0 } }
+    const quiet = { refresh: { enabled: false }, connections: { outboundIdleTimeout: 0 } }
     const node = await track(kadmiumNode({ ...quiet, kBucketSize: 4 }))
     // the servers do not keep the node alive in turn (they would dial it again once pruned)
     const servers: KadmiumNode[] = []
     for (let i = 0; i < 10; i++) {
-      servers.push(await track(kadmiumNode({ ...quiet, mode: 'server', connections: { keepAlive: false, streamIdleTimeout: 0 } })))
+      servers.push(await track(kadmiumNode({ ...quiet, mode: 'server', connections: { keepAlive: false, outboundIdleTimeout: 0 } })))
     }
     const plain = [await track(plainNode()), await track(plainNode())]
     for (const peer of [...servers, ...plain]) {

@@ -17,7 +17,7 @@ import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
-import type { Message } from '../wire/codec.ts'
+import type { Message, OutgoingMessage } from '../wire/codec.ts'
 import type { AbortOptions, ComponentLogger, DialTarget, Logger, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -40,8 +40,8 @@ export interface ClientInit {
   idleTimeout: number
 }
 
-/** A request to send: a {@link Message} whose peer lists may be left out. */
-export type Request = Omit<Message, 'closer' | 'providers'> & Partial<Pick<Message, 'closer' | 'providers'>>
+/** A request to send. */
+export type Request = OutgoingMessage
 
 /** An outbound stream and the reader of its answers, which lives as long as the stream. */
 interface OpenStream {
@@ -172,7 +172,7 @@ export class Client {
   /** Counts and logs a failed request; the error to throw (the signal's reason once it aborted). */
   private failed (err: any, request: Request, target: DialTarget, signal?: AbortSignal): Error {
     if (signal?.aborted !== true) {
-      this.init.counters.error(err)
+      this.init.counters.error(err, request.type, 'outbound')
     }
     this.log.trace('request %s to %s failed: %s', request.type, target, err.message)
     return signal?.aborted === true ? (signal.reason ?? err) : err
