@@ -35,8 +35,14 @@ describe('connection-manager tags', function () {
       return tags.every(t => t.has('kadmium-close') && t.has('keep-alive-kadmium'))
     }, 5_000, 'the k closest tagged')
     expect(node.getConnections()).to.have.length.at.least(12)
-    components(node).connectionManager.setMaxConnections(6)
-    await eventually(() => node.getConnections().length <= 6, 10_000, 'pruned to 6')
+    // libp2p prunes once each time it is triggered, and passes over a connection that has a stream
+    // it may not close open at that moment (the connection monitor's ping): trigger it until done
+    const manager = components(node).connectionManager
+    await eventually(() => {
+      manager.setMaxConnections(100)
+      manager.setMaxConnections(6)
+      return node.getConnections().length <= 6
+    }, 10_000, 'pruned to 6')
     for (const id of closest) {
       expect(node.getConnections(id), `${id} connected`).to.have.length.above(0)
     }
