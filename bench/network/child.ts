@@ -51,8 +51,10 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   const buildPings = pings() - buildPings0
   // background traffic while nobody asks anything
   const idle0 = streams()
+  const cpu0 = process.cpuUsage()
   await sleep(2_000)
   const idleStreamsPerSecond = (streams() - idle0) / 2
+  const idleCpu = process.cpuUsage(cpu0)
   const sizes = nodes.map(tableSize)
   progress('settled')
 
@@ -67,6 +69,8 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
     buildStreams,
     buildPings,
     idleStreamsPerSecond,
+    // microseconds over the 2 s: the share of one core
+    idleCpuShare: (idleCpu.user + idleCpu.system) / 2_000_000,
     tableMean: mean(sizes),
     tableMin: Math.min(...sizes),
     rssPerNodeStarted: (started.rss - baseline.rss) / n,

@@ -65,6 +65,8 @@ export interface ChildReport {
   buildStreams: number
   buildPings: number
   idleStreamsPerSecond: number
+  /** The share of one core the whole network's process used while idle (libp2p's own work included). */
+  idleCpuShare: number
   tableMean: number
   tableMin: number
   rssPerNodeStarted: number
@@ -141,6 +143,7 @@ export function emptyReport (impl: Impl, n: number): ChildReport {
     buildStreams: NaN,
     buildPings: NaN,
     idleStreamsPerSecond: NaN,
+    idleCpuShare: NaN,
     tableMean: NaN,
     tableMin: NaN,
     rssPerNodeStarted: NaN,

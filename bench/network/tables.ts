@@ -53,6 +53,7 @@ export function setupTable (a: ChildReport, b: ChildReport): string {
   add('routing-table size after settling, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
   add('routing-table size after settling, min', a.tableMin, b.tableMin, v => fmt(v))
   add('DHT streams per second while idle', a.idleStreamsPerSecond, b.idleStreamsPerSecond, v => fmt(v, 1))
+  add('CPU of the whole process while idle, share of a core', a.idleCpuShare, b.idleCpuShare, v => pct(v, 0))
   return table(`Network of ${a.nodes} nodes: start-up, memory and settling`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
 }
 
