@@ -1,13 +1,7 @@
 import { expect } from 'aegir/chai'
 import { kadId } from '../src/kademlia/keys.ts'
-import { connect, eventually, kadmiumNode, plainNode, stoppedAfterEach } from './utils/nodes.ts'
+import { components, connect, eventually, kadmiumNode, plainNode, stoppedAfterEach } from './utils/nodes.ts'
 import type { KadmiumNode } from './utils/nodes.ts'
-import type { Libp2p } from '@libp2p/interface'
-
-/** The libp2p components of a node (not part of its public type). */
-function components (node: Libp2p): any {
-  return (node as any).components
-}
 
 describe('connection-manager tags', function () {
   this.timeout(60_000)

@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { connect, eventually, jsNode, kadmiumNode, stopAll, stoppedAfterEach, TEST_PROTOCOL } from '../utils/nodes.ts'
+import { components, connect, eventually, jsNode, kadmiumNode, stopAll, stoppedAfterEach, TEST_PROTOCOL } from '../utils/nodes.ts'
 import { vKey, vValidator, vValue } from '../utils/records.ts'
 import type { AnyNode, KadmiumNode } from '../utils/nodes.ts'
 import type { StreamHandler } from '@libp2p/interface'
@@ -15,11 +15,6 @@ async function all<T> (source: AsyncIterable<T>): Promise<T[]> {
     out.push(item)
   }
   return out
-}
-
-/** The libp2p components of a node (not part of its public type). */
-function components (node: AnyNode): any {
-  return (node as any).components
 }
 
 /** Counts the inbound DHT streams `node` serves from now on. */
