@@ -190,8 +190,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     addresses: settings.addresses,
     lifetime,
     onDiscovered: hooks.onDiscovered,
-    observe: (type, target) => {
-      const observers = [metrics?.lookup(type), networkSize.observe(type, target)].filter(o => o != null)
+    observe: (type, target, options) => {
+      const observers = [metrics?.lookup(type), networkSize.observe(type, target, options)].filter(o => o != null)
       return { event: (event) => { observers.forEach(o => { o.event(event) }) }, end: (outcome) => { observers.forEach(o => { o.end(outcome) }) } }
     }
   })

@@ -5,7 +5,7 @@
  */
 import { NetworkSizeEstimator } from '../kademlia/netsize.ts'
 import { MessageType } from '../wire/codec.ts'
-import type { LookupObserver } from './peer-routing.ts'
+import type { LookupObserver, QueryOptions } from './peer-routing.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { NetworkSizeEstimate } from '../kademlia/netsize.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
@@ -45,9 +45,12 @@ export class NetworkSize {
     this.estimator = new NetworkSizeEstimator({ k: init.kBucketSize, maxSamples: init.maxSamples, maxAge: init.maxAge })
   }
 
-  /** Watches a lookup of `target`: a FIND_NODE lookup that ends without being stopped counts. */
-  observe (type: MessageType, target: KadId): LookupObserver | undefined {
-    if (type !== MessageType.FIND_NODE) {
+  /**
+   * Watches a lookup of `target`: a FIND_NODE lookup for the k closest that ends without being
+   * stopped counts; one that takes in only some peers (a bucket refresh's `accept`) does not.
+   */
+  observe (type: MessageType, target: KadId, options: QueryOptions = {}): LookupObserver | undefined {
+    if (type !== MessageType.FIND_NODE || options.accept != null || (options.resultSize ?? this.init.kBucketSize) < this.init.kBucketSize) {
       return undefined
     }
     return {

@@ -101,8 +101,8 @@ export interface PeerRoutingInit {
   lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
-  /** Gives an observer for each lookup that starts (asking with `type` about `target`), if any. */
-  observe?(type: MessageType, target: KadId): LookupObserver | undefined
+  /** Gives an observer for each lookup that starts (asking with `type` about `target`, with `options`), if any. */
+  observe?(type: MessageType, target: KadId, options: QueryOptions): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -126,7 +126,7 @@ export class PeerRouting {
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
     init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
-    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE, target)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE, target, options)
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
