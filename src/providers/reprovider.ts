@@ -445,12 +445,29 @@ export class Reprovider {
     return Math.min(Math.max(0, next.due - this.now()), this.init.recheckDelay)
   }
 
-  /** Counts the tracked keys once. */
+  /**
+   * Counts the tracked keys once, moving any kept as earlier versions kept them
+   * (`<prefix>/<key, base32>`, with no position) to their place in the keyspace.
+   */
   private async count (): Promise<void> {
     this.counted ??= (async () => {
+      const { datastore, prefix } = this.init
+      const depth = new Key(prefix).list().length + 2
       let keys = 0
-      for await (const _ of this.init.datastore.queryKeys({ prefix: `${this.init.prefix}/` })) { // eslint-disable-line @typescript-eslint/no-unused-vars
+      const unplaced: Key[] = []
+      for await (const key of datastore.queryKeys({ prefix: `${prefix}/` })) {
         keys++
+        if (key.list().length < depth) {
+          unplaced.push(key)
+        }
+      }
+      for (const old of unplaced) {
+        try {
+          await datastore.put(this.dsKey(base32.baseDecode(old.baseNamespace())), await datastore.get(old))
+        } catch {
+          keys-- // not a key of ours
+        }
+        await datastore.delete(old)
       }
       this.keys = keys
     })().catch(() => { this.counted = undefined })

@@ -1,8 +1,11 @@
 import { expect } from 'aegir/chai'
 import { MemoryDatastore } from 'datastore-core'
+import { Key } from 'interface-datastore'
+import { base32 } from 'multiformats/bases/base32'
 import { kadId } from '../../src/kademlia/keys.ts'
 import { Reprovider } from '../../src/providers/reprovider.ts'
 import { rankOf } from '../../src/providers/schedule.ts'
+import { encodeTime } from '../../src/storage/time.ts'
 import type { ReprovideProgressEvents, ReproviderInit } from '../../src/providers/reprovider.ts'
 
 const MINUTE = 60_000
@@ -195,6 +198,19 @@ describe('providers/reprovider', () => {
     expect(counts.size).to.equal(keys.length)
     expect([...counts.entries()].filter(([, n]) => n !== 1)).to.deep.equal([])
     expect(h.reprovider.stats()).to.include({ cycle: 2, keys: 1000 })
+  })
+
+  it('takes over the list an earlier version kept (no position in the key) and reprovides it in turn', async () => {
+    h = new Harness()
+    const keys = names(100, 'old')
+    for (const name of keys) {
+      await h.datastore.put(new Key(`/test/provided/${base32.baseEncode(encode(name))}`), encodeTime(T0 - 12 * HOUR))
+    }
+    await h.advance(INTERVAL)
+    expect(h.reprovider.stats().keys).to.equal(keys.length)
+    const counts = h.counts(T0, T0 + INTERVAL)
+    expect([...counts.keys()].sort()).to.deep.equal([...keys].sort())
+    expect([...counts.values()].every(n => n === 1)).to.equal(true)
   })
 
   it('waits while the node has no DHT peers, then catches up region by region', async () => {
