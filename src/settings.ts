@@ -202,10 +202,11 @@ export interface KadDHTInit {
   /**
    * Optimistic providing: `provide` sends the record during its lookup to each peer that is, with
    * 90 % confidence given the network size, among the k closest of the key, stops the lookup
-   * once the closest peers heard of are as close as the true k closest would be, and resolves
-   * once 15 of the 20 records were sent (or failed); the other sends finish in the background.
-   * The network size is estimated from the lookups the node makes anyway; until five of them
-   * ran (and in networks of k peers or fewer), `provide` waits for its full lookup.
+   * once the closest peers heard of are as close as the true k closest would be and the 3
+   * closest of them answered, and resolves once 15 of the 20 records were sent (or failed); the
+   * other sends finish in the background. The network size is estimated from the lookups the
+   * node makes anyway; until five of them ran (and in networks of k peers or fewer), `provide`
+   * waits for its full lookup. `false`: always the full lookup, then every send.
    *
    * @default true
    */
