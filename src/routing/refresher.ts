@@ -6,7 +6,7 @@
  * it checks every peer not heard from within the interval and drops those that fail. The random
  * walk looks up a random key every interval; every server that answers joins the table.
  */
-import { deadline } from '../utils/abort.ts'
+import { TimeoutError } from '../errors.ts'
 import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
@@ -33,7 +33,24 @@ export interface RefresherInit<P> {
   /** How soon after the table's first peer the first refresh runs. */
   firstRefreshDelay: number
   now(): number
+  /**
+   * Calls `fire` after `ms` milliseconds of the same clock as `now` and returns a function that
+   * calls it off. `setTimeout` unless told otherwise; a simulation passes a virtual clock.
+   */
+  schedule?(ms: number, fire: () => void): () => void
+  /**
+   * A raw key that a refresh of bucket `bucket` looks up. Trial hashing unless told otherwise
+   * (a simulation whose keys are positions needs none).
+   */
+  bucketKey?(bucket: number, options: AbortOptions): Promise<Uint8Array>
+  /** A random raw key, for the random walk. `crypto.getRandomValues` unless told otherwise. */
+  randomKey?(): Uint8Array
   log: Logger
+}
+
+function setTimer (ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms)
+  return () => { clearTimeout(timer) }
 }
 
 /**
@@ -42,12 +59,15 @@ export interface RefresherInit<P> {
 export class Refresher<P> {
   private readonly init: RefresherInit<P>
   private running?: AbortController
-  private timers: Array<ReturnType<typeof setTimeout>>
+  /** The timers set, each as the function that calls it off. */
+  private readonly timers: Set<() => void>
   private current?: Promise<void>
+  private readonly schedule: (ms: number, fire: () => void) => () => void
 
   constructor (init: RefresherInit<P>) {
     this.init = init
-    this.timers = []
+    this.timers = new Set()
+    this.schedule = init.schedule ?? setTimer
   }
 
   /** Starts the periodic refresh and, if enabled, the random walk. */
@@ -64,8 +84,8 @@ export class Refresher<P> {
   /** Stops every timer and aborts the lookups under way. */
   async stop (): Promise<void> {
     this.running?.abort(new Error('the refresher stopped'))
-    this.timers.forEach(clearTimeout)
-    this.timers = []
+    this.timers.forEach(cancel => { cancel() })
+    this.timers.clear()
     await this.current?.catch(() => {})
   }
 
@@ -87,7 +107,7 @@ export class Refresher<P> {
 
   /** One lookup of a random key. */
   async randomWalk (options: AbortOptions = {}): Promise<void> {
-    await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
+    await this.timedLookup(this.init.randomKey?.() ?? crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
   private async runRefresh (options: AbortOptions): Promise<void> {
@@ -100,7 +120,8 @@ export class Refresher<P> {
       if (init.table.lastLookup(bucket) > stale) {
         continue
       }
-      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), { signal })
+      const key = await (init.bucketKey?.(bucket, { signal }) ?? keyInBucket(init.selfKadId, bucket, { signal }))
+      await this.timedLookup(key, { signal })
     }
     await this.timedLookup(init.selfKey, { signal })
     for (const entry of [...init.table.entries()]) {
@@ -118,18 +139,19 @@ export class Refresher<P> {
   }
 
   private async timedLookup (key: Uint8Array, options: AbortOptions): Promise<void> {
-    const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
+    const timeout = new AbortController()
+    const cancel = this.schedule(this.init.queryTimeout, () => { timeout.abort(new TimeoutError('the refresh lookup took too long')) })
     try {
-      await this.init.lookup(key, { signal: query.signal })
+      await this.init.lookup(key, { signal: this.signal(options, timeout.signal) })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {
-      query.clear()
+      cancel()
     }
   }
 
-  private signal (options: AbortOptions): AbortSignal {
-    const signals = [this.running?.signal, options.signal].filter((s): s is AbortSignal => s != null)
+  private signal (options: AbortOptions, ...more: AbortSignal[]): AbortSignal {
+    const signals = [this.running?.signal, options.signal, ...more].filter((s): s is AbortSignal => s != null)
     return AbortSignal.any(signals)
   }
 
@@ -145,13 +167,13 @@ export class Refresher<P> {
     if (this.running?.signal.aborted !== false) {
       return
     }
-    const timer = setTimeout(() => {
-      this.timers = this.timers.filter(t => t !== timer)
+    const cancel = this.schedule(ms, () => {
+      this.timers.delete(cancel)
       if (this.running?.signal.aborted !== false) {
         return
       }
       task().catch(err => { this.init.log('upkeep failed: %s', err.message) })
-    }, ms)
-    this.timers.push(timer)
+    })
+    this.timers.add(cancel)
   }
 }
