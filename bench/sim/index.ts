@@ -189,6 +189,46 @@ async function faults (net: SimNetwork, options: SimulationOptions, stall: boole
   return { atOnce, afterRefresh }
 }
 
+/** Lookups while nodes leave silently and new ones join; prints the table and returns the records. */
+async function churn (options: SimulationOptions, out: (text: string) => void): Promise<LookupRecord[]> {
+  const churned = await build(options, options.stall, out)
+  const start = churned.clock.now
+  const end = start + options.churnMinutes * 60_000
+  const perMs = options.churn / 100 * options.nodes / 60_000
+  let left = 0
+  let joined = 0
+  const churnEvent = (): void => {
+    if (churned.clock.now >= end) {
+      return
+    }
+    const leaving = churned.randomUp()
+    if (leaving != null) {
+      churned.stop(leaving)
+      left++
+    }
+    churned.join(churned.addNode(), churned.randomUp())
+    joined++
+    churned.clock.after(-Math.log(1 - churned.random.next()) / perMs, churnEvent)
+  }
+  churned.clock.after(-Math.log(1 - churned.random.next()) / perMs, churnEvent)
+  // lookups start at even intervals over the churn period
+  const records: LookupRecord[] = []
+  const gap = (end - start) / options.lookups
+  for (let i = 0; i < options.lookups; i++) {
+    churned.clock.at(start + i * gap, () => {
+      const from = churned.randomUp()
+      if (from != null) {
+        churned.lookup(from, churned.random.bytes(32), DEFAULT_PARAMS, r => { records.push(r) })
+      }
+    })
+  }
+  await churned.run(() => records.length === options.lookups && churned.clock.now >= end)
+  out(table(`Lookups under churn (α ${ALPHA}, results ${K_BUCKET_SIZE}); accuracy against the nodes up when the lookup ended`, ['churn', 'period', 'left / joined', 'dead entries per table at the end', ...HEADER], [
+    row([`${options.churn} %/min`, `${options.churnMinutes} min`, `${left} / ${joined}`, deadPerTable(churned)], records)
+  ]))
+  return records
+}
+
 /** Runs the simulations, prints their tables and writes the charts. */
 export async function runSimulation (partial: Partial<SimulationOptions> = {}): Promise<SimulationResult> {
   const options: SimulationOptions = { ...DEFAULTS, ...partial }
@@ -241,42 +281,7 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
 
   // 3. churn: nodes leave silently and new ones join while lookups run
   if (options.churn > 0 && only.has('churn')) {
-    const churned = await build(options, options.stall, out)
-    const start = churned.clock.now
-    const end = start + options.churnMinutes * 60_000
-    const perMs = options.churn / 100 * options.nodes / 60_000
-    let left = 0
-    let joined = 0
-    const churnEvent = (): void => {
-      if (churned.clock.now >= end) {
-        return
-      }
-      const leaving = churned.randomUp()
-      if (leaving != null) {
-        churned.stop(leaving)
-        left++
-      }
-      churned.join(churned.addNode(), churned.randomUp())
-      joined++
-      churned.clock.after(-Math.log(1 - churned.random.next()) / perMs, churnEvent)
-    }
-    churned.clock.after(-Math.log(1 - churned.random.next()) / perMs, churnEvent)
-    // lookups start at even intervals over the churn period
-    const records: LookupRecord[] = []
-    const gap = (end - start) / options.lookups
-    for (let i = 0; i < options.lookups; i++) {
-      churned.clock.at(start + i * gap, () => {
-        const from = churned.randomUp()
-        if (from != null) {
-          churned.lookup(from, churned.random.bytes(32), DEFAULT_PARAMS, r => { records.push(r) })
-        }
-      })
-    }
-    await churned.run(() => records.length === options.lookups && churned.clock.now >= end)
-    series[`churn ${options.churn} %/min`] = records
-    out(table(`Lookups under churn (α ${ALPHA}, results ${K_BUCKET_SIZE}); accuracy against the nodes up when the lookup ended`, ['churn', 'period', 'left / joined', 'dead entries per table at the end', ...HEADER], [
-      row([`${options.churn} %/min`, `${options.churnMinutes} min`, `${left} / ${joined}`, deadPerTable(churned)], records)
-    ]))
+    series[`churn ${options.churn} %/min`] = await churn(options, out)
   }
 
   if (options.charts != null) {
@@ -325,6 +330,16 @@ function writeCharts (dir: string, N: string, kept: Map<string, LookupRecord[]>,
   out(`\ncharts written: ${written.join(', ')}\n`)
 }
 
+function parts (value: string): SimulationPart[] {
+  const out = value.split(',')
+  for (const part of out) {
+    if (part !== 'healthy' && part !== 'faults' && part !== 'churn') {
+      throw new Error(`--only takes healthy, faults and churn, got ${part}`)
+    }
+  }
+  return out as SimulationPart[]
+}
+
 /** Parses the command line of the simulator. */
 export function simulationArgs (args: string[]): Partial<SimulationOptions> {
   const { values } = parseArgs({
@@ -369,15 +384,7 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
   if (values['rtt-median'] != null) { out.rttMedian = numberIn('rtt-median', values['rtt-median'], 0.01, 10_000) }
   if (values['rtt-sigma'] != null) { out.rttSigma = numberIn('rtt-sigma', values['rtt-sigma'], 0, 5) }
   if (values.gap != null) { out.gap = numberIn('gap', values.gap, 0, 60_000) }
-  if (values.only != null) {
-    const parts = values.only.split(',')
-    for (const part of parts) {
-      if (part !== 'healthy' && part !== 'faults' && part !== 'churn') {
-        throw new Error(`--only takes healthy, faults and churn, got ${part}`)
-      }
-    }
-    out.only = parts as SimulationPart[]
-  }
+  if (values.only != null) { out.only = parts(values.only) }
   if (values.charts != null) { out.charts = values.charts }
   if (values['no-stall'] === true) { out.stall = false }
   if (values['no-compare'] === true) { out.compare = false }

@@ -22,18 +22,18 @@
  * awaits promises; the loop of {@link SimNetwork.run} lets their callbacks run after each event
  * that settled one, before the clock moves on.
  */
+import { logger } from '@libp2p/logger'
 import { ALPHA, FIRST_REFRESH_DELAY, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_INTERVAL, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
-import { driveLookup } from '../../src/kademlia/run-lookup.ts'
+import { driveLookup, runLookup } from '../../src/kademlia/run-lookup.ts'
 import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
 import { Refresher } from '../../src/routing/refresher.ts'
-import { logger } from '@libp2p/logger'
 import { Random, mix32 } from '../lib/random.ts'
 import { VirtualClock } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
-import type { DriveLookupInit, LookupEvent } from '../../src/kademlia/run-lookup.ts'
+import type { DriveLookupInit, LookupEvent, LookupOutcome } from '../../src/kademlia/run-lookup.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
 
 /** The service's stall detection, with kadmium's defaults. */
@@ -321,13 +321,17 @@ export class SimNetwork {
       const truth = judge ? this.trueClosest(target, this.k, from.peer.index) : []
       const found = new Set(closest.slice(0, this.k).map(p => p.id))
       const hits = truth.filter(p => found.has(p.id)).length
+      let accuracy = NaN
+      if (judge) {
+        accuracy = truth.length === 0 ? 1 : hits / truth.length
+      }
       onDone({
         requests,
         failures,
         stalls,
         hops: closest.reduce((max, p) => Math.max(max, depth.get(p.id) ?? 1), 0),
         latency: this.clock.now - started,
-        accuracy: !judge ? NaN : truth.length === 0 ? 1 : hits / truth.length,
+        accuracy,
         exact: judge && !timedOut && hits === truth.length,
         timedOut
       })
@@ -360,6 +364,48 @@ export class SimNetwork {
         options.onEvent?.(event)
       }
     }, outcome => { finish(outcome.closest, false) }, () => { finish([], true) })
+  }
+
+  /**
+   * The same lookup as {@link lookup}, through the service's promise-based runLookup instead of
+   * its callback core, with pending promise callbacks let run after every event of the clock:
+   * what the simulator would have to do without driveLookup (bench/sim/driver.ts measures both),
+   * and the check that both run the same lookup (test/sim). Resolves to its outcome, or rejects
+   * at the query timeout.
+   */
+  async promiseLookup (from: SimNode, target: KadId, params: LookupParams = this.defaults, onEvent?: (event: LookupEvent<SimPeer>) => void): Promise<LookupOutcome<SimPeer>> {
+    const query = new AbortController()
+    const cancelQuery = this.clock.schedule(this.options.queryTimeout, () => {
+      query.abort(new TimeoutError(`the query took more than ${this.options.queryTimeout} ms`))
+    })
+    const ask = this.asker(from, target)
+    const state = { ended: false }
+    const running = runLookup<SimPeer>({
+      target,
+      alpha: params.alpha,
+      resultSize: params.resultSize,
+      requestTimeout: this.options.requestTimeout,
+      stall: this.options.stall === false ? undefined : this.options.stall,
+      seeds: lookupSeeds(from.table, target, this.k),
+      signal: query.signal,
+      now: this.now,
+      schedule: this.clock.schedule,
+      ask: async (peer, signal) => new Promise((resolve, reject) => {
+        signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+        ask(peer, signal, { answer: resolve, fail: reject })
+      }),
+      onEvent: (event) => {
+        learnFromLookup(from.table, event)
+        onEvent?.(event)
+      }
+    }).finally(() => {
+      state.ended = true
+      cancelQuery()
+    })
+    while (!state.ended && this.clock.step()) {
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    return running
   }
 
   /**

@@ -170,10 +170,8 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
     const begun = init.now()
     // the request ends at its own timeout, or when the lookup ends (stalled or not)
     const request = new AbortController()
-    const onEnded = (): void => { request.abort(ended.signal.reason) }
-    ended.signal.addEventListener('abort', onEnded, { once: true })
     let open = true
-    /** Closes the request; false when it was closed already or the lookup has ended. */
+    /** Closes the request; false when it was closed already (its outcome then counts for nothing). */
     const close = (): boolean => {
       if (!open) {
         return false
@@ -182,9 +180,14 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
       cancelTimeout()
       cancelStall?.()
       ended.signal.removeEventListener('abort', onEnded)
-      // the lookup ended first: not this peer's answer or failure, stalled or not
-      return !ended.signal.aborted
+      return true
     }
+    // the lookup ended first: the request is called off, its outcome is not this peer's
+    const onEnded = (): void => {
+      close()
+      request.abort(ended.signal.reason)
+    }
+    ended.signal.addEventListener('abort', onEnded, { once: true })
     const fail = (error: Error): void => {
       if (!close()) {
         return
@@ -201,7 +204,7 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
     const stallAfter = stall?.current ?? init.requestTimeout
     const cancelStall = stallAfter < init.requestTimeout
       ? schedule(stallAfter, () => {
-        if (ended.signal.aborted || !lookup.stalled(peer.id)) {
+        if (!lookup.stalled(peer.id)) {
           return
         }
         init.onEvent?.({ type: 'stall', peer, elapsed: init.now() - begun })

@@ -1,11 +1,9 @@
 import { expect } from 'aegir/chai'
-import { MAX_PEER_FAILURES, REFRESH_INTERVAL } from '../../src/constants.ts'
-import { runLookup } from '../../src/kademlia/run-lookup.ts'
-import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
 import { VirtualClock } from '../../bench/sim/clock.ts'
 import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
-import type { LookupEvent } from '../../src/kademlia/run-lookup.ts'
+import { MAX_PEER_FAILURES, REFRESH_INTERVAL } from '../../src/constants.ts'
 import type { SimPeer } from '../../bench/sim/network.ts'
+import type { LookupEvent } from '../../src/kademlia/run-lookup.ts'
 
 const PARAMS = { alpha: 10, resultSize: 20 }
 
@@ -52,32 +50,8 @@ describe('network simulator', function () {
 
     // the same network again, and the service's runLookup with its table policy, on its clock
     const direct = network()
-    const from = direct.nodes[1]
     const directEvents: string[] = []
-    const onEvent = trace(direct.clock, directEvents)
-    let ended = false
-    const running = runLookup<SimPeer>({
-      target,
-      ...PARAMS,
-      requestTimeout: 10_000,
-      stall: DEFAULT_STALL,
-      seeds: lookupSeeds(from.table, target, 20),
-      now: () => direct.clock.now,
-      schedule: direct.clock.schedule,
-      ask: async (peer, signal) => new Promise((resolve, reject) => {
-        signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-        direct.asker(from, target)(peer, signal, { answer: resolve, fail: reject })
-      }),
-      onEvent: (event) => {
-        learnFromLookup(from.table, event)
-        onEvent(event)
-      }
-    }).finally(() => { ended = true })
-    // runLookup is promise-based: let its callbacks run after every event
-    while (!ended && direct.clock.step()) {
-      await new Promise(resolve => setImmediate(resolve))
-    }
-    const outcome = await running
+    const outcome = await direct.promiseLookup(direct.nodes[1], target, PARAMS, trace(direct.clock, directEvents))
 
     expect(directEvents).to.deep.equal(simEvents)
     expect(simEvents.some(e => e.includes(' stall '))).to.equal(true)
