@@ -567,16 +567,7 @@ export class SimNetwork {
       }
       // the asker is a DHT server that connected: it enters the answerer's table
       node.table.add(from.peer.id, from.peer.key, from.peer)
-      const closer: SimPeer[] = []
-      for (const entry of node.table.closest(target, this.k + 1)) {
-        if (closer.length === this.k) {
-          break
-        }
-        if (entry.id !== from.peer.id) {
-          closer.push(entry.peer)
-        }
-      }
-      answer(closer)
+      answer(closestBut(node.table, target, this.k, from.peer.id))
     })
   }
 
@@ -613,6 +604,15 @@ export class SimNetwork {
       }, { judge: false, signal })
     })
   }
+}
+
+/** The `count` peers of `table` closest to `target`, `but` left out. */
+function closestBut (table: RoutingTable<SimPeer>, target: KadId, count: number, but: string): SimPeer[] {
+  let entries = table.closest(target, count)
+  if (entries.some(entry => entry.id === but)) {
+    entries = table.closest(target, count + 1).filter(entry => entry.id !== but).slice(0, count)
+  }
+  return entries.map(entry => entry.peer)
 }
 
 /** A random key in bucket `bucket` of `self`: its first `bucket` bits, then bit `bucket` flipped. */

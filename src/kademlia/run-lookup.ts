@@ -116,21 +116,29 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
   const lookup = new Lookup<P>(init, init.seeds)
   const schedule = init.schedule ?? setTimer
   const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
-  // aborts when the lookup ends (with the caller's reason when the caller aborted it)
-  const ended = new AbortController()
+  /** Each open request's function that calls it off with a reason. */
+  const open = new Set<(reason: unknown) => void>()
+  let ended = false
   let stopped = false
   let pumping = false
   let again = false
 
+  /** Ends the lookup: every request still open is called off, its outcome no longer counted. */
+  const end = (reason: unknown): void => {
+    ended = true
+    init.signal?.removeEventListener('abort', onCallerAbort)
+    for (const callOff of open) {
+      callOff(reason)
+    }
+  }
   const onCallerAbort = (): void => {
     const reason = init.signal?.reason
-    ended.abort(reason)
+    end(reason)
     onAbort(reason)
   }
   init.signal?.addEventListener('abort', onCallerAbort, { once: true })
   const finish = (): void => {
-    init.signal?.removeEventListener('abort', onCallerAbort)
-    ended.abort(new Error('lookup ended'))
+    end(new Error('lookup ended'))
     onEnd({ closest: lookup.results(), stopped, stats: { ...lookup.stats } })
   }
 
@@ -144,7 +152,7 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
     try {
       do {
         again = false
-        if (ended.signal.aborted) {
+        if (ended) {
           return
         }
         if (stopped || lookup.done) {
@@ -170,24 +178,20 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
     const begun = init.now()
     // the request ends at its own timeout, or when the lookup ends (stalled or not)
     const request = new AbortController()
-    let open = true
     /** Closes the request; false when it was closed already (its outcome then counts for nothing). */
     const close = (): boolean => {
-      if (!open) {
+      if (!open.delete(callOff)) {
         return false
       }
-      open = false
       cancelTimeout()
       cancelStall?.()
-      ended.signal.removeEventListener('abort', onEnded)
       return true
     }
-    // the lookup ended first: the request is called off, its outcome is not this peer's
-    const onEnded = (): void => {
+    const callOff = (reason: unknown): void => {
       close()
-      request.abort(ended.signal.reason)
+      request.abort(reason)
     }
-    ended.signal.addEventListener('abort', onEnded, { once: true })
+    open.add(callOff)
     const fail = (error: Error): void => {
       if (!close()) {
         return
