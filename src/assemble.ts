@@ -192,6 +192,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     interval: settings.refreshInterval,
     queryTimeout: settings.refreshQueryTimeout,
     maxBucket: C.MAX_REFRESH_BUCKET,
+    neighbours: settings.kBucketSize,
     randomWalkInterval: settings.randomWalkInterval,
     firstRefreshDelay: C.FIRST_REFRESH_DELAY,
     now: Date.now,

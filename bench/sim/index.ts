@@ -66,8 +66,8 @@ export interface FaultSummary {
 export interface SimulationResult {
   /** Lookups of the no-churn check, and how many found exactly the true k closest. */
   check?: { lookups: number, exact: number }
-  /** With a share of the nodes silent, at once and after one refresh interval of upkeep. */
-  unresponsive?: { atOnce: FaultSummary, afterRefresh: FaultSummary }
+  /** With a share of the nodes silent, at once and after one and two refresh intervals of upkeep. */
+  unresponsive?: { atOnce: FaultSummary, afterRefresh: FaultSummary, afterTwo: FaultSummary }
 }
 
 const DEFAULTS: SimulationOptions = {
@@ -137,6 +137,8 @@ async function build (options: SimulationOptions, stall: boolean, out: (text: st
     await net.runUntil(REFRESH_INTERVAL)
   }
   const sizes = net.tableSizes()
+  // what the network holds, not what garbage waits for collection (with node --expose-gc)
+  ;(globalThis as { gc?: () => void }).gc?.()
   const memory = process.memoryUsage()
   out(`\nbuilt${stall ? '' : ' (stall detection off)'} in ${((performance.now() - started) / 1_000).toFixed(1)} s of wall time: ${fmt(net.counters.requests)} lookup requests and ${fmt(net.counters.checks)} liveness checks in ${fmt(net.clock.now / 60_000, 1)} virtual minutes; table sizes mean ${fmt(sizes.mean, 1)}, min ${sizes.min}, max ${sizes.max}; resident ${mb(memory.rss)}, JS heap ${mb(memory.heapUsed)}\n`)
   return net
@@ -167,26 +169,27 @@ function deadPerTable (net: SimNetwork): string {
 }
 
 /**
- * Lookups with a share of the nodes silenced: at once, and after one refresh interval of the
- * nodes' upkeep. Prints the table's rows; returns the records by series name.
+ * Lookups with a share of the nodes silenced: at once, then after each of `intervals` refresh
+ * intervals of the nodes' upkeep. Adds the table's rows; returns the records of each measurement.
  */
-async function faults (net: SimNetwork, options: SimulationOptions, stall: boolean, rows: string[][], series: Record<string, LookupRecord[]>): Promise<{ atOnce: LookupRecord[], afterRefresh: LookupRecord[] }> {
+async function faults (net: SimNetwork, options: SimulationOptions, stall: boolean, intervals: number[], rows: string[][], series: Record<string, LookupRecord[]>): Promise<LookupRecord[][]> {
   const down = Math.round(options.unresponsive * net.nodes.length)
   for (const i of net.random.sample(net.nodes.length, down)) {
     net.stop(net.nodes[i])
   }
+  const silenced = net.clock.now
   const stallLabel = stall ? 'on' : 'off'
-  const measure = async (when: string): Promise<LookupRecord[]> => {
+  const out: LookupRecord[][] = []
+  for (const after of [0, ...intervals]) {
+    await net.runUntil(silenced + after * REFRESH_INTERVAL)
+    const when = after === 0 ? 'at once' : `after ${after * REFRESH_INTERVAL / 60_000} min`
     const dead = deadPerTable(net)
     const records = await lookups(net, options.lookups, DEFAULT_PARAMS, options.gap)
     series[`${pct(options.unresponsive, 0)} silent, ${when}, stall ${stallLabel}`] = records
     rows.push([...row([pct(options.unresponsive, 0), stallLabel, when, dead], records), q3(records.map(r => r.stalls))])
-    return records
+    out.push(records)
   }
-  const atOnce = await measure('at once')
-  await net.runUntil(net.clock.now + REFRESH_INTERVAL)
-  const afterRefresh = await measure(`after ${REFRESH_INTERVAL / 60_000} min`)
-  return { atOnce, afterRefresh }
+  return out
 }
 
 /** Lookups while nodes leave silently and new ones join; prints the table and returns the records. */
@@ -269,13 +272,13 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
 
   // 2. silent nodes, on the same network (and on one without stall detection, to compare)
   if (net != null && only.has('faults')) {
-    const shipped = await faults(net, options, options.stall, faultRows, series)
+    const [atOnce, afterOne, afterTwo] = await faults(net, options, options.stall, [1, 2], faultRows, series)
     if (options.compare && options.stall) {
-      await faults(await build(options, false, out), options, false, faultRows, series)
+      await faults(await build(options, false, out), options, false, [1], faultRows, series)
     }
     out(table(`Lookups with silent nodes (α ${ALPHA}, results ${K_BUCKET_SIZE}); success = exactly the true 20 closest live nodes`, ['silent', 'stall detection', 'measured', 'dead entries per table', ...HEADER, 'stalled p50 / p90 / p99'], faultRows))
-    result.unresponsive = { atOnce: summarise(shipped.atOnce), afterRefresh: summarise(shipped.afterRefresh) }
-    out(`\nWith ${pct(options.unresponsive, 0)} of the nodes silent${options.stall ? '' : ' (stall detection off)'}: ${line(result.unresponsive.atOnce, shipped.atOnce)} at once; ${line(result.unresponsive.afterRefresh, shipped.afterRefresh)} after ${REFRESH_INTERVAL / 60_000} minutes of upkeep\n`)
+    result.unresponsive = { atOnce: summarise(atOnce), afterRefresh: summarise(afterOne), afterTwo: summarise(afterTwo) }
+    out(`\nWith ${pct(options.unresponsive, 0)} of the nodes silent${options.stall ? '' : ' (stall detection off)'}: ${line(result.unresponsive.atOnce, atOnce)} at once; ${line(result.unresponsive.afterRefresh, afterOne)} after one refresh interval; ${line(result.unresponsive.afterTwo, afterTwo)} after two\n`)
   }
   net = undefined
 

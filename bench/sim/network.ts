@@ -220,6 +220,7 @@ export class SimNetwork {
       interval: this.options.refreshInterval,
       queryTimeout: REFRESH_QUERY_TIMEOUT,
       maxBucket: MAX_REFRESH_BUCKET,
+      neighbours: this.k,
       randomWalkInterval: this.options.randomWalkInterval,
       firstRefreshDelay: FIRST_REFRESH_DELAY,
       now: this.now,

@@ -3,8 +3,11 @@
  *
  * A refresh looks up, for every bucket up to the deepest non-empty one that saw no lookup within
  * the interval, a key that falls in that bucket (found by trial hashing), then our own id; then
- * it checks every peer not heard from within the interval and drops those that fail. The random
- * walk looks up a random key every interval; every server that answers joins the table.
+ * it checks every peer not heard from within the interval, and every one of our k closest that
+ * did not answer that self lookup, and drops those that fail. (A neighbour that went silent is
+ * otherwise checked only once it has not been heard from for a whole interval, and until then
+ * we hand it out in every answer about our part of the keyspace.) The random walk looks up a
+ * random key every interval; every server that answers joins the table.
  */
 import { TimeoutError } from '../errors.ts'
 import { keyInBucket } from './trial-hash.ts'
@@ -28,6 +31,8 @@ export interface RefresherInit<P> {
   queryTimeout: number
   /** Buckets deeper than this get no key of their own (the self lookup covers them). */
   maxBucket: number
+  /** How many of our closest peers are checked after a self lookup they did not answer (k). */
+  neighbours: number
   /** The random walk; `interval` 0 turns it off. */
   randomWalkInterval: number
   /** How soon after the table's first peer the first refresh runs. */
@@ -123,10 +128,14 @@ export class Refresher<P> {
       const key = await (init.bucketKey?.(bucket, { signal }) ?? keyInBucket(init.selfKadId, bucket, { signal }))
       await this.timedLookup(key, { signal })
     }
+    const selfLookup = init.now()
     await this.timedLookup(init.selfKey, { signal })
+    // our neighbours answered the self lookup just now, unless they are gone: one that did not
+    // is checked even if it was seen within the interval
+    const neighbours = new Set(init.table.closest(init.selfKadId, init.neighbours).map(entry => entry.id))
     for (const entry of [...init.table.entries()]) {
       signal.throwIfAborted()
-      if (entry.lastSeen > stale) {
+      if (entry.lastSeen > stale && !(neighbours.has(entry.id) && entry.lastSeen < selfLookup)) {
         continue
       }
       if (await init.ping(entry)) {
