@@ -138,7 +138,7 @@ async function build (options: SimulationOptions, stall: boolean, out: (text: st
   }
   const sizes = net.tableSizes()
   // what the network holds, not what garbage waits for collection (with node --expose-gc)
-  ;(globalThis as { gc?: () => void }).gc?.()
+  ;(globalThis as { gc?(): void }).gc?.()
   const memory = process.memoryUsage()
   out(`\nbuilt${stall ? '' : ' (stall detection off)'} in ${((performance.now() - started) / 1_000).toFixed(1)} s of wall time: ${fmt(net.counters.requests)} lookup requests and ${fmt(net.counters.checks)} liveness checks in ${fmt(net.clock.now / 60_000, 1)} virtual minutes; table sizes mean ${fmt(sizes.mean, 1)}, min ${sizes.min}, max ${sizes.max}; resident ${mb(memory.rss)}, JS heap ${mb(memory.heapUsed)}\n`)
   return net
