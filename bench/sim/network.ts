@@ -4,9 +4,9 @@
  * - its {@link RoutingTable} (src/kademlia/routing-table.ts), with the service's freshness and
  * failure limit; a full bucket's liveness check is the table keeper's, a FIND_NODE of the
  * checker's own key that fails after PING_TIMEOUT, reported back with `table.checked`;
- * - its lookups: {@link driveLookup}, the callback core that the service's runLookup wraps,
- * on the virtual clock (its `schedule` and `now`), with the service's α, k, request timeout and
- * stall detection, failed at QUERY_TIMEOUT; seeded and judged by the peer routing's table
+ * - its lookups: {@link runLookup}, as the service's peer routing calls it, on the virtual clock
+ * (its `schedule` and `now`), with the service's α, k, request timeout and stall detection,
+ * failed at QUERY_TIMEOUT; seeded and judged by the peer routing's table
  * policy, {@link lookupSeeds} and {@link learnFromLookup} (src/kademlia/table-lookup.ts): an
  * answering peer is offered to the table, a failing one leaves after MAX_PEER_FAILURES failures
  * in a row, a stalled one teaches nothing;
@@ -18,22 +18,24 @@
  * The network itself: a request from A to B is answered at now + rtt(A, B) with the k peers of
  * B's table closest to the target, A left out (as the FIND_NODE handler does); B then puts A in
  * its table (a DHT server connected and identified) and A's lookup offers B to A's table (it
- * answered). A node that is down never answers: the asker's request times out. The Refresher
- * awaits promises; the loop of {@link SimNetwork.run} lets their callbacks run after each event
- * that settled one, before the clock moves on.
+ * answered). A node that is down never answers: the asker's request times out.
+ *
+ * runLookup and the Refresher are promise-based: after every event, {@link SimNetwork.run} lets
+ * the promise callbacks it set off run (a `setImmediate`) before the clock moves on, so each
+ * step happens at the virtual time of the event that caused it.
  */
 import { logger } from '@libp2p/logger'
 import { ALPHA, FIRST_REFRESH_DELAY, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_INTERVAL, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
-import { driveLookup, runLookup } from '../../src/kademlia/run-lookup.ts'
+import { runLookup } from '../../src/kademlia/run-lookup.ts'
 import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
 import { Refresher } from '../../src/routing/refresher.ts'
 import { Random, mix32 } from '../lib/random.ts'
 import { VirtualClock } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
-import type { DriveLookupInit, LookupEvent, LookupOutcome } from '../../src/kademlia/run-lookup.ts'
+import type { LookupEvent, RunLookupInit } from '../../src/kademlia/run-lookup.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
 
 /** The service's stall detection, with kadmium's defaults. */
@@ -152,8 +154,6 @@ export class SimNetwork {
   /** The lookup parameters of the nodes' own lookups (their upkeep): kadmium's α and k. */
   readonly defaults: LookupParams
   private readonly options: Required<SimOptions>
-  /** Set when an event settled a promise: its callbacks run before the next event. */
-  private promised = false
   private readonly now = (): number => this.clock.now
 
   constructor (options: SimOptions) {
@@ -211,12 +211,7 @@ export class SimNetwork {
       selfKey: peer.key,
       selfKadId: peer.key,
       lookup: async (key, options) => this.upkeepLookup(node, key, options.signal),
-      ping: async (entry) => new Promise<boolean>(resolve => {
-        this.check(node, entry.peer, alive => {
-          this.promised = true
-          resolve(alive)
-        })
-      }),
+      ping: async (entry) => new Promise<boolean>(resolve => { this.check(node, entry.peer, resolve) }),
       interval: this.options.refreshInterval,
       queryTimeout: REFRESH_QUERY_TIMEOUT,
       maxBucket: MAX_REFRESH_BUCKET,
@@ -224,10 +219,7 @@ export class SimNetwork {
       randomWalkInterval: this.options.randomWalkInterval,
       firstRefreshDelay: FIRST_REFRESH_DELAY,
       now: this.now,
-      schedule: (ms, fire) => this.clock.schedule(ms, () => {
-        this.promised = true
-        fire()
-      }),
+      schedule: this.clock.schedule,
       bucketKey: async (bucket) => keyInBucket(peer.key, bucket, this.random),
       randomKey: () => this.random.bytes(KAD_ID_BYTES),
       log
@@ -241,7 +233,6 @@ export class SimNetwork {
   /** Takes a node down: it stops answering and its refresher stops. Others' tables keep it until they notice. */
   stop (node: SimNode): void {
     node.up = false
-    this.promised = true
     void node.refresher.stop()
   }
 
@@ -262,18 +253,15 @@ export class SimNetwork {
   }
 
   /**
-   * Runs events until `done()` holds or none is left. After an event that settled a promise (the
-   * Refresher's lookups and checks), its callbacks run before the next event.
+   * Runs events until `done()` holds or none is left. After each event, the promise callbacks it
+   * set off run before the next one.
    */
   async run (done: () => boolean = () => false): Promise<void> {
     while (!done()) {
       if (!this.clock.step()) {
         break
       }
-      if (this.promised) {
-        this.promised = false
-        await new Promise(resolve => setImmediate(resolve))
-      }
+      await new Promise(resolve => setImmediate(resolve))
     }
   }
 
@@ -297,8 +285,8 @@ export class SimNetwork {
 
   /**
    * Starts a lookup from `from` for `target`, as the service's peer routing runs one: seeded
-   * with the k closest of `from`'s table (the bucket marked as looked up), driven by
-   * {@link driveLookup} on the virtual clock, every step told to `from`'s table, failed at the
+   * with the k closest of `from`'s table (the bucket marked as looked up), run by
+   * {@link runLookup} on the virtual clock, every step told to `from`'s table, failed at the
    * query timeout. `onDone` gets its record when it ends. Runs as events: call {@link run} to
    * make progress.
    */
@@ -337,7 +325,7 @@ export class SimNetwork {
         timedOut
       })
     }
-    driveLookup<SimPeer>({
+    void runLookup<SimPeer>({
       target,
       alpha: params.alpha,
       resultSize: params.resultSize,
@@ -364,60 +352,20 @@ export class SimNetwork {
         }
         options.onEvent?.(event)
       }
-    }, outcome => { finish(outcome.closest, false) }, () => { finish([], true) })
-  }
-
-  /**
-   * The same lookup as {@link lookup}, through the service's promise-based runLookup instead of
-   * its callback core, with pending promise callbacks let run after every event of the clock:
-   * what the simulator would have to do without driveLookup (bench/sim/driver.ts measures both),
-   * and the check that both run the same lookup (test/sim). Resolves to its outcome, or rejects
-   * at the query timeout.
-   */
-  async promiseLookup (from: SimNode, target: KadId, params: LookupParams = this.defaults, onEvent?: (event: LookupEvent<SimPeer>) => void): Promise<LookupOutcome<SimPeer>> {
-    const query = new AbortController()
-    const cancelQuery = this.clock.schedule(this.options.queryTimeout, () => {
-      query.abort(new TimeoutError(`the query took more than ${this.options.queryTimeout} ms`))
-    })
-    const ask = this.asker(from, target)
-    const state = { ended: false }
-    const running = runLookup<SimPeer>({
-      target,
-      alpha: params.alpha,
-      resultSize: params.resultSize,
-      requestTimeout: this.options.requestTimeout,
-      stall: this.options.stall === false ? undefined : this.options.stall,
-      seeds: lookupSeeds(from.table, target, this.k),
-      signal: query.signal,
-      now: this.now,
-      schedule: this.clock.schedule,
-      ask: async (peer, signal) => new Promise((resolve, reject) => {
-        signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-        ask(peer, signal, { answer: resolve, fail: reject })
-      }),
-      onEvent: (event) => {
-        learnFromLookup(from.table, event)
-        onEvent?.(event)
-      }
-    }).finally(() => {
-      state.ended = true
-      cancelQuery()
-    })
-    while (!state.ended && this.clock.step()) {
-      await new Promise(resolve => setImmediate(resolve))
-    }
-    return running
+    }).then(outcome => { finish(outcome.closest, false) }, () => { finish([], true) })
   }
 
   /**
    * The `ask` of a lookup from `from` for `target`: one FIND_NODE over the virtual network,
-   * answered after the pair's RTT, never when the peer is down (the lookup's timeout fails it).
+   * answered after the pair's RTT, never when the peer is down (it fails when runLookup aborts
+   * it at its timeout).
    */
-  asker (from: SimNode, target: KadId): DriveLookupInit<SimPeer>['ask'] {
-    return (peer, _signal, reply) => {
+  asker (from: SimNode, target: KadId): RunLookupInit<SimPeer>['ask'] {
+    return async (peer, signal) => new Promise((resolve, reject) => {
       this.counters.requests++
-      this.request(from, peer, target, reply.answer)
-    }
+      signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+      this.request(from, peer, target, resolve)
+    })
   }
 
   /**
@@ -596,7 +544,6 @@ export class SimNetwork {
   private async upkeepLookup (node: SimNode, target: KadId, signal?: AbortSignal): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.lookup(node, target, this.defaults, record => {
-        this.promised = true
         if (record.timedOut) {
           reject(new TimeoutError('the lookup was aborted'))
         } else {

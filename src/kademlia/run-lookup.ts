@@ -1,13 +1,8 @@
 /**
- * Drives a {@link Lookup} over time: keeps up to α requests in flight, gives each its own
- * timeout, stops waiting for a request that is late (it *stalls*: see {@link StallDeadline})
- * without cancelling it, and reports every step. It needs no libp2p: the caller supplies the
- * request and the clock.
- *
- * {@link driveLookup} is the driver itself, driven by callbacks only: an answer, a failure or a
- * timer moves it on at once, so a simulator can run it on a virtual clock with no promise in
- * between. {@link runLookup} wraps it for a promise-returning request and resolves when it ends;
- * that is what the service uses.
+ * Drives a {@link Lookup} over an asynchronous "ask this peer" function: keeps up to α requests
+ * in flight, gives each its own timeout, stops waiting for a request that is late (it *stalls*:
+ * see {@link StallDeadline}) without cancelling it, and reports every step. It needs no libp2p:
+ * the caller supplies the request and the clock.
  */
 import { TimeoutError } from '../errors.ts'
 import { Lookup } from './lookup.ts'
@@ -31,9 +26,8 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit {
   /** The peers to start from. */
   seeds: Iterable<P>
   /**
-   * Asks one peer for the peers it knows closest to the target. Should honour `signal`, which
-   * fires on the request timeout and when the lookup ends or is aborted (the lookup no longer
-   * waits for it then).
+   * Asks one peer for the peers it knows closest to the target. Must honour `signal`, which
+   * fires on the request timeout and when the lookup ends or is aborted.
    */
   ask(peer: P, signal: AbortSignal): Promise<P[]>
   /** The clock, in milliseconds. */
@@ -62,23 +56,6 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit {
   stopWhen?(peer: P, closer: P[]): boolean
 }
 
-/** How a request of {@link driveLookup} reports its outcome; only the first call counts. */
-export interface LookupReply<P> {
-  /** The peer answered with these peers. */
-  answer(closer: P[]): void
-  /** The request failed. */
-  fail(error: Error): void
-}
-
-/** What {@link driveLookup} needs: {@link RunLookupInit}, with a request that reports by callback. */
-export interface DriveLookupInit<P extends LookupPeer> extends Omit<RunLookupInit<P>, 'ask'> {
-  /**
-   * Sends one request and reports its outcome through `reply`, at any later time (or never: the
-   * request then fails at its timeout). `signal` fires when the lookup no longer waits for it.
-   */
-  ask(peer: P, signal: AbortSignal, reply: LookupReply<P>): void
-}
-
 /** What a lookup ended with. */
 export interface LookupOutcome<P> {
   /** The closest peers that answered, closest first. */
@@ -95,151 +72,7 @@ function setTimer (ms: number, fire: () => void): () => void {
 }
 
 /**
- * Starts a lookup and returns at once; `onEnd` gets its outcome when it ends, or `onAbort` the
- * reason when `init.signal` aborts it first (exactly one of them is called, once). Nothing
- * waits on a promise: every step runs inside a `reply` or a timer of `init.schedule`.
- *
- * @example
- * ```ts
- * driveLookup({
- *   target, alpha: 10, resultSize: 20, requestTimeout: 10_000, seeds,
- *   now: () => clock.now, schedule: (ms, fire) => clock.after(ms, fire),
- *   ask: (peer, signal, reply) => { network.send(peer, target, reply.answer, reply.fail) }
- * }, outcome => { console.log(outcome.closest) }, reason => { console.error(reason) })
- * ```
- */
-export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onEnd: (outcome: LookupOutcome<P>) => void, onAbort: (reason: unknown) => void): void {
-  if (init.signal?.aborted === true) {
-    onAbort(init.signal.reason)
-    return
-  }
-  const lookup = new Lookup<P>(init, init.seeds)
-  const schedule = init.schedule ?? setTimer
-  const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
-  /** Each open request's function that calls it off with a reason. */
-  const open = new Set<(reason: unknown) => void>()
-  let ended = false
-  let stopped = false
-  let pumping = false
-  let again = false
-
-  /** Ends the lookup: every request still open is called off, its outcome no longer counted. */
-  const end = (reason: unknown): void => {
-    ended = true
-    init.signal?.removeEventListener('abort', onCallerAbort)
-    for (const callOff of open) {
-      callOff(reason)
-    }
-  }
-  const onCallerAbort = (): void => {
-    const reason = init.signal?.reason
-    end(reason)
-    onAbort(reason)
-  }
-  init.signal?.addEventListener('abort', onCallerAbort, { once: true })
-  const finish = (): void => {
-    end(new Error('lookup ended'))
-    onEnd({ closest: lookup.results(), stopped, stats: { ...lookup.stats } })
-  }
-
-  /** Ends the lookup or hands out what it wants asked next; a call from inside runs it once more. */
-  const pump = (): void => {
-    if (pumping) {
-      again = true
-      return
-    }
-    pumping = true
-    try {
-      do {
-        again = false
-        if (ended) {
-          return
-        }
-        if (stopped || lookup.done) {
-          finish()
-          return
-        }
-        for (const peer of lookup.next()) {
-          start(peer)
-        }
-      } while (again)
-      // nothing asked and nothing to ask: done by definition (otherwise live requests, or only
-      // stalled ones while the bound on open requests holds new ones back)
-      if (lookup.pending === 0 && lookup.stalledPending === 0) {
-        finish()
-      }
-    } finally {
-      pumping = false
-    }
-  }
-
-  const start = (peer: P): void => {
-    init.onEvent?.({ type: 'ask', peer })
-    const begun = init.now()
-    // the request ends at its own timeout, or when the lookup ends (stalled or not)
-    const request = new AbortController()
-    /** Closes the request; false when it was closed already (its outcome then counts for nothing). */
-    const close = (): boolean => {
-      if (!open.delete(callOff)) {
-        return false
-      }
-      cancelTimeout()
-      cancelStall?.()
-      return true
-    }
-    const callOff = (reason: unknown): void => {
-      close()
-      request.abort(reason)
-    }
-    open.add(callOff)
-    const fail = (error: Error): void => {
-      if (!close()) {
-        return
-      }
-      lookup.failed(peer.id)
-      init.onEvent?.({ type: 'fail', peer, error, elapsed: init.now() - begun })
-      pump()
-    }
-    const cancelTimeout = schedule(init.requestTimeout, () => {
-      const error = new TimeoutError(`no answer within ${init.requestTimeout} ms`)
-      request.abort(error)
-      fail(error)
-    })
-    const stallAfter = stall?.current ?? init.requestTimeout
-    const cancelStall = stallAfter < init.requestTimeout
-      ? schedule(stallAfter, () => {
-        if (!lookup.stalled(peer.id)) {
-          return
-        }
-        init.onEvent?.({ type: 'stall', peer, elapsed: init.now() - begun })
-        // its slot is free, and the lookup may be done without it
-        pump()
-      })
-      : undefined
-    init.ask(peer, request.signal, {
-      answer: (closer) => {
-        if (!close()) {
-          return
-        }
-        const elapsed = init.now() - begun
-        stall?.observe(elapsed)
-        const added = lookup.answered(peer.id, closer)
-        init.onEvent?.({ type: 'answer', peer, closer, added, elapsed })
-        if (init.stopWhen?.(peer, closer) === true) {
-          stopped = true
-        }
-        pump()
-      },
-      fail
-    })
-  }
-
-  pump()
-}
-
-/**
- * Runs a lookup to its end and resolves to its closest answering peers; rejects with the
- * reason when `init.signal` aborts it.
+ * Runs a lookup to its end and resolves to its closest answering peers.
  *
  * @example
  * ```ts
@@ -252,10 +85,93 @@ export function driveLookup<P extends LookupPeer> (init: DriveLookupInit<P>, onE
  * ```
  */
 export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): Promise<LookupOutcome<P>> {
-  return new Promise((resolve, reject) => {
-    driveLookup<P>({
-      ...init,
-      ask: (peer, signal, reply) => { init.ask(peer, signal).then(reply.answer, reply.fail) }
-    }, resolve, reject)
+  const lookup = new Lookup<P>(init, init.seeds)
+  const schedule = init.schedule ?? setTimer
+  const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
+  const ended = new AbortController()
+  const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
+  let stopped = false
+  let wake: (() => void) | undefined
+  /** Resolves when a request in flight settles; rejects when the caller aborts. */
+  const settled = async (): Promise<void> => new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { reject(init.signal?.reason) }
+    wake = () => {
+      wake = undefined
+      init.signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }
+    init.signal?.addEventListener('abort', onAbort, { once: true })
   })
+
+  const start = (peer: P): void => {
+    init.onEvent?.({ type: 'ask', peer })
+    const begun = init.now()
+    // the request ends at its own timeout, or when the lookup ends (stalled or not)
+    const request = new AbortController()
+    const onEnd = (): void => { request.abort(parent.reason) }
+    if (parent.aborted) {
+      onEnd()
+    } else {
+      parent.addEventListener('abort', onEnd, { once: true })
+    }
+    const cancelTimeout = schedule(init.requestTimeout, () => {
+      request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
+    })
+    const stallAfter = stall?.current ?? init.requestTimeout
+    const cancelStall = stallAfter < init.requestTimeout
+      ? schedule(stallAfter, () => {
+        if (ended.signal.aborted || !lookup.stalled(peer.id)) {
+          return
+        }
+        init.onEvent?.({ type: 'stall', peer, elapsed: init.now() - begun })
+        // its slot is free, and the lookup may be done without it
+        wake?.()
+      })
+      : undefined
+    init.ask(peer, request.signal).then(closer => {
+      if (ended.signal.aborted) {
+        return
+      }
+      const elapsed = init.now() - begun
+      stall?.observe(elapsed)
+      const added = lookup.answered(peer.id, closer)
+      init.onEvent?.({ type: 'answer', peer, closer, added, elapsed })
+      if (init.stopWhen?.(peer, closer) === true) {
+        stopped = true
+      }
+    }, (err: Error) => {
+      if (ended.signal.aborted) {
+        // the lookup ended first: not this peer's failure, stalled or not
+        return
+      }
+      lookup.failed(peer.id)
+      init.onEvent?.({ type: 'fail', peer, error: err, elapsed: init.now() - begun })
+    }).finally(() => {
+      cancelTimeout()
+      cancelStall?.()
+      parent.removeEventListener('abort', onEnd)
+      wake?.()
+    })
+  }
+
+  try {
+    while (true) {
+      init.signal?.throwIfAborted()
+      if (stopped || lookup.done) {
+        break
+      }
+      for (const peer of lookup.next()) {
+        start(peer)
+      }
+      if (lookup.pending === 0 && lookup.stalledPending === 0) {
+        // nothing asked and nothing to ask: done by definition
+        break
+      }
+      // live requests, or only stalled ones while the bound on open requests holds new ones back
+      await settled()
+    }
+  } finally {
+    ended.abort(new Error('lookup ended'))
+  }
+  return { closest: lookup.results(), stopped, stats: { ...lookup.stats } }
 }

@@ -1,9 +1,11 @@
 import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
 import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
-import { MAX_PEER_FAILURES, REFRESH_INTERVAL } from '../../src/constants.ts'
+import { MAX_PEER_FAILURES, REFRESH_INTERVAL, REQUEST_TIMEOUT } from '../../src/constants.ts'
+import { runLookup } from '../../src/kademlia/run-lookup.ts'
+import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
 import type { SimPeer } from '../../bench/sim/network.ts'
-import type { LookupEvent } from '../../src/kademlia/run-lookup.ts'
+import type { LookupEvent, LookupOutcome } from '../../src/kademlia/run-lookup.ts'
 
 const PARAMS = { alpha: 10, resultSize: 20 }
 
@@ -33,7 +35,7 @@ describe('network simulator', function () {
     expect(clock.now).to.equal(30)
   })
 
-  it('its lookups are runLookup: the same lookup on the same network gives the same events, at the same virtual times, as runLookup driven directly', async () => {
+  it('its lookups are runLookup with the peer routing\'s table policy: the same lookup on the same network gives the same events, at the same virtual times, and teaches the table the same', async () => {
     // a network where some peers are silent, so that answers, stalls and failures all happen
     const network = (): SimNetwork => {
       const net = new SimNetwork({ seed: 21, refreshInterval: 0 })
@@ -48,10 +50,30 @@ describe('network simulator', function () {
     const simEvents: string[] = []
     const record = await viaSim.lookupNow(viaSim.nodes[1], target, PARAMS, { onEvent: trace(viaSim.clock, simEvents) })
 
-    // the same network again, and the service's runLookup with its table policy, on its clock
+    // the same network again, and runLookup with the peer routing's table policy, on its clock
     const direct = network()
+    const from = direct.nodes[1]
     const directEvents: string[] = []
-    const outcome = await direct.promiseLookup(direct.nodes[1], target, PARAMS, trace(direct.clock, directEvents))
+    const onEvent = trace(direct.clock, directEvents)
+    let outcome: LookupOutcome<SimPeer> | undefined
+    void runLookup<SimPeer>({
+      target,
+      ...PARAMS,
+      requestTimeout: REQUEST_TIMEOUT,
+      stall: DEFAULT_STALL,
+      seeds: lookupSeeds(from.table, target, 20),
+      now: () => direct.clock.now,
+      schedule: direct.clock.schedule,
+      ask: direct.asker(from, target),
+      onEvent: (event) => {
+        learnFromLookup(from.table, event)
+        onEvent(event)
+      }
+    }).then(result => { outcome = result })
+    await direct.run(() => outcome != null)
+    if (outcome == null) {
+      throw new Error('the lookup never ended')
+    }
 
     expect(directEvents).to.deep.equal(simEvents)
     expect(simEvents.some(e => e.includes(' stall '))).to.equal(true)
