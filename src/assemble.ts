@@ -5,6 +5,7 @@
  */
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
+import { DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
 import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
@@ -23,21 +24,31 @@ import { ValueRouting } from './routing/values.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
 import type { Validator } from './records/validators.ts'
 import type { Settings } from './settings.ts'
-import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerStore, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerInfo, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
-/** The libp2p components kadmium uses. */
+/** The libp2p components kadmium uses; libp2p passes them to the service. */
 export interface KadDHTComponents {
+  /** The node's own peer id. */
   peerId: PeerId
+  /** Where the protocol handler is registered (server mode) and topologies followed. */
   registrar: Registrar
+  /** Opens connections and streams to peers. */
   connectionManager: ConnectionManager
+  /** The node's own addresses, and which of them are confirmed. */
   addressManager: AddressManager
+  /** Other peers' addresses and protocols. */
   peerStore: PeerStore
+  /** libp2p's events: identify results, address changes, connections. */
   events: TypedEventTarget<Libp2pEvents>
+  /** Makes the loggers (`kadmium`, `kadmium:server`, …). */
   logger: ComponentLogger
+  /** Where records, provider records and the reprovide list are stored. */
   datastore: Datastore
+  /** libp2p's metrics, when the node was given an implementation. */
+  metrics?: Metrics
 }
 
 /** What the layers need of the service that holds them. */
@@ -66,6 +77,8 @@ export interface Layers {
   values: ValueRouting
   providers: ProviderRouting
   refresher: Refresher<DHTPeer>
+  /** kadmium's metrics, when libp2p was given a metrics implementation. */
+  metrics?: DHTMetrics
 }
 
 /** Builds every layer and wires each to what it needs. */
@@ -82,6 +95,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     self: components.peerId,
     events: components.events,
     peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
     protocol: settings.protocol,
     addresses: settings.addresses,
     kBucketSize: settings.kBucketSize,
@@ -95,10 +109,11 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   const server = new Server(components, {
     maxMessageSize: C.MAX_MESSAGE_SIZE,
     messageTimeout: C.MESSAGE_READ_TIMEOUT,
-    idleTimeout: C.STREAM_IDLE_TIMEOUT,
+    idleTimeout: settings.streamIdleTimeout,
     counters,
     logPrefix: hooks.logPrefix,
     rateLimiter: settings.rateLimit == null ? undefined : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
+    bytesPerRequest: C.RATE_LIMIT_BYTES_PER_REQUEST,
     onRequest: (from) => { table.touch(from.toString()) }
   }, createHandlers({
     self: components.peerId,
@@ -142,7 +157,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     stall: settings.stall,
     addresses: settings.addresses,
     lifetime,
-    onDiscovered: hooks.onDiscovered
+    onDiscovered: hooks.onDiscovered,
+    observe: (type) => metrics?.lookup(type)
   })
   const values = new ValueRouting({
     peerRouting,
@@ -161,7 +177,10 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     interval: C.REPROVIDE_INTERVAL,
     checkInterval: C.REPROVIDE_CHECK_INTERVAL,
     prefix: C.PROVIDED_PREFIX,
-    publish: (keys, options) => providers.publishMany(keys, (key: Uint8Array) => key, options),
+    publish: (keys, options) => {
+      const results = providers.publishMany(keys, (key: Uint8Array) => key, options)
+      return metrics?.reprovide(keys.length, results) ?? results
+    },
     onError: (key, err) => { log('reproviding failed, retried at the next check: %s', err.message) }
   })
   const providers: ProviderRouting = new ProviderRouting({
@@ -198,5 +217,15 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     now: Date.now,
     log
   })
-  return { counters, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher }
+  const metrics = components.metrics == null
+    ? undefined
+    : new DHTMetrics(components.metrics, settings.metricsPrefix, {
+      counters: () => counters.snapshot(),
+      tableSize: () => table.size,
+      bucketSizes: () => new Map(table.info().map(bucket => [bucket.index, bucket.peers.length])),
+      records: () => valueStore.size,
+      providers: () => providerStore.stats(),
+      mode: () => modes.mode
+    })
+  return { counters, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, metrics }
 }

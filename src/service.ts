@@ -13,7 +13,7 @@ import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
-import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
+import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
 import type { KadDHTInit } from './settings.ts'
 import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
@@ -21,6 +21,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
 export type { KadDHTComponents } from './assemble.ts'
+export type { ProvideManyResult } from './routing/providers.ts'
 
 /** What {@link KadDHT.stats} reports. */
 export interface KadDHTStats extends CounterSnapshot {
@@ -45,8 +46,11 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   readonly protocol: string
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
+  /** The service's name in logs and `toString()`. */
   readonly [Symbol.toStringTag] = 'kadmium'
+  /** What libp2p may find this service by. */
   readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
+  /** Services libp2p must start first. */
   readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   private readonly components: KadDHTComponents
@@ -72,6 +76,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.routingTable = this.layers.keeper.table
   }
 
+  /** This DHT as a libp2p content router: what `node.contentRouting` calls. */
   get [contentRoutingSymbol] (): ContentRouting {
     return {
       put: async (key, value, options) => { await this.put(key, value, options) },
@@ -82,10 +87,12 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
+  /** This DHT as a libp2p peer discovery: it reports each peer a lookup discovers. */
   get [peerDiscoverySymbol] (): PeerDiscovery {
     return this
   }
 
+  /** This DHT as a libp2p peer router: what `node.peerRouting` calls. */
   get [peerRoutingSymbol] (): PeerRoutingInterface {
     return {
       findPeer: async (peerId, options) => this.findPeer(peerId, options),
@@ -239,7 +246,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * }
    * ```
    */
-  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
     yield * this.layers.providers.provideMany(cids, options)
   }
 

@@ -19,9 +19,11 @@ export interface KadDHTInit {
   protocol?: string
   /**
    * `'server'` answers requests and advertises the protocol through identify; `'client'`
-   * registers nothing and only asks; `'auto'` is a server while the node has an address the
-   * `addresses` scope counts as reachable (a public one for `/ipfs/kad/1.0.0`), a client
-   * otherwise, and switches as the node's addresses change.
+   * registers nothing and only asks; `'auto'` is a server while the node has a confirmed address
+   * the `addresses` scope counts as reachable, a client otherwise, and switches as the node's
+   * addresses change. For `/ipfs/kad/1.0.0` that is a public address that peers dialled back
+   * (add `@libp2p/autonat` to the node's services); announced addresses are not checked, so
+   * they do not count (pin `'server'` for them).
    *
    * @default 'auto'
    */
@@ -46,6 +48,14 @@ export interface KadDHTInit {
    * @default 3
    */
   beta?: number
+  /**
+   * An inbound DHT stream that sends no new request for this many ms is reset, which frees its
+   * place among the connection's 32 inbound DHT streams at once (a peer may keep a stream open to
+   * reuse it, as go-libp2p-kad-dht does).
+   *
+   * @default 60000
+   */
+  streamIdleTimeout?: number
   /**
    * How long a whole query may take, in milliseconds.
    *
@@ -74,12 +84,24 @@ export interface KadDHTInit {
    * saw no lookup in that time is looked up, then our own id, and peers not heard from are
    * checked. `queryTimeout` bounds each refresh lookup.
    */
-  refresh?: { enabled?: boolean, interval?: number, queryTimeout?: number }
+  refresh?: {
+    /** Whether buckets are refreshed. */
+    enabled?: boolean
+    /** How often, in ms. */
+    interval?: number
+    /** The longest one refresh lookup may take, in ms. */
+    queryTimeout?: number
+  }
   /**
    * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
    * (1 min); every server that answers joins the routing table.
    */
-  randomWalk?: { enabled?: boolean, interval?: number }
+  randomWalk?: {
+    /** Whether the walk runs. */
+    enabled?: boolean
+    /** How often a random key is looked up, in ms. */
+    interval?: number
+  }
   /**
    * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
    * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
@@ -87,7 +109,12 @@ export interface KadDHTInit {
    *
    * @default true for the 'public' address scope, false for 'all'
    */
-  diversity?: boolean | { maxPerBucket?: number, maxPerTable?: number }
+  diversity?: boolean | {
+    /** Peers of one address group per bucket, at most. */
+    maxPerBucket?: number
+    /** Peers of one address group in the table, at most. */
+    maxPerTable?: number
+  }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
    * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
@@ -98,7 +125,14 @@ export interface KadDHTInit {
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
-  rateLimit?: false | { perSecond?: number, burst?: number, maxDelay?: number }
+  rateLimit?: false | {
+    /** Requests one peer may send per second, sustained. */
+    perSecond?: number
+    /** Requests one peer may send at once after a quiet spell. */
+    burst?: number
+    /** The longest a request may be held back, in ms, before its stream is reset. */
+    maxDelay?: number
+  }
   /**
    * Stall detection in lookups. A request with no answer by its stall deadline stops holding
    * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
@@ -111,12 +145,28 @@ export interface KadDHTInit {
    *
    * @default true
    */
-  stall?: boolean | { initial?: number, factor?: number, min?: number }
+  stall?: boolean | {
+    /** The deadline before a lookup's first answer, in ms. */
+    initial?: number
+    /** The deadline as a multiple of the lookup's median answer time. */
+    factor?: number
+    /** The shortest deadline, in ms. */
+    min?: number
+  }
+  /**
+   * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
+   * `@libp2p/prometheus-metrics`). Two DHTs in one process need two prefixes.
+   *
+   * @default 'libp2p_kadmium'
+   */
+  metricsPrefix?: string
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
 export interface Settings {
   protocol: string
+  /** The prefix of kadmium's metric names. */
+  metricsPrefix: string
   mode: Mode
   addresses: AddressScope
   kBucketSize: number
@@ -124,6 +174,7 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
+  streamIdleTimeout: number
   /** When a lookup request stalls, or undefined when stall detection is off. */
   stall?: StallOptions
   refreshInterval: number
@@ -159,6 +210,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
   return {
     protocol,
+    metricsPrefix: init.metricsPrefix ?? C.METRICS_PREFIX,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
     kBucketSize,
@@ -166,6 +218,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
     beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),

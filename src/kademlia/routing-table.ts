@@ -86,9 +86,10 @@ export interface RoutingTableInit<P> {
   /** Told about each peer that leaves the table. */
   onRemove?(entry: TableEntry<P>): void
   /**
-   * The diversity filter: the address groups of a peer (for example its IPv4 /16s). A peer is
-   * refused when one of its groups already has `maxPerGroupPerBucket` peers in its bucket or
-   * `maxPerGroupInTable` in the table. Without it, there is no filter.
+   * The diversity filter: the address groups of a peer (for example the IPv4 /16 it connects
+   * from), asked once when the peer is offered. A peer is refused when one of its groups already
+   * has `maxPerGroupPerBucket` peers in its bucket or `maxPerGroupInTable` in the table. Without
+   * it, there is no filter.
    */
   groups?(peer: P): string[]
   /** Peers of one group per bucket, when `groups` is given. */
@@ -102,6 +103,8 @@ interface Waiting<P> {
   id: string
   key: KadId
   peer: P
+  /** Its address groups, taken when it was offered. */
+  groups: readonly string[]
   checking: string
 }
 
@@ -213,10 +216,10 @@ export class RoutingTable<P> {
     }
     if (bucket.waiting != null) {
       // a check is already under way: the latest newcomer takes the waiting place
-      bucket.waiting = { id, key, peer, checking: bucket.waiting.checking }
+      bucket.waiting = { id, key, peer, groups, checking: bucket.waiting.checking }
       return 'pending'
     }
-    bucket.waiting = { id, key, peer, checking: oldest.id }
+    bucket.waiting = { id, key, peer, groups, checking: oldest.id }
     this.init.onCheck(oldest)
     return 'pending'
   }
@@ -308,10 +311,9 @@ export class RoutingTable<P> {
     if (this.byId.has(newcomer.id) || this.regular(bucket) >= this.init.kBucketSize) {
       return
     }
-    const groups = this.init.groups?.(newcomer.peer) ?? []
-    if (this.limits?.admits(index, groups) !== false) {
+    if (this.limits?.admits(index, newcomer.groups) !== false) {
       const now = this.init.now()
-      this.insert(bucket, { id: newcomer.id, key: newcomer.key, peer: newcomer.peer, added: now, lastSeen: now, groups, failures: 0, overflow: false })
+      this.insert(bucket, { id: newcomer.id, key: newcomer.key, peer: newcomer.peer, added: now, lastSeen: now, groups: newcomer.groups, failures: 0, overflow: false })
     }
   }
 

@@ -67,7 +67,7 @@ export interface ProviderStoreInit {
   onSweepError?(error: Error): void
 }
 
-/** What a {@link ProviderStore} holds. */
+/** What the provider store holds. */
 export interface ProviderStoreStats {
   /** Keys with a stored provider list. */
   keys: number

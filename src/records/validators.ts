@@ -4,11 +4,10 @@
  */
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { ipnsSelector } from 'ipns/selector'
-import { ipnsValidator } from 'ipns/validator'
 import { equals } from 'uint8arrays/equals'
 import { MAX_RECORD_KEY_BYTES, MAX_RECORD_VALUE_BYTES } from '../constants.ts'
 import { InvalidKeyError, InvalidRecordError, UnknownNamespaceError } from '../errors.ts'
+import { selectIpnsRecord, validateIpnsRecord } from './ipns.ts'
 
 /**
  * The rules of one namespace.
@@ -67,12 +66,12 @@ export const pkValidator: Validator = {
 }
 
 /**
- * `/ipns/`: a signed IPNS record (signature V2, validity, key matching the name), checked by the
- * `ipns` package; the higher sequence number wins, then the later validity.
+ * `/ipns/`: a signed IPNS record (signature V2, validity, key matching the name), checked as
+ * `records/ipns.ts` says; the higher sequence number wins, then the later validity.
  */
 export const ipnsRecordValidator: Validator = {
-  validate: async (key, value) => ipnsValidator(key, value),
-  select: (key, values) => ipnsSelector(key, values)
+  validate: async (key, value) => { await validateIpnsRecord(key, value) },
+  select: (_key, values) => selectIpnsRecord(values)
 }
 
 /** The namespaces every node accepts unless told otherwise. */

@@ -2,12 +2,14 @@
  * The records this node stores for others, in the libp2p datastore under a prefix, so they
  * persist wherever the user's datastore persists.
  *
- * A record is validated before it is stored and again before it is served; it is served for
- * `maxAge` after it was received and never after; a stored record is only replaced by one its
+ * A record is validated before it is stored, and again before it is served once
+ * `revalidateInterval` has passed since it last passed (and after a restart): answering GET_VALUE
+ * does not verify a signature every time. It is served for `maxAge` after it was received and
+ * never after; a stored record is only replaced by one its
  * namespace's selector ranks at least as high; and at most `maxRecords` keys are held.
  */
 import { equals } from 'uint8arrays/equals'
-import { MAX_RECORDS, RECORD_MAX_AGE, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../constants.ts'
+import { MAX_RECORDS, RECORD_MAX_AGE, RECORD_REVALIDATE_INTERVAL, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../constants.ts'
 import { StaleRecordError, StoreFullError } from '../errors.ts'
 import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
@@ -32,6 +34,8 @@ export interface ValueStoreInit {
   prefix?: string
   /** How often expired records are swept while the store runs, in ms. */
   sweepInterval?: number
+  /** How long a record that passed validation is served without validating it again, in ms. */
+  revalidateInterval?: number
   /** Told about a sweep that failed. */
   onSweepError?(error: Error): void
 }
@@ -56,6 +60,9 @@ export class ValueStore {
   private readonly prefix: string
   private readonly locks: KeyedLock
   private readonly sweeps: Periodic
+  private readonly revalidateInterval: number
+  /** Until when each record (by datastore key) is served without validating it again. */
+  private readonly trusted: Map<string, number>
   private count: number
 
   constructor (init: ValueStoreInit) {
@@ -66,6 +73,8 @@ export class ValueStore {
     this.maxRecords = init.maxRecords ?? MAX_RECORDS
     this.prefix = checkPrefix(init.prefix ?? RECORDS_PREFIX)
     this.locks = new KeyedLock()
+    this.revalidateInterval = init.revalidateInterval ?? RECORD_REVALIDATE_INTERVAL
+    this.trusted = new Map()
     this.sweeps = new Periodic(init.sweepInterval ?? RECORDS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
     this.count = 0
   }
@@ -115,6 +124,7 @@ export class ValueStore {
       }
       const record: DHTRecord = { key, value, timeReceived: new Date(this.now()) }
       await this.datastore.put(dsKey, encodeRecord(record), options)
+      this.trusted.set(dsKey.toString(), this.now() + this.revalidateInterval)
       if (!stored) {
         this.count++
       }
@@ -137,11 +147,25 @@ export class ValueStore {
       }
       throw err
     }
-    if (this.expired(record) || !equals(record.key, key) || !await this.isValid(record)) {
+    if (this.expired(record) || !equals(record.key, key) || !await this.stillValid(dsKey, record)) {
       await this.delete(dsKey, options)
       return undefined
     }
     return record
+  }
+
+  /** Whether a stored record is valid: validated again only when it was not lately. */
+  private async stillValid (dsKey: Key, record: DHTRecord): Promise<boolean> {
+    const id = dsKey.toString()
+    const now = this.now()
+    if ((this.trusted.get(id) ?? -Infinity) > now) {
+      return true
+    }
+    const valid = await this.isValid(record)
+    if (valid) {
+      this.trusted.set(id, now + this.revalidateInterval)
+    }
+    return valid
   }
 
   /** Deletes every expired record; resolves to how many were deleted. */
@@ -179,6 +203,7 @@ export class ValueStore {
   }
 
   private async delete (key: Key, options?: AbortOptions): Promise<void> {
+    this.trusted.delete(key.toString())
     if (await this.datastore.has(key, options)) {
       await this.datastore.delete(key, options)
       this.count = Math.max(0, this.count - 1)

@@ -25,13 +25,36 @@ import type { ProgressEvent } from 'progress-events'
 
 /** The progress events of a lookup, passed to `onProgress`. */
 export type LookupProgressEvents =
-  | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
-  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:stall', { peer: PeerId, elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:ask', {
+    /** The peer asked. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:lookup:answer', {
+    /** The peer that answered. */
+    peer: PeerId
+    /** The closer peers it named. */
+    closer: PeerId[]
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:stall', {
+    /** The peer that is late. */
+    peer: PeerId
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:fail', {
+    /** The peer that failed. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
 
 /** Options of a lookup-based call. */
 export interface LookupOptions extends RoutingOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: LookupProgressEvents): void
 }
 
@@ -45,6 +68,14 @@ export interface QueryOptions extends LookupOptions {
   onAnswer?(peer: DHTPeer, answer: Message): void | Promise<void>
   /** Ends the lookup early when it returns true after an answer. */
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
+}
+
+/** Watches one lookup from its first step to its end (for metrics). */
+export interface LookupObserver {
+  /** Sees every step of the lookup. */
+  event(event: LookupEvent<DHTPeer>): void
+  /** Told once when the lookup ends: with its outcome, or without one when it threw. */
+  end(outcome?: LookupOutcome<DHTPeer>): void
 }
 
 /** What peer routing needs. */
@@ -66,6 +97,8 @@ export interface PeerRoutingInit {
   lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
+  /** Gives an observer for each lookup that starts, if any. */
+  observe?(type: MessageType): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -88,8 +121,9 @@ export class PeerRouting {
     const target = kadId(key)
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
     const seeds = lookupSeeds(init.table, target, init.kBucketSize)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE)
     try {
-      return await runLookup<DHTPeer>({
+      const outcome = await runLookup<DHTPeer>({
         target,
         alpha: init.alpha,
         resultSize: options.resultSize ?? init.kBucketSize,
@@ -100,8 +134,16 @@ export class PeerRouting {
         now: Date.now,
         stopWhen: options.stopWhen,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
-        onEvent: (event) => { this.onEvent(event, options) }
+        onEvent: (event) => {
+          observer?.event(event)
+          this.onEvent(event, options)
+        }
       })
+      observer?.end(outcome)
+      return outcome
+    } catch (err) {
+      observer?.end()
+      throw err
     } finally {
       query.clear()
     }
@@ -169,7 +211,7 @@ export class PeerRouting {
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
     // only swell the lookup
-    for (const entry of answer.closer.slice(0, init.kBucketSize)) {
+    for (const entry of answer.closer.first(init.kBucketSize)) {
       const id = entry.id.toString()
       if (id === this.selfId) {
         continue

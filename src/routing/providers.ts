@@ -35,12 +35,26 @@ const ROUTING = 'kadmium'
 /** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
 export type ProviderProgressEvents =
   | LookupProgressEvents
-  | ProgressEvent<'kadmium:provide:sent', { peer: PeerId }>
-  | ProgressEvent<'kadmium:provide:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:providers:found', { provider: Provider, from: PeerId | undefined }>
+  | ProgressEvent<'kadmium:provide:sent', {
+    /** A peer the provider record was sent to. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:provide:failed', {
+    /** A peer it could not be sent to. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:providers:found', {
+    /** The provider and its addresses. */
+    provider: Provider
+    /** The peer that named it (undefined: this node's own store). */
+    from: PeerId | undefined
+  }>
 
 /** Options of `provide` and `cancelReprovide`. */
 export interface ProvideOptions extends LookupOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: ProviderProgressEvents): void
 }
 
@@ -51,6 +65,16 @@ export interface Published<T> {
   /** To how many of its k closest peers the record was sent. */
   sent: number
   /** Why it reached none (then `sent` is 0). */
+  error?: Error
+}
+
+/** What {@link ProviderRouting.provideMany} yields for each CID. */
+export interface ProvideManyResult {
+  /** The CID. */
+  cid: CID
+  /** How many peers its provider record was sent to. */
+  sent: number
+  /** What kept it from every peer, if it reached none. */
   error?: Error
 }
 
@@ -113,7 +137,7 @@ export class ProviderRouting {
    * Provides many CIDs at once (see {@link publishMany}): each that reached a peer is kept on the
    * reprovide list. Yields each distinct CID once, as it is done.
    */
-  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
     for await (const { item, sent, error } of this.publishMany(cids, cid => cid.multihash.bytes, options)) {
       if (error == null) {
         await this.init.reprovider.track(item.multihash.bytes, options)
@@ -209,6 +233,9 @@ export class ProviderRouting {
         resultSize: init.beta,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
+            if (seen.size >= count) {
+              break
+            }
             offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
           }
         },

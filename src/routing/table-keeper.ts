@@ -12,13 +12,14 @@ import { kadId } from '../kademlia/keys.ts'
 import { RoutingTable } from '../kademlia/routing-table.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer } from '../network/dht-peer.ts'
-import { peerGroups } from '../network/diversity.ts'
+import { addressGroups } from '../network/diversity.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, PeerUpdate, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What the table keeper needs. */
@@ -27,6 +28,7 @@ export interface TableKeeperInit {
   self: PeerId
   events: TypedEventTarget<Libp2pEvents>
   peerStore: PeerStore
+  connectionManager: ConnectionManager
   /** The protocol a peer must list in identify to enter the table. */
   protocol: string
   /** Which addresses of a peer are kept. */
@@ -66,7 +68,7 @@ export class TableKeeper {
       },
       ...(init.diversity == null
         ? {}
-        : { groups: peerGroups, maxPerGroupPerBucket: init.diversity.maxPerBucket, maxPerGroupInTable: init.diversity.maxPerTable })
+        : { groups: (peer) => this.groups(peer), maxPerGroupPerBucket: init.diversity.maxPerBucket, maxPerGroupInTable: init.diversity.maxPerTable })
     })
   }
 
@@ -104,6 +106,16 @@ export class TableKeeper {
     } finally {
       check.clear()
     }
+  }
+
+  /**
+   * The diversity filter's groups of a peer: those of the addresses it is connected from now
+   * (the table takes peers as they identify or answer us, so over a connection), or of the
+   * addresses it announces when it has none.
+   */
+  private groups (peer: DHTPeer): string[] {
+    const remote = this.init.connectionManager.getConnections(peer.peerId).map(connection => connection.remoteAddr)
+    return addressGroups(remote.length > 0 ? remote : peer.multiaddrs)
   }
 
   /** Checks a table peer that a newcomer waits on, and tells the table the outcome. */

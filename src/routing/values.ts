@@ -24,14 +24,36 @@ import type { ProgressEvent } from 'progress-events'
 /** The progress events of `put` and `get`, passed to `onProgress`. */
 export type ValueProgressEvents =
   | LookupProgressEvents
-  | ProgressEvent<'kadmium:put:stored', { peer: PeerId }>
-  | ProgressEvent<'kadmium:put:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:get:value', { peer: PeerId, value: Uint8Array }>
-  | ProgressEvent<'kadmium:get:invalid', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:get:corrected', { peer: PeerId }>
+  | ProgressEvent<'kadmium:put:stored', {
+    /** A peer that stored the record. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:put:failed', {
+    /** A peer that did not store it. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:get:value', {
+    /** The peer that sent it. */
+    peer: PeerId
+    /** The value, valid for the key's namespace. */
+    value: Uint8Array
+  }>
+  | ProgressEvent<'kadmium:get:invalid', {
+    /** The peer that sent it. */
+    peer: PeerId
+    /** Why the validator refused it. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:get:corrected', {
+    /** The peer sent the best record. */
+    peer: PeerId
+  }>
 
 /** Options of `put`. */
 export interface PutOptions extends LookupOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: ValueProgressEvents): void
 }
 

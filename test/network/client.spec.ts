@@ -59,7 +59,7 @@ describe('network/client', () => {
     const answer = await client.request(peer, { type: MessageType.FIND_NODE, key: new Uint8Array([7]) })
     expect(answer.type).to.equal(MessageType.FIND_NODE)
     expect(answer.key).to.deep.equal(new Uint8Array([7]))
-    expect(answer.closer.map(p => p.id.toString())).to.deep.equal([peer.toString()])
+    expect(answer.closer.all().map(p => p.id.toString())).to.deep.equal([peer.toString()])
     expect(opened).to.deep.equal([PROTOCOL])
     expect(counters.snapshot().outbound).to.deep.equal({ FIND_NODE: 1 })
   })

@@ -20,7 +20,7 @@ const MAX = 1024
 async function serve (handlers: Handlers, onRequest?: (from: PeerId, request: Message) => void): Promise<{ server: Server, counters: Counters, local: Stream, remote: Stream, served: Promise<void>, from: PeerId }> {
   const from = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const counters = new Counters()
-  const server = new Server({ logger: defaultLogger() }, { maxMessageSize: MAX, messageTimeout: 1_000, idleTimeout: 5_000, counters, logPrefix: 'test', onRequest }, handlers)
+  const server = new Server({ logger: defaultLogger() }, { maxMessageSize: MAX, messageTimeout: 1_000, idleTimeout: 5_000, bytesPerRequest: 16 * 1024, counters, logPrefix: 'test', onRequest }, handlers)
   const [local, remote] = await streamPair()
   const served = server.handle(remote, { remotePeer: from } as unknown as Connection)
   return { server, counters, local, remote, served, from }

@@ -5,7 +5,7 @@ import { kadId } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
 import { PeerRouting } from '../../src/routing/peer-routing.ts'
-import { MessageType } from '../../src/wire/codec.ts'
+import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
 import type { DHTPeer } from '../../src/network/dht-peer.ts'
 import type { LookupProgressEvents, PeerRoutingInit } from '../../src/routing/peer-routing.ts'
@@ -30,7 +30,7 @@ async function setup (stall: StallOptions | undefined, requestTimeout: number): 
   const client = {
     request: async (target: PeerId, _request: unknown, options: { signal: AbortSignal }): Promise<Message> => {
       if (!target.equals(silent)) {
-        return { type: MessageType.FIND_NODE, closer: [], providers: [] }
+        return decodeMessage(encodeMessage({ type: MessageType.FIND_NODE }))
       }
       return new Promise((_resolve, reject) => {
         options.signal.addEventListener('abort', () => {

@@ -36,11 +36,14 @@ const base = {
   connectionManager: { maxConnections: 500, inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 }
 }
 
+/** What a test may set beyond the DHT: its key, its store, or other transports and addresses. */
+export type NodeOptions = Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'transports' | 'addresses' | 'metrics'>
+
 /**
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore'> = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: NodeOptions = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -54,9 +57,10 @@ export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOp
 }
 
 /** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}): Promise<JsNode> {
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}, options: NodeOptions = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,
+    ...options,
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
@@ -74,8 +78,8 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
 }
 
 /** A libp2p node with no DHT at all. */
-export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
-  return createLibp2p({ ...base, services: { identify: identify() } })
+export async function plainNode (options: Pick<Libp2pOptions, 'addresses'> = {}): Promise<Libp2p<{ identify: Identify }>> {
+  return createLibp2p({ ...base, ...options, services: { identify: identify() } })
 }
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */

@@ -54,21 +54,25 @@ function checkKey (key: Uint8Array | undefined, maxKeyBytes: number): Uint8Array
 export function addProviderHandler (init: ProviderHandlersInit): RequestHandler {
   return async (from, request) => {
     const key = checkKey(request.key, init.maxKeyBytes)
-    for (const provider of request.providers) {
-      if (!provider.id.equals(from)) {
-        init.counters.error(new ForeignProviderError())
-        continue
-      }
-      // addresses first, so that once the record is served its addresses are too
-      const multiaddrs = inScope(init.addresses, provider.multiaddrs).slice(0, init.maxAddresses)
-      if (multiaddrs.length > 0) {
-        await init.peerStore.merge(from, {
-          multiaddrs,
-          metadata: { [PROVIDER_ADDRESSES_TIME]: encodeTime(init.now()) }
-        })
-      }
-      await init.store.add(key, from)
+    // only the sender's own entry counts, taken once however often it is listed; the others
+    // are counted without being decoded
+    const sender = from.toMultihash().bytes
+    for (let i = request.providers.countOthers(sender); i > 0; i--) {
+      init.counters.error(new ForeignProviderError())
     }
+    const provider = request.providers.find(sender)
+    if (provider == null) {
+      return undefined
+    }
+    // addresses first, so that once the record is served its addresses are too
+    const multiaddrs = inScope(init.addresses, provider.multiaddrs).slice(0, init.maxAddresses)
+    if (multiaddrs.length > 0) {
+      await init.peerStore.merge(from, {
+        multiaddrs,
+        metadata: { [PROVIDER_ADDRESSES_TIME]: encodeTime(init.now()) }
+      })
+    }
+    await init.store.add(key, from)
     // no reply, as go-libp2p-kad-dht
     return undefined
   }
