@@ -7,7 +7,7 @@
  * npm run build
  * node dist/bench/sim/index.js [--nodes 10000] [--lookups 100] [--alphas 1,3,10] [--results 3,10,20]
  *   [--build join|global] [--join-minutes 10] [--unresponsive 0.2] [--churn 1] [--churn-minutes 10]
- *   [--seed 1] [--rtt-median 80] [--rtt-sigma 0.6] [--gap 100] [--no-stall] [--no-compare]
+ *   [--seed 1] [--rtt-median 80] [--rtt-sigma 0.6] [--gap 100] [--no-stall] [--no-compare] [--no-refresh]
  *   [--only healthy,faults,churn] [--charts docs]
  * ```
  */
@@ -48,6 +48,12 @@ export interface SimulationOptions {
   stall: boolean
   /** Also run the faults on a network without stall detection, for comparison (one more build). */
   compare: boolean
+  /**
+   * The nodes' refreshers (the service's default). Off, nothing keeps the tables but lookups
+   * themselves, and a join build is useless (a joining node would never look itself up): for
+   * lookups alone over tables from the global view.
+   */
+  refresh: boolean
   /** Which parts to run. */
   only: SimulationPart[]
   /** Where the SVG charts go; none are written when undefined. */
@@ -67,7 +73,7 @@ export interface SimulationResult {
   /** Lookups of the no-churn check, and how many found exactly the true k closest. */
   check?: { lookups: number, exact: number }
   /** With a share of the nodes silent, at once and after one and two refresh intervals of upkeep. */
-  unresponsive?: { atOnce: FaultSummary, afterRefresh: FaultSummary, afterTwo: FaultSummary }
+  unresponsive?: { atOnce: FaultSummary, afterRefresh?: FaultSummary, afterTwo?: FaultSummary }
 }
 
 const DEFAULTS: SimulationOptions = {
@@ -86,6 +92,7 @@ const DEFAULTS: SimulationOptions = {
   gap: 100,
   stall: true,
   compare: true,
+  refresh: true,
   only: ['healthy', 'faults', 'churn']
 }
 
@@ -127,14 +134,17 @@ async function build (options: SimulationOptions, stall: boolean, out: (text: st
   const net = new SimNetwork({
     seed: options.seed,
     latency: { kind: 'lognormal', median: options.rttMedian, sigma: options.rttSigma },
-    stall: stall ? DEFAULT_STALL : false
+    stall: stall ? DEFAULT_STALL : false,
+    ...(options.refresh ? {} : { refreshInterval: 0 })
   })
   const started = performance.now()
   if (options.build === 'join') {
     await net.buildByJoining(options.nodes, options.joinMinutes * 60_000)
   } else {
     net.buildFromGlobalView(options.nodes)
-    await net.runUntil(REFRESH_INTERVAL)
+    if (options.refresh) {
+      await net.runUntil(REFRESH_INTERVAL)
+    }
   }
   const sizes = net.tableSizes()
   // what the network holds, not what garbage waits for collection (with node --expose-gc)
@@ -232,69 +242,88 @@ async function churn (options: SimulationOptions, out: (text: string) => void): 
   return records
 }
 
+/** The lookups the charts are drawn from. */
+interface Samples {
+  /** The healthy sweep's rows, by `α/results`. */
+  sweep: Map<string, LookupRecord[]>
+  check: LookupRecord[]
+  /** The fault and churn runs, by name. */
+  faults: Record<string, LookupRecord[]>
+}
+
+/** The α × results sweep on a healthy network, then the check; prints both. */
+async function healthy (net: SimNetwork, options: SimulationOptions, samples: Samples, out: (text: string) => void): Promise<{ lookups: number, exact: number }> {
+  const N = options.nodes.toLocaleString('en-US')
+  const sweepRows: string[][] = []
+  for (const alpha of options.alphas) {
+    for (const resultSize of options.results) {
+      const records = await lookups(net, options.lookups, { alpha, resultSize }, options.gap)
+      samples.sweep.set(`${alpha}/${resultSize}`, records)
+      sweepRows.push(row([String(alpha), String(resultSize)], records))
+    }
+  }
+  out(table(`Lookups in a healthy ${N}-node network, ${options.lookups} per row (results 20 is kadmium's getClosestPeers)`, ['α', 'results', ...HEADER], sweepRows))
+  samples.check = await lookups(net, options.lookups, DEFAULT_PARAMS, options.gap)
+  const exact = samples.check.filter(r => r.exact).length
+  const verdict = exact === samples.check.length ? 'PASS' : 'FAIL'
+  out(`\nCHECK ${verdict}: ${exact} of ${samples.check.length} lookups (α ${ALPHA}, waiting for the closest ${K_BUCKET_SIZE}) in a ${N}-node network with no churn found the true ${K_BUCKET_SIZE} closest\n`)
+  return { lookups: samples.check.length, exact }
+}
+
+/** Silent nodes on `net` (and on a network without stall detection, to compare); prints the table. */
+async function silent (net: SimNetwork, options: SimulationOptions, samples: Samples, out: (text: string) => void): Promise<SimulationResult['unresponsive']> {
+  const rows: string[][] = []
+  // without the refreshers, nothing would change in the tables but what lookups teach them
+  const [atOnce, afterOne, afterTwo] = await faults(net, options, options.stall, options.refresh ? [1, 2] : [], rows, samples.faults)
+  if (options.compare && options.stall) {
+    await faults(await build(options, false, out), options, false, options.refresh ? [1] : [], rows, samples.faults)
+  }
+  out(table(`Lookups with silent nodes (α ${ALPHA}, results ${K_BUCKET_SIZE}); success = exactly the true 20 closest live nodes`, ['silent', 'stall detection', 'measured', 'dead entries per table', ...HEADER, 'stalled p50 / p90 / p99'], rows))
+  const later = afterTwo == null ? '' : `; ${line(summarise(afterOne), afterOne)} after one refresh interval; ${line(summarise(afterTwo), afterTwo)} after two`
+  out(`\nWith ${pct(options.unresponsive, 0)} of the nodes silent${options.stall ? '' : ' (stall detection off)'}: ${line(summarise(atOnce), atOnce)} at once${later}\n`)
+  return { atOnce: summarise(atOnce), ...(afterTwo == null ? {} : { afterRefresh: summarise(afterOne), afterTwo: summarise(afterTwo) }) }
+}
+
+/** The settings of a run, as one line. */
+function settings (options: SimulationOptions): string {
+  const stall = options.stall ? `on (${STALL_INITIAL_TIMEOUT} ms before the first answer, then ${STALL_RTT_FACTOR} × the median answer time, at least ${STALL_MIN_TIMEOUT} ms)` : 'off'
+  const refresh = options.refresh ? `bucket refresh every ${REFRESH_INTERVAL / 60_000} min` : 'no bucket refresh'
+  const built = options.build === 'join' ? `nodes joining over ${options.joinMinutes} virtual minutes, each through a random node already in` : 'a global sorted view, k random peers per bucket'
+  return `latency: per-pair RTT log-normal, median ${options.rttMedian} ms, σ ${options.rttSigma}; request timeout ${REQUEST_TIMEOUT} ms; stall detection ${stall}; ${refresh}; tables built by ${built}${options.refresh ? ', then one refresh interval' : ''}; measured lookups start ${options.gap} ms apart; seed ${options.seed}`
+}
+
 /** Runs the simulations, prints their tables and writes the charts. */
 export async function runSimulation (partial: Partial<SimulationOptions> = {}): Promise<SimulationResult> {
   const options: SimulationOptions = { ...DEFAULTS, ...partial }
   const out = options.out ?? ((text: string) => { process.stdout.write(text) })
   const only = new Set(options.only)
-  const N = options.nodes.toLocaleString('en-US')
   const started = performance.now()
   const result: SimulationResult = {}
-  out(`\n## Simulator: a kadmium node's routing table, lookups and refresher over ${N} virtual nodes\n`)
-  out(`\nlatency: per-pair RTT log-normal, median ${options.rttMedian} ms, σ ${options.rttSigma}; request timeout ${REQUEST_TIMEOUT} ms; stall detection ${options.stall ? `on (${STALL_INITIAL_TIMEOUT} ms before the first answer, then ${STALL_RTT_FACTOR} × the median answer time, at least ${STALL_MIN_TIMEOUT} ms)` : 'off'}; bucket refresh every ${REFRESH_INTERVAL / 60_000} min; tables built by ${options.build === 'join' ? `nodes joining over ${options.joinMinutes} virtual minutes, each through a random node already in, then one refresh interval` : 'a global sorted view, k random peers per bucket, then one refresh interval'}; measured lookups start ${options.gap} ms apart; seed ${options.seed}\n`)
-
-  const kept = new Map<string, LookupRecord[]>()
-  const series: Record<string, LookupRecord[]> = {}
-  let checkRecords: LookupRecord[] = []
-  const faultRows: string[][] = []
-  let net: SimNetwork | undefined
-
-  // 1. healthy network: the α × results sweep, then the check
+  out(`\n## Simulator: a kadmium node's routing table, lookups and refresher over ${options.nodes.toLocaleString('en-US')} virtual nodes\n\n${settings(options)}\n`)
+  const samples: Samples = { sweep: new Map(), check: [], faults: {} }
+  // the healthy network, then silent nodes on the same network
   if (only.has('healthy') || only.has('faults')) {
-    net = await build(options, options.stall, out)
-  }
-  if (net != null && only.has('healthy')) {
-    const sweepRows: string[][] = []
-    for (const alpha of options.alphas) {
-      for (const resultSize of options.results) {
-        const records = await lookups(net, options.lookups, { alpha, resultSize }, options.gap)
-        kept.set(`${alpha}/${resultSize}`, records)
-        sweepRows.push(row([String(alpha), String(resultSize)], records))
-      }
+    const net = await build(options, options.stall, out)
+    if (only.has('healthy')) {
+      result.check = await healthy(net, options, samples, out)
     }
-    out(table(`Lookups in a healthy ${N}-node network, ${options.lookups} per row (results 20 is kadmium's getClosestPeers)`, ['α', 'results', ...HEADER], sweepRows))
-    checkRecords = await lookups(net, options.lookups, DEFAULT_PARAMS, options.gap)
-    const exact = checkRecords.filter(r => r.exact).length
-    result.check = { lookups: checkRecords.length, exact }
-    const verdict = exact === checkRecords.length ? 'PASS' : 'FAIL'
-    out(`\nCHECK ${verdict}: ${exact} of ${checkRecords.length} lookups (α ${ALPHA}, waiting for the closest ${K_BUCKET_SIZE}) in a ${N}-node network with no churn found the true ${K_BUCKET_SIZE} closest\n`)
-  }
-
-  // 2. silent nodes, on the same network (and on one without stall detection, to compare)
-  if (net != null && only.has('faults')) {
-    const [atOnce, afterOne, afterTwo] = await faults(net, options, options.stall, [1, 2], faultRows, series)
-    if (options.compare && options.stall) {
-      await faults(await build(options, false, out), options, false, [1], faultRows, series)
+    if (only.has('faults')) {
+      result.unresponsive = await silent(net, options, samples, out)
     }
-    out(table(`Lookups with silent nodes (α ${ALPHA}, results ${K_BUCKET_SIZE}); success = exactly the true 20 closest live nodes`, ['silent', 'stall detection', 'measured', 'dead entries per table', ...HEADER, 'stalled p50 / p90 / p99'], faultRows))
-    result.unresponsive = { atOnce: summarise(atOnce), afterRefresh: summarise(afterOne), afterTwo: summarise(afterTwo) }
-    out(`\nWith ${pct(options.unresponsive, 0)} of the nodes silent${options.stall ? '' : ' (stall detection off)'}: ${line(result.unresponsive.atOnce, atOnce)} at once; ${line(result.unresponsive.afterRefresh, afterOne)} after one refresh interval; ${line(result.unresponsive.afterTwo, afterTwo)} after two\n`)
   }
-  net = undefined
-
-  // 3. churn: nodes leave silently and new ones join while lookups run
+  // churn: nodes leave silently and new ones join while lookups run
   if (options.churn > 0 && only.has('churn')) {
-    series[`churn ${options.churn} %/min`] = await churn(options, out)
+    samples.faults[`churn ${options.churn} %/min`] = await churn(options, out)
   }
-
   if (options.charts != null) {
-    writeCharts(options.charts, N, kept, checkRecords, series, out)
+    writeCharts(options.charts, options.nodes.toLocaleString('en-US'), samples, out)
   }
   out(`\nsimulator total: ${((performance.now() - started) / 1_000).toFixed(1)} s; peak resident ${mb(process.resourceUsage().maxRSS * 1024)}\n`)
   return result
 }
 
-function writeCharts (dir: string, N: string, kept: Map<string, LookupRecord[]>, checkRecords: LookupRecord[], series: Record<string, LookupRecord[]>, out: (text: string) => void): void {
+function writeCharts (dir: string, N: string, samples: Samples, out: (text: string) => void): void {
+  const { sweep: kept, check: checkRecords, faults: series } = samples
   mkdirSync(dir, { recursive: true })
   const pick = (name: string, key: string): Series | undefined => {
     const values = kept.get(key)
@@ -364,7 +393,8 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
       only: { type: 'string' },
       charts: { type: 'string' },
       'no-stall': { type: 'boolean' },
-      'no-compare': { type: 'boolean' }
+      'no-compare': { type: 'boolean' },
+      'no-refresh': { type: 'boolean' }
     },
     strict: true
   })
@@ -389,8 +419,9 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
   if (values.gap != null) { out.gap = numberIn('gap', values.gap, 0, 60_000) }
   if (values.only != null) { out.only = parts(values.only) }
   if (values.charts != null) { out.charts = values.charts }
-  if (values['no-stall'] === true) { out.stall = false }
-  if (values['no-compare'] === true) { out.compare = false }
+  for (const [flag, option] of [['no-stall', 'stall'], ['no-compare', 'compare'], ['no-refresh', 'refresh']] as const) {
+    if (values[flag] === true) { out[option] = false }
+  }
   return out
 }
 
