@@ -12,8 +12,9 @@
  * in a row, a stalled one teaches nothing;
  * - its {@link Refresher} (src/routing/refresher.ts) on the virtual clock: the join refresh soon
  * after a node's first peer, then every REFRESH_INTERVAL a lookup for every bucket that saw none,
- * one for the node's own key and a liveness check of every peer not seen within the interval;
- * the random walk when asked for.
+ * one for the node's own key and a liveness check (the same FIND_NODE) of every peer not seen
+ * within the interval and of every neighbour that did not answer the self lookup; the random
+ * walk when asked for (off, as in the service, unless told otherwise).
  *
  * The network itself: a request from A to B is answered at now + rtt(A, B) with the k peers of
  * B's table closest to the target, A left out (as the FIND_NODE handler does); B then puts A in
