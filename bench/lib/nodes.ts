@@ -31,6 +31,9 @@ export type Impl = 'kadmium' | 'js'
 /** Inbound streams counted by protocol, shared by every node of a process. */
 export const inboundStreams = new Map<string, number>()
 
+/** Inbound DHT streams counted by the peer that opened them, shared by every node of a process. */
+export const dhtStreamsFrom = new Map<string, number>()
+
 /** A service that wraps the registered handler of a protocol to count its inbound streams. */
 export class StreamCounter {
   private readonly registrar: Registrar
@@ -44,6 +47,10 @@ export class StreamCounter {
     const { handler, options } = this.registrar.getHandler(protocol)
     const counted: StreamHandler = async (stream, connection) => {
       inboundStreams.set(protocol, (inboundStreams.get(protocol) ?? 0) + 1)
+      if (protocol === BENCH_PROTOCOL) {
+        const from = connection.remotePeer.toString()
+        dhtStreamsFrom.set(from, (dhtStreamsFrom.get(from) ?? 0) + 1)
+      }
       await handler(stream, connection)
     }
     await this.registrar.handle(protocol, counted, { ...options, force: true })
@@ -73,6 +80,11 @@ export interface BenchNodeInit {
   name: string
   /** kadmium's options (kadmium nodes only). */
   kadmium?: KadDHTInit
+  /**
+   * libp2p's own connection-manager defaults (300 connections at most) with its connection
+   * monitor on, as a user runs a node; otherwise the limits are lifted and the monitor is off.
+   */
+  defaults?: boolean
 }
 
 /**
@@ -86,12 +98,16 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
     transports: [init.transport === 'memory' ? memory() : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    // every peer is local: no per-host inbound rate limit, room for every node to connect
-    connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
-    // libp2p pings every connection every 10 s by default: with thousands of in-process
-    // connections that is load neither DHT asked for, and it would hide the pings js sends
-    // before admitting a peer to its table
-    connectionMonitor: { enabled: false }
+    ...(init.defaults === true
+      ? {}
+      : {
+          // every peer is local: no per-host inbound rate limit, room for every node to connect
+          connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
+          // libp2p pings every connection every 10 s by default: with thousands of in-process
+          // connections that is load neither DHT asked for, and it would hide the pings js sends
+          // before admitting a peer to its table
+          connectionMonitor: { enabled: false }
+        })
   }
   const services = {
     identify: identify(),

@@ -26,7 +26,7 @@
  * step happens at the virtual time of the event that caused it.
  */
 import { logger } from '@libp2p/logger'
-import { ALPHA, FIRST_REFRESH_DELAY, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_INTERVAL, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
+import { ALPHA, FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_INTERVAL, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
@@ -38,6 +38,8 @@ import { VirtualClock } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
 import type { LookupEvent, RunLookupInit } from '../../src/kademlia/run-lookup.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
+import type { LookupLimits } from '../../src/routing/refresher.ts'
+import type { AbortOptions } from '@libp2p/interface'
 
 /** The service's stall detection, with kadmium's defaults. */
 export const DEFAULT_STALL: StallOptions = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
@@ -87,6 +89,8 @@ export interface SimOptions {
   stall?: StallOptions | false
   /** The bucket refresh of every node (and its join refresh) every this many virtual ms; 0 turns it off. */
   refreshInterval?: number
+  /** After its join self-lookup, a node looks up each bucket it left short at a random moment within this many virtual ms. */
+  joinWindow?: number
   /** The random walk of every node every this many virtual ms; 0 (the service's default) turns it off. */
   randomWalkInterval?: number
 }
@@ -111,6 +115,10 @@ export interface SimLookupOptions {
   signal?: AbortSignal
   /** Told about every step, after the asker's table was. */
   onEvent?(event: LookupEvent<SimPeer>): void
+  /** Of the peers answers name, only those it returns true for join the lookup (as the peer routing's `accept`). */
+  accept?(peer: SimPeer): boolean
+  /** Ends the lookup when it returns true after an answer. */
+  stopWhen?(): boolean
 }
 
 /** What one lookup did. */
@@ -167,6 +175,7 @@ export class SimNetwork {
       freshness: PEER_FRESHNESS,
       stall: DEFAULT_STALL,
       refreshInterval: REFRESH_INTERVAL,
+      joinWindow: JOIN_REFRESH_WINDOW,
       randomWalkInterval: 0,
       ...options
     }
@@ -211,18 +220,23 @@ export class SimNetwork {
       // keys here are positions in the keyspace already: no hashing, no trial hashing
       selfKey: peer.key,
       selfKadId: peer.key,
-      lookup: async (key, options) => this.upkeepLookup(node, key, options.signal),
+      lookup: async (key, options) => this.upkeepLookup(node, key, options),
       ping: async (entry) => new Promise<boolean>(resolve => { this.check(node, entry.peer, resolve) }),
       interval: this.options.refreshInterval,
       queryTimeout: REFRESH_QUERY_TIMEOUT,
       maxBucket: MAX_REFRESH_BUCKET,
-      neighbours: this.k,
+      kBucketSize: this.k,
+      joinWindow: this.options.joinWindow,
+      // servers only: no client re-checks its closest servers
+      closestCheckInterval: 0,
+      isClient: () => false,
       randomWalkInterval: this.options.randomWalkInterval,
       firstRefreshDelay: FIRST_REFRESH_DELAY,
       now: this.now,
       schedule: this.clock.schedule,
       bucketKey: async (bucket) => keyInBucket(peer.key, bucket, this.random),
       randomKey: () => this.random.bytes(KAD_ID_BYTES),
+      random: () => this.random.next(),
       log
     })
     const node: SimNode = { peer, table, refresher, up: true }
@@ -336,7 +350,8 @@ export class SimNetwork {
       signal: options.signal == null ? query.signal : AbortSignal.any([query.signal, options.signal]),
       now: this.now,
       schedule: this.clock.schedule,
-      ask: this.asker(from, target),
+      stopWhen: options.stopWhen,
+      ask: this.asker(from, target, options.accept),
       onEvent: (event) => {
         learnFromLookup(from.table, event)
         if (event.type === 'ask') {
@@ -361,11 +376,11 @@ export class SimNetwork {
    * answered after the pair's RTT, never when the peer is down (it fails when runLookup aborts
    * it at its timeout).
    */
-  asker (from: SimNode, target: KadId): RunLookupInit<SimPeer>['ask'] {
+  asker (from: SimNode, target: KadId, accept?: (peer: SimPeer) => boolean): RunLookupInit<SimPeer>['ask'] {
     return async (peer, signal) => new Promise((resolve, reject) => {
       this.counters.requests++
       signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-      this.request(from, peer, target, resolve)
+      this.request(from, peer, target, closer => { resolve(accept == null ? closer : closer.filter(accept)) })
     })
   }
 
@@ -542,7 +557,8 @@ export class SimNetwork {
   }
 
   /** A lookup of the node's own upkeep (the Refresher's), as a promise. */
-  private async upkeepLookup (node: SimNode, target: KadId, signal?: AbortSignal): Promise<void> {
+  private async upkeepLookup (node: SimNode, target: KadId, options: AbortOptions & LookupLimits): Promise<void> {
+    const { within, stopWhen, signal } = options
     await new Promise<void>((resolve, reject) => {
       this.lookup(node, target, this.defaults, record => {
         if (record.timedOut) {
@@ -550,7 +566,13 @@ export class SimNetwork {
         } else {
           resolve()
         }
-      }, { judge: false, signal })
+      }, {
+        judge: false,
+        signal,
+        stopWhen,
+        // as the service's refresher: a bucket's lookup takes in only that bucket's peers
+        accept: within == null ? undefined : (peer) => node.table.bucketIndex(peer.key) === within
+      })
     })
   }
 }

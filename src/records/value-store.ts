@@ -115,7 +115,7 @@ export class ValueStore {
     const dsKey = this.dsKey(key)
     return this.locks.run(dsKey.toString(), async () => {
       const existing = await this.get(key, options)
-      if (existing != null && !equals(existing.value, value) && this.validator.select(key, [value, existing.value]) !== 0) {
+      if (existing != null && !equals(existing.value, value) && await this.validator.select(key, [value, existing.value]) !== 0) {
         throw new StaleRecordError('a better record is stored under this key')
       }
       const stored = existing != null || await this.datastore.has(dsKey, options)

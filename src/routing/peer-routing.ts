@@ -34,6 +34,8 @@ export type LookupProgressEvents =
     peer: PeerId
     /** The closer peers it named. */
     closer: PeerId[]
+    /** The same peers, with the addresses it gave for them. */
+    closerPeers: PeerInfo[]
     /** Milliseconds since the request was sent. */
     elapsed: number
   }>
@@ -68,6 +70,8 @@ export interface QueryOptions extends LookupOptions {
   onAnswer?(peer: DHTPeer, answer: Message): void | Promise<void>
   /** Ends the lookup early when it returns true after an answer. */
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
+  /** Of the peers answers name, only those it returns true for join the lookup. */
+  accept?(peer: DHTPeer): boolean
 }
 
 /** Watches one lookup from its first step to its end (for metrics). */
@@ -133,6 +137,8 @@ export class PeerRouting {
         signal: query.signal,
         now: Date.now,
         stopWhen: options.stopWhen,
+        // of peers as close, ask those we are connected to first: no dial, no new connection
+        prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
         onEvent: (event) => {
           observer?.event(event)
@@ -216,7 +222,10 @@ export class PeerRouting {
       if (id === this.selfId) {
         continue
       }
-      closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)))
+      const candidate = dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs))
+      if (options.accept?.(candidate) !== false) {
+        closer.push(candidate)
+      }
     }
     return closer
   }
@@ -250,6 +259,7 @@ export class PeerRouting {
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
           peer: event.peer.peerId,
           closer: event.closer.map(p => p.peerId),
+          closerPeers: event.closer.map(p => ({ id: p.peerId, multiaddrs: p.multiaddrs })),
           elapsed: event.elapsed
         }))
         break

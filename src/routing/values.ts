@@ -148,7 +148,7 @@ export class ValueRouting {
     if (values.length === 0) {
       throw new NotFoundError('no peer holds a valid record under this key')
     }
-    const best = values[init.validator.select(key, values)]
+    const best = values[await init.validator.select(key, values)]
     this.correct(key, best, local?.value, closest.filter(peer => {
       const value = held.get(peer.id)
       return value == null || !equals(value, best)

@@ -12,9 +12,11 @@ import { tcp } from '@libp2p/tcp'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { kadDHT } from '../../src/index.ts'
+import { kadDHT as compatKadDHT, passthroughMapper as compatPassthrough } from '../../src/kad-dht/index.ts'
 import { kadId } from '../../src/kademlia/keys.ts'
 import { compareDistance } from '../../src/kademlia/keys.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
+import type { CompatKadDHT, KadDHTInit as CompatInit } from '../../src/kad-dht/index.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
@@ -25,7 +27,8 @@ export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
 
 export type KadmiumNode = Libp2p<{ identify: Identify, ping: unknown, dht: KadDHT }>
 export type JsNode = Libp2p<{ identify: Identify, ping: unknown, dht: JsKadDHT }>
-export type AnyNode = KadmiumNode | JsNode
+export type CompatNode = Libp2p<{ identify: Identify, ping: unknown, dht: CompatKadDHT }>
+export type AnyNode = KadmiumNode | JsNode | CompatNode
 
 const base = {
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -52,6 +55,22 @@ export async function kadmiumNode (init: KadDHTInit = {}, options: NodeOptions =
       identifyPush: identifyPush(),
       ping: ping(),
       dht: kadDHT({ protocol: TEST_PROTOCOL, addresses: 'all', ...init })
+    }
+  })
+}
+
+/**
+ * A node with kadmium behind `@libp2p/kad-dht`'s API (`kadmium/kad-dht`), set up the way
+ * {@link jsNode} sets up `@libp2p/kad-dht`: a server that keeps loopback addresses.
+ */
+export async function compatNode (init: CompatInit = {}): Promise<CompatNode> {
+  return createLibp2p({
+    ...base,
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      dht: compatKadDHT({ protocol: TEST_PROTOCOL, clientMode: false, peerInfoMapper: compatPassthrough, ...init })
     }
   })
 }
@@ -161,4 +180,9 @@ export async function persistentKadmiumNode (dir: string, privateKey: PrivateKey
   const node = await kadmiumNode(init, { privateKey, datastore })
   node.addEventListener('stop', () => { void datastore.close() })
   return node
+}
+
+/** The libp2p components of a node (not part of its public type): its connection manager, registrar… */
+export function components (node: Libp2p): any {
+  return (node as any).components
 }
