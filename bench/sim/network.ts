@@ -10,11 +10,13 @@
  * policy, {@link lookupSeeds} and {@link learnFromLookup} (src/kademlia/table-lookup.ts): an
  * answering peer is offered to the table, a failing one leaves after MAX_PEER_FAILURES failures
  * in a row, a stalled one teaches nothing;
- * - its {@link Refresher} (src/routing/refresher.ts) on the virtual clock: the join refresh soon
- * after a node's first peer, then every REFRESH_INTERVAL a lookup for every bucket that saw none,
- * one for the node's own key and a liveness check (the same FIND_NODE) of every peer not seen
- * within the interval and of every neighbour that did not answer the self lookup; the random
- * walk when asked for (off, as in the service, unless told otherwise).
+ * - its {@link Refresher} (src/routing/refresher.ts) on the virtual clock: soon after a node's
+ * first peer a lookup of its own key, then each bucket it left short at a random moment within
+ * the join window; every REFRESH_INTERVAL a self lookup, a liveness check (the same FIND_NODE) of
+ * every peer not seen within the interval and of every neighbour that did not answer the self
+ * lookup, then the buckets still short (a bucket's lookup takes in only its peers, as the
+ * service's accept rule); the random walk when asked for (off, as in the service, unless told
+ * otherwise). Every node is a server: no client check.
  *
  * The network itself: a request from A to B is answered at now + rtt(A, B) with the k peers of
  * B's table closest to the target, A left out (as the FIND_NODE handler does); B then puts A in
@@ -386,8 +388,8 @@ export class SimNetwork {
 
   /**
    * Connects a node to a network through `bootstrap`: both put each other in their tables (each
-   * identified the other as a DHT server). Its first peer makes its refresher run the join
-   * refresh a second later, which looks up its buckets and its own key.
+   * identified the other as a DHT server). Its first peer makes its refresher look up its own
+   * key soon after, and its short buckets over the join window.
    */
   join (node: SimNode, bootstrap: SimNode | undefined): void {
     if (bootstrap != null) {
