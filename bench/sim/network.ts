@@ -33,7 +33,7 @@ import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
 import { runLookup } from '../../src/kademlia/run-lookup.ts'
-import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
+import { inBucket, learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
 import { Refresher } from '../../src/routing/refresher.ts'
 import { Random, mix32 } from '../lib/random.ts'
 import { VirtualClock } from './clock.ts'
@@ -573,7 +573,7 @@ export class SimNetwork {
         signal,
         stopWhen,
         // as the service's refresher: a bucket's lookup takes in only that bucket's peers
-        accept: within == null ? undefined : (peer) => node.table.bucketIndex(peer.key) === within
+        accept: inBucket(node.table, within)
       })
     })
   }

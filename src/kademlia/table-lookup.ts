@@ -33,3 +33,12 @@ export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, e
     table.failed(event.peer.id)
   }
 }
+
+/**
+ * The accept rule of a bucket's refresh lookup: with `bucket` given, the lookup takes in only
+ * peers that fall in that bucket of `table` (so it ends once the bucket's own peers answered);
+ * without it, every peer.
+ */
+export function inBucket<P> (table: RoutingTable<P>, bucket?: number): ((peer: { key: KadId }) => boolean) | undefined {
+  return bucket == null ? undefined : (peer) => table.bucketIndex(peer.key) === bucket
+}
