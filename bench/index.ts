@@ -60,7 +60,7 @@ process.stdout.write(`# kadmium benchmarks\n\n${new Date().toISOString()}, Node 
 let failed = false
 if (only.has('sim')) {
   const result = await runSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']), lookups: positiveInt('sim-lookups', values['sim-lookups']), charts: values.charts })
-  failed ||= result.check.exact !== result.check.lookups
+  failed ||= result.check != null && result.check.exact !== result.check.lookups
   const batch = await runBatchSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']) })
   failed ||= batch.some(row => row.exact !== 1)
   await runOptimisticSimulation()

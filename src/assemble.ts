@@ -5,6 +5,7 @@
  */
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
+import { inBucket } from './kademlia/table-lookup.ts'
 import { DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
 import { Client } from './network/client.ts'
@@ -266,7 +267,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     selfKadId,
     lookup: async (key, { within, ...options }) => peerRouting.lookup(key, {
       ...options,
-      accept: within == null ? undefined : (peer) => table.bucketIndex(peer.key) === within
+      accept: inBucket(table, within)
     }),
     ping: async (entry) => keeper.isAlive(entry.peer),
     interval: settings.refreshInterval,

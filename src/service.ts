@@ -132,9 +132,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   }
 
   /**
-   * Runs one routing-table refresh now and resolves when it ends: a lookup for every bucket
-   * that saw none within the refresh interval, one for our own id, and a check of every peer
-   * not heard from within the interval (those that fail are dropped).
+   * Runs one routing-table refresh now and resolves when it ends: a lookup of our own id, a
+   * check of every peer not heard from within the refresh interval and of every one of our k
+   * closest that did not answer that lookup (those that fail are dropped), then a lookup for
+   * every bucket left short of k that saw none within the interval.
    */
   async refreshRoutingTable (options: AbortOptions = {}): Promise<void> {
     await this.layers.refresher.refresh(options)

@@ -118,18 +118,14 @@ async function provide (net: SimNetwork, from: SimNode, key: Uint8Array, variant
     stall: DEFAULT_STALL,
     seeds: from.table.closest(target, k).map(entry => entry.peer),
     now: () => net.clock.now,
-    schedule: (delay, fire) => {
-      const event = net.clock.cancellable(delay, fire)
-      return () => { event.cancel() }
-    },
-    ask: async (peer) => {
-      requests++
-      // the peer answers with the k closest of its table, leaving the asker out
-      return after(net.rtt(from.peer.index, peer.index), () => net.nodes[peer.index].table.closest(target, k + 1).map(e => e.peer).filter(p => p.index !== from.peer.index).slice(0, k))
-    },
+    schedule: net.clock.schedule,
+    // a FIND_NODE over the simulated network: the peer answers with the k closest of its table
+    ask: net.asker(from, target),
     stopWhen: hooks?.stopWhen,
     onEvent: (event) => {
-      if (event.type === 'fail') {
+      if (event.type === 'ask') {
+        requests++
+      } else if (event.type === 'fail') {
         hooks?.failed(event.peer.id)
       }
     }
@@ -179,7 +175,8 @@ export async function runOptimisticSimulation (partial: Partial<OptimisticSimula
   const rows: string[][] = []
   const results: OptimisticRow[] = []
   for (const n of options.nodes) {
-    const net = new SimNetwork({ seed: options.seed })
+    // the provides' own requests are what is measured: no background upkeep
+    const net = new SimNetwork({ seed: options.seed, refreshInterval: 0 })
     net.buildFromGlobalView(n)
     const k = net.k
     const estimate = await estimateSize(net, net.nodes[0])

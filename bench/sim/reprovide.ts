@@ -30,8 +30,7 @@ import { Reprovider } from '../../src/providers/reprovider.ts'
 import { regionBits } from '../../src/providers/schedule.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, positiveInt, ratio, table } from '../lib/stats.ts'
-import { inPart } from './batch.ts'
-import { SimNetwork } from './network.ts'
+import { SimNetwork, inPart } from './network.ts'
 import { estimateSize } from './optimistic.ts'
 
 /** Options of {@link runReprovideSimulation}. */
