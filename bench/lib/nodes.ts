@@ -16,7 +16,7 @@ import { kadDHT } from '../../src/index.ts'
 import { mix32 } from './random.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream, StreamHandler, Transport } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 
@@ -31,9 +31,17 @@ export type Impl = 'kadmium' | 'js'
 /** Inbound streams counted by protocol, shared by every node of a process. */
 export const inboundStreams = new Map<string, number>()
 
-/** A service that wraps the registered handler of a protocol to count its inbound streams. */
+/** Inbound DHT streams counted by the peer that opened them (requests it sent), every node of a process. */
+export const dhtStreamsFrom = new Map<string, number>()
+
+/**
+ * A service that wraps the registered handler of a protocol to count its inbound streams, and
+ * can make the node silent on it.
+ */
 export class StreamCounter {
   private readonly registrar: Registrar
+  private silent = false
+  private readonly held = new Set<Stream>()
 
   constructor (components: { registrar: Registrar }) {
     this.registrar = components.registrar
@@ -44,9 +52,30 @@ export class StreamCounter {
     const { handler, options } = this.registrar.getHandler(protocol)
     const counted: StreamHandler = async (stream, connection) => {
       inboundStreams.set(protocol, (inboundStreams.get(protocol) ?? 0) + 1)
+      if (protocol === BENCH_PROTOCOL) {
+        const from = connection.remotePeer.toString()
+        dhtStreamsFrom.set(from, (dhtStreamsFrom.get(from) ?? 0) + 1)
+        if (this.silent) {
+          // accepted, never read, never answered: the asker waits until it gives up
+          this.held.add(stream)
+          return
+        }
+      }
       await handler(stream, connection)
     }
     await this.registrar.handle(protocol, counted, { ...options, force: true })
+  }
+
+  /**
+   * Makes the node silent on the DHT protocol (it accepts streams and never answers) or speak
+   * again (the streams it held are reset).
+   */
+  setSilent (silent: boolean): void {
+    this.silent = silent
+    if (!silent) {
+      this.held.forEach(stream => { stream.abort(new Error('the node speaks again')) })
+      this.held.clear()
+    }
   }
 }
 
@@ -71,6 +100,15 @@ export interface BenchNodeInit {
   transport: 'memory' | 'tcp'
   /** A name unique in the process, for the memory transport's address. */
   name: string
+  /** A memory transport of the caller's (the emulated WAN's) instead of the plain one. */
+  memoryTransport?: (components: any) => Transport
+  /**
+   * libp2p's connection manager and connection monitor as shipped (the WAN benchmark), instead
+   * of the in-process benchmarks' room for every node to connect and no monitor.
+   */
+  libp2pDefaults?: boolean
+  /** A DHT client (asks, never answers) instead of a server. */
+  client?: boolean
   /** kadmium's options (kadmium nodes only). */
   kadmium?: KadDHTInit
 }
@@ -83,15 +121,15 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
   const base = {
     privateKey: init.privateKey,
     addresses: { listen: [init.transport === 'memory' ? `/memory/${init.name}` : '/ip4/127.0.0.1/tcp/0'] },
-    transports: [init.transport === 'memory' ? memory() : tcp()],
+    transports: [init.transport === 'memory' ? (init.memoryTransport ?? memory()) : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     // every peer is local: no per-host inbound rate limit, room for every node to connect
-    connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
+    connectionManager: init.libp2pDefaults === true ? {} : { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
     // libp2p pings every connection every 10 s by default: with thousands of in-process
     // connections that is load neither DHT asked for, and it would hide the pings js sends
     // before admitting a peer to its table
-    connectionMonitor: { enabled: false }
+    connectionMonitor: { enabled: init.libp2pDefaults === true }
   }
   const services = {
     identify: identify(),
@@ -103,7 +141,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
       ...base,
       services: {
         ...services,
-        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
+        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: init.client === true ? 'client' : 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
       }
     })
     : await createLibp2p({
@@ -112,7 +150,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
         ...services,
         dht: jsKadDHT({
           protocol: BENCH_PROTOCOL,
-          clientMode: false,
+          clientMode: init.client === true,
           peerInfoMapper: passthroughMapper,
           allowQueryWithZeroPeers: true,
           validators: { bench: async () => {} },
@@ -120,7 +158,10 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
         })
       }
     }) as JsBenchNode
-  await node.services.counter.count(BENCH_PROTOCOL)
+  if (init.client !== true) {
+    // a client serves no DHT protocol
+    await node.services.counter.count(BENCH_PROTOCOL)
+  }
   await node.services.counter.count(PING_PROTOCOL)
   return node
 }

@@ -1,0 +1,148 @@
+/**
+ * The operations of the WAN benchmark, each measured the same way for both implementations:
+ * wall time, the floor from its trace, the requests and connections it cost, and whether it did
+ * what was asked. Every operation starts from a node with no open connection (see `coldStart`).
+ */
+import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
+import { dhtStreamsFrom } from '../lib/nodes.ts'
+import { lookupFloor } from './floor.ts'
+import { Trace } from './trace.ts'
+import type { Goal } from './floor.ts'
+import type { OpSample } from './report.ts'
+import type { WanNetwork } from './transport.ts'
+import type { OnEvent } from '../network/operations.ts'
+import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * How long after an operation returned its requests are counted: messages sent without an
+ * answer (ADD_PROVIDER) and get's corrections land within a round trip or two.
+ */
+const COUNT_PAUSE = 1_000
+
+/** What the operations need to know of the network they run in. */
+export interface OpContext {
+  impl: Impl
+  wan: WanNetwork
+  /** The servers that answer now: the truth of a closest-peers lookup is drawn from them. */
+  live(): BenchNode[]
+}
+
+/**
+ * Closes every connection of `node`, so that its next operation pays for the connections it
+ * needs, as a node of a network of thousands does: it is connected to few of the peers a lookup
+ * asks.
+ */
+export async function coldStart (node: BenchNode): Promise<void> {
+  const closing = node.getConnections()
+  await Promise.all(closing.map(async conn => {
+    await conn.close({ signal: AbortSignal.timeout(2_000) }).catch((err: Error) => { conn.abort(err) })
+  }))
+  // close() returns while the connection is still closing: wait until it is gone (others may
+  // dial in meanwhile; those connections stay)
+  const end = Date.now() + 3_000
+  while (Date.now() < end && node.getConnections().some(conn => closing.includes(conn))) {
+    await sleep(20)
+  }
+}
+
+/** Runs `work` at `asker`, traced: its sample (without `ok`) and its value. */
+async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T, threw: boolean }> {
+  const self = asker.peerId.toString()
+  const trace = new Trace(asker, ctx.impl)
+  const sent = dhtStreamsFrom.get(self) ?? 0
+  const started = performance.now()
+  let value: T | undefined
+  let threw = false
+  try {
+    value = await work(event => { trace.event(event) })
+  } catch {
+    threw = true
+  }
+  const ms = performance.now() - started
+  trace.end()
+  await sleep(COUNT_PAUSE)
+  const g = goal(trace, value)
+  const floor = g == null ? undefined : lookupFloor(trace.ref, peer => ctx.wan.rtt(self, peer), g)
+  return {
+    value,
+    threw,
+    sample: {
+      ms,
+      floorMs: floor?.ms ?? NaN,
+      hops: floor?.hops ?? NaN,
+      requests: (dhtStreamsFrom.get(self) ?? 0) - sent,
+      connections: trace.dialled.size,
+      failed: trace.failed,
+      ok: !threw
+    }
+  }
+}
+
+/**
+ * getClosestPeers from a node with no connection open, then the same lookup again at once
+ * (warm: the connections it needs are open). Success: at least one peer returned; accuracy:
+ * the share of the true k closest live servers (by brute force) among them.
+ */
+export async function closestPair (ctx: OpContext, asker: BenchNode, key: Uint8Array): Promise<[OpSample, OpSample]> {
+  await coldStart(asker)
+  const once = async (): Promise<OpSample> => {
+    const { sample, value } = await measured(ctx, asker, async on => closest(asker, ctx.impl, key, on), (_, v) => v == null ? undefined : { all: v.ids })
+    const want = truth(ctx.live(), key, asker)
+    const ids = value?.ids ?? []
+    return { ...sample, ok: sample.ok && ids.length > 0, accuracy: ids.filter(id => want.has(id)).length / want.size }
+  }
+  const cold = await once()
+  return [cold, await once()]
+}
+
+/**
+ * findPeer of `target` through the network, from no open connection unless `cold` is false;
+ * success: an address of it was found.
+ */
+export async function findPeerOp (ctx: OpContext, asker: BenchNode, target: BenchNode, cold = true): Promise<OpSample> {
+  if (cold) {
+    await coldStart(asker)
+  }
+  const wanted = target.peerId.toString()
+  const { sample, value } = await measured(ctx, asker, async on => findPeer(asker, ctx.impl, target.peerId, on), (trace) => ({
+    // the lookup ends at the first answer that lists the target (or the target's own answer)
+    any: [...trace.ref.answers].filter(([peer, closer]) => peer === wanted || closer.includes(wanted)).map(([peer]) => peer)
+  }))
+  return { ...sample, ok: sample.ok && (value ?? 0) > 0 }
+}
+
+/**
+ * put from `writer`, then get from `reader`. put's floor: its lookup's, then one more round
+ * trip to the farthest peer it stored on (PUT_VALUE is answered); get's: the first answer with
+ * the value. Success: put did not throw; get returned the value put.
+ */
+export async function putGet (ctx: OpContext, writer: BenchNode, reader: BenchNode, key: Uint8Array, value: Uint8Array): Promise<[OpSample, OpSample]> {
+  await coldStart(writer)
+  const self = writer.peerId.toString()
+  const w = await measured(ctx, writer, async on => put(writer, ctx.impl, key, value, on), (trace) => ({ all: [...trace.stored], after: peer => ctx.wan.rtt(self, peer) }))
+  await coldStart(reader)
+  const r = await measured(ctx, reader, async on => get(reader, ctx.impl, key, on), (trace) => ({ any: [...trace.holders] }))
+  const got = r.value
+  return [w.sample, { ...r.sample, ok: r.sample.ok && got != null && got.length === value.length && got.every((b, i) => b === value[i]) }]
+}
+
+/**
+ * provide from `provider`, then find the first provider from `seeker`. provide's floor: its
+ * lookup's (ADD_PROVIDER has no answer to wait for); findProviders': the first answer with a
+ * provider. Success: provide did not throw; the provider found is `provider`.
+ */
+export async function provideFind (ctx: OpContext, provider: BenchNode, seeker: BenchNode, cid: CID): Promise<[OpSample, OpSample]> {
+  await coldStart(provider)
+  const w = await measured(ctx, provider, async on => provide(provider, ctx.impl, cid, on), (trace) => ({ all: [...trace.stored] }))
+  await coldStart(seeker)
+  const r = await measured(ctx, seeker, async on => findProvider(seeker, ctx.impl, cid, on), (trace) => ({ any: [...trace.holders] }))
+  return [w.sample, { ...r.sample, ok: r.sample.ok && r.value === provider.peerId.toString() }]
+}
+
+/** kadmium's provideMany of `cids` (no floor: it is many lookups); success: every CID reached a peer. */
+export async function provideManyOp (ctx: OpContext, provider: KadmiumBenchNode, cids: CID[]): Promise<OpSample> {
+  await coldStart(provider)
+  const { sample, value } = await measured(ctx, provider, async () => provideMany(provider, cids), () => undefined)
+  return { ...sample, ok: sample.ok && value === cids.length }
+}
