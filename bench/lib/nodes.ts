@@ -101,7 +101,7 @@ export interface BenchNodeInit {
   /** A name unique in the process, for the memory transport's address. */
   name: string
   /** A memory transport of the caller's (the emulated WAN's) instead of the plain one. */
-  memoryTransport?: (components: any) => Transport
+  memoryTransport?(components: any): Transport
   /**
    * libp2p's connection manager and connection monitor as shipped (the WAN benchmark), instead
    * of the in-process benchmarks' room for every node to connect and no monitor.

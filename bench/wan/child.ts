@@ -6,14 +6,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { byteStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { closest, findPeer, settle, sleep } from '../network/operations.ts'
 import { PING_PROTOCOL, dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { mean, memory, quantile } from '../lib/stats.ts'
+import { closest, findPeer, settle, sleep } from '../network/operations.ts'
 import { pairRttPercentiles } from './latency.ts'
 import { closestPair, findPeerOp, provideFind, provideManyOp, putGet } from './ops.ts'
 import { JOIN_WINDOW } from './report.ts'
 import { WanWorld } from './world.ts'
+import type { PickReader } from './ops.ts'
 import type { Calibration, JoinSample, OpSample, PhaseReport, WanOp, WanOptions, WanPhase, WanReport } from './report.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
 
@@ -202,31 +203,37 @@ const PHASES: Record<WanPhase, PhaseRun> = {
     const cast = defaultCast(world)
     // its own generator: how far churn got must not change the operations' draws
     const churnRandom = new Random(options.seed * 100 + 50)
-    let stop = false
-    let left = 0
-    let joined = 0
-    const every = 60_000 / options.churnPerMinute
+    const goneBefore = world.gone
+    const state = { stop: false, joined: 0 }
     const churning = (async () => {
-      while (!stop) {
-        await sleep(every)
-        if (stop) {
-          break
+      while (!state.stop) {
+        await sleep(60_000 / options.churnPerMinute)
+        if (!state.stop) {
+          await churnOnce(world, churnRandom, cast.busy, state)
         }
-        const leaver = world.pick(churnRandom, ...cast.busy)
-        await world.leave(leaver)
-        left++
-        const joiner = await world.make()
-        const bootstrap = world.pick(churnRandom)
-        await joiner.dial(bootstrap.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).then(() => { world.serve(joiner); joined++ }, () => {})
       }
     })()
     try {
       const ops = await battery(world, options, random, progress, cast)
-      return { note: `${options.churnPerMinute} servers leave and ${options.churnPerMinute} new ones join (each through a random live server) per minute, on top of the gone ones: ${left} left and ${joined} joined while it ran`, ops }
+      return { note: `${options.churnPerMinute} servers leave and ${options.churnPerMinute} new ones join (each through a random live server) per minute, after ${goneBefore} left before: ${world.gone - goneBefore} left and ${state.joined} joined while it ran`, ops }
     } finally {
-      stop = true
+      state.stop = true
       await churning
     }
+  }
+}
+
+/** One server (not one in use) leaves; a new one joins through a random live server. */
+async function churnOnce (world: WanWorld, random: Random, busy: Set<BenchNode>, state: { joined: number }): Promise<void> {
+  await world.leave(world.pick(random, ...busy))
+  const joiner = await world.make()
+  const bootstrap = world.pick(random)
+  try {
+    await joiner.dial(bootstrap.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) })
+    world.serve(joiner)
+    state.joined++
+  } catch {
+    // it never joined
   }
 }
 
@@ -262,6 +269,14 @@ async function battery (world: WanWorld, options: WanOptions, random: Random, pr
     }
   }
   const using = (...nodes: BenchNode[]): void => { nodes.forEach(n => cast.busy.add(n)) }
+  // who reads what `writer` stored: an asker the record did not reach (else it would answer
+  // from its own store, as a node on a network of thousands almost never can)
+  const reader = (writer: BenchNode): PickReader => (storedOn) => {
+    const unreached = cast.askers.filter(n => !storedOn.has(n.peerId.toString()))
+    const node = pickFrom(random, unreached.length > 1 ? unreached : cast.askers, writer)
+    using(node)
+    return node
+  }
 
   await bounded('findPeer', options.ops, async () => {
     const target = pickFrom(random, cast.targets)
@@ -278,18 +293,16 @@ async function battery (world: WanWorld, options: WanOptions, random: Random, pr
   })
   await bounded('put/get', options.ops, async () => {
     const writer = pickFrom(random, cast.askers)
-    const reader = pickFrom(random, cast.askers, writer)
-    using(writer, reader)
+    using(writer)
     const key = new TextEncoder().encode(`/bench/${options.seed}-${Array.from(random.bytes(8), b => b.toString(16)).join('')}`)
-    const [w, r] = await putGet(world, writer, reader, key, random.bytes(100))
+    const [w, r] = await putGet(world, writer, reader(writer), key, random.bytes(100))
     add('put', w)
     add('get', r)
   })
   await bounded('provide/findProviders', options.ops, async () => {
     const provider = pickFrom(random, cast.askers)
-    const seeker = pickFrom(random, cast.askers, provider)
-    using(provider, seeker)
-    const [w, r] = await provideFind(world, provider, seeker, await cidOf(Array.from(random.bytes(16), b => b.toString(16)).join('')))
+    using(provider)
+    const [w, r] = await provideFind(world, provider, reader(provider), await cidOf(Array.from(random.bytes(16), b => b.toString(16)).join('')))
     add('provide', w)
     add('findProviders', r)
   })

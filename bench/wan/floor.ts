@@ -7,9 +7,11 @@
  * connection when the asker had none to it. So the earliest time A(P) at which peer P's answer
  * could have arrived is
  *
- *     A(P) = K(P) + cost(P)
- *     K(P) = 0 if P was known at the start, else min over the peers Q whose answer listed P of A(Q)
- *     cost(P) = (connect · [P needed a new connection] + request) · RTT(asker, P)
+ * ```
+ * A(P) = K(P) + cost(P)
+ * K(P) = 0 if P was known at the start, else min over the peers Q whose answer listed P of A(Q)
+ * cost(P) = (connect · [P needed a new connection] + request) · RTT(asker, P)
+ * ```
  *
  * (a shortest path over the referral graph: the earliest referral, not necessarily the one the
  * lookup used). A lookup that needs every one of a set of answers (the k closest) ends no sooner
@@ -67,6 +69,20 @@ export function earliestAnswers (ref: Referrals, rtt: (peer: string) => number, 
   }
   const costOf = (peer: string): number => ((ref.asked.get(peer)?.cold === true ? cost.connect : 0) + cost.request) * rtt(peer)
   const done = new Map<string, { at: number, hops: number }>()
+  // when P could have been known at best, and the hops behind that
+  const knownAt = (peer: string): { at: number, hops: number } => {
+    if (ref.known.has(peer)) {
+      return { at: 0, hops: 0 }
+    }
+    let best = { at: Infinity, hops: 0 }
+    for (const q of referrers.get(peer) ?? []) {
+      const a = done.get(q)
+      if (a != null && a.at < best.at) {
+        best = a
+      }
+    }
+    return best
+  }
   const pending = new Set(ref.answers.keys())
   // Dijkstra over the answering peers: costs are positive, so the smallest tentative answer time
   // is final
@@ -75,24 +91,12 @@ export function earliestAnswers (ref: Referrals, rtt: (peer: string) => number, 
     let bestAt = Infinity
     let bestHops = 0
     for (const peer of pending) {
-      let known = Infinity
-      let hops = 0
-      if (ref.known.has(peer)) {
-        known = 0
-      } else {
-        for (const q of referrers.get(peer) ?? []) {
-          const a = done.get(q)
-          if (a != null && a.at < known) {
-            known = a.at
-            hops = a.hops
-          }
-        }
-      }
-      const at = known + costOf(peer)
+      const known = knownAt(peer)
+      const at = known.at + costOf(peer)
       if (at < bestAt) {
         best = peer
         bestAt = at
-        bestHops = hops + 1
+        bestHops = known.hops + 1
       }
     }
     if (best == null) {

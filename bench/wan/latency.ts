@@ -5,7 +5,9 @@
  *
  * Node i draws z_i from a standard normal distribution. The RTT of the pair (i, j) is
  *
- *     RTT(i, j) = median · exp(σ · (z_i + z_j) / √2),   σ = ln(p99 / median) / 2.326
+ * ```
+ * RTT(i, j) = median · exp(σ · (z_i + z_j) / √2),   σ = ln(p99 / median) / 2.326
+ * ```
  *
  * z_i + z_j is normal with variance 2 for i ≠ j, so ln RTT is normal with mean ln(median) and
  * standard deviation σ: pair RTTs are exactly log-normal, with the median and p99 asked for

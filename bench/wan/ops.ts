@@ -3,15 +3,17 @@
  * wall time, the floor from its trace, the requests and connections it cost, and whether it did
  * what was asked. Every operation starts from a node with no open connection (see `coldStart`).
  */
-import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { dhtStreamsFrom } from '../lib/nodes.ts'
+import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
 import { lookupFloor } from './floor.ts'
 import { Trace } from './trace.ts'
 import type { Goal } from './floor.ts'
 import type { OpSample } from './report.ts'
 import type { WanNetwork } from './transport.ts'
-import type { OnEvent } from '../network/operations.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
+import type { OnEvent } from '../network/operations.ts'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -49,7 +51,7 @@ export async function coldStart (node: BenchNode): Promise<void> {
 /** Runs `work` at `asker`, traced: its sample (without `ok`) and its value. */
 async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T, threw: boolean }> {
   const self = asker.peerId.toString()
-  const trace = new Trace(asker, ctx.impl)
+  const trace = new Trace(asker, ctx.impl, ctx.wan)
   const sent = dhtStreamsFrom.get(self) ?? 0
   const started = performance.now()
   let value: T | undefined
@@ -72,7 +74,7 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       floorMs: floor?.ms ?? NaN,
       hops: floor?.hops ?? NaN,
       requests: (dhtStreamsFrom.get(self) ?? 0) - sent,
-      connections: trace.dialled.size,
+      connections: trace.opened,
       failed: trace.failed,
       ok: !threw
     }
@@ -90,7 +92,7 @@ export async function closestPair (ctx: OpContext, asker: BenchNode, key: Uint8A
     const { sample, value } = await measured(ctx, asker, async on => closest(asker, ctx.impl, key, on), (_, v) => v == null ? undefined : { all: v.ids })
     const want = truth(ctx.live(), key, asker)
     const ids = value?.ids ?? []
-    return { ...sample, ok: sample.ok && ids.length > 0, accuracy: ids.filter(id => want.has(id)).length / want.size }
+    return { ...sample, ok: sample.ok && ids.length > 0, returned: ids.length, accuracy: ids.filter(id => want.has(id)).length / want.size }
   }
   const cold = await once()
   return [cold, await once()]
@@ -112,29 +114,54 @@ export async function findPeerOp (ctx: OpContext, asker: BenchNode, target: Benc
   return { ...sample, ok: sample.ok && (value ?? 0) > 0 }
 }
 
+/** Picks the node that reads what was stored, among nodes the record was not stored on. */
+export type PickReader = (storedOn: Set<string>) => BenchNode
+
+/** The k peers closest to `key` among those that answered: the result of a lookup run to its end. */
+function closestAnswered (trace: Trace, key: Uint8Array, k = 20): string[] {
+  const target = kadId(key)
+  return [...trace.ref.answers.keys()]
+    .map(id => ({ id, key: kadId(peerIdFromString(id).toMultihash().bytes) }))
+    .sort((a, b) => compareDistance(a.key, b.key, target))
+    .slice(0, k)
+    .map(p => p.id)
+}
+
 /**
- * put from `writer`, then get from `reader`. put's floor: its lookup's, then one more round
- * trip to the farthest peer it stored on (PUT_VALUE is answered); get's: the first answer with
- * the value. Success: put did not throw; get returned the value put.
+ * put from `writer`, then get from a reader the record was not stored on (else it may answer
+ * from its own store). put's floor: its lookup's, then one more round trip to the farthest peer
+ * it stored on (PUT_VALUE is answered); get's: its lookup's (both implementations run it to the
+ * end to pick the best record). Success: put did not throw; get returned the value put.
  */
-export async function putGet (ctx: OpContext, writer: BenchNode, reader: BenchNode, key: Uint8Array, value: Uint8Array): Promise<[OpSample, OpSample]> {
+export async function putGet (ctx: OpContext, writer: BenchNode, pickReader: PickReader, key: Uint8Array, value: Uint8Array): Promise<[OpSample, OpSample]> {
   await coldStart(writer)
   const self = writer.peerId.toString()
-  const w = await measured(ctx, writer, async on => put(writer, ctx.impl, key, value, on), (trace) => ({ all: [...trace.stored], after: peer => ctx.wan.rtt(self, peer) }))
+  let storedOn = new Set<string>()
+  const w = await measured(ctx, writer, async on => put(writer, ctx.impl, key, value, on), (trace) => {
+    storedOn = trace.stored
+    return { all: [...trace.stored], after: peer => ctx.wan.rtt(self, peer) }
+  })
+  const reader = pickReader(storedOn)
   await coldStart(reader)
-  const r = await measured(ctx, reader, async on => get(reader, ctx.impl, key, on), (trace) => ({ any: [...trace.holders] }))
+  const r = await measured(ctx, reader, async on => get(reader, ctx.impl, key, on), (trace) => ({ all: closestAnswered(trace, key) }))
   const got = r.value
   return [w.sample, { ...r.sample, ok: r.sample.ok && got != null && got.length === value.length && got.every((b, i) => b === value[i]) }]
 }
 
 /**
- * provide from `provider`, then find the first provider from `seeker`. provide's floor: its
- * lookup's (ADD_PROVIDER has no answer to wait for); findProviders': the first answer with a
- * provider. Success: provide did not throw; the provider found is `provider`.
+ * provide from `provider`, then find the first provider from a seeker the record was not sent
+ * to. provide's floor: its lookup's (ADD_PROVIDER has no answer to wait for); findProviders':
+ * the first answer with a provider. Success: provide did not throw; the provider found is
+ * `provider`.
  */
-export async function provideFind (ctx: OpContext, provider: BenchNode, seeker: BenchNode, cid: CID): Promise<[OpSample, OpSample]> {
+export async function provideFind (ctx: OpContext, provider: BenchNode, pickSeeker: PickReader, cid: CID): Promise<[OpSample, OpSample]> {
   await coldStart(provider)
-  const w = await measured(ctx, provider, async on => provide(provider, ctx.impl, cid, on), (trace) => ({ all: [...trace.stored] }))
+  let storedOn = new Set<string>()
+  const w = await measured(ctx, provider, async on => provide(provider, ctx.impl, cid, on), (trace) => {
+    storedOn = trace.stored
+    return { all: [...trace.stored] }
+  })
+  const seeker = pickSeeker(storedOn)
   await coldStart(seeker)
   const r = await measured(ctx, seeker, async on => findProvider(seeker, ctx.impl, cid, on), (trace) => ({ any: [...trace.holders] }))
   return [w.sample, { ...r.sample, ok: r.sample.ok && r.value === provider.peerId.toString() }]

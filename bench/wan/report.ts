@@ -29,6 +29,8 @@ export interface OpSample {
   failed: number
   /** It did what was asked (see the table's notes for each operation). */
   ok: boolean
+  /** closest: how many peers it returned. */
+  returned?: number
   /** closest: the share of the true k closest live servers among the peers returned. */
   accuracy?: number
 }

@@ -2,8 +2,8 @@
  * The WAN benchmark's tables (kadmium and js side by side with their ratio), its targets and
  * its charts.
  */
-import { cdfChart } from '../sim/svg.ts'
 import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
+import { cdfChart } from '../sim/svg.ts'
 import { sigmaOf } from './latency.ts'
 import { JOIN_WINDOW } from './report.ts'
 import type { JoinSample, OpSample, PhaseReport, WanOp, WanOptions, WanPhase, WanReport } from './report.ts'
@@ -75,6 +75,7 @@ export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: Phas
     add('floor p50', s => s.floorMs, ms)
     add('wall / floor, median', s => s.ms / s.floorMs, v => fmt(v, 2))
     add('hops on the floor\'s chain, p50', s => s.hops, v => fmt(v))
+    add('peers returned, p50', s => s.returned ?? NaN, v => fmt(v))
     add('requests sent, p50', s => s.requests, v => fmt(v))
     add('new connections, p50', s => s.connections, v => fmt(v))
     add('failed requests, p50', s => s.failed, v => fmt(v))
@@ -104,7 +105,7 @@ export function joinTable (a: JoinSample[], b: JoinSample[]): string {
   add('start of that findPeer, p50', q(col(a, j => j.probeStartMs), 0.5), q(col(b, j => j.probeStartMs), 0.5), ms)
   add('findPeer probes until found, p50', q(col(a, j => j.probes), 0.5), q(col(b, j => j.probes), 0.5), v => fmt(v))
   add(`requests the joiner sent in its first ${JOIN_WINDOW / 1_000} s, p50`, q(col(a, j => j.requests), 0.5), q(col(b, j => j.requests), 0.5), v => fmt(v))
-  add(`connections it opened in that time, p50`, q(col(a, j => j.connections), 0.5), q(col(b, j => j.connections), 0.5), v => fmt(v))
+  add('connections it opened in that time, p50', q(col(a, j => j.connections), 0.5), q(col(b, j => j.connections), 0.5), v => fmt(v))
   return table(`Joining the healthy network through one random server, then looked up (findPeer) by random servers one after another (${a.length} kadmium, ${b.length} js)`, HEADER, rows)
 }
 
@@ -116,7 +117,11 @@ export function targetsTable (a: WanReport, b: WanReport): string {
   const cold = silent?.ops.closest ?? []
   const rows: string[][] = []
   const add = (target: string, value: number, f: (v: number) => string, met: boolean): void => {
-    rows.push([target, f(value), Number.isFinite(value) ? (met ? 'met' : 'missed') : '–'])
+    let verdict = met ? 'met' : 'missed'
+    if (!Number.isFinite(value)) {
+      verdict = '–'
+    }
+    rows.push([target, f(value), verdict])
   }
   const wallOverFloor = q(cold.map(s => s.ms / s.floorMs), 0.5)
   add('cold getClosestPeers p50 ≤ 1.3 × its floor (median wall / floor)', wallOverFloor, v => `${fmt(v, 2)}×`, wallOverFloor <= 1.3)

@@ -6,6 +6,7 @@
  */
 import { EventTypes } from '@libp2p/kad-dht'
 import type { Referrals } from './floor.ts'
+import type { WanNetwork } from './transport.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
 import type { Connection, Libp2p } from '@libp2p/interface'
 
@@ -34,19 +35,30 @@ export class Trace {
   readonly final: string[] = []
   /** Requests that failed (an error from the peer, a timeout, a dial that failed). */
   failed = 0
-  /** Connections the node opened (dialled) while the operation ran. */
+  /** Peers the node started dialling while the operation ran: the asks that needed a new connection. */
   readonly dialled = new Set<string>()
+  /** Connections the node opened (outbound) while the operation ran. */
+  opened = 0
   private readonly listed = new Set<string>()
   private readonly node: Libp2p
   private readonly onOpen: (event: CustomEvent<Connection>) => void
+  private readonly unwatch: () => void
 
-  constructor (node: BenchNode, impl: Impl) {
+  /**
+   * Starts recording at `node`. `wan` tells which peers it starts dialling from now on: a dial
+   * started before (libp2p reconnecting a kept-alive peer) is not charged to the operation.
+   */
+  constructor (node: BenchNode, impl: Impl, wan: WanNetwork) {
     this.node = node as Libp2p
     this.ref = { known: new Set(tablePeers(node, impl)), asked: new Map(), answers: new Map() }
-    this.onOpen = (event) => {
-      if (event.detail.direction === 'outbound') {
-        this.dialled.add(event.detail.remotePeer.toString())
+    const self = node.peerId.toString()
+    this.unwatch = wan.watchDials((from, to) => {
+      if (from === self) {
+        this.dialled.add(to)
       }
+    })
+    this.onOpen = (event) => {
+      this.opened += event.detail.direction === 'outbound' ? 1 : 0
     }
     this.node.addEventListener('connection:open', this.onOpen)
   }
@@ -63,6 +75,7 @@ export class Trace {
   /** Stops listening; marks which asks needed a new connection. */
   end (): this {
     this.node.removeEventListener('connection:open', this.onOpen)
+    this.unwatch()
     for (const [peer, ask] of this.ref.asked) {
       ask.cold = this.dialled.has(peer)
     }

@@ -3,8 +3,8 @@
  * deliver every chunk half a round trip after it was sent, between nodes that may be made
  * unreachable.
  *
- * Why not the memory transport's own `latency` option: in @libp2p/memory 2.0.15 it is the
- * *listener's* value, applied once on dial and then to every chunk a connection carries in
+ * Why not the memory transport's own `latency` option: in `@libp2p/memory` 2.0.15 it is the
+ * listener's value, applied once on dial and then to every chunk a connection carries in
  * either direction, one chunk after another (each chunk waits for the previous chunk's delay to
  * end: `it-map` over the incoming pushable awaits `delay(latency)` per chunk). A burst of n chunks
  * therefore arrives after n × latency: in a calibration run at latency 50 ms, one FIND_NODE on an
@@ -37,6 +37,7 @@ interface WanNode {
 export class WanNetwork {
   private readonly nodes = new Map<string, WanNode>()
   private readonly byAddress = new Map<string, string>()
+  private readonly dialWatchers = new Set<(from: string, to: string) => void>()
   /** The round-trip time in ms between two nodes, from their factors. */
   readonly pairRtt: (a: number, b: number) => number
 
@@ -62,14 +63,29 @@ export class WanNetwork {
     return this.nodes.get(peerId)?.reachable === true
   }
 
-  /** The round-trip time in ms between two registered nodes. */
+  /**
+   * The round-trip time in ms between two registered nodes, as the transport applies it: twice
+   * the one-way delay, rounded to whole ms (timers of one duration fire in the order they were
+   * set, which keeps a connection's chunks in order).
+   */
   rtt (a: string, b: string): number {
     const x = this.nodes.get(a)
     const y = this.nodes.get(b)
     if (x == null || y == null) {
       throw new Error(`no latency for ${a} ↔ ${b}: a node is not registered`)
     }
-    return this.pairRtt(x.factor, y.factor)
+    return 2 * Math.max(1, Math.round(this.pairRtt(x.factor, y.factor) / 2))
+  }
+
+  /** Calls `watcher(from, to)` whenever a node starts dialling another; returns how to stop. */
+  watchDials (watcher: (from: string, to: string) => void): () => void {
+    this.dialWatchers.add(watcher)
+    return () => { this.dialWatchers.delete(watcher) }
+  }
+
+  /** Tells the dial watchers (the transport calls it). */
+  dialling (from: string, to: string): void {
+    this.dialWatchers.forEach(watcher => { watcher(from, to) })
   }
 
   /** The peer id a dialled multiaddr names: its /p2p part, else the node listening there. */
@@ -84,18 +100,21 @@ export class WanNetwork {
   }
 }
 
-/** Hands each incoming chunk (and the end of the stream) to `maConn` `oneWay` ms late, in order. */
-function delayIncoming (maConn: MultiaddrConnection, oneWay: number): void {
-  const conn = maConn as any
-  const onData = conn.onData.bind(conn)
-  const onTransportClosed = conn.onTransportClosed.bind(conn)
-  conn.onData = (data: unknown) => { setTimeout(onData, oneWay, data) }
-  conn.onTransportClosed = (err?: Error) => { setTimeout(onTransportClosed, oneWay, err) }
+/** The two calls through which the memory transport hands a connection what it received. */
+export interface Receiver {
+  onData(data: unknown): void
+  onTransportClosed(err?: Error): void
 }
 
-/** Rounds to whole ms (timers of one duration fire in the order they were set). */
-function oneWayOf (rtt: number): number {
-  return Math.max(1, Math.round(rtt / 2))
+/**
+ * Hands each incoming chunk (and the end of the stream) to `maConn` `oneWay` ms late, in order:
+ * chunks sent together arrive together (a latency, not a rate).
+ */
+export function delayIncoming (conn: Receiver, oneWay: number): void {
+  const onData = conn.onData.bind(conn)
+  const onTransportClosed = conn.onTransportClosed.bind(conn)
+  conn.onData = (data) => { setTimeout(onData, oneWay, data) }
+  conn.onTransportClosed = (err) => { setTimeout(onTransportClosed, oneWay, err) }
 }
 
 /** Waits `ms` (forever when undefined) or until `signal` aborts, then throws its reason. */
@@ -137,14 +156,17 @@ function wanTransport (net: WanNetwork, components: { peerId: PeerId, logger: Co
   const innerListener = inner.createListener.bind(inner)
   inner.dial = async (ma, options) => {
     const remote = net.peerOf(ma)
+    if (remote != null) {
+      net.dialling(self, remote)
+    }
     if (remote == null || !net.reachable(remote)) {
       // a dropped SYN: nothing happens until the dialer gives up
       await sleep(undefined, options.signal)
     }
     const rtt = net.rtt(self, remote as string)
-    await sleep(Math.round(rtt), options.signal)
+    await sleep(rtt, options.signal)
     const upgrader = override(options.upgrader, 'upgradeOutbound', async (maConn: MultiaddrConnection, opts: any) => {
-      delayIncoming(maConn, oneWayOf(rtt))
+      delayIncoming(maConn as unknown as Receiver, rtt / 2)
       return options.upgrader.upgradeOutbound(maConn, opts)
     })
     return innerDial(ma, { ...options, upgrader })
@@ -152,7 +174,7 @@ function wanTransport (net: WanNetwork, components: { peerId: PeerId, logger: Co
   inner.createListener = (options) => {
     const upgrader = override(options.upgrader, 'upgradeInbound', async (maConn: MultiaddrConnection, opts: any) => {
       const remote = net.peerOf(maConn.remoteAddr)
-      delayIncoming(maConn, oneWayOf(remote == null ? 0 : net.rtt(self, remote)))
+      delayIncoming(maConn as unknown as Receiver, remote == null ? 0 : net.rtt(self, remote) / 2)
       return options.upgrader.upgradeInbound(maConn, opts)
     })
     return innerListener({ ...options, upgrader })

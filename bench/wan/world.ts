@@ -21,6 +21,8 @@ export class WanWorld implements OpContext {
   readonly factors: number[] = []
   /** Servers that answer: askers, targets and truths are drawn from them. */
   servers: BenchNode[] = []
+  /** Servers that left. */
+  gone = 0
   private readonly options: WanOptions
   private readonly factorRandom: Random
 
@@ -71,6 +73,7 @@ export class WanWorld implements OpContext {
 
   /** A node leaves: it stops, and dials to it hang from now on; it stays in others' tables. */
   async leave (node: BenchNode): Promise<void> {
+    this.gone++
     this.servers = this.servers.filter(n => n !== node)
     this.wan.setReachable(node.peerId.toString(), false)
     await Promise.resolve(node.stop()).catch(() => {})
