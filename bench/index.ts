@@ -10,6 +10,7 @@
  * node dist/bench/sim/index.js --nodes 20000 --charts docs
  * node dist/bench/sim/batch.js --nodes 10000 --keys 100,1000,10000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
+ * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN (npm run bench:wan; not run here: ~30 min)
  * ```
  *
  * Options here: `--only sim,network,serve,store`, `--nodes 50,150`, `--lookups 20`, `--ops 10`,

@@ -9,7 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { PING_PROTOCOL, dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { mean, memory, quantile } from '../lib/stats.ts'
-import { closest, findPeer, settle, sleep } from '../network/operations.ts'
+import { closest, findPeer, pings, settle, sleep, streams } from '../network/operations.ts'
 import { pairRttPercentiles } from './latency.ts'
 import { closestPair, findPeerOp, provideFind, provideManyOp, putGet } from './ops.ts'
 import { JOIN_WINDOW } from './report.ts'
@@ -34,6 +34,9 @@ export async function wanChild (impl: Impl, options: WanOptions): Promise<WanRep
   const world = new WanWorld(impl, options)
   const baseline = memory()
   const build = await buildNetwork(world, options, progress)
+  // what the built network does while nobody asks anything: libp2p's connection monitor pings
+  // every connection every 10 s
+  const idle = await idleLoad(5_000)
   const report: WanReport = {
     impl,
     nodes: options.nodes,
@@ -43,11 +46,18 @@ export async function wanChild (impl: Impl, options: WanOptions): Promise<WanRep
     selfLookups: build.selfLookups,
     tableMean: mean(world.servers.map(tableSize)),
     rssPerNode: (memory().rss - baseline.rss) / options.nodes,
+    idle,
     phases: [],
     joins: []
   }
   progress(`built; calibration: dial ${quantile(report.calibration.dial, 0.5).toFixed(2)} RTT, stream ${quantile(report.calibration.stream, 0.5).toFixed(2)}, request ${quantile(report.calibration.request, 0.5).toFixed(2)}`)
+  // a phase not begun this close to the parent's kill is left out, so the report gets out
+  const deadline = began + (options.timeoutMinutes - 4) * 60_000
   for (const [i, phase] of options.phases.entries()) {
+    if (performance.now() > deadline) {
+      progress(`no time left for ${phase}`)
+      break
+    }
     progress(`phase ${phase}`)
     const random = new Random(options.seed * 100 + i)
     const lag = monitorEventLoopDelay({ resolution: 10 })
@@ -60,6 +70,17 @@ export async function wanChild (impl: Impl, options: WanOptions): Promise<WanRep
   progress('done')
   await Promise.all(world.nodes.map(async node => { await Promise.resolve(node.stop()).catch(() => {}) }))
   return report
+}
+
+/** Ping and DHT streams per second, and the event-loop delay, over `ms` of quiet. */
+async function idleLoad (ms: number): Promise<WanReport['idle']> {
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  const p = pings()
+  const d = streams()
+  lag.enable()
+  await sleep(ms)
+  lag.disable()
+  return { pingsPerSecond: (pings() - p) * 1_000 / ms, dhtPerSecond: (streams() - d) * 1_000 / ms, lagMs: [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6] }
 }
 
 /** N servers; each dials `degree` others; every node looks itself up, four at a time. */
@@ -175,12 +196,12 @@ const PHASES: Record<WanPhase, PhaseRun> = {
   async nat (world, options, random, progress) {
     const clients: BenchNode[] = []
     for (let i = 0; i < Math.round(options.nat * options.nodes); i++) {
-      const client = await world.make(true)
-      clients.push(client)
-      for (const server of random.sample(world.servers.length, options.degree).map(j => world.servers[j])) {
-        await client.dial(server.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
-      }
+      clients.push(await world.make(true))
     }
+    const links = clients.flatMap(client => random.sample(world.servers.length, options.degree).map(j => [client, world.servers[j]]))
+    await pool(links, 8, async ([client, server]) => {
+      await client.dial(server.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
+    })
     // their first refresh (kadmium) or self-query (js) runs now
     await sleep(5_000)
     try {
@@ -259,7 +280,12 @@ function pickFrom (random: Random, from: BenchNode[], ...not: BenchNode[]): Benc
  */
 async function battery (world: WanWorld, options: WanOptions, random: Random, progress: Progress, cast: Cast): Promise<Partial<Record<WanOp, OpSample[]>>> {
   const ops: Partial<Record<WanOp, OpSample[]>> = {}
-  const add = (op: WanOp, sample: OpSample): void => { (ops[op] ??= []).push(sample) }
+  const add = (op: WanOp, sample: OpSample): void => {
+    (ops[op] ??= []).push(sample)
+    if (sample.error != null) {
+      progress(`${op} threw after ${Math.round(sample.ms)} ms: ${sample.error}`)
+    }
+  }
   const bounded = async (label: string, count: number, run: () => Promise<void>): Promise<void> => {
     progress(label)
     const end = performance.now() + options.opMinutes * 60_000

@@ -20,10 +20,10 @@
  * warm. Each has its floor (bench/wan/floor.ts): the time it could not have beaten given the
  * answers it got, from who referred whom (the implementations' events) and the latencies.
  *
- * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 50`,
+ * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
- * `--op-minutes 1.5`, `--timeout-minutes 25`, `--impls kadmium,js`, `--charts DIR`.
+ * `--op-minutes 1`, `--timeout-minutes 25`, `--impls kadmium,js`, `--charts DIR`.
  */
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -44,7 +44,7 @@ export type { WanOptions, WanReport } from './report.ts'
 
 /** A report with nothing in it, for an implementation left out or whose child failed. */
 function emptyReport (impl: Impl, nodes: number): WanReport {
-  return { impl, nodes, rtt: [NaN, NaN, NaN, NaN], calibration: { dial: [], stream: [], request: [] }, buildMs: NaN, selfLookups: NaN, tableMean: NaN, rssPerNode: NaN, phases: [], joins: [] }
+  return { impl, nodes, rtt: [NaN, NaN, NaN, NaN], calibration: { dial: [], stream: [], request: [] }, buildMs: NaN, selfLookups: NaN, tableMean: NaN, rssPerNode: NaN, idle: { pingsPerSecond: NaN, dhtPerSecond: NaN, lagMs: [NaN, NaN] }, phases: [], joins: [] }
 }
 
 async function runChild (impl: Impl, options: WanOptions): Promise<WanReport> {

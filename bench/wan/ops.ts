@@ -49,17 +49,17 @@ export async function coldStart (node: BenchNode): Promise<void> {
 }
 
 /** Runs `work` at `asker`, traced: its sample (without `ok`) and its value. */
-async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T, threw: boolean }> {
+async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T }> {
   const self = asker.peerId.toString()
   const trace = new Trace(asker, ctx.impl, ctx.wan)
   const sent = dhtStreamsFrom.get(self) ?? 0
   const started = performance.now()
   let value: T | undefined
-  let threw = false
+  let error: string | undefined
   try {
     value = await work(event => { trace.event(event) })
-  } catch {
-    threw = true
+  } catch (err: any) {
+    error = `${err.name}: ${err.message}`.slice(0, 200)
   }
   const ms = performance.now() - started
   trace.end()
@@ -68,7 +68,6 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
   const floor = g == null ? undefined : lookupFloor(trace.ref, peer => ctx.wan.rtt(self, peer), g)
   return {
     value,
-    threw,
     sample: {
       ms,
       floorMs: floor?.ms ?? NaN,
@@ -76,7 +75,8 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       requests: (dhtStreamsFrom.get(self) ?? 0) - sent,
       connections: trace.opened,
       failed: trace.failed,
-      ok: !threw
+      ok: error == null,
+      error
     }
   }
 }

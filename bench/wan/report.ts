@@ -29,6 +29,8 @@ export interface OpSample {
   failed: number
   /** It did what was asked (see the table's notes for each operation). */
   ok: boolean
+  /** What it threw, if it did. */
+  error?: string
   /** closest: how many peers it returned. */
   returned?: number
   /** closest: the share of the true k closest live servers among the peers returned. */
@@ -81,6 +83,8 @@ export interface WanReport {
   selfLookups: number
   tableMean: number
   rssPerNode: number
+  /** The built network left alone for a few seconds: streams per second and the event-loop delay (p50, p99). */
+  idle: { pingsPerSecond: number, dhtPerSecond: number, lagMs: [number, number] }
   phases: PhaseReport[]
   joins: JoinSample[]
 }
@@ -125,14 +129,14 @@ export const WAN_DEFAULTS: WanOptions = {
   latency: AMINO_RTT,
   lookups: 20,
   ops: 8,
-  batch: 50,
+  batch: 30,
   joins: 5,
   silent: 0.2,
   unreachable: 0.2,
   nat: 0.25,
   churnPerMinute: 20,
   phases: [...WAN_PHASES],
-  opMinutes: 1.5,
+  opMinutes: 1,
   timeoutMinutes: 25,
   impls: ['kadmium', 'js']
 }

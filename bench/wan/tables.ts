@@ -50,6 +50,9 @@ export function buildTable (a: WanReport, b: WanReport): string {
   add('self-lookups done within the bound', a.selfLookups, b.selfLookups, v => fmt(v))
   add('routing-table size after building, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
   add('resident memory per node after building', a.rssPerNode, b.rssPerNode, v => `${fmt(v / 1024 / 1024, 2)} MB`)
+  add('idle: libp2p ping streams per second, whole network (connection monitor)', a.idle.pingsPerSecond, b.idle.pingsPerSecond, v => fmt(v, 1))
+  add('idle: DHT streams per second, whole network', a.idle.dhtPerSecond, b.idle.dhtPerSecond, v => fmt(v, 1))
+  rows.push(['idle: event-loop delay p50 · p99', `${ms(a.idle.lagMs[0])} · ${ms(a.idle.lagMs[1])}`, `${ms(b.idle.lagMs[0])} · ${ms(b.idle.lagMs[1])}`, ''])
   return table(`WAN, ${a.nodes || b.nodes} servers: building the network`, HEADER, rows)
 }
 
