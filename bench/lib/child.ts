@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process'
 const PREFIX = 'REPORT '
 
 /**
- * Runs `node --expose-gc <args>` and resolves to the report it printed; rejects when it ended
- * without one or was killed after `timeoutMs`.
+ * Runs `node --expose-gc <args>` and resolves to the last report it printed; rejects when it
+ * ended without one (killed after `timeoutMs` before its first).
  */
 export async function runReportChild<T> (args: string[], timeoutMs: number, label: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -19,7 +19,9 @@ export async function runReportChild<T> (args: string[], timeoutMs: number, labe
     const timer = setTimeout(() => { proc.kill('SIGKILL') }, timeoutMs)
     proc.on('close', (code, signal) => {
       clearTimeout(timer)
-      const line = stdout.split('\n').find(l => l.startsWith(PREFIX))
+      // the last report: a child may print a partial one after each phase, so that one killed
+      // at its time limit still tells what it measured
+      const line = stdout.split('\n').filter(l => l.startsWith(PREFIX)).pop()
       if (line == null) {
         reject(new Error(`the ${label} child ended (${code ?? signal}) without a report`))
         return

@@ -25,8 +25,11 @@ const CALIBRATION_PAIRS = 12
 
 type Progress = (what: string) => void
 
-/** Builds the network of one implementation, runs the phases, and reports. */
-export async function wanChild (impl: Impl, options: WanOptions): Promise<WanReport> {
+/**
+ * Builds the network of one implementation, runs the phases, and reports; `partial` gets the
+ * report so far after the build and after each phase.
+ */
+export async function wanChild (impl: Impl, options: WanOptions, partial: (report: WanReport) => void = () => {}): Promise<WanReport> {
   const began = performance.now()
   const progress: Progress = (what) => {
     process.stderr.write(`  [wan ${impl}, ${options.nodes} nodes, ${((performance.now() - began) / 1_000).toFixed(0)} s] ${what}\n`)
@@ -51,8 +54,9 @@ export async function wanChild (impl: Impl, options: WanOptions): Promise<WanRep
     joins: []
   }
   progress(`built; calibration: dial ${quantile(report.calibration.dial, 0.5).toFixed(2)} RTT, stream ${quantile(report.calibration.stream, 0.5).toFixed(2)}, request ${quantile(report.calibration.request, 0.5).toFixed(2)}`)
-  // a phase not begun this close to the parent's kill is left out, so the report gets out
-  const deadline = began + (options.timeoutMinutes - 4) * 60_000
+  partial(report)
+  // a phase that could not end before the parent's kill is left out
+  const deadline = began + (options.timeoutMinutes - 4 * options.opMinutes - 3) * 60_000
   for (const [i, phase] of options.phases.entries()) {
     if (performance.now() > deadline) {
       progress(`no time left for ${phase}`)
@@ -65,7 +69,9 @@ export async function wanChild (impl: Impl, options: WanOptions): Promise<WanRep
     const t = performance.now()
     const result = await PHASES[phase](world, options, random, progress, report)
     lag.disable()
-    report.phases.push({ phase, ...result, lagMs: [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6], ms: performance.now() - t })
+    const sizes = world.servers.map(tableSize)
+    report.phases.push({ phase, ...result, lagMs: [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6], tables: [mean(sizes), Math.min(...sizes)], ms: performance.now() - t })
+    partial(report)
   }
   progress('done')
   await Promise.all(world.nodes.map(async node => { await Promise.resolve(node.stop()).catch(() => {}) }))
@@ -102,6 +108,7 @@ async function buildNetwork (world: WanWorld, options: WanOptions, progress: Pro
   await pool(links, 8, async ([a, b]) => {
     await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
   })
+  progress('dialled; waiting until the tables are still')
   await settle(nodes, 2_000, 60_000)
   progress('self-lookups')
   const end = performance.now() + options.opMinutes * 2 * 60_000
@@ -149,7 +156,7 @@ async function calibrate (world: WanWorld, random: Random): Promise<Calibration>
   return out
 }
 
-type PhaseResult = Omit<PhaseReport, 'phase' | 'lagMs' | 'ms'>
+type PhaseResult = Omit<PhaseReport, 'phase' | 'lagMs' | 'tables' | 'ms'>
 type PhaseRun = (world: WanWorld, options: WanOptions, random: Random, progress: Progress, report: WanReport) => Promise<PhaseResult>
 
 /** Who asks and who is looked for in a phase. */

@@ -23,7 +23,7 @@
  * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
- * `--op-minutes 1`, `--timeout-minutes 25`, `--impls kadmium,js`, `--charts DIR`.
+ * `--op-minutes 1`, `--timeout-minutes 30`, `--impls kadmium,js`, `--charts DIR`.
  */
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -179,7 +179,7 @@ if (isMain(import.meta.url)) {
     await runWanBench(options)
     process.exit(0)
   } else {
-    printReport(await wanChild(child, { ...WAN_DEFAULTS, ...options }))
+    printReport(await wanChild(child, { ...WAN_DEFAULTS, ...options }, printReport))
     // stopped nodes may leave timers behind: end the child once the report is out
     process.exit(0)
   }

@@ -76,7 +76,8 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       connections: trace.opened,
       failed: trace.failed,
       ok: error == null,
-      error
+      // what it threw, and why its first requests failed
+      error: error == null ? undefined : [error, ...trace.failures].join('; ')
     }
   }
 }

@@ -45,6 +45,8 @@ export interface PhaseReport {
   ops: Partial<Record<WanOp, OpSample[]>>
   /** The process's event-loop delay during the phase, p50 and p99 in ms: how far timers ran late. */
   lagMs: [number, number]
+  /** Routing-table sizes of the servers answering at the end of the phase: mean, min. */
+  tables: [number, number]
   ms: number
 }
 
@@ -137,6 +139,6 @@ export const WAN_DEFAULTS: WanOptions = {
   churnPerMinute: 20,
   phases: [...WAN_PHASES],
   opMinutes: 1,
-  timeoutMinutes: 25,
+  timeoutMinutes: 30,
   impls: ['kadmium', 'js']
 }

@@ -92,6 +92,8 @@ export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: Phas
   }
   const lag = (p?: PhaseReport): string => p == null ? '–' : `${ms(p.lagMs[0])} · ${ms(p.lagMs[1])}`
   rows.push(['event-loop delay p50 · p99 (timers running late: the emulation\'s own error)', lag(a), lag(b), ''])
+  const tables = (p?: PhaseReport): string => p == null ? '–' : `${fmt(p.tables[0], 1)} · ${fmt(p.tables[1])}`
+  rows.push(['routing-table size of the answering servers at the end, mean · min', tables(a), tables(b), ratio(a?.tables[0] ?? NaN, b?.tables[0] ?? NaN)])
   rows.push(['phase duration', ms(a?.ms ?? NaN), ms(b?.ms ?? NaN), ratio(a?.ms ?? NaN, b?.ms ?? NaN)])
   const note = a?.note ?? b?.note ?? ''
   return table(`WAN, ${nodes} servers, ${phase}: ${note} (operations: kadmium · js)`, HEADER, rows)

@@ -35,6 +35,8 @@ export class Trace {
   readonly final: string[] = []
   /** Requests that failed (an error from the peer, a timeout, a dial that failed). */
   failed = 0
+  /** Why, for the first few. */
+  readonly failures: string[] = []
   /** Peers the node started dialling while the operation ran: the asks that needed a new connection. */
   readonly dialled = new Set<string>()
   /** Connections the node opened (outbound) while the operation ran. */
@@ -89,6 +91,13 @@ export class Trace {
     return this
   }
 
+  private fail (error: Error | undefined): void {
+    this.failed++
+    if (this.failures.length < 3) {
+      this.failures.push(`${error?.name}: ${error?.message}`.slice(0, 120))
+    }
+  }
+
   private ask (peer: string): void {
     if (!this.listed.has(peer)) {
       // asked before any answer named it: it was known at the start
@@ -108,13 +117,13 @@ export class Trace {
     switch (type) {
       case 'kadmium:lookup:ask': this.ask(detail.peer.toString()); break
       case 'kadmium:lookup:answer': this.answer(detail.peer.toString(), detail.closer.map(String)); break
-      case 'kadmium:lookup:fail': this.failed++; break
+      case 'kadmium:lookup:fail': this.fail(detail.error); break
       case 'kadmium:get:value': this.holders.add(detail.peer.toString()); break
       case 'kadmium:providers:found': if (detail.from != null) { this.holders.add(detail.from.toString()) } break
       case 'kadmium:put:stored':
       case 'kadmium:provide:sent': this.stored.add(detail.peer.toString()); break
       case 'kadmium:put:failed':
-      case 'kadmium:provide:failed': this.failed++; break
+      case 'kadmium:provide:failed': this.fail(detail.error); break
       default: break
     }
   }
@@ -136,7 +145,7 @@ export class Trace {
       case EventTypes.VALUE:
       case EventTypes.PROVIDER: this.holders.add(event.from.toString()); break
       case EventTypes.FINAL_PEER: this.final.push(event.peer.id.toString()); break
-      case EventTypes.QUERY_ERROR: this.failed++; break
+      case EventTypes.QUERY_ERROR: this.fail(event.error); break
       default: break
     }
   }
