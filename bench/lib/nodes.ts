@@ -18,7 +18,7 @@ import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, Stream, StreamHandler, Transport } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
-import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT as JsKadDHT, KadDHTInit as JsKadDHTInit } from '@libp2p/kad-dht'
 
 /** The private protocol both implementations speak in the benchmarks. */
 export const BENCH_PROTOCOL = '/kadmium-bench/kad/1.0.0'
@@ -111,6 +111,8 @@ export interface BenchNodeInit {
   client?: boolean
   /** kadmium's options (kadmium nodes only). */
   kadmium?: KadDHTInit
+  /** `@libp2p/kad-dht`'s options (js nodes only), over the benchmarks' own. */
+  js?: Partial<JsKadDHTInit>
 }
 
 /**
@@ -154,7 +156,8 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
           peerInfoMapper: passthroughMapper,
           allowQueryWithZeroPeers: true,
           validators: { bench: async () => {} },
-          selectors: { bench: () => 0 }
+          selectors: { bench: () => 0 },
+          ...init.js
         })
       }
     }) as JsBenchNode

@@ -4,6 +4,7 @@
  * the ways nodes fall silent, leave and join.
  */
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { REFRESH_INTERVAL } from '../../src/constants.ts'
 import { benchKey, benchNode } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { drawFactors, pairRtt } from './latency.ts'
@@ -11,6 +12,9 @@ import { WanNetwork } from './transport.ts'
 import type { OpContext } from './ops.ts'
 import type { WanOptions } from './report.ts'
 import type { BenchNode, Impl } from '../lib/nodes.ts'
+
+/** `@libp2p/kad-dht`'s self-query and table-refresh interval (its QUERY_SELF_INTERVAL, TABLE_REFRESH_INTERVAL). */
+const JS_UPKEEP_INTERVAL = 5 * 60_000
 
 export class WanWorld implements OpContext {
   readonly impl: Impl
@@ -25,12 +29,14 @@ export class WanWorld implements OpContext {
   gone = 0
   private readonly options: WanOptions
   private readonly factorRandom: Random
+  private readonly upkeepRandom: Random
 
   constructor (impl: Impl, options: WanOptions) {
     this.impl = impl
     this.options = options
     this.wan = new WanNetwork(pairRtt(options.latency))
     this.factorRandom = new Random(options.seed * 7_919 + 17)
+    this.upkeepRandom = new Random(options.seed * 7_919 + 29)
   }
 
   live (): BenchNode[] {
@@ -62,7 +68,27 @@ export class WanWorld implements OpContext {
     const id = peerIdFromPrivateKey(privateKey).toString()
     this.wan.add(id, `/memory/${name}`, this.factor(index))
     this.wan.setReachable(id, !client)
-    const node = await benchNode({ impl: this.impl, privateKey, transport: 'memory', name, memoryTransport: this.wan.transport(), libp2pDefaults: true, client })
+    // Each node's periodic upkeep (kadmium's bucket refresh every 10 min, js's self-query and
+    // table refresh every 5 min) runs every 0.5–1.5 × its default: nodes started within a minute
+    // would otherwise all refresh at once, every 5 and 10 minutes, which no real network does
+    // (its nodes started at unrelated times); the mean interval stays the default
+    const upkeep = 0.5 + this.upkeepRandom.next()
+    const node = await benchNode({
+      impl: this.impl,
+      privateKey,
+      transport: 'memory',
+      name,
+      memoryTransport: this.wan.transport(),
+      libp2pDefaults: true,
+      client,
+      kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) } },
+      js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
+    })
+    if (this.impl === 'js') {
+      // js's table refresh interval is no option: its refresher reads this field each time it
+      // sets its next timer
+      (node.services.dht as any).routingTableRefresh.refreshInterval = Math.round(JS_UPKEEP_INTERVAL * upkeep)
+    }
     this.nodes.push(node)
     return node
   }
