@@ -14,6 +14,6 @@ export default {
   dependencyCheck: {
     // node runs the scripts; long is the type protobufjs's generated declarations name
     ignore: ['node', 'long'],
-    productionIgnorePatterns: ['/bench', '/dist', '/test', '/scripts', '.aegir.js']
+    productionIgnorePatterns: ['/bench', '/dist', '/test', '/scripts', '.aegir.js', 'eslint.layers.config.js']
   }
 }

@@ -11,13 +11,15 @@
  * node dist/bench/sim/batch.js --nodes 10000 --keys 100,1000,10000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
  * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN (npm run bench:wan; not run here: ~30 min)
+ * node dist/bench/bundle.js
  * ```
  *
- * Options here: `--only sim,network,serve,store`, `--nodes 50,150`, `--lookups 20`, `--ops 10`,
- * `--sim-nodes 10000`, `--sim-lookups 100`, `--serve-seconds 2`, `--records 100000`,
+ * Options here: `--only sim,network,serve,store,bundle`, `--nodes 50,150`, `--lookups 20`,
+ * `--ops 10`, `--sim-nodes 10000`, `--sim-lookups 100`, `--serve-seconds 2`, `--records 100000`,
  * `--charts docs`.
  */
 import { parseArgs } from 'node:util'
+import { runBundle } from './bundle.ts'
 import { intList, positiveInt } from './lib/stats.ts'
 import { NETWORK_DEFAULTS, runNetworkBench } from './network.ts'
 import { runProviderStore } from './provider-store.ts'
@@ -25,7 +27,7 @@ import { runServe } from './serve.ts'
 import { runBatchSimulation } from './sim/batch.ts'
 import { runSimulation } from './sim/index.ts'
 
-const PARTS = ['sim', 'network', 'serve', 'store'] as const
+const PARTS = ['sim', 'network', 'serve', 'store', 'bundle'] as const
 type Part = typeof PARTS[number]
 
 const { values } = parseArgs({
@@ -67,6 +69,9 @@ if (only.has('serve')) {
 }
 if (only.has('store')) {
   await runProviderStore({ records: positiveInt('records', values.records), lookups: Math.min(200_000, positiveInt('records', values.records)) })
+}
+if (only.has('bundle')) {
+  await runBundle()
 }
 process.stdout.write(`\nall benchmarks: ${((performance.now() - started) / 60_000).toFixed(1)} min\n`)
 process.exit(failed ? 1 : 0)

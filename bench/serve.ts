@@ -34,7 +34,7 @@ import { BENCH_PROTOCOL, benchKey, benchNode, tableSize } from './lib/nodes.ts'
 import { Random } from './lib/random.ts'
 import { fmt, intList, ms, numberIn, positiveInt, ratio, table } from './lib/stats.ts'
 import type { BenchNode, Impl, JsBenchNode, KadmiumBenchNode } from './lib/nodes.ts'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 
 /** The echo protocol: every byte read is written back. */
 export const ECHO_PROTOCOL = '/kadmium-bench/echo/1.0.0'
@@ -78,8 +78,9 @@ export interface ServeResult {
   answerBytes: number
 }
 
-interface Ready { type: 'ready', addrs: string[], key: string, cid: string, table: number }
-interface Cpu { type: 'cpu', micros: number }
+/** What the server process says once it is ready to be measured. */
+export interface Ready { type: 'ready', addrs: string[], key: string, cid: string, table: number }
+interface Cpu { type: 'cpu', micros: number, rss: number }
 
 // ---------------------------------------------------------------------------------------------
 // server process
@@ -92,6 +93,7 @@ async function serverProcess (impl: Impl, helpers: number, seed: number): Promis
   await server.handle(ECHO_PROTOCOL, async (stream: Stream) => {
     // the same reading and writing path as kadmium's server, so the echo stays a fair limit
     await streamSink(stream, streamSource(stream))
+    await stream.close()
   }, { maxInboundStreams: 32 })
   const others: BenchNode[] = []
   for (let i = 1; i <= helpers; i++) {
@@ -131,7 +133,7 @@ async function serverProcess (impl: Impl, helpers: number, seed: number): Promis
   process.on('message', (message: { type: string }) => {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage()
-      const reply: Cpu = { type: 'cpu', micros: usage.user + usage.system }
+      const reply: Cpu = { type: 'cpu', micros: usage.user + usage.system, rss: process.memoryUsage().rss }
       process.send?.(reply)
     } else if (message.type === 'stop') {
       process.exit(0)
@@ -142,12 +144,13 @@ async function serverProcess (impl: Impl, helpers: number, seed: number): Promis
 // ---------------------------------------------------------------------------------------------
 // client side
 
-class ServerHandle {
+/** A server process (kadmium or js, with its helpers), and its CPU time and memory on demand. */
+export class ServerHandle {
   readonly ready: Promise<Ready>
   private readonly proc: ReturnType<typeof fork>
-  private cpuWaiter?: (micros: number) => void
+  private cpuWaiter?: (usage: Cpu) => void
 
-  constructor (impl: Impl, options: ServeOptions) {
+  constructor (impl: Impl, options: Pick<ServeOptions, 'helpers' | 'seed'>) {
     this.proc = fork(fileURLToPath(import.meta.url), ['--server', impl, '--helpers', String(options.helpers), '--seed', String(options.seed)], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc']
@@ -159,14 +162,20 @@ class ServerHandle {
           clearTimeout(timer)
           resolve(message)
         } else if (message.type === 'cpu') {
-          this.cpuWaiter?.(message.micros)
+          this.cpuWaiter?.(message)
         }
       })
       this.proc.on('exit', () => { reject(new Error('the server process ended')) })
     })
   }
 
+  /** The server process's CPU time so far, in µs. */
   async cpu (): Promise<number> {
+    return (await this.usage()).micros
+  }
+
+  /** The server process's CPU time so far (µs) and resident memory (bytes). */
+  async usage (): Promise<{ micros: number, rss: number }> {
     return new Promise(resolve => {
       this.cpuWaiter = resolve
       this.proc.send({ type: 'cpu' })
@@ -179,8 +188,10 @@ class ServerHandle {
   }
 }
 
-async function clientNode (): Promise<Libp2p> {
+/** A libp2p node with no DHT, on the server's stack. */
+export async function clientNode (privateKey?: PrivateKey): Promise<Libp2p> {
   return createLibp2p({
+    privateKey,
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()]
@@ -207,10 +218,10 @@ function check (kind: Kind, answer: Uint8Array): void {
     return
   }
   const message = decodeMessage(answer)
-  if (kind === 'FIND_NODE' && message.closer.length === 0) {
+  if (kind === 'FIND_NODE' && message.closer.first(1).length === 0) {
     throw new Error('FIND_NODE answered with no closer peers')
   }
-  if (kind === 'GET_PROVIDERS' && message.providers.length === 0) {
+  if (kind === 'GET_PROVIDERS' && message.providers.first(1).length === 0) {
     throw new Error('GET_PROVIDERS answered with no provider')
   }
   if (kind === 'GET_VALUE' && message.record == null) {
@@ -298,7 +309,7 @@ export async function runServe (partial: Partial<ServeOptions> = {}): Promise<Se
   const keys = Array.from({ length: 256 }, () => random.bytes(32))
   const results: ServeResult[] = []
   const maxConcurrency = Math.max(...options.concurrency)
-  const clients = await Promise.all(Array.from({ length: Math.ceil(maxConcurrency / STREAMS_PER_CLIENT) }, clientNode))
+  const clients = await Promise.all(Array.from({ length: Math.ceil(maxConcurrency / STREAMS_PER_CLIENT) }, async () => clientNode()))
   out(`\n## Serve: requests per second one server answers over TCP loopback (${options.helpers} helper peers in its table; runs bounded by ${options.seconds} s or ${fmt(options.max)} requests)\n`)
   try {
     for (const impl of ['kadmium', 'js'] as Impl[]) {

@@ -5,6 +5,9 @@
 /** The protocol of the public Amino DHT. */
 export const PROTOCOL = '/ipfs/kad/1.0.0'
 
+/** The prefix of kadmium's metric names unless `metricsPrefix` says otherwise. */
+export const METRICS_PREFIX = 'libp2p_kadmium'
+
 /** Peers per k-bucket, and peers returned by a FIND_NODE or a closest-peers query (k). */
 export const K_BUCKET_SIZE = 20
 
@@ -16,6 +19,19 @@ export const BETA = 3
 
 /** The largest message read or written: 4 MiB, as go-libp2p-kad-dht. */
 export const MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+/**
+ * Entries of one peer list of a message (closer peers, providers) that are read at all; the
+ * rest of a longer list is passed over unread. An honest answer lists k closer peers and at most
+ * a few dozen providers; go-libp2p-kad-dht reads at most 2,000 of a list too.
+ */
+export const MAX_LISTED_PEERS = 2_000
+
+/**
+ * Addresses of one peer entry of a message that are read; the rest are passed over unread. A
+ * well-connected peer announces a dozen or two (IPv4 and IPv6, several transports, relays).
+ */
+export const MAX_PEER_ADDRESSES = 64
 
 /** How long a whole query (a lookup and what follows it) may take, in ms. */
 export const QUERY_TIMEOUT = 30_000
@@ -53,7 +69,7 @@ export const STALL_MIN_TIMEOUT = 1_000
 /** Once a message's length prefix has arrived, its body must arrive within this many ms. */
 export const MESSAGE_READ_TIMEOUT = 10_000
 
-/** An inbound stream with no new request for this many ms is closed (1 minute, as go). */
+/** An inbound stream with no new request for this many ms is reset (1 minute, as go closes it). */
 export const STREAM_IDLE_TIMEOUT = 60_000
 
 /** Inbound DHT streams one connection may have open at once. */
@@ -76,6 +92,13 @@ export const RATE_LIMIT_BURST = 200
  * peer's stream is reset: at the default rate, 250 requests queued beyond the burst.
  */
 export const RATE_LIMIT_MAX_DELAY = 5_000
+
+/**
+ * An inbound request is charged to the rate limit as one request per this many bytes (16 KiB,
+ * the largest record value), at least one: a 4 MiB message costs 257 requests, more than the
+ * burst, so a peer can send one now and then but not a stream of them.
+ */
+export const RATE_LIMIT_BYTES_PER_REQUEST = 16 * 1024
 
 /** Peers the rate limiter tracks at once (about 100 bytes each); the least recently active go first. */
 export const RATE_LIMIT_MAX_PEERS = 10_000
@@ -102,6 +125,13 @@ export const MAX_PEER_FAILURES = 2
 
 /** A stored record is served for this long after it was received (48 h), then deleted. */
 export const RECORD_MAX_AGE = 48 * 60 * 60_000
+
+/**
+ * A stored record that passed its validator is served without validating it again for this long
+ * (1 h), so that answering GET_VALUE does not verify a signature each time; after that, and
+ * after a restart, the next request validates it again (an IPNS record can expire while stored).
+ */
+export const RECORD_REVALIDATE_INTERVAL = 60 * 60_000
 
 /** How often expired records are swept from the datastore (1 h). */
 export const RECORDS_SWEEP_INTERVAL = 60 * 60_000

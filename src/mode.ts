@@ -1,7 +1,16 @@
 /**
  * Client and server mode. A server handles the protocol (and identify advertises it); a client
- * registers nothing and only asks. `'auto'` is a server while the node has an address the
- * address scope counts as reachable, a client otherwise, and follows the node's addresses.
+ * registers nothing and only asks. `'auto'` is a server while the node has a *confirmed* address
+ * the address scope counts as reachable, a client otherwise, and follows the node's addresses.
+ *
+ * Confirmed is libp2p's word: the address manager marks an address verified once something
+ * vouched for it. A public address (on an interface, mapped by UPnP, or seen by peers through
+ * identify) is verified when AutoNAT (`@libp2p/autonat`) had peers dial it back; a private one
+ * (a LAN's, loopback) is taken as it is, which is what the `'all'` scope of a LAN wants. An
+ * address given in libp2p's `announce` list is listed as verified on the user's word alone, so it
+ * does not count here: a node that only announces stays a client unless its mode is pinned. This
+ * is how go-libp2p-kad-dht decides (from AutoNAT's reachability), not `@libp2p/kad-dht`'s "has a
+ * public address".
  */
 import { inScope } from './network/addresses.ts'
 import type { AddressScope } from './network/addresses.ts'
@@ -90,10 +99,12 @@ export class ModeController {
     await this.apply()
   }
 
-  /** Whether the node has an address the scope counts as reachable. */
+  /** Whether the node has a confirmed, direct address the scope counts as reachable. */
   reachable (): boolean {
-    const direct = this.init.addressManager.getAddresses().filter(ma => !ma.getComponents().some(c => c.code === CIRCUIT_CODE))
-    return inScope(this.init.addresses, direct).length > 0
+    const confirmed = this.init.addressManager.getAddressesWithMetadata()
+      .filter(address => address.verified && address.type !== 'announce' && !address.multiaddr.getComponents().some(c => c.code === CIRCUIT_CODE))
+      .map(address => address.multiaddr)
+    return inScope(this.init.addresses, confirmed).length > 0
   }
 
   private readonly onAddresses = (): void => {

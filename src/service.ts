@@ -1,37 +1,37 @@
 /**
- * The libp2p service: lifecycle, mode, the routing symbols and the wiring of the layers below.
+ * The libp2p service: lifecycle, mode, the routing symbols and the public methods, over the
+ * layers that assemble.ts builds.
  */
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import * as C from './constants.ts'
-import { kadId } from './kademlia/keys.ts'
-import { ModeController } from './mode.ts'
-import { Client } from './network/client.ts'
-import { Counters } from './network/counters.ts'
-import { createHandlers } from './network/handlers/index.ts'
-import { RateLimiter } from './network/rate-limit.ts'
-import { Server } from './network/server.ts'
-import { ProviderStore } from './providers/provider-store.ts'
-import { Reprovider } from './providers/reprovider.ts'
-import { RecordValidator } from './records/validators.ts'
-import { ValueStore } from './records/value-store.ts'
-import { PeerRouting } from './routing/peer-routing.ts'
-import { ProviderRouting } from './routing/providers.ts'
-import { Refresher } from './routing/refresher.ts'
-import { TableKeeper } from './routing/table-keeper.ts'
-import { ValueRouting } from './routing/values.ts'
+import { assemble } from './assemble.ts'
 import { checkMode, resolveSettings } from './settings.ts'
-import type { KadDHTComponents, KadDHTInit, KadDHTStats } from './index.ts'
+import type { KadDHTComponents, Layers } from './assemble.ts'
 import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
+import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
-import type { FindProvidersOptions, ProvideOptions } from './routing/providers.ts'
+import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
+import type { KadDHTInit } from './settings.ts'
 import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
+
+export type { KadDHTComponents } from './assemble.ts'
+export type { ProvideManyResult } from './routing/providers.ts'
+
+/** What {@link KadDHT.stats} reports. */
+export interface KadDHTStats extends CounterSnapshot {
+  /** Peers in the routing table. */
+  routingTableSize: number
+  /** Records held for others (expired ones until they are swept). */
+  records: number
+  /** Provider records held: keys and (key, provider) records. */
+  providers: ProviderStoreStats
+}
 
 const LOG_PREFIX = 'kadmium'
 
@@ -46,24 +46,16 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   readonly protocol: string
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
+  /** The service's name in logs and `toString()`. */
   readonly [Symbol.toStringTag] = 'kadmium'
+  /** What libp2p may find this service by. */
   readonly [serviceCapabilities]: string[] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery']
+  /** Services libp2p must start first. */
   readonly [serviceDependencies]: string[] = ['@libp2p/identify']
 
   private readonly components: KadDHTComponents
   private readonly log: Logger
-  private readonly keeper: TableKeeper
-  private readonly modes: ModeController
-  private readonly refresher: Refresher<DHTPeer>
-  private readonly counters: Counters
-  private readonly server: Server
-  private readonly peerRouting: PeerRouting
-  private readonly values: ValueRouting
-  private readonly valueStore: ValueStore
-  private readonly providerStore: ProviderStore
-  private readonly reprovider: Reprovider
-  private readonly providers: ProviderRouting
-  private sweepers: Array<ReturnType<typeof setInterval>>
+  private readonly layers: Layers
   private running: AbortController
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
@@ -72,123 +64,19 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.components = components
     this.protocol = settings.protocol
     this.log = components.logger.forComponent(LOG_PREFIX)
-    this.counters = new Counters()
     this.running = new AbortController()
     this.running.abort()
-    this.sweepers = []
-    const stopped = (): AbortSignal => this.running.signal
-    const selfAddresses = (): Multiaddr[] => this.ownAddresses()
-
-    const client = new Client(components, {
-      protocol: settings.protocol,
-      maxMessageSize: C.MAX_MESSAGE_SIZE,
-      counters: this.counters,
-      logPrefix: LOG_PREFIX
-    })
-    this.keeper = new TableKeeper({ components, settings, client, log: this.log, onFirstPeer: () => { this.refresher.joined() } })
-    this.routingTable = this.keeper.table
-    const validator = new RecordValidator(init.validators)
-    this.valueStore = new ValueStore({ datastore: components.datastore, validator })
-    this.providerStore = new ProviderStore({ datastore: components.datastore })
-    this.server = new Server(components, {
-      maxMessageSize: C.MAX_MESSAGE_SIZE,
-      messageTimeout: C.MESSAGE_READ_TIMEOUT,
-      idleTimeout: C.STREAM_IDLE_TIMEOUT,
-      counters: this.counters,
-      logPrefix: LOG_PREFIX,
-      rateLimiter: settings.rateLimit == null
-        ? undefined
-        : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
-      onRequest: (from) => { this.routingTable.touch(from.toString()) }
-    }, createHandlers({
-      components,
-      settings,
-      table: this.routingTable,
-      values: this.valueStore,
-      providers: this.providerStore,
-      counters: this.counters,
-      selfAddresses
-    }))
-    this.peerRouting = new PeerRouting({
-      ...settings,
-      self: components.peerId,
-      table: this.routingTable,
-      client,
-      connectionManager: components.connectionManager,
-      peerStore: components.peerStore,
+    this.layers = assemble(components, settings, init.validators, {
       log: this.log,
-      stopped,
+      logPrefix: LOG_PREFIX,
+      lifetime: () => this.running.signal,
+      selfAddresses: () => this.ownAddresses(),
       onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
     })
-    this.values = new ValueRouting({
-      peerRouting: this.peerRouting,
-      client,
-      connectionManager: components.connectionManager,
-      store: this.valueStore,
-      validator,
-      counters: this.counters,
-      log: this.log,
-      requestTimeout: settings.requestTimeout,
-      stopped
-    })
-    this.refresher = new Refresher<DHTPeer>({
-      table: this.routingTable,
-      selfKey: components.peerId.toMultihash().bytes,
-      selfKadId: kadId(components.peerId.toMultihash().bytes),
-      lookup: async (key, options) => this.peerRouting.lookup(key, options),
-      ping: async (entry) => this.keeper.isAlive(entry.peer),
-      interval: settings.refreshInterval,
-      queryTimeout: settings.refreshQueryTimeout,
-      maxBucket: C.MAX_REFRESH_BUCKET,
-      randomWalkInterval: settings.randomWalkInterval,
-      firstRefreshDelay: C.FIRST_REFRESH_DELAY,
-      now: Date.now,
-      log: this.log
-    })
-    this.modes = new ModeController({
-      registrar: components.registrar,
-      addressManager: components.addressManager,
-      events: components.events,
-      protocol: settings.protocol,
-      handler: this.server.handle,
-      handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
-      addresses: settings.addresses,
-      log: this.log,
-      onChange: (active) => {
-        if (active === 'client') {
-          this.server.closeAll()
-        }
-      }
-    }, settings.mode)
-    this.reprovider = new Reprovider({
-      datastore: components.datastore,
-      interval: C.REPROVIDE_INTERVAL,
-      checkInterval: C.REPROVIDE_CHECK_INTERVAL,
-      prefix: C.PROVIDED_PREFIX,
-      provide: (keys, options) => this.providers.announceMany(keys, options),
-      onError: (key, err) => { this.log('reproviding failed, retried at the next check: %s', err.message) }
-    })
-    this.providers = new ProviderRouting({
-      self: components.peerId,
-      peerRouting: this.peerRouting,
-      client,
-      connectionManager: components.connectionManager,
-      peerStore: components.peerStore,
-      store: this.providerStore,
-      reprovider: this.reprovider,
-      addresses: settings.addresses,
-      selfAddresses,
-      log: this.log,
-      requestTimeout: settings.requestTimeout,
-      kBucketSize: settings.kBucketSize,
-      maxRegionLookups: C.MAX_REGION_LOOKUPS,
-      minRegionKeys: C.MIN_REGION_KEYS,
-      defaultCount: C.FIND_PROVIDERS_COUNT,
-      beta: settings.beta,
-      stopped
-    })
+    this.routingTable = this.layers.keeper.table
   }
 
+  /** This DHT as a libp2p content router: what `node.contentRouting` calls. */
   get [contentRoutingSymbol] (): ContentRouting {
     return {
       put: async (key, value, options) => { await this.put(key, value, options) },
@@ -199,10 +87,12 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
+  /** This DHT as a libp2p peer discovery: it reports each peer a lookup discovers. */
   get [peerDiscoverySymbol] (): PeerDiscovery {
     return this
   }
 
+  /** This DHT as a libp2p peer router: what `node.peerRouting` calls. */
   get [peerRoutingSymbol] (): PeerRoutingInterface {
     return {
       findPeer: async (peerId, options) => this.findPeer(peerId, options),
@@ -217,7 +107,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** What the node is now: `'server'` answers DHT requests; `'client'` only asks. */
   getMode (): ActiveMode {
-    return this.modes.mode
+    return this.layers.modes.mode
   }
 
   /**
@@ -230,7 +120,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async setMode (mode: Mode): Promise<void> {
-    await this.modes.set(checkMode(mode))
+    await this.layers.modes.set(checkMode(mode))
   }
 
   /**
@@ -239,7 +129,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * not heard from within the interval (those that fail are dropped).
    */
   async refreshRoutingTable (options: AbortOptions = {}): Promise<void> {
-    await this.refresher.refresh(options)
+    await this.layers.refresher.refresh(options)
   }
 
   async start (): Promise<void> {
@@ -247,25 +137,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running = new AbortController()
-    await Promise.all([this.valueStore.load(), this.providerStore.load()])
-    this.sweepers = [
-      setInterval(() => {
-        this.valueStore.sweep({ signal: this.running.signal }).catch(err => { this.log('record sweep failed: %s', err.message) })
-      }, C.RECORDS_SWEEP_INTERVAL),
-      setInterval(() => {
-        this.providerStore.sweep({ signal: this.running.signal }).catch(err => { this.log('provider sweep failed: %s', err.message) })
-      }, C.PROVIDERS_SWEEP_INTERVAL)
-    ]
-    this.reprovider.start()
-    await this.modes.start()
-    this.refresher.start()
-    await this.keeper.start()
-    this.log('started in %s mode (%s) on %s', this.modes.mode, this.modes.request, this.protocol)
+    await Promise.all([this.layers.valueStore.start(), this.layers.providerStore.start()])
+    this.layers.reprovider.start()
+    await this.layers.modes.start()
+    this.layers.refresher.start()
+    await this.layers.keeper.start()
+    this.log('started in %s mode (%s) on %s', this.layers.modes.mode, this.layers.modes.request, this.protocol)
   }
 
   /** Called by libp2p once every component has started: the listen addresses are known now. */
   async afterStart (): Promise<void> {
-    await this.modes.check()
+    await this.layers.modes.check()
   }
 
   async stop (): Promise<void> {
@@ -273,12 +155,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    this.sweepers.forEach(clearInterval)
-    this.sweepers = []
-    await Promise.all([this.reprovider.stop(), this.refresher.stop()])
-    await this.modes.stop()
-    this.server.closeAll()
-    await Promise.all([this.keeper.stop(), this.values.settled()])
+    await Promise.all([this.layers.reprovider.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
+    await this.layers.modes.stop()
+    this.layers.server.closeAll()
+    await Promise.all([this.layers.keeper.stop(), this.layers.values.settled()])
   }
 
   /**
@@ -293,7 +173,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * getClosestPeers (key: Uint8Array, options: LookupOptions = {}): AsyncGenerator<PeerInfo> {
-    yield * this.peerRouting.getClosestPeers(key, options)
+    yield * this.layers.peerRouting.getClosestPeers(key, options)
   }
 
   /**
@@ -305,7 +185,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async findPeer (peerId: PeerId, options: LookupOptions = {}): Promise<PeerInfo> {
-    return this.peerRouting.findPeer(peerId, options)
+    return this.layers.peerRouting.findPeer(peerId, options)
   }
 
   /**
@@ -319,7 +199,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async put (key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<number> {
-    return this.values.put(key, value, options)
+    return this.layers.values.put(key, value, options)
   }
 
   /**
@@ -333,7 +213,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async get (key: Uint8Array, options: GetOptions = {}): Promise<Uint8Array> {
-    return this.values.get(key, options)
+    return this.layers.values.get(key, options)
   }
 
   /**
@@ -347,7 +227,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async provide (cid: CID, options: ProvideOptions = {}): Promise<number> {
-    return this.providers.provide(cid.multihash.bytes, options)
+    return this.layers.providers.provide(cid.multihash.bytes, options)
   }
 
   /**
@@ -366,18 +246,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * }
    * ```
    */
-  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<{ cid: CID, sent: number, error?: Error }> {
-    const byKey = new Map<string, CID>()
-    for (const cid of cids) {
-      byKey.set(uint8ArrayToString(cid.multihash.bytes, 'base64'), cid)
-    }
-    const keys = [...byKey.values()].map(cid => cid.multihash.bytes)
-    for await (const { key, sent, error } of this.providers.announceMany(keys, options)) {
-      if (error == null) {
-        await this.reprovider.track(key, options)
-      }
-      yield { cid: byKey.get(uint8ArrayToString(key, 'base64')) as CID, sent, error }
-    }
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
+    yield * this.layers.providers.provideMany(cids, options)
   }
 
   /**
@@ -392,17 +262,17 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * findProviders (cid: CID, options: FindProvidersOptions = {}): AsyncGenerator<Provider> {
-    yield * this.providers.findProviders(cid.multihash.bytes, options)
+    yield * this.layers.providers.findProviders(cid.multihash.bytes, options)
   }
 
   /** Stops providing `cid` again; resolves whether it was being provided. */
   async cancelReprovide (cid: CID, options: ProvideOptions = {}): Promise<boolean> {
-    return this.providers.cancelReprovide(cid.multihash.bytes, options)
+    return this.layers.providers.cancelReprovide(cid.multihash.bytes, options)
   }
 
   /** Whether `cid` is on the list of CIDs this node provides again. */
   async isReproviding (cid: CID): Promise<boolean> {
-    return this.reprovider.has(cid.multihash.bytes)
+    return this.layers.reprovider.has(cid.multihash.bytes)
   }
 
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
@@ -413,10 +283,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** Counters of requests and errors, and the routing-table size. */
   stats (): KadDHTStats {
     return {
-      ...this.counters.snapshot(),
+      ...this.layers.counters.snapshot(),
       routingTableSize: this.routingTable.size,
-      records: this.valueStore.size,
-      providers: this.providerStore.stats()
+      records: this.layers.valueStore.size,
+      providers: this.layers.providerStore.stats()
     }
   }
 

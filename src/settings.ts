@@ -3,14 +3,171 @@
  */
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
-import type { KadDHTInit } from './index.ts'
+import { finiteNumber, positiveInteger } from './utils/numbers.ts'
 import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
+import type { Validator } from './records/validators.ts'
+
+/** Options of {@link kadDHT}. */
+export interface KadDHTInit {
+  /**
+   * The protocol spoken. A private network uses its own.
+   *
+   * @default '/ipfs/kad/1.0.0'
+   */
+  protocol?: string
+  /**
+   * `'server'` answers requests and advertises the protocol through identify; `'client'`
+   * registers nothing and only asks; `'auto'` is a server while the node has a confirmed address
+   * the `addresses` scope counts as reachable, a client otherwise, and switches as the node's
+   * addresses change. For `/ipfs/kad/1.0.0` that is a public address that peers dialled back
+   * (add `@libp2p/autonat` to the node's services); announced addresses are not checked, so
+   * they do not count (pin `'server'` for them).
+   *
+   * @default 'auto'
+   */
+  mode?: Mode
+  /**
+   * Peers per k-bucket, and peers returned by a closest-peers query (k).
+   *
+   * @default 20
+   */
+  kBucketSize?: number
+  /**
+   * Requests a lookup keeps in flight at once (α).
+   *
+   * @default 10
+   */
+  alpha?: number
+  /**
+   * How many of the closest peers must have answered before a `findProviders` lookup that has
+   * not found its `count` ends (β), at most `kBucketSize`. A closest-peers lookup (and so put,
+   * get, provide and findPeer) waits for the closest k.
+   *
+   * @default 3
+   */
+  beta?: number
+  /**
+   * An inbound DHT stream that sends no new request for this many ms is reset, which frees its
+   * place among the connection's 32 inbound DHT streams at once (a peer may keep a stream open to
+   * reuse it, as go-libp2p-kad-dht does).
+   *
+   * @default 60000
+   */
+  streamIdleTimeout?: number
+  /**
+   * How long a whole query may take, in milliseconds.
+   *
+   * @default 30000
+   */
+  queryTimeout?: number
+  /**
+   * Which peer addresses are shared and accepted: `'public'` (no loopback or private ranges)
+   * or `'all'` (LANs and tests).
+   *
+   * @default 'public' for '/ipfs/kad/1.0.0', 'all' for any other protocol
+   */
+  addresses?: AddressScope
+  /**
+   * Validators by namespace, added to (or replacing) the defaults `pk` and `ipns`. A record
+   * whose key has no namespace, or one not listed here, is refused. The object is read at each
+   * use: a namespace added to it later is accepted from then on.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ validators: { greeting: { validate: (key, value) => {}, select: () => 0 } } })
+   * ```
+   */
+  validators?: Record<string, Validator>
+  /**
+   * Bucket refresh, on unless `enabled: false`: every `interval` ms (10 min), each bucket that
+   * saw no lookup in that time is looked up, then our own id, and peers not heard from are
+   * checked. `queryTimeout` bounds each refresh lookup.
+   */
+  refresh?: {
+    /** Whether buckets are refreshed. */
+    enabled?: boolean
+    /** How often, in ms. */
+    interval?: number
+    /** The longest one refresh lookup may take, in ms. */
+    queryTimeout?: number
+  }
+  /**
+   * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
+   * (1 min); every server that answers joins the routing table.
+   */
+  randomWalk?: {
+    /** Whether the walk runs. */
+    enabled?: boolean
+    /** How often a random key is looked up, in ms. */
+    interval?: number
+  }
+  /**
+   * The IP-diversity filter of the routing table: at most `maxPerBucket` (2) peers of one IPv4
+   * /16 or IPv6 /32 per bucket and `maxPerTable` (10) in the table. `true` or an object turns it
+   * on, `false` off.
+   *
+   * @default true for the 'public' address scope, false for 'all'
+   */
+  diversity?: boolean | {
+    /** Peers of one address group per bucket, at most. */
+    maxPerBucket?: number
+    /** Peers of one address group in the table, at most. */
+    maxPerTable?: number
+  }
+  /**
+   * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
+   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
+   * request after another is just slowed down); one that would wait more than `maxDelay` ms
+   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
+   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
+   * limit off.
+   *
+   * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
+   */
+  rateLimit?: false | {
+    /** Requests one peer may send per second, sustained. */
+    perSecond?: number
+    /** Requests one peer may send at once after a quiet spell. */
+    burst?: number
+    /** The longest a request may be held back, in ms, before its stream is reset. */
+    maxDelay?: number
+  }
+  /**
+   * Stall detection in lookups. A request with no answer by its stall deadline stops holding
+   * one of the α slots, and the lookup no longer waits for it (another peer is asked), but its
+   * answer is still taken if it comes within the 10 s request timeout and before the lookup
+   * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
+   * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
+   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
+   * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
+   * (every request is waited for until it answers or times out).
+   *
+   * @default true
+   */
+  stall?: boolean | {
+    /** The deadline before a lookup's first answer, in ms. */
+    initial?: number
+    /** The deadline as a multiple of the lookup's median answer time. */
+    factor?: number
+    /** The shortest deadline, in ms. */
+    min?: number
+  }
+  /**
+   * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
+   * `@libp2p/prometheus-metrics`). Two DHTs in one process need two prefixes.
+   *
+   * @default 'libp2p_kadmium'
+   */
+  metricsPrefix?: string
+}
 
 /** Every option resolved; 0 turns a periodic task off. */
 export interface Settings {
   protocol: string
+  /** The prefix of kadmium's metric names. */
+  metricsPrefix: string
   mode: Mode
   addresses: AddressScope
   kBucketSize: number
@@ -18,8 +175,9 @@ export interface Settings {
   beta: number
   queryTimeout: number
   requestTimeout: number
-  /** When a lookup request stalls, or false when stall detection is off. */
-  stall: StallOptions | false
+  streamIdleTimeout: number
+  /** When a lookup request stalls, or undefined when stall detection is off. */
+  stall?: StallOptions
   refreshInterval: number
   refreshQueryTimeout: number
   randomWalkInterval: number
@@ -37,23 +195,6 @@ export function checkMode (mode: Mode): Mode {
   return mode
 }
 
-/** A finite number above 0 (or at least 0 with `orZero`). */
-function finite (name: string, value: number | undefined, fallback: number, orZero = false): number {
-  const out = value ?? fallback
-  if (typeof out !== 'number' || !Number.isFinite(out) || out < 0 || (out === 0 && !orZero)) {
-    throw new InvalidParametersError(`${name} must be a number ${orZero ? 'of at least 0' : 'above 0'}, got ${value}`)
-  }
-  return out
-}
-
-function positive (name: string, value: number | undefined, fallback: number): number {
-  const out = value ?? fallback
-  if (!Number.isInteger(out) || out < 1) {
-    throw new InvalidParametersError(`${name} must be a positive integer, got ${value}`)
-  }
-  return out
-}
-
 /** Checks every option and fills in the defaults. */
 export function resolveSettings (init: KadDHTInit): Settings {
   const protocol = init.protocol ?? C.PROTOCOL
@@ -61,46 +202,70 @@ export function resolveSettings (init: KadDHTInit): Settings {
   if (addresses !== 'public' && addresses !== 'all') {
     throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(addresses)}`)
   }
-  const queryTimeout = positive('queryTimeout', init.queryTimeout, C.QUERY_TIMEOUT)
-  const diversity = init.diversity ?? addresses === 'public'
-  const limits = typeof diversity === 'object' ? diversity : {}
+  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? C.QUERY_TIMEOUT)
+  const kBucketSize = positiveInteger('kBucketSize', init.kBucketSize ?? C.K_BUCKET_SIZE)
+  const beta = positiveInteger('beta', init.beta ?? C.BETA)
+  if (beta > kBucketSize) {
+    // β counts peers among the k closest: a larger one cannot be met
+    throw new InvalidParametersError(`beta must be at most kBucketSize (${kBucketSize}), got ${beta}`)
+  }
   return {
     protocol,
+    metricsPrefix: init.metricsPrefix ?? C.METRICS_PREFIX,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
-    kBucketSize: positive('kBucketSize', init.kBucketSize, C.K_BUCKET_SIZE),
-    alpha: positive('alpha', init.alpha, C.ALPHA),
-    beta: positive('beta', init.beta, C.BETA),
+    kBucketSize,
+    alpha: positiveInteger('alpha', init.alpha ?? C.ALPHA),
+    beta,
     queryTimeout,
     requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
-    refreshInterval: init.refresh?.enabled === false ? 0 : positive('refresh.interval', init.refresh?.interval, C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positive('refresh.queryTimeout', init.refresh?.queryTimeout, C.REFRESH_QUERY_TIMEOUT),
-    randomWalkInterval: init.randomWalk?.enabled === true ? positive('randomWalk.interval', init.randomWalk.interval, C.RANDOM_WALK_INTERVAL) : 0,
-    rateLimit: init.rateLimit === false
-      ? undefined
-      : {
-          perSecond: positive('rateLimit.perSecond', init.rateLimit?.perSecond, C.RATE_LIMIT_PER_SECOND),
-          burst: positive('rateLimit.burst', init.rateLimit?.burst, C.RATE_LIMIT_BURST),
-          maxDelay: positive('rateLimit.maxDelay', init.rateLimit?.maxDelay, C.RATE_LIMIT_MAX_DELAY)
-        },
-    diversity: diversity === false
-      ? undefined
-      : {
-          maxPerBucket: positive('diversity.maxPerBucket', limits.maxPerBucket, C.MAX_PEERS_PER_GROUP_PER_BUCKET),
-          maxPerTable: positive('diversity.maxPerTable', limits.maxPerTable, C.MAX_PEERS_PER_GROUP_IN_TABLE)
-        }
+    ...resolveUpkeep(init),
+    rateLimit: resolveRateLimit(init.rateLimit),
+    diversity: resolveDiversity(init.diversity ?? addresses === 'public')
   }
 }
 
-function resolveStall (stall: KadDHTInit['stall']): StallOptions | false {
+function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'refreshQueryTimeout' | 'randomWalkInterval'> {
+  const { refresh, randomWalk } = init
+  return {
+    refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
+    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
+  }
+}
+
+function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'] {
+  if (given === false) {
+    return undefined
+  }
+  return {
+    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? C.RATE_LIMIT_PER_SECOND),
+    burst: positiveInteger('rateLimit.burst', given?.burst ?? C.RATE_LIMIT_BURST),
+    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? C.RATE_LIMIT_MAX_DELAY)
+  }
+}
+
+function resolveDiversity (given: NonNullable<KadDHTInit['diversity']>): Settings['diversity'] {
+  if (given === false) {
+    return undefined
+  }
+  const limits = typeof given === 'object' ? given : {}
+  return {
+    maxPerBucket: positiveInteger('diversity.maxPerBucket', limits.maxPerBucket ?? C.MAX_PEERS_PER_GROUP_PER_BUCKET),
+    maxPerTable: positiveInteger('diversity.maxPerTable', limits.maxPerTable ?? C.MAX_PEERS_PER_GROUP_IN_TABLE)
+  }
+}
+
+function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   if (stall === false) {
-    return false
+    return undefined
   }
   const given = typeof stall === 'object' ? stall : {}
   return {
-    initial: finite('stall.initial', given.initial, C.STALL_INITIAL_TIMEOUT),
-    factor: finite('stall.factor', given.factor, C.STALL_RTT_FACTOR),
-    min: finite('stall.min', given.min, C.STALL_MIN_TIMEOUT, true)
+    initial: finiteNumber('stall.initial', given.initial ?? C.STALL_INITIAL_TIMEOUT),
+    factor: finiteNumber('stall.factor', given.factor ?? C.STALL_RTT_FACTOR),
+    min: finiteNumber('stall.min', given.min ?? C.STALL_MIN_TIMEOUT, true)
   }
 }

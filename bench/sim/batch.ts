@@ -29,7 +29,7 @@ export interface BatchSimulationOptions {
   out?(text: string): void
 }
 
-const PARAMS = { alpha: ALPHA, beta: K_BUCKET_SIZE }
+const PARAMS = { alpha: ALPHA, resultSize: K_BUCKET_SIZE }
 
 /** Runs the batch simulation and prints its table; resolves to its rows' numbers. */
 export async function runBatchSimulation (partial: Partial<BatchSimulationOptions> = {}): Promise<Array<{ keys: number, lookupsPerKey: number, requestsPerKey: number, exact: number }>> {

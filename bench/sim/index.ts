@@ -5,7 +5,7 @@
  *
  * ```
  * npm run build
- * node dist/bench/sim/index.js [--nodes 10000] [--lookups 100] [--alphas 1,3,10] [--betas 3,10,20]
+ * node dist/bench/sim/index.js [--nodes 10000] [--lookups 100] [--alphas 1,3,10] [--results 3,10,20]
  *   [--build join|global] [--unresponsive 0.2] [--churn 1] [--churn-minutes 10] [--seed 1]
  *   [--rtt-median 80] [--rtt-sigma 0.6] [--no-stall] [--charts docs]
  * ```
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { ALPHA, K_BUCKET_SIZE, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, mean, ms, numberIn, pct, positiveInt, quantile, table } from '../lib/stats.ts'
-import { SimNetwork } from './network.ts'
+import { DEFAULT_STALL, SimNetwork } from './network.ts'
 import { cdfChart, histogramChart } from './svg.ts'
 import type { LookupParams, LookupRecord, SimOptions } from './network.ts'
 import type { Series } from './svg.ts'
@@ -26,7 +26,8 @@ export interface SimulationOptions {
   nodes: number
   lookups: number
   alphas: number[]
-  betas: number[]
+  /** How many of the closest must answer before a lookup ends (20: getClosestPeers). */
+  results: number[]
   build: 'join' | 'global'
   unresponsive: number
   /** Percent of the nodes replaced per virtual minute. */
@@ -60,7 +61,7 @@ const DEFAULTS: SimulationOptions = {
   nodes: 10_000,
   lookups: 100,
   alphas: [1, 3, 10],
-  betas: [3, 10, 20],
+  results: [3, 10, 20],
   build: 'join',
   unresponsive: 0.2,
   churn: 1,
@@ -71,7 +72,7 @@ const DEFAULTS: SimulationOptions = {
   stall: true
 }
 
-const DEFAULT_PARAMS: LookupParams = { alpha: ALPHA, beta: K_BUCKET_SIZE }
+const DEFAULT_PARAMS: LookupParams = { alpha: ALPHA, resultSize: K_BUCKET_SIZE }
 
 function row (label: string[], records: LookupRecord[]): string[] {
   const q = (f: (r: LookupRecord) => number, digits = 0): string => {
@@ -96,7 +97,7 @@ async function build (options: SimulationOptions): Promise<{ net: SimNetwork, se
   const simOptions: SimOptions = {
     seed: options.seed,
     latency: { kind: 'lognormal', median: options.rttMedian, sigma: options.rttSigma },
-    stall: options.stall ? {} : false
+    stall: options.stall ? DEFAULT_STALL : false
   }
   const net = new SimNetwork(simOptions)
   const started = performance.now()
@@ -152,7 +153,7 @@ async function unresponsiveNodes (options: SimulationOptions, out: (text: string
   for (const scenario of scenarios) {
     const { net: faulty } = await build(options)
     faulty.setRequestTimeout(scenario.timeout)
-    faulty.setStall(scenario.stall ? {} : false)
+    faulty.setStall(scenario.stall ? DEFAULT_STALL : false)
     const down = Math.round(options.unresponsive * options.nodes)
     for (const i of faulty.random.sample(options.nodes, down)) {
       faulty.nodes[i].up = false
@@ -191,13 +192,13 @@ export async function runSimulation (partial: Partial<SimulationOptions> = {}): 
   const sweepRows: string[][] = []
   const kept = new Map<string, LookupRecord[]>()
   for (const alpha of options.alphas) {
-    for (const beta of options.betas) {
-      const records = await lookups(net, options.lookups, { alpha, beta })
-      kept.set(`${alpha}/${beta}`, records)
-      sweepRows.push(row([String(alpha), String(beta)], records))
+    for (const resultSize of options.results) {
+      const records = await lookups(net, options.lookups, { alpha, resultSize })
+      kept.set(`${alpha}/${resultSize}`, records)
+      sweepRows.push(row([String(alpha), String(resultSize)], records))
     }
   }
-  out(table(`Lookups in a healthy ${N}-node network, ${options.lookups} per row (β = 20 is kadmium's getClosestPeers)`, ['α', 'β', ...HEADER], sweepRows))
+  out(table(`Lookups in a healthy ${N}-node network, ${options.lookups} per row (results 20 is kadmium's getClosestPeers)`, ['α', 'results', ...HEADER], sweepRows))
 
   // 2. the check: every lookup with kadmium's defaults finds the true k closest
   const checkRecords = await lookups(net, options.lookups, DEFAULT_PARAMS)
@@ -292,7 +293,7 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
       nodes: { type: 'string' },
       lookups: { type: 'string' },
       alphas: { type: 'string' },
-      betas: { type: 'string' },
+      results: { type: 'string' },
       build: { type: 'string' },
       unresponsive: { type: 'string' },
       churn: { type: 'string' },
@@ -309,7 +310,7 @@ export function simulationArgs (args: string[]): Partial<SimulationOptions> {
   if (values.nodes != null) { out.nodes = positiveInt('nodes', values.nodes) }
   if (values.lookups != null) { out.lookups = positiveInt('lookups', values.lookups) }
   if (values.alphas != null) { out.alphas = intList('alphas', values.alphas) }
-  if (values.betas != null) { out.betas = intList('betas', values.betas) }
+  if (values.results != null) { out.results = intList('results', values.results) }
   if (values.build != null) {
     if (values.build !== 'join' && values.build !== 'global') {
       throw new Error(`--build takes join or global, got ${values.build}`)

@@ -20,7 +20,7 @@
  * the lookup stops waiting for it, but a late answer is still taken; one still open when the
  * lookup ends is dropped without removing the peer from the table. `stall: false` turns it off.
  */
-import { PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REQUEST_TIMEOUT } from '../../src/constants.ts'
+import { PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
@@ -30,6 +30,9 @@ import { VirtualClock } from './clock.ts'
 import type { Cancellable } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
+
+/** The service's stall detection, with kadmium's defaults. */
+export const DEFAULT_STALL: StallOptions = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
 
 /** A node as other nodes' tables and lookups see it. */
 export interface SimPeer {
@@ -77,11 +80,11 @@ export interface LookupParams {
   /** Requests in flight (α). */
   alpha: number
   /**
-   * How many of the closest live candidates must have answered before the lookup ends. kadmium's
-   * getClosestPeers waits for k (its `beta` option only matters for lookups that want fewer than
-   * k peers); a smaller β ends sooner, the way go-libp2p-kad-dht and `@libp2p/kad-dht` do.
+   * How many of the closest live candidates must have answered before the lookup ends (the
+   * Lookup's `resultSize`). kadmium's getClosestPeers waits for k; a smaller one ends sooner, the
+   * way go-libp2p-kad-dht and `@libp2p/kad-dht` end at their β.
    */
-  beta: number
+  resultSize: number
 }
 
 /** What one lookup did. */
@@ -129,7 +132,7 @@ export class SimNetwork {
       queryTimeout: QUERY_TIMEOUT,
       pingTimeout: PING_TIMEOUT,
       freshness: PEER_FRESHNESS,
-      stall: {},
+      stall: DEFAULT_STALL,
       ...options
     }
     this.k = this.options.k
@@ -166,7 +169,9 @@ export class SimNetwork {
       kBucketSize: this.k,
       freshness: this.options.freshness,
       now: () => this.clock.now,
-      ping: async (entry) => this.ping(index, entry.peer.index)
+      // a peer leaves the table on its first failure here (the service allows two in a row)
+      maxFailures: 1,
+      onCheck: (entry) => { void this.ping(index, entry.peer.index).then(alive => { table.checked(entry.id, alive) }) }
     })
     const node: SimNode = { peer, table, up: true }
     this.nodes.push(node)
@@ -224,7 +229,7 @@ export class SimNetwork {
   lookup (from: SimNode, target: KadId, params: LookupParams, onDone: (record: LookupRecord) => void, judge = true): void {
     const { k } = this
     const seeds = from.table.closest(target, k).map(entry => entry.peer)
-    const lookup = new Lookup<SimPeer>({ target, alpha: params.alpha, beta: params.beta, resultSize: Math.min(params.beta, k) }, seeds)
+    const lookup = new Lookup<SimPeer>({ target, alpha: params.alpha, resultSize: params.resultSize }, seeds)
     const depth = new Map<string, number>()
     const known: SimPeer[] = []
     for (const seed of seeds) {

@@ -102,13 +102,21 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
   root.command('daemon')
     .description('run the DHT node and its API (Ctrl-C stops it)')
     .argument('[peers...]', 'multiaddrs to dial at start, like --bootstrap')
-    .option('--listen <multiaddr>', 'listen on this address (repeatable; default /ip4/127.0.0.1/tcp/0)', collect)
-    .option('--bootstrap <multiaddr>', 'dial this peer at start, with /p2p/<id> (repeatable)', collect)
+    .option('--listen <multiaddr>', 'listen on this address, TCP or WebSocket: /ip4/0.0.0.0/tcp/4001, /ip6/::/tcp/4001, /ip4/0.0.0.0/tcp/4002/ws (repeatable; default /ip4/127.0.0.1/tcp/0)', collect)
+    .option('--announce <multiaddr>', 'tell peers to dial this address instead of the listen addresses (repeatable)', collect)
+    .option('--bootstrap <multiaddr>', 'dial this peer at start, with /p2p/<id>, or "amino" for the public Amino DHT\'s bootstrap peers (repeatable)', collect)
     .option('--protocol <id>', 'the DHT protocol: /ipfs/kad/1.0.0 (default) or a private network\'s')
     .option('--mode <mode>', 'server (answers requests; default) or client (only asks)')
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
+    .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
+    .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
+    .option('--max-connections <n>', 'open connections at most (libp2p\'s default: 300)', integer(1, 1_000_000))
+    .option('--max-incoming-pending <n>', 'inbound connections being set up at once, at most (libp2p\'s default: 10)', integer(1, 1_000_000))
+    .option('--inbound-connection-threshold <n>', 'inbound connections one host may open per second (libp2p\'s default: 5)', integer(1, 1_000_000))
+    .option('--max-parallel-dials <n>', 'dials under way at once, at most (libp2p\'s default: 100)', integer(1, 1_000_000))
+    .option('--dial-timeout <ms>', 'how long one dial may take (libp2p\'s default: 10000)', integer(1, 600_000))
     .action(async (peers: string[], options, command: Command) => {
       const bootstrap = [...(options.bootstrap ?? []), ...peers]
       const given = checkConfig({
@@ -118,7 +126,14 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         mode: options.mode,
         addresses: options.addresses,
         randomWalk: options.randomWalk,
-        apiPort: options.apiPort
+        apiPort: options.apiPort,
+        announce: options.announce,
+        metrics: options.metrics,
+        maxConnections: options.maxConnections,
+        maxIncomingPendingConnections: options.maxIncomingPending,
+        inboundConnectionThreshold: options.inboundConnectionThreshold,
+        maxParallelDials: options.maxParallelDials,
+        dialTimeout: options.dialTimeout
       }, 'options')
       await runDaemon(dataDir(globals(command).dataDir), given)
     })
@@ -233,8 +248,9 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
   root.command('find-peer')
     .description('a peer\'s addresses')
     .argument('<peer-id>')
-    .action(async (peer: string, _, command: Command) => {
-      await call(command, 'findPeer', { peer }, `find-peer ${peer}`, (result) => {
+    .option('--no-cache', 'ask the network even when the daemon knows the peer\'s addresses already')
+    .action(async (peer: string, options: { cache: boolean }, command: Command) => {
+      await call(command, 'findPeer', { peer, useCache: options.cache }, `find-peer ${peer}`, (result) => {
         print(result.id)
         result.addresses.forEach((a: string) => { print(`  ${a}`) })
       })

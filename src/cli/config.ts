@@ -17,6 +17,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
+import { expandBootstrap, isBootstrapProfile } from './bootstrap.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** The DHT protocol the daemon speaks unless told otherwise: the public Amino DHT's. */
@@ -30,9 +31,17 @@ export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
 
 /** What the daemon can be told, by `config.json` or by command-line options. */
 export interface DaemonConfig {
-  /** Multiaddrs to listen on. */
+  /**
+   * Multiaddrs to listen on: TCP (`/ip4/0.0.0.0/tcp/4001`, `/ip6/::/tcp/4001`) or WebSocket
+   * (`/ip4/0.0.0.0/tcp/4002/ws`), on any address.
+   */
   listen: string[]
-  /** Multiaddrs (with `/p2p/<id>`) dialled at start. */
+  /**
+   * Multiaddrs other peers are told to dial instead of the listen addresses (a port forward's,
+   * say). Taken on the user's word: in `auto` mode they do not make the node a server.
+   */
+  announce: string[]
+  /** Multiaddrs (with `/p2p/<id>`) dialled at start, or a profile name (`amino`). */
   bootstrap: string[]
   /** The DHT protocol: `/ipfs/kad/1.0.0` or a private network's. */
   protocol: string
@@ -44,26 +53,54 @@ export interface DaemonConfig {
   randomWalk: boolean
   /** The API's TCP port on 127.0.0.1 (0: any free port). */
   apiPort: number
+  /** Collect libp2p's and kadmium's metrics and serve them at `GET /metrics` on the API port. */
+  metrics: boolean
+  /** The connection manager's limit on open connections (libp2p's default when unset). */
+  maxConnections?: number
+  /** Inbound connections still being upgraded at once, at most (libp2p's default when unset). */
+  maxIncomingPendingConnections?: number
+  /** Inbound connections one host may open per second (libp2p's default when unset). */
+  inboundConnectionThreshold?: number
+  /** Dials under way at once, at most (libp2p's default when unset). */
+  maxParallelDials?: number
+  /** How long one dial may take, in ms (libp2p's default when unset). */
+  dialTimeout?: number
 }
+
+/** The connection manager's limits a config may set. */
+export const CONNECTION_LIMITS = ['maxConnections', 'maxIncomingPendingConnections', 'inboundConnectionThreshold', 'maxParallelDials', 'dialTimeout'] as const
 
 /** The settings a config file may hold, all optional. */
 export type ConfigFile = Partial<DaemonConfig>
 
+const positiveInteger = (v: unknown): string | undefined => Number.isSafeInteger(v) && (v as number) > 0 ? undefined : 'a positive integer'
+
 const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> = {
   listen: (v) => multiaddrList(v),
-  bootstrap: (v) => multiaddrList(v),
+  announce: (v) => multiaddrList(v),
+  bootstrap: (v) => multiaddrList(v, isBootstrapProfile),
   protocol: (v) => typeof v === 'string' && v.startsWith('/') ? undefined : 'a protocol id that begins with /',
   mode: (v) => typeof v === 'string' && v !== '' ? undefined : 'a mode name such as "server" or "client"',
   addresses: (v) => v === 'public' || v === 'all' ? undefined : '"public" or "all"',
   randomWalk: (v) => typeof v === 'boolean' ? undefined : 'true or false',
-  apiPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535'
+  apiPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535',
+  metrics: (v) => typeof v === 'boolean' ? undefined : 'true or false',
+  maxConnections: positiveInteger,
+  maxIncomingPendingConnections: positiveInteger,
+  inboundConnectionThreshold: positiveInteger,
+  maxParallelDials: positiveInteger,
+  dialTimeout: positiveInteger
 }
 
-function multiaddrList (value: unknown): string | undefined {
+/** Checks a list of multiaddrs, in which `named` entries (profile names) may stand instead. */
+function multiaddrList (value: unknown, named?: (text: string) => boolean): string | undefined {
   if (!Array.isArray(value) || value.some(v => typeof v !== 'string')) {
     return 'a list of multiaddr strings'
   }
   for (const text of value as string[]) {
+    if (named?.(text) === true) {
+      continue
+    }
     try {
       multiaddr(text)
     } catch {
@@ -130,15 +167,24 @@ export async function readConfigFile (dir: string): Promise<ConfigFile> {
 export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfig {
   const pick = <K extends keyof DaemonConfig>(key: K, fallback: DaemonConfig[K]): DaemonConfig[K] =>
     options[key] ?? file[key] ?? fallback
-  return {
+  const config: DaemonConfig = {
     listen: pick('listen', [DEFAULT_LISTEN]),
-    bootstrap: pick('bootstrap', []),
+    announce: pick('announce', []),
+    bootstrap: expandBootstrap(pick('bootstrap', [])),
     protocol: pick('protocol', DEFAULT_PROTOCOL),
     mode: pick('mode', 'server'),
     addresses: options.addresses ?? file.addresses,
     randomWalk: pick('randomWalk', false),
-    apiPort: pick('apiPort', DEFAULT_API_PORT)
+    apiPort: pick('apiPort', DEFAULT_API_PORT),
+    metrics: pick('metrics', false)
   }
+  for (const key of CONNECTION_LIMITS) {
+    const value = options[key] ?? file[key]
+    if (value != null) {
+      config[key] = value
+    }
+  }
+  return config
 }
 
 /** Makes the data directory (mode 0700) if it is missing. */

@@ -1,19 +1,23 @@
 /**
- * The daemon: a libp2p node (TCP, noise, yamux, identify, ping, kadmium) on a LevelDB datastore
- * in the data directory, its API server, reconnecting to known peers, and a clean stop on
- * SIGINT and SIGTERM.
+ * The daemon: a libp2p node (TCP and WebSocket, noise, yamux, identify, ping, AutoNAT, kadmium)
+ * on a LevelDB datastore in the data directory, its API server (with Prometheus metrics when
+ * asked), reconnecting to known peers, and a clean stop on SIGINT and SIGTERM.
  */
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
 import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
+import { Registry } from 'prom-client'
 import { kadDHT } from '../index.ts'
-import { ConfigError, ensureDataDir, loadOrCreateKey, loadOrCreateToken, readApiInfo, removeApiInfo, writeApiInfo } from './config.ts'
+import { CONNECTION_LIMITS, ConfigError, ensureDataDir, loadOrCreateKey, loadOrCreateToken, readApiInfo, removeApiInfo, writeApiInfo } from './config.ts'
 import { startApiServer } from './http.ts'
 import { methods } from './methods.ts'
 import { KADMIUM_NAMESPACE, kadmiumValidator } from './namespace.ts'
@@ -147,21 +151,35 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
     dhtInit.randomWalk = { enabled: true }
   }
 
+  const connectionManager: Record<string, number> = {}
+  for (const key of CONNECTION_LIMITS) {
+    if (config[key] != null) {
+      connectionManager[key] = config[key]
+    }
+  }
+  // the daemon's own registry: what GET /metrics serves
+  const registry = config.metrics ? new Registry() : undefined
+
   let node: DaemonNode
   try {
     node = await createLibp2p({
       privateKey,
       datastore,
-      addresses: { listen: config.listen },
-      transports: [tcp()],
+      addresses: { listen: config.listen, announce: config.announce },
+      // WebSocket for browser clients, which cannot open TCP connections
+      transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionManager,
+      metrics: registry == null ? undefined : prometheusMetrics({ registry }),
       services: {
         identify: identify(),
         // tells connected peers at once when this node switches between client and server
         identifyPush: identifyPush(),
         // @libp2p/kad-dht admits a peer to its table only after a libp2p ping
         ping: ping(),
+        // has peers dial our public addresses back: what confirms them for the 'auto' mode
+        autoNAT: autoNAT(),
         dht: kadDHT(dhtInit as KadDHTInit)
       }
     })
@@ -176,7 +194,13 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
   const dispatcher = new Dispatcher(methods({ node, datastore, protocol: config.protocol, addressScope, dataDir: dir, started, queries }))
   let api: ApiServer
   try {
-    api = await startApiServer({ dispatcher, token, port: config.apiPort, log: output.warn })
+    api = await startApiServer({
+      dispatcher,
+      token,
+      port: config.apiPort,
+      log: output.warn,
+      metrics: registry == null ? undefined : async () => ({ contentType: registry.contentType, text: await registry.metrics() })
+    })
   } catch (err: any) {
     await node.stop()
     await datastore.close().catch(() => {})

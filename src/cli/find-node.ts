@@ -27,7 +27,7 @@ export async function askFindNode (node: Libp2p, peer: PeerId, protocol: string,
     }
     const answer = decodeMessage(first.value)
     await stream.close({ signal }).catch(() => {})
-    return answer.closer.map(p => ({ id: p.id, multiaddrs: p.multiaddrs }))
+    return answer.closer.all().map(p => ({ id: p.id, multiaddrs: p.multiaddrs }))
   } catch (err) {
     if (stream?.status === 'open') {
       stream.abort(err as Error)

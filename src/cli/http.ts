@@ -1,7 +1,10 @@
 /**
  * The API's HTTP server on 127.0.0.1: `POST /rpc` takes JSON-RPC 2.0 (one request or a batch),
- * `GET /` serves the status page. Every request needs the bearer token: in the
- * `Authorization: Bearer <token>` header, or as `?token=` for the page.
+ * `GET /` serves the status page, and `GET /metrics` the Prometheus metrics when the daemon
+ * collects them. Every request but `/metrics` needs the bearer token: in the
+ * `Authorization: Bearer <token>` header, or as `?token=` for the page. The metrics need none, as
+ * a Prometheus scraper is set up most simply so; they hold counts, never a key, a value or a peer
+ * id, and the port is reachable only from this host.
  *
  * A request that sends `Accept: application/x-ndjson` gets newline-delimited JSON: progress
  * notifications (`{"jsonrpc":"2.0","method":"progress","params":{"id":…,"type":…}}`) as the call
@@ -32,6 +35,8 @@ export interface ApiServerInit {
   port: number
   /** Told about failures that are not a caller's fault. */
   log(message: string): void
+  /** The metrics in Prometheus text format, when they are served. */
+  metrics?(): Promise<{ contentType: string, text: string }>
 }
 
 /** The running server. */
@@ -174,8 +179,14 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       page(req, res, url)
       return
     }
+    if (url.pathname === '/metrics' && init.metrics != null && req.method === 'GET') {
+      const { contentType, text } = await init.metrics()
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+      res.end(text)
+      return
+    }
     if (url.pathname !== '/rpc') {
-      sendError(res, 404, ErrorCode.INVALID_REQUEST, 'not found: the API is POST /rpc, the status page GET /')
+      sendError(res, 404, ErrorCode.INVALID_REQUEST, `not found: the API is POST /rpc, the status page GET /${init.metrics == null ? ' (and GET /metrics with --metrics)' : ', the metrics GET /metrics'}`)
       return
     }
     if (req.method !== 'POST') {

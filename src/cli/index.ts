@@ -32,6 +32,9 @@ async function runDaemon (dir: string, options: ConfigFile): Promise<void> {
     output.info(`listening: ${ma.toString()}`)
   }
   output.info(`api:       ${api.origin}/rpc`)
+  if (config.metrics) {
+    output.info(`metrics:   ${api.origin}/metrics`)
+  }
   output.info('status:    run `kadmium page` for the status page\'s address with its token')
 
   let signals = 0

@@ -175,8 +175,8 @@ export function methods (init: MethodsInit): Record<string, Method> {
       return { key, peers }
     })),
 
-    findPeer: method(true, p => ({ peer: parsePeerId(p.string('peer'), 'peer') }), async ({ peer }, context) =>
-      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, options)))),
+    findPeer: method(true, p => ({ peer: parsePeerId(p.string('peer'), 'peer'), useCache: p.boolean('useCache', true) }), async ({ peer, useCache }, context) =>
+      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, { ...options, useCache })))),
 
     put: method(true, p => {
       const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')

@@ -103,6 +103,18 @@ export class Params {
     return value
   }
 
+  /** An optional true/false param. */
+  boolean (name: string, fallback: boolean): boolean {
+    const value = this.take(name)
+    if (value === undefined || value === null) {
+      return fallback
+    }
+    if (typeof value !== 'boolean') {
+      throw invalid(`"${name}" must be true or false`)
+    }
+    return value
+  }
+
   /** An optional param that must be one of `choices`. */
   choice<T extends string> (name: string, choices: readonly T[], fallback: T): T {
     const value = this.take(name)

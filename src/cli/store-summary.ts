@@ -2,12 +2,12 @@
  * What the node stores, read from its datastore: the records and provider records it holds for
  * others, and the keys it provides itself, with a short list of each for the status page.
  */
-import { base32 } from 'multiformats/bases/base32'
 import { PROVIDED_PREFIX, PROVIDERS_DATASTORE_PREFIX, RECORDS_PREFIX } from '../constants.ts'
 import { decodeRecord } from '../records/record.ts'
+import { keyOf } from '../storage/datastore-key.ts'
 import { displayKey, displayMultihash } from './params.ts'
 import type { ProviderStoreStats } from '../index.ts'
-import type { Datastore, Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
 
 /** A stored record as the API lists it. */
 export interface RecordSummary {
@@ -32,16 +32,11 @@ export interface StoreSummary {
   providedKeys?: string[]
 }
 
-/** The key bytes behind a datastore key `<prefix>/<base32>`. */
-function keyBytes (key: Key, prefix: string): Uint8Array {
-  return base32.baseDecode(key.toString().slice(prefix.length + 1))
-}
-
 async function listKeys (datastore: Datastore, prefix: string, limit: number, signal?: AbortSignal): Promise<string[]> {
   const out: string[] = []
   for await (const key of datastore.queryKeys({ prefix, limit }, { signal })) {
     try {
-      out.push(displayMultihash(keyBytes(key, prefix)))
+      out.push(displayMultihash(keyOf(key)))
     } catch {
       // not one of ours
     }

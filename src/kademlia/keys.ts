@@ -45,15 +45,6 @@ export function compareDistance (a: KadId, b: KadId, target: KadId): number {
   return 0
 }
 
-/** The XOR distance of two keys, as 32 bytes (big-endian). */
-export function xorDistance (a: KadId, b: KadId): Uint8Array {
-  const out = new Uint8Array(KAD_ID_BYTES)
-  for (let i = 0; i < KAD_ID_BYTES; i++) {
-    out[i] = a[i] ^ b[i]
-  }
-  return out
-}
-
 /**
  * The number of leading bits `a` and `b` share: 256 for equal keys, 0 when the first bit
  * differs. A peer at common prefix length `n` with us lives in bucket `n`.

@@ -39,12 +39,10 @@ export interface LookupInit {
   target: KadId
   /** Requests in flight at once (α). */
   alpha: number
-  /** How many of the closest peers must have answered before the lookup ends (β). */
-  beta: number
   /**
-   * How many peers the caller wants back. The lookup ends only when the closest
-   * `max(beta, resultSize)` live candidates have all answered, so the result holds the
-   * closest peers that answered. Use `k` for a closest-peers query.
+   * How many peers the caller wants back. The lookup ends only when the closest `resultSize`
+   * live candidates have all answered, so the result holds the closest peers that answered. Use
+   * `k` for a closest-peers query; a smaller one ends sooner (go-libp2p-kad-dht's β).
    */
   resultSize: number
   /**
@@ -73,7 +71,7 @@ export interface LookupStats {
  *
  * @example
  * ```ts
- * const lookup = new Lookup({ target, alpha: 10, beta: 3, resultSize: 20 }, seeds)
+ * const lookup = new Lookup({ target, alpha: 10, resultSize: 20 }, seeds)
  * while (!lookup.done) {
  *   for (const peer of lookup.next()) send(peer)   // then, as answers come in:
  *   // lookup.answered(peer.id, closerPeers) or lookup.failed(peer.id)
@@ -84,7 +82,6 @@ export interface LookupStats {
 export class Lookup<P extends LookupPeer> {
   readonly target: KadId
   private readonly alpha: number
-  private readonly window: number
   private readonly resultSize: number
   private readonly maxOpen: number
   /** All candidates, closest first. */
@@ -95,8 +92,8 @@ export class Lookup<P extends LookupPeer> {
   private readonly counts: LookupStats
 
   constructor (init: LookupInit, seeds: Iterable<P> = []) {
-    if (init.alpha < 1 || init.beta < 1 || init.resultSize < 1) {
-      throw new RangeError('alpha, beta and resultSize must be at least 1')
+    if (init.alpha < 1 || init.resultSize < 1) {
+      throw new RangeError('alpha and resultSize must be at least 1')
     }
     const maxStalled = init.maxStalled ?? init.alpha
     if (!(maxStalled >= 0)) {
@@ -105,7 +102,6 @@ export class Lookup<P extends LookupPeer> {
     this.target = init.target
     this.alpha = init.alpha
     this.resultSize = init.resultSize
-    this.window = Math.max(init.beta, init.resultSize)
     this.maxOpen = init.alpha + maxStalled
     this.candidates = []
     this.byId = new Map()
@@ -133,7 +129,7 @@ export class Lookup<P extends LookupPeer> {
 
   /**
    * The peers to query now, closest first: waiting candidates among the closest
-   * `max(beta, resultSize)` live ones (neither failed nor stalled), as many as fit under α live
+   * `resultSize` live ones (neither failed nor stalled), as many as fit under α live
    * requests and `alpha + maxStalled` open ones. Each is marked asked; report its outcome with
    * {@link answered} or {@link failed}, or that it is late with {@link stalled}.
    */
@@ -144,7 +140,7 @@ export class Lookup<P extends LookupPeer> {
     }
     let live = 0
     for (const candidate of this.candidates) {
-      if (this.inFlight >= this.alpha || this.inFlight + this.stalledOpen >= this.maxOpen || live >= this.window) {
+      if (this.inFlight >= this.alpha || this.inFlight + this.stalledOpen >= this.maxOpen || live >= this.resultSize) {
         break
       }
       if (candidate.state === 'failed' || candidate.state === 'stalled') {
@@ -219,7 +215,7 @@ export class Lookup<P extends LookupPeer> {
   }
 
   /**
-   * True when the closest `max(beta, resultSize)` live candidates have all answered, or when
+   * True when the closest `resultSize` live candidates have all answered, or when
    * fewer are live and all of them answered (none at all included). Stalled candidates count as
    * failed here: the lookup does not wait for them.
    */
@@ -232,7 +228,7 @@ export class Lookup<P extends LookupPeer> {
       if (candidate.state !== 'answered') {
         return false
       }
-      if (++live >= this.window) {
+      if (++live >= this.resultSize) {
         return true
       }
     }

@@ -14,8 +14,12 @@
  * Without this, when fewer than k peers share our first bit, the rest of our k closest would
  * sit in a full bucket 0 behind far peers that arrived first, and we would never learn them.
  *
- * Nothing here touches the network: the caller supplies the liveness check and the clock.
+ * Nothing here touches the network or waits: the table is synchronous. When a newcomer needs a
+ * liveness check of a bucket's oldest peer, the table says so through `onCheck` and the owner
+ * reports the outcome later with {@link RoutingTable.checked} (rust-libp2p's pending-entry
+ * shape). The clock is the caller's too.
  */
+import { GroupLimits } from './group-limits.ts'
 import { KAD_ID_BITS, commonPrefixLength, compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
 
@@ -48,7 +52,10 @@ export type AddResult =
   | 'added'
   /** The peer was already there; it is marked seen. */
   | 'updated'
-  /** Its bucket is full; the least-recently-seen peer is being checked and the newcomer waits. */
+  /**
+   * Its bucket is full; the least-recently-seen peer is being checked (see
+   * {@link RoutingTableInit.onCheck}) and the newcomer waits for the outcome.
+   */
   | 'pending'
   /** Its bucket is full of live peers (or it is our own key); the newcomer is not kept. */
   | 'rejected'
@@ -62,28 +69,27 @@ export interface RoutingTableInit<P> {
   /** The clock, in milliseconds. */
   now(): number
   /**
-   * Checks that a peer is alive. Resolves `true` if it answered. Called for the least-recently
-   * seen peer of a full bucket when a newcomer arrives, unless that peer was seen within
-   * `freshness` milliseconds.
+   * Told that a peer must be checked for liveness: the least-recently-seen peer of a full bucket
+   * that a newcomer waits on (unless it was seen within `freshness`). Check it, then report the
+   * outcome with {@link RoutingTable.checked}; until then the newcomer waits.
    */
-  ping(entry: TableEntry<P>): Promise<boolean>
+  onCheck(entry: TableEntry<P>): void
   /** A peer seen within this many milliseconds is taken to be alive without a check. */
   freshness: number
   /**
    * Requests a peer may fail in a row before it leaves the table (one timeout on a loaded
    * network is not a dead peer).
-   *
-   * @default 1
    */
-  maxFailures?: number
+  maxFailures: number
   /** Told about each peer that enters the table. */
   onAdd?(entry: TableEntry<P>): void
   /** Told about each peer that leaves the table. */
   onRemove?(entry: TableEntry<P>): void
   /**
-   * The diversity filter: the address groups of a peer (for example its IPv4 /16s). A peer is
-   * refused when one of its groups already has `maxPerGroupPerBucket` peers in its bucket or
-   * `maxPerGroupInTable` in the table. Without it, there is no filter.
+   * The diversity filter: the address groups of a peer (for example the IPv4 /16 it connects
+   * from), asked once when the peer is offered. A peer is refused when one of its groups already
+   * has `maxPerGroupPerBucket` peers in its bucket or `maxPerGroupInTable` in the table. Without
+   * it, there is no filter.
    */
   groups?(peer: P): string[]
   /** Peers of one group per bucket, when `groups` is given. */
@@ -92,13 +98,21 @@ export interface RoutingTableInit<P> {
   maxPerGroupInTable?: number
 }
 
+/** A newcomer to a full bucket, waiting on the liveness check of the peer `checking`. */
+interface Waiting<P> {
+  id: string
+  key: KadId
+  peer: P
+  /** Its address groups, taken when it was offered. */
+  groups: readonly string[]
+  checking: string
+}
+
 interface Bucket<P> {
   /** Least recently seen first. */
   entries: Array<TableEntry<P>>
-  /** A newcomer waiting on a liveness check of `entries[0]`. */
-  waiting?: { id: string, key: KadId, peer: P }
-  /** Peers per address group. */
-  groups: Map<string, number>
+  /** A newcomer waiting on a liveness check. */
+  waiting?: Waiting<P>
 }
 
 /** One bucket of {@link RoutingTable.info}. */
@@ -118,8 +132,8 @@ export interface BucketInfo<P> {
  * @example
  * ```ts
  * const table = new RoutingTable<string>({
- *   localKey: kadId(self), kBucketSize: 20, freshness: 60_000,
- *   now: Date.now, ping: async (entry) => pingPeer(entry.peer)
+ *   localKey: kadId(self), kBucketSize: 20, freshness: 60_000, maxFailures: 2, now: Date.now,
+ *   onCheck: (entry) => { void pingPeer(entry.peer).then(alive => { table.checked(entry.id, alive) }) }
  * })
  * table.add('peer-a', kadId(a), 'peer-a')
  * const nearest = table.closest(kadId(key), 20)
@@ -129,18 +143,16 @@ export class RoutingTable<P> {
   private readonly init: RoutingTableInit<P>
   private readonly buckets: Array<Bucket<P> | undefined>
   private readonly byId: Map<string, TableEntry<P>>
-  private readonly checks: Set<Promise<void>>
   private readonly lookups: number[]
-  private readonly groupCounts: Map<string, number>
+  private readonly limits?: GroupLimits
   private readonly overflow: Set<TableEntry<P>>
 
   constructor (init: RoutingTableInit<P>) {
     this.init = init
     this.buckets = new Array(KAD_ID_BITS)
     this.byId = new Map()
-    this.checks = new Set()
     this.lookups = new Array(KAD_ID_BITS).fill(0)
-    this.groupCounts = new Map()
+    this.limits = init.groups == null ? undefined : new GroupLimits(init.maxPerGroupPerBucket ?? Infinity, init.maxPerGroupInTable ?? Infinity)
     this.overflow = new Set()
   }
 
@@ -168,7 +180,7 @@ export class RoutingTable<P> {
   /**
    * Offers a peer to the table. A peer already there is marked seen (and its `peer` value
    * replaced). A newcomer to a full bucket waits while the bucket's least-recently-seen peer is
-   * checked, and enters only if that peer fails the check.
+   * checked (`onCheck`), and enters only if that peer fails the check ({@link checked}).
    */
   add (id: string, key: KadId, peer: P): AddResult {
     const now = this.init.now()
@@ -184,17 +196,17 @@ export class RoutingTable<P> {
     }
     let bucket = this.buckets[index]
     if (bucket == null) {
-      bucket = { entries: [], groups: new Map() }
+      bucket = { entries: [] }
       this.buckets[index] = bucket
     }
     const groups = this.init.groups?.(peer) ?? []
-    if (!this.diverse(bucket, groups)) {
+    if (this.limits?.admits(index, groups) === false) {
       return 'rejected'
     }
     const full = this.regular(bucket) >= this.init.kBucketSize
     if (!full || this.isNeighbour(index, key)) {
       this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0, overflow: full })
-      this.settle()
+      this.placeOverflow()
       return 'added'
     }
     // the least-recently-seen regular peer (entries are in that order)
@@ -204,12 +216,34 @@ export class RoutingTable<P> {
     }
     if (bucket.waiting != null) {
       // a check is already under way: the latest newcomer takes the waiting place
-      bucket.waiting = { id, key, peer }
+      bucket.waiting = { id, key, peer, groups, checking: bucket.waiting.checking }
       return 'pending'
     }
-    bucket.waiting = { id, key, peer }
-    this.check(bucket, oldest)
+    bucket.waiting = { id, key, peer, groups, checking: oldest.id }
+    this.init.onCheck(oldest)
     return 'pending'
+  }
+
+  /**
+   * The outcome of a liveness check that `onCheck` asked for: a live peer is marked seen and the
+   * newcomer waiting on it turned away; a dead one leaves, and the newcomer takes its place if
+   * the bucket has room and the diversity limits allow.
+   */
+  checked (id: string, alive: boolean): void {
+    const entry = this.byId.get(id)
+    if (entry == null) {
+      // it left meanwhile, and its waiting newcomer was settled then
+      return
+    }
+    if (!alive) {
+      this.remove(id)
+      return
+    }
+    this.markSeen(entry, this.init.now())
+    const bucket = this.buckets[this.bucketIndex(entry.key)]
+    if (bucket?.waiting?.checking === id) {
+      bucket.waiting = undefined
+    }
   }
 
   /** Marks a peer in the table as alive now. */
@@ -230,7 +264,7 @@ export class RoutingTable<P> {
       return false
     }
     entry.failures++
-    return entry.failures >= (this.init.maxFailures ?? 1) && this.remove(id)
+    return entry.failures >= this.init.maxFailures && this.remove(id)
   }
 
   /** Removes a peer; returns whether it was there. */
@@ -239,26 +273,48 @@ export class RoutingTable<P> {
     if (entry == null) {
       return false
     }
-    this.drop(entry)
-    this.settle()
+    const orphan = this.drop(entry)
+    // a freed place goes to the overflow peers first, then to a newcomer that waited on the peer
+    this.placeOverflow()
+    if (orphan != null) {
+      this.admit(orphan)
+    }
     return true
   }
 
-  private drop (entry: TableEntry<P>): void {
+  /** Takes a peer out; returns the newcomer that waited on a check of it, if one did. */
+  private drop (entry: TableEntry<P>): Waiting<P> | undefined {
     this.overflow.delete(entry)
-    const bucket = this.buckets[this.bucketIndex(entry.key)]
+    const index = this.bucketIndex(entry.key)
+    const bucket = this.buckets[index]
     if (bucket != null) {
       const at = bucket.entries.indexOf(entry)
       if (at >= 0) {
         bucket.entries.splice(at, 1)
       }
-      for (const group of entry.groups) {
-        decrement(bucket.groups, group)
-        decrement(this.groupCounts, group)
-      }
+      this.limits?.remove(index, entry.groups)
     }
     this.byId.delete(entry.id)
     this.init.onRemove?.(entry)
+    const waiting = bucket?.waiting
+    if (bucket == null || waiting?.checking !== entry.id) {
+      return undefined
+    }
+    bucket.waiting = undefined
+    return waiting
+  }
+
+  /** Puts a newcomer that waited on a check into its bucket, if there is room and the limits allow. */
+  private admit (newcomer: Waiting<P>): void {
+    const index = this.bucketIndex(newcomer.key)
+    const bucket = this.buckets[index] as Bucket<P>
+    if (this.byId.has(newcomer.id) || this.regular(bucket) >= this.init.kBucketSize) {
+      return
+    }
+    if (this.limits?.admits(index, newcomer.groups) !== false) {
+      const now = this.init.now()
+      this.insert(bucket, { id: newcomer.id, key: newcomer.key, peer: newcomer.peer, added: now, lastSeen: now, groups: newcomer.groups, failures: 0, overflow: false })
+    }
   }
 
   /**
@@ -339,13 +395,6 @@ export class RoutingTable<P> {
     return out
   }
 
-  /** Resolves when every liveness check under way has ended. */
-  async settled (): Promise<void> {
-    while (this.checks.size > 0) {
-      await Promise.all([...this.checks])
-    }
-  }
-
   /** Records that a lookup targeted `key` now: its bucket counts as refreshed. */
   markLookup (key: KadId): void {
     const index = this.bucketIndex(key)
@@ -403,7 +452,7 @@ export class RoutingTable<P> {
    * Puts each overflow peer right after the table changed: regular where its bucket has room
    * again, gone where closer peers pushed it out of our k closest.
    */
-  private settle (): void {
+  private placeOverflow (): void {
     if (this.overflow.size === 0) {
       return
     }
@@ -419,18 +468,8 @@ export class RoutingTable<P> {
     }
   }
 
-  /** Whether a peer of these groups may enter this bucket under the diversity limits. */
-  private diverse (bucket: Bucket<P>, groups: readonly string[]): boolean {
-    const perBucket = this.init.maxPerGroupPerBucket ?? Infinity
-    const perTable = this.init.maxPerGroupInTable ?? Infinity
-    return groups.every(group => (bucket.groups.get(group) ?? 0) < perBucket && (this.groupCounts.get(group) ?? 0) < perTable)
-  }
-
   private insert (bucket: Bucket<P>, entry: TableEntry<P>): void {
-    for (const group of entry.groups) {
-      bucket.groups.set(group, (bucket.groups.get(group) ?? 0) + 1)
-      this.groupCounts.set(group, (this.groupCounts.get(group) ?? 0) + 1)
-    }
+    this.limits?.add(this.bucketIndex(entry.key), entry.groups)
     bucket.entries.push(entry)
     this.byId.set(entry.id, entry)
     if (entry.overflow) {
@@ -451,42 +490,5 @@ export class RoutingTable<P> {
       bucket.entries.splice(at, 1)
       bucket.entries.push(entry)
     }
-  }
-
-  private check (bucket: Bucket<P>, oldest: TableEntry<P>): void {
-    const run = (async () => {
-      let alive = false
-      try {
-        alive = await this.init.ping(oldest)
-      } catch {
-        alive = false
-      }
-      const waiting = bucket.waiting
-      bucket.waiting = undefined
-      if (alive) {
-        this.touch(oldest.id)
-        return
-      }
-      this.remove(oldest.id)
-      if (waiting != null && !this.byId.has(waiting.id) && this.regular(bucket) < this.init.kBucketSize) {
-        const groups = this.init.groups?.(waiting.peer) ?? []
-        if (this.diverse(bucket, groups)) {
-          const now = this.init.now()
-          this.insert(bucket, { ...waiting, added: now, lastSeen: now, groups, failures: 0, overflow: false })
-          this.settle()
-        }
-      }
-    })()
-    this.checks.add(run)
-    void run.finally(() => this.checks.delete(run))
-  }
-}
-
-function decrement (counts: Map<string, number>, group: string): void {
-  const n = (counts.get(group) ?? 0) - 1
-  if (n > 0) {
-    counts.set(group, n)
-  } else {
-    counts.delete(group)
   }
 }

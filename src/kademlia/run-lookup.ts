@@ -4,6 +4,7 @@
  * see {@link StallDeadline}) without cancelling it, and reports every step. It needs no libp2p:
  * the caller supplies the request and the clock.
  */
+import { TimeoutError } from '../errors.ts'
 import { Lookup } from './lookup.ts'
 import { StallDeadline } from './stall.ts'
 import type { LookupInit, LookupPeer, LookupStats } from './lookup.ts'
@@ -43,10 +44,10 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit {
    * slot and the lookup stops waiting for it, but its answer is still taken until
    * `requestTimeout` or the end of the lookup; one still open when the lookup ends is aborted and
    * not reported as a failure. The deadline adapts to the lookup's answer times
-   * ({@link StallDeadline}; these options override its defaults). `false` waits for every
-   * request until it answers or times out.
+   * ({@link StallDeadline}). Without it, every request is waited for until it answers or times
+   * out.
    */
-  stall?: StallOptions | false
+  stall?: StallOptions
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -76,7 +77,7 @@ function setTimer (ms: number, fire: () => void): () => void {
  * @example
  * ```ts
  * const { closest } = await runLookup({
- *   target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000,
+ *   target, alpha: 10, resultSize: 20, requestTimeout: 10_000,
  *   seeds: table.closest(target, 20).map(e => e.peer),
  *   ask: async (peer, signal) => findNode(peer, target, { signal }),
  *   now: Date.now
@@ -86,7 +87,7 @@ function setTimer (ms: number, fire: () => void): () => void {
 export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): Promise<LookupOutcome<P>> {
   const lookup = new Lookup<P>(init, init.seeds)
   const schedule = init.schedule ?? setTimer
-  const stall = init.stall === false ? undefined : new StallDeadline(init.stall ?? {}, init.requestTimeout)
+  const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
   const ended = new AbortController()
   const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
   let stopped = false
@@ -114,9 +115,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       parent.addEventListener('abort', onEnd, { once: true })
     }
     const cancelTimeout = schedule(init.requestTimeout, () => {
-      const error = new Error(`no answer within ${init.requestTimeout} ms`)
-      error.name = 'TimeoutError'
-      request.abort(error)
+      request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
     })
     const stallAfter = stall?.current ?? init.requestTimeout
     const cancelStall = stallAfter < init.requestTimeout

@@ -3,16 +3,14 @@
  * lookup's answers took so far. Pure arithmetic, no clock and no timers: {@link runLookup} (and
  * the simulator) ask it for a deadline when they send a request and tell it each answer's time.
  */
-import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../constants.ts'
-
-/** How the stall deadline is chosen; every field has a default from src/constants.ts. */
+/** How the stall deadline is chosen (the service's defaults are in src/constants.ts). */
 export interface StallOptions {
-  /** The deadline in ms before any answer arrived (`STALL_INITIAL_TIMEOUT`, 2 s). */
-  initial?: number
-  /** The deadline once answers arrived: this many times their median time (`STALL_RTT_FACTOR`, 3). */
-  factor?: number
-  /** The deadline never goes below this many ms (`STALL_MIN_TIMEOUT`, 1 s). */
-  min?: number
+  /** The deadline in ms before any answer arrived. */
+  initial: number
+  /** The deadline once answers arrived: this many times their median time. */
+  factor: number
+  /** The deadline never goes below this many ms. */
+  min: number
 }
 
 /**
@@ -22,7 +20,7 @@ export interface StallOptions {
  *
  * @example
  * ```ts
- * const stall = new StallDeadline({}, 10_000)
+ * const stall = new StallDeadline({ initial: 2_000, factor: 3, min: 1_000 }, 10_000)
  * stall.current        // 2000: nothing answered yet
  * stall.observe(120); stall.observe(80); stall.observe(300)
  * stall.current        // 1000: 3 × 120 ms is below the floor
@@ -38,9 +36,9 @@ export class StallDeadline {
   private readonly times: number[]
 
   constructor (options: StallOptions, max: number) {
-    this.initial = options.initial ?? STALL_INITIAL_TIMEOUT
-    this.factor = options.factor ?? STALL_RTT_FACTOR
-    this.min = options.min ?? STALL_MIN_TIMEOUT
+    this.initial = options.initial
+    this.factor = options.factor
+    this.min = options.min
     if (!(this.initial > 0) || !(this.factor > 0) || !(this.min >= 0) || !(max > 0)) {
       throw new RangeError('stall initial, factor and the request timeout must be positive, min at least 0')
     }
@@ -65,11 +63,6 @@ export class StallDeadline {
       }
     }
     times.splice(lo, 0, elapsed)
-  }
-
-  /** Answers observed so far. */
-  get answers (): number {
-    return this.times.length
   }
 
   /** The median answer time in ms, or undefined before any answer. */

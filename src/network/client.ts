@@ -6,7 +6,7 @@ import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
-import type { Message } from '../wire/codec.ts'
+import type { Message, OutgoingMessage } from '../wire/codec.ts'
 import type { AbortOptions, ComponentLogger, DialTarget, Logger, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -24,8 +24,8 @@ export interface ClientInit {
   logPrefix: string
 }
 
-/** A request to send: a {@link Message} whose peer lists may be left out. */
-export type Request = Omit<Message, 'closer' | 'providers'> & Partial<Pick<Message, 'closer' | 'providers'>>
+/** A request to send. */
+export type Request = OutgoingMessage
 
 /**
  * Sends DHT requests to other peers.
@@ -82,7 +82,7 @@ export class Client {
       return answer
     } catch (err: any) {
       if (signal?.aborted !== true) {
-        this.init.counters.error(err)
+        this.init.counters.error(err, request.type, 'outbound')
       }
       this.log.trace('request %s to %s failed: %s', request.type, target, err.message)
       if (stream != null && stream.status === 'open') {

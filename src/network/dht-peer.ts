@@ -16,6 +16,7 @@ export interface DHTPeer {
   readonly id: string
   /** Its position in the keyspace. */
   readonly key: KadId
+  /** Its peer id. */
   readonly peerId: PeerId
   /** Its addresses, already filtered by the address scope. */
   readonly multiaddrs: Multiaddr[]

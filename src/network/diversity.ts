@@ -1,9 +1,10 @@
 /**
- * Address groups for the routing table's diversity filter: the IPv4 /16 or IPv6 /32 networks a
- * peer's addresses fall in. One operator rarely holds many of these, so a cap on peers per group
- * keeps a single operator from filling a table.
+ * Address groups for the routing table's diversity filter: the IPv4 /16 or IPv6 /32 networks of
+ * addresses. One operator rarely holds many of these, so a cap on peers per group keeps a single
+ * operator from filling a table. The addresses grouped are the remote addresses of the
+ * connections a peer came on, as go-libp2p-kad-dht groups them: what a peer announces costs it
+ * nothing to make up.
  */
-import type { DHTPeer } from './dht-peer.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** The first 32 bits (two groups) of an IPv6 address, as a normalised string. */
@@ -40,10 +41,10 @@ export function addressGroup (ma: Multiaddr): string | undefined {
   return undefined
 }
 
-/** The distinct groups of a peer's addresses. */
-export function peerGroups (peer: DHTPeer): string[] {
+/** The distinct groups of some addresses. */
+export function addressGroups (addresses: Multiaddr[]): string[] {
   const out = new Set<string>()
-  for (const ma of peer.multiaddrs) {
+  for (const ma of addresses) {
     const group = addressGroup(ma)
     if (group != null) {
       out.add(group)

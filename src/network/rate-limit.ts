@@ -52,11 +52,11 @@ export class RateLimiter {
   }
 
   /**
-   * Reserves the turn of one request from `peer` and returns how many ms it must wait for it
-   * (0: at once). Throws {@link RateLimitedError}, reserving nothing, when the wait would exceed
-   * `maxDelay`.
+   * Reserves the turn of a request from `peer` that costs `cost` requests (a large message costs
+   * several) and returns how many ms it must wait for it (0: at once). Throws
+   * {@link RateLimitedError}, reserving nothing, when the wait would exceed `maxDelay`.
    */
-  reserve (peer: string): number {
+  reserve (peer: string, cost = 1): number {
     const { perSecond: rate, burst, maxDelay, maxPeers } = this.init
     const now = this.init.now()
     const state = this.peers.get(peer) ?? { tokens: burst, at: now }
@@ -65,7 +65,7 @@ export class RateLimiter {
     // most recently active last
     this.peers.delete(peer)
     this.peers.set(peer, state)
-    const left = state.tokens - 1
+    const left = state.tokens - cost
     const wait = left >= 0 ? 0 : -left * 1000 / rate
     if (wait > maxDelay) {
       throw new RateLimitedError(`${peer} sends more than ${rate} requests/s`)

@@ -5,21 +5,19 @@
  * A peer over the rate limit has its requests held back, and its stream reset when it keeps on.
  */
 import { pipe } from 'it-pipe'
-import { UnsupportedMessageTypeError } from '../errors.ts'
+import { TimeoutError, UnsupportedMessageTypeError } from '../errors.ts'
 import { sleep } from '../utils/abort.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSink, streamSource } from './stream-source.ts'
 import type { Counters } from './counters.ts'
 import type { RateLimiter } from './rate-limit.ts'
-import type { Message, EncodedPeer, WirePeer } from '../wire/codec.ts'
+import type { Message, OutgoingMessage } from '../wire/codec.ts'
 import type { ComponentLogger, Connection, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The answer a handler gives; peers may be given in their wire form. */
-export type Answer = Omit<Message, 'closer' | 'providers'> & {
-  closer?: Array<WirePeer | EncodedPeer>
-  providers?: Array<WirePeer | EncodedPeer>
-}
+export type Answer = OutgoingMessage
 
 /**
  * Handles one request. Returns the answer, or undefined to send none (ADD_PROVIDER); throws to
@@ -39,6 +37,11 @@ export interface ServerInit {
   logPrefix: string
   /** The per-peer limit on inbound requests, if any. */
   rateLimiter?: RateLimiter
+  /**
+   * A request is charged to the rate limit as one request per this many bytes it holds (at
+   * least one), so that one large message costs what many small ones do.
+   */
+  bytesPerRequest: number
   /** Told about each request before it is handled (to mark the sender alive, say). */
   onRequest?(from: PeerId, request: Message): void
 }
@@ -67,21 +70,25 @@ export class Server {
     // a request held back by the rate limit stops waiting when its stream closes (or is
     // aborted on stop)
     let closed: AbortSignal | undefined
+    // the type of the request being served, if one was read: a failure is counted against it
+    let serving: MessageType | undefined
     const peer = from.toString()
     if (rateLimiter != null) {
       const ended = new AbortController()
       stream.addEventListener('close', () => { ended.abort(new Error('the stream closed')) }, { once: true })
       closed = ended.signal
     }
-    const answers = async function * (this: Server, requests: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>): AsyncGenerator<Uint8Array | ReturnType<typeof frame>> {
+    const answers = async function * (this: Server, requests: AsyncIterable<Uint8ArrayList>): AsyncGenerator<Uint8ArrayList> {
       for await (const bytes of requests) {
-        const request = decodeMessage(bytes as Uint8Array)
-        counters.request(request.type, 'inbound')
-        const wait = rateLimiter?.reserve(peer) ?? 0
+        // admitted first, charged by its size, then read: a peer over its rate costs no decoding
+        const wait = rateLimiter?.reserve(peer, requestCost(bytes.byteLength, this.init.bytesPerRequest)) ?? 0
         if (wait > 0) {
           counters.throttled()
           await sleep(wait, closed)
         }
+        const request = decodeMessage(bytes)
+        serving = request.type
+        counters.request(request.type, 'inbound')
         this.init.onRequest?.(from, request)
         const handler = this.handlers[request.type]
         if (handler == null) {
@@ -91,21 +98,31 @@ export class Server {
         if (answer != null) {
           yield frame(encodeMessage(answer))
         }
+        serving = undefined
       }
     }.bind(this)
+    let idle = false
     try {
       await pipe(
         streamSource(stream),
         (source) => readFrames(source, {
           maxMessageSize: this.init.maxMessageSize,
           messageTimeout: this.init.messageTimeout,
-          idleTimeout: this.init.idleTimeout
+          idleTimeout: this.init.idleTimeout,
+          onIdle: () => { idle = true }
         }),
         answers,
         async (source) => { await streamSink(stream, source) }
       )
+      if (idle) {
+        // a stream kept open but unused gives its slot back at once: a close would wait for
+        // the remote to close its side, which a peer keeping streams for reuse never does
+        stream.abort(new TimeoutError('the stream was idle'))
+      } else {
+        await stream.close()
+      }
     } catch (err: any) {
-      counters.error(err)
+      counters.error(err, serving, 'inbound')
       this.log('resetting stream from %p: %s', from, err.message)
       stream.abort(err)
     } finally {
@@ -120,4 +137,9 @@ export class Server {
     }
     this.streams.clear()
   }
+}
+
+/** What a request of `bytes` bytes is charged: one request per `bytesPerRequest`, at least one. */
+export function requestCost (bytes: number, bytesPerRequest: number): number {
+  return 1 + Math.floor(bytes / bytesPerRequest)
 }

@@ -23,12 +23,11 @@ export function streamSource (stream: Stream): AsyncGenerator<Uint8ArrayList> {
   })()
 }
 
-/** Writes each chunk, waiting for the stream to drain when its buffer is full, then closes it. */
+/** Writes each chunk, waiting for the stream to drain when its buffer is full. */
 export async function streamSink (stream: Stream, chunks: AsyncIterable<Uint8Array | Uint8ArrayList>): Promise<void> {
   for await (const chunk of chunks) {
     if (!stream.send(chunk)) {
       await stream.onDrain()
     }
   }
-  await stream.close()
 }

@@ -6,17 +6,14 @@
  * ```
  * <prefix>/<base32(key)>  →  the key's provider list (see list-codec.ts)
  * ```
- *
- * `base32` is multiformats' lowercase RFC 4648 base32 without padding or multibase prefix.
  */
-import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
 import { InvalidParametersError } from '../errors.ts'
-import { KeyedLock } from './keyed-lock.ts'
+import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
+import { KeyedLock } from '../storage/keyed-lock.ts'
 import { decodeProviders, encodeProviders } from './list-codec.ts'
 import type { ProviderEntry } from './list-codec.ts'
 import type { AbortOptions } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** One read of a key's list. */
 export interface StoredList {
@@ -62,13 +59,10 @@ export class ProviderLists {
 
   constructor (init: ProviderListsInit) {
     const { prefix, cacheSize } = init
-    if (!prefix.startsWith('/') || prefix.length < 2 || new Key(prefix).toString() !== prefix) {
-      throw new InvalidParametersError(`the provider store prefix must be a clean key like /a/b, not "${prefix}"`)
-    }
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
       throw new InvalidParametersError(`cacheSize must be a non-negative integer, not ${cacheSize}`)
     }
-    this.prefix = prefix
+    this.prefix = checkPrefix(prefix)
     this.datastore = init.datastore
     this.cacheSize = cacheSize
     this.cache = new Map()
@@ -77,8 +71,7 @@ export class ProviderLists {
 
   /** The datastore key of a key's list: `<prefix>/<base32(key)>`. */
   datastoreKey (key: Uint8Array): Key {
-    // the prefix was checked clean and base32 has no '/': nothing for Key to clean
-    return new Key(`${this.prefix}/${base32.baseEncode(key)}`, false)
+    return datastoreKey(this.prefix, key)
   }
 
   /** Runs `task` once every earlier task for the same key is done. */

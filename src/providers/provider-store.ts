@@ -15,14 +15,15 @@
  * In memory it keeps only counts (see {@link ProviderStore.stats}) and a small LRU cache of
  * decoded lists of hot keys, so its memory does not grow with what it stores.
  */
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import {
   MAX_PROVIDERS_PER_KEY, MAX_PROVIDER_KEYS, MAX_PROVIDER_KEY_BYTES, PROVIDER_CACHE_SIZE,
-  PROVIDER_RECORD_TTL, PROVIDERS_DATASTORE_PREFIX, PROVIDERS_MIN_SWEEP_GAP
+  PROVIDER_RECORD_TTL, PROVIDERS_DATASTORE_PREFIX, PROVIDERS_MIN_SWEEP_GAP, PROVIDERS_SWEEP_INTERVAL
 } from '../constants.ts'
 import { InvalidParametersError } from '../errors.ts'
+import { Periodic } from '../storage/periodic.ts'
+import { positiveInteger } from '../utils/numbers.ts'
+import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { ProviderLists } from './provider-lists.ts'
 import type { ProviderEntry } from './list-codec.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -60,9 +61,13 @@ export interface ProviderStoreInit {
    * ms. Default {@link PROVIDERS_MIN_SWEEP_GAP}.
    */
   minSweepGap?: number
+  /** How often expired records are swept while the store runs, in ms. Default {@link PROVIDERS_SWEEP_INTERVAL}. */
+  sweepInterval?: number
+  /** Told about a sweep that failed. */
+  onSweepError?(error: Error): void
 }
 
-/** What a {@link ProviderStore} holds. */
+/** What the provider store holds. */
 export interface ProviderStoreStats {
   /** Keys with a stored provider list. */
   keys: number
@@ -70,22 +75,9 @@ export interface ProviderStoreStats {
   records: number
 }
 
-function positiveInteger (name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidParametersError(`${name} must be a positive integer, not ${value}`)
-  }
-  return value
-}
-
 /** The provider's PeerId, decoding and remembering it the first time; undefined if unreadable. */
 function peerIdOf (entry: ProviderEntry): PeerId | undefined {
-  if (entry.peerId == null) {
-    try {
-      entry.peerId = peerIdFromMultihash(Digest.decode(entry.multihash))
-    } catch {
-      return undefined
-    }
-  }
+  entry.peerId ??= peerIdFromBytes(entry.multihash)
   return entry.peerId
 }
 
@@ -122,10 +114,9 @@ function listExpiry (entries: readonly ProviderEntry[], ttl: number): number {
  * @example
  * ```ts
  * const store = new ProviderStore({ datastore: components.datastore })
- * await store.start()
+ * await store.start()                      // counts what is stored, sweeps hourly
  * await store.add(contentKey, remotePeerId)  // 'added'
  * const providers = await store.get(contentKey)
- * setInterval(() => { void store.sweep() }, PROVIDERS_SWEEP_INTERVAL)
  * ```
  */
 export class ProviderStore {
@@ -136,6 +127,7 @@ export class ProviderStore {
   private readonly maxKeys: number
   private readonly maxKeyBytes: number
   private readonly minSweepGap: number
+  private readonly sweeps: Periodic
   private keys: number
   private records: number
   private loaded: boolean
@@ -166,12 +158,22 @@ export class ProviderStore {
     this.records = 0
     this.loaded = false
     this.lastSweep = -Infinity
+    this.sweeps = new Periodic(init.sweepInterval ?? PROVIDERS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
     this.nextKeyExpiry = Infinity
   }
 
-  /** Counts what the datastore already holds (see {@link ProviderStore.load}). */
+  /**
+   * Counts what the datastore already holds (see {@link ProviderStore.load}) and sweeps expired
+   * records every `sweepInterval`.
+   */
   async start (): Promise<void> {
     await this.load()
+    this.sweeps.start()
+  }
+
+  /** Stops the sweeps (waiting for one under way). */
+  async stop (): Promise<void> {
+    await this.sweeps.stop()
   }
 
   /**

@@ -1,21 +1,21 @@
 /**
  * The reprovider: remembers which keys this node provides (in the datastore, so a restarted
- * node goes on) and provides each again before its records expire on other peers, all the keys
+ * node goes on) and publishes each again before its records expire on other peers, all the keys
  * due at one check in one batch.
  */
-import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
+import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
+import { decodeTime, encodeTime } from '../storage/time.ts'
 import type { AbortOptions } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** What a {@link Reprovider} needs. */
 export interface ReproviderInit {
   datastore: Datastore
   /**
-   * Provides keys on the network, as a batch; yields each key once, with the error that kept it
-   * from being provided, if any.
+   * Publishes keys on the network, as a batch; yields each key once, with the error that kept it
+   * from being published, if any.
    */
-  provide(keys: Uint8Array[], options: AbortOptions): AsyncIterable<{ key: Uint8Array, error?: Error }>
+  publish(keys: Uint8Array[], options: AbortOptions): AsyncIterable<{ item: Uint8Array, error?: Error }>
   /** How long after a provide the key is provided again, in ms (22 h). */
   interval: number
   /** How often the list is checked for keys that are due, in ms. */
@@ -33,9 +33,9 @@ export interface ReproviderInit {
  *
  * @example
  * ```ts
- * const reprovider = new Reprovider({ datastore, provide, interval: 22 * HOUR, checkInterval: HOUR, prefix: '/kadmium/provided' })
+ * const reprovider = new Reprovider({ datastore, publish, interval: 22 * HOUR, checkInterval: HOUR, prefix: '/kadmium/provided' })
  * await reprovider.track(key)   // after a successful provide
- * reprovider.start()            // provides again every key whose last provide is older than 22 h
+ * reprovider.start()            // publishes again every key whose last provide is older than 22 h
  * ```
  */
 export class Reprovider {
@@ -46,6 +46,7 @@ export class Reprovider {
   private sweep?: Promise<number>
 
   constructor (init: ReproviderInit) {
+    checkPrefix(init.prefix)
     this.init = init
     this.now = init.now ?? Date.now
   }
@@ -73,7 +74,8 @@ export class Reprovider {
   /** Every tracked key with when it was last provided (ms). */
   async * list (options?: AbortOptions): AsyncGenerator<{ key: Uint8Array, provided: number }> {
     for await (const { key, value } of this.init.datastore.query({ prefix: this.init.prefix }, options)) {
-      yield { key: base32.baseDecode(key.baseNamespace()), provided: decodeTime(value) }
+      // an unreadable time is due at once
+      yield { key: keyOf(key), provided: decodeTime(value) ?? 0 }
     }
   }
 
@@ -117,7 +119,7 @@ export class Reprovider {
     if (due.length === 0) {
       return done
     }
-    for await (const { key, error } of this.init.provide(due, { signal })) {
+    for await (const { item: key, error } of this.init.publish(due, { signal })) {
       if (error != null) {
         this.init.onError?.(key, error)
         continue
@@ -132,15 +134,6 @@ export class Reprovider {
   }
 
   private dsKey (key: Uint8Array): Key {
-    return new Key(`${this.init.prefix}/${base32.baseEncode(key)}`)
+    return datastoreKey(this.init.prefix, key)
   }
-}
-
-function encodeTime (ms: number): Uint8Array {
-  return new TextEncoder().encode(String(ms))
-}
-
-function decodeTime (bytes: Uint8Array): number {
-  const ms = Number(new TextDecoder().decode(bytes))
-  return Number.isFinite(ms) ? ms : 0
 }

@@ -4,11 +4,10 @@
  */
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
-import { ipnsSelector } from 'ipns/selector'
-import { ipnsValidator } from 'ipns/validator'
 import { equals } from 'uint8arrays/equals'
 import { MAX_RECORD_KEY_BYTES, MAX_RECORD_VALUE_BYTES } from '../constants.ts'
 import { InvalidKeyError, InvalidRecordError, UnknownNamespaceError } from '../errors.ts'
+import { selectIpnsRecord, validateIpnsRecord } from './ipns.ts'
 
 /**
  * The rules of one namespace.
@@ -26,12 +25,16 @@ import { InvalidKeyError, InvalidRecordError, UnknownNamespaceError } from '../e
 export interface Validator {
   /** Throws (or rejects) when `value` is not valid under `key`. */
   validate(key: Uint8Array, value: Uint8Array): void | Promise<void>
-  /** The index of the best of `values`, all valid under `key`. Ties go to the earliest. */
-  select(key: Uint8Array, values: Uint8Array[]): number
+  /**
+   * The index of the best of `values`, all valid under `key` (or a promise of it). Ties go to the
+   * earliest.
+   */
+  select(key: Uint8Array, values: Uint8Array[]): number | Promise<number>
 }
 
 const SLASH = 0x2f
-const PK_PREFIX = new TextEncoder().encode('/pk/')
+/** The key prefix of public-key records: `/pk/` then a peer id's multihash. */
+export const PK_PREFIX = new TextEncoder().encode('/pk/')
 
 /** The namespace of a key (`pk` for `/pk/…`); throws {@link InvalidKeyError} without one. */
 export function namespaceOf (key: Uint8Array): string {
@@ -66,12 +69,12 @@ export const pkValidator: Validator = {
 }
 
 /**
- * `/ipns/`: a signed IPNS record (signature V2, validity, key matching the name), checked by the
- * `ipns` package; the higher sequence number wins, then the later validity.
+ * `/ipns/`: a signed IPNS record (signature V2, validity, key matching the name), checked as
+ * `records/ipns.ts` says; the higher sequence number wins, then the later validity.
  */
 export const ipnsRecordValidator: Validator = {
-  validate: async (key, value) => ipnsValidator(key, value),
-  select: (key, values) => ipnsSelector(key, values)
+  validate: async (key, value) => { await validateIpnsRecord(key, value) },
+  select: (_key, values) => selectIpnsRecord(values)
 }
 
 /** The namespaces every node accepts unless told otherwise. */
@@ -80,19 +83,20 @@ export const defaultValidators: Readonly<Record<string, Validator>> = {
   ipns: ipnsRecordValidator
 }
 
+/** `record[key]` when it is the record's own (not inherited, like `toString`). */
+function ownValue<T> (record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined
+}
+
 /**
- * Validates and selects records by namespace.
+ * Validates and selects records by namespace. The given validators are looked up at each use,
+ * so a namespace added to the object later is accepted from then on.
  */
 export class RecordValidator {
-  private readonly validators: Map<string, Validator>
+  private readonly validators: Record<string, Validator>
 
   constructor (validators: Record<string, Validator> = {}) {
-    this.validators = new Map(Object.entries({ ...defaultValidators, ...validators }))
-  }
-
-  /** The namespaces accepted. */
-  get namespaces (): string[] {
-    return [...this.validators.keys()]
+    this.validators = validators
   }
 
   /**
@@ -117,11 +121,11 @@ export class RecordValidator {
   }
 
   /** The index of the best of `values` (all already valid); 0 for a single value. */
-  select (key: Uint8Array, values: Uint8Array[]): number {
+  async select (key: Uint8Array, values: Uint8Array[]): Promise<number> {
     if (values.length < 2) {
       return 0
     }
-    const index = this.validatorFor(key).select(key, values)
+    const index = await this.validatorFor(key).select(key, values)
     if (!Number.isInteger(index) || index < 0 || index >= values.length) {
       throw new InvalidRecordError(`the selector returned ${index} for ${values.length} values`)
     }
@@ -130,7 +134,7 @@ export class RecordValidator {
 
   private validatorFor (key: Uint8Array): Validator {
     const namespace = namespaceOf(key)
-    const validator = this.validators.get(namespace)
+    const validator = ownValue(this.validators, namespace) ?? ownValue(defaultValidators, namespace)
     if (validator == null) {
       throw new UnknownNamespaceError(`no validator for the namespace /${namespace}/`)
     }

@@ -2,20 +2,23 @@
  * The records this node stores for others, in the libp2p datastore under a prefix, so they
  * persist wherever the user's datastore persists.
  *
- * A record is validated before it is stored and again before it is served; it is served for
- * `maxAge` after it was received and never after; a stored record is only replaced by one its
+ * A record is validated before it is stored, and again before it is served once
+ * `revalidateInterval` has passed since it last passed (and after a restart): answering GET_VALUE
+ * does not verify a signature every time. It is served for `maxAge` after it was received and
+ * never after; a stored record is only replaced by one its
  * namespace's selector ranks at least as high; and at most `maxRecords` keys are held.
  */
-import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
 import { equals } from 'uint8arrays/equals'
-import { MAX_RECORDS, RECORD_MAX_AGE, RECORDS_PREFIX } from '../constants.ts'
+import { MAX_RECORDS, RECORD_MAX_AGE, RECORD_REVALIDATE_INTERVAL, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../constants.ts'
 import { StaleRecordError, StoreFullError } from '../errors.ts'
+import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
+import { KeyedLock } from '../storage/keyed-lock.ts'
+import { Periodic } from '../storage/periodic.ts'
 import { decodeRecord, encodeRecord } from './record.ts'
 import type { DHTRecord } from './record.ts'
 import type { RecordValidator } from './validators.ts'
 import type { AbortOptions } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 
 /** What a {@link ValueStore} needs. */
 export interface ValueStoreInit {
@@ -29,6 +32,12 @@ export interface ValueStoreInit {
   maxRecords?: number
   /** Where in the datastore records live. */
   prefix?: string
+  /** How often expired records are swept while the store runs, in ms. */
+  sweepInterval?: number
+  /** How long a record that passed validation is served without validating it again, in ms. */
+  revalidateInterval?: number
+  /** Told about a sweep that failed. */
+  onSweepError?(error: Error): void
 }
 
 /**
@@ -37,7 +46,7 @@ export interface ValueStoreInit {
  * @example
  * ```ts
  * const store = new ValueStore({ datastore, validator: new RecordValidator() })
- * await store.load()
+ * await store.start()                  // counts what is stored, sweeps expired records hourly
  * await store.put(key, value)           // throws if invalid or worse than what is stored
  * const record = await store.get(key)   // undefined if absent, expired or no longer valid
  * ```
@@ -49,7 +58,11 @@ export class ValueStore {
   private readonly maxAge: number
   private readonly maxRecords: number
   private readonly prefix: string
-  private readonly locks: Map<string, Promise<unknown>>
+  private readonly locks: KeyedLock
+  private readonly sweeps: Periodic
+  private readonly revalidateInterval: number
+  /** Until when each record (by datastore key) is served without validating it again. */
+  private readonly trusted: Map<string, number>
   private count: number
 
   constructor (init: ValueStoreInit) {
@@ -58,8 +71,11 @@ export class ValueStore {
     this.now = init.now ?? Date.now
     this.maxAge = init.maxAge ?? RECORD_MAX_AGE
     this.maxRecords = init.maxRecords ?? MAX_RECORDS
-    this.prefix = init.prefix ?? RECORDS_PREFIX
-    this.locks = new Map()
+    this.prefix = checkPrefix(init.prefix ?? RECORDS_PREFIX)
+    this.locks = new KeyedLock()
+    this.revalidateInterval = init.revalidateInterval ?? RECORD_REVALIDATE_INTERVAL
+    this.trusted = new Map()
+    this.sweeps = new Periodic(init.sweepInterval ?? RECORDS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
     this.count = 0
   }
 
@@ -68,7 +84,18 @@ export class ValueStore {
     return this.count
   }
 
-  /** Counts the records already in the datastore (call once at start). */
+  /** Counts what the datastore holds and sweeps expired records every `sweepInterval`. */
+  async start (options?: AbortOptions): Promise<void> {
+    await this.load(options)
+    this.sweeps.start()
+  }
+
+  /** Stops the sweeps (waiting for one under way). */
+  async stop (): Promise<void> {
+    await this.sweeps.stop()
+  }
+
+  /** Counts the records already in the datastore (start does it). */
   async load (options?: AbortOptions): Promise<void> {
     let count = 0
     for await (const _ of this.datastore.queryKeys({ prefix: this.prefix }, options)) { // eslint-disable-line @typescript-eslint/no-unused-vars
@@ -85,17 +112,19 @@ export class ValueStore {
    */
   async put (key: Uint8Array, value: Uint8Array, options?: AbortOptions): Promise<DHTRecord> {
     await this.validator.validate(key, value)
-    return this.locked(key, async () => {
+    const dsKey = this.dsKey(key)
+    return this.locks.run(dsKey.toString(), async () => {
       const existing = await this.get(key, options)
-      if (existing != null && !equals(existing.value, value) && this.validator.select(key, [value, existing.value]) !== 0) {
+      if (existing != null && !equals(existing.value, value) && await this.validator.select(key, [value, existing.value]) !== 0) {
         throw new StaleRecordError('a better record is stored under this key')
       }
-      const stored = existing != null || await this.datastore.has(this.dsKey(key), options)
+      const stored = existing != null || await this.datastore.has(dsKey, options)
       if (!stored && this.count >= this.maxRecords) {
         throw new StoreFullError(`the value store holds its maximum of ${this.maxRecords} records`)
       }
       const record: DHTRecord = { key, value, timeReceived: new Date(this.now()) }
-      await this.datastore.put(this.dsKey(key), encodeRecord(record), options)
+      await this.datastore.put(dsKey, encodeRecord(record), options)
+      this.trusted.set(dsKey.toString(), this.now() + this.revalidateInterval)
       if (!stored) {
         this.count++
       }
@@ -118,11 +147,25 @@ export class ValueStore {
       }
       throw err
     }
-    if (this.expired(record) || !equals(record.key, key) || !await this.isValid(record)) {
+    if (this.expired(record) || !equals(record.key, key) || !await this.stillValid(dsKey, record)) {
       await this.delete(dsKey, options)
       return undefined
     }
     return record
+  }
+
+  /** Whether a stored record is valid: validated again only when it was not lately. */
+  private async stillValid (dsKey: Key, record: DHTRecord): Promise<boolean> {
+    const id = dsKey.toString()
+    const now = this.now()
+    if ((this.trusted.get(id) ?? -Infinity) > now) {
+      return true
+    }
+    const valid = await this.isValid(record)
+    if (valid) {
+      this.trusted.set(id, now + this.revalidateInterval)
+    }
+    return valid
   }
 
   /** Deletes every expired record; resolves to how many were deleted. */
@@ -160,6 +203,7 @@ export class ValueStore {
   }
 
   private async delete (key: Key, options?: AbortOptions): Promise<void> {
+    this.trusted.delete(key.toString())
     if (await this.datastore.has(key, options)) {
       await this.datastore.delete(key, options)
       this.count = Math.max(0, this.count - 1)
@@ -167,21 +211,6 @@ export class ValueStore {
   }
 
   private dsKey (key: Uint8Array): Key {
-    return new Key(`${this.prefix}/${base32.baseEncode(key)}`)
-  }
-
-  /** Runs `fn` after every earlier call for the same key has ended. */
-  private async locked<T> (key: Uint8Array, fn: () => Promise<T>): Promise<T> {
-    const id = base32.baseEncode(key)
-    const previous = this.locks.get(id) ?? Promise.resolve()
-    const run = previous.catch(() => {}).then(fn)
-    this.locks.set(id, run)
-    try {
-      return await run
-    } finally {
-      if (this.locks.get(id) === run) {
-        this.locks.delete(id)
-      }
-    }
+    return datastoreKey(this.prefix, key)
   }
 }

@@ -24,13 +24,38 @@ import type { ProgressEvent } from 'progress-events'
 
 /** The progress events of a lookup, passed to `onProgress`. */
 export type LookupProgressEvents =
-  | ProgressEvent<'kadmium:lookup:ask', { peer: PeerId }>
-  | ProgressEvent<'kadmium:lookup:answer', { peer: PeerId, closer: PeerId[], elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:stall', { peer: PeerId, elapsed: number }>
-  | ProgressEvent<'kadmium:lookup:fail', { peer: PeerId, error: Error, elapsed: number }>
+  | ProgressEvent<'kadmium:lookup:ask', {
+    /** The peer asked. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:lookup:answer', {
+    /** The peer that answered. */
+    peer: PeerId
+    /** The closer peers it named. */
+    closer: PeerId[]
+    /** The same peers, with the addresses it gave for them. */
+    closerPeers: PeerInfo[]
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:stall', {
+    /** The peer that is late. */
+    peer: PeerId
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
+  | ProgressEvent<'kadmium:lookup:fail', {
+    /** The peer that failed. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+    /** Milliseconds since the request was sent. */
+    elapsed: number
+  }>
 
 /** Options of a lookup-based call. */
 export interface LookupOptions extends RoutingOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: LookupProgressEvents): void
 }
 
@@ -46,6 +71,14 @@ export interface QueryOptions extends LookupOptions {
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
 }
 
+/** Watches one lookup from its first step to its end (for metrics). */
+export interface LookupObserver {
+  /** Sees every step of the lookup. */
+  event(event: LookupEvent<DHTPeer>): void
+  /** Told once when the lookup ends: with its outcome, or without one when it threw. */
+  end(outcome?: LookupOutcome<DHTPeer>): void
+}
+
 /** What peer routing needs. */
 export interface PeerRoutingInit {
   self: PeerId
@@ -56,16 +89,17 @@ export interface PeerRoutingInit {
   log: Logger
   kBucketSize: number
   alpha: number
-  beta: number
   queryTimeout: number
   requestTimeout: number
-  /** When a lookup request stalls (see `RunLookupInit.stall`); the defaults unless told otherwise. */
-  stall?: StallOptions | false
+  /** When a lookup request stalls (see `RunLookupInit.stall`); never when absent. */
+  stall?: StallOptions
   addresses: AddressScope
   /** Aborts when the service stops. */
-  stopped(): AbortSignal
+  lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
+  /** Gives an observer for each lookup that starts, if any. */
+  observe?(type: MessageType): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -86,14 +120,14 @@ export class PeerRouting {
   async lookup (key: Uint8Array, options: QueryOptions = {}): Promise<LookupOutcome<DHTPeer>> {
     const { init } = this
     const target = kadId(key)
-    const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.stopped(), options.signal)
+    const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
     init.table.markLookup(target)
     const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE)
     try {
-      return await runLookup<DHTPeer>({
+      const outcome = await runLookup<DHTPeer>({
         target,
         alpha: init.alpha,
-        beta: init.beta,
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,
@@ -102,8 +136,16 @@ export class PeerRouting {
         now: Date.now,
         stopWhen: options.stopWhen,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
-        onEvent: (event) => { this.onEvent(event, options) }
+        onEvent: (event) => {
+          observer?.event(event)
+          this.onEvent(event, options)
+        }
       })
+      observer?.end(outcome)
+      return outcome
+    } catch (err) {
+      observer?.end()
+      throw err
     } finally {
       query.clear()
     }
@@ -173,7 +215,7 @@ export class PeerRouting {
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
     // only swell the lookup
-    for (const entry of answer.closer.slice(0, init.kBucketSize)) {
+    for (const entry of answer.closer.first(init.kBucketSize)) {
       const id = entry.id.toString()
       if (id === this.selfId) {
         continue
@@ -210,6 +252,7 @@ export class PeerRouting {
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:answer', {
           peer: event.peer.peerId,
           closer: event.closer.map(p => p.peerId),
+          closerPeers: event.closer.map(p => ({ id: p.peerId, multiaddrs: p.multiaddrs })),
           elapsed: event.elapsed
         }))
         break

@@ -1,10 +1,13 @@
 /**
- * Providing content and finding its providers: a provide stores us locally and sends
- * ADD_PROVIDER to the k closest peers; finding providers yields the local ones first, then each
- * new provider as GET_PROVIDERS answers arrive.
+ * Providing content and finding its providers. Three acts, one verb each: to *provide* a key is
+ * to publish it now and keep it on the reprovide list; to *publish* a key is to store us as its
+ * provider locally and send an ADD_PROVIDER to each of its k closest peers (the reprovider
+ * publishes again what we provide); *addProvider* sends one ADD_PROVIDER to one peer. Finding
+ * providers yields the local ones first, then each new provider as GET_PROVIDERS answers arrive.
  */
 import { pushable } from 'it-pushable'
 import { CustomProgressEvent } from 'progress-events'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { NotStoredError } from '../errors.ts'
 import { KAD_ID_BITS, kadId } from '../kademlia/keys.ts'
 import { settleBatch } from '../kademlia/region.ts'
@@ -23,6 +26,7 @@ import type { Reprovider } from '../providers/reprovider.ts'
 import type { Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
 import type { ProgressEvent } from 'progress-events'
 
 /** The name kadmium gives as the `routing` of the providers it finds. */
@@ -31,22 +35,46 @@ const ROUTING = 'kadmium'
 /** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
 export type ProviderProgressEvents =
   | LookupProgressEvents
-  | ProgressEvent<'kadmium:provide:sent', { peer: PeerId }>
-  | ProgressEvent<'kadmium:provide:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:providers:found', { provider: Provider, from: PeerId | undefined }>
+  | ProgressEvent<'kadmium:provide:sent', {
+    /** A peer the provider record was sent to. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:provide:failed', {
+    /** A peer it could not be sent to. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:providers:found', {
+    /** The provider and its addresses. */
+    provider: Provider
+    /** The peer that named it (undefined: this node's own store). */
+    from: PeerId | undefined
+  }>
 
 /** Options of `provide` and `cancelReprovide`. */
 export interface ProvideOptions extends LookupOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: ProviderProgressEvents): void
 }
 
-/** What became of one key of {@link ProviderRouting.announceMany}. */
-export interface Announced {
-  /** The key (a CID's multihash bytes). */
-  key: Uint8Array
+/** What became of one item of {@link ProviderRouting.publishMany}. */
+export interface Published<T> {
+  /** The item (a CID, or a CID's multihash bytes). */
+  item: T
   /** To how many of its k closest peers the record was sent. */
   sent: number
   /** Why it reached none (then `sent` is 0). */
+  error?: Error
+}
+
+/** What {@link ProviderRouting.provideMany} yields for each CID. */
+export interface ProvideManyResult {
+  /** The CID. */
+  cid: CID
+  /** How many peers its provider record was sent to. */
+  sent: number
+  /** What kept it from every peer, if it reached none. */
   error?: Error
 }
 
@@ -74,16 +102,16 @@ export interface ProviderRoutingInit {
   selfAddresses(): Multiaddr[]
   log: Logger
   kBucketSize: number
-  /** The most lookups {@link ProviderRouting.announceMany} spends to see one region whole. */
+  /** The most lookups {@link ProviderRouting.publishMany} spends to see one region whole. */
   maxRegionLookups: number
-  /** The fewest keys a region must hold for {@link ProviderRouting.announceMany} to explore it. */
+  /** The fewest keys a region must hold for {@link ProviderRouting.publishMany} to explore it. */
   minRegionKeys: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered. */
   beta: number
   /** Aborts when the service stops. */
-  stopped(): AbortSignal
+  lifetime(): AbortSignal
 }
 
 /** Providers over ADD_PROVIDER and GET_PROVIDERS. */
@@ -95,15 +123,27 @@ export class ProviderRouting {
   }
 
   /**
-   * Announces that we provide `key` (a CID's multihash bytes): stores us locally, finds the k
-   * closest peers and sends each an ADD_PROVIDER. Resolves to how many were sent; throws
-   * `NotStoredError` when none was. The key is provided again every 22 h until
-   * {@link cancelReprovide}.
+   * Provides `key` (a CID's multihash bytes): publishes it now and keeps it on the reprovide
+   * list, so it is published again every 22 h until {@link cancelReprovide}. Resolves to how
+   * many peers it was sent to; throws `NotStoredError` when none.
    */
   async provide (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
-    const sent = await this.announce(key, options)
+    const sent = await this.publish(key, options)
     await this.init.reprovider.track(key, options)
     return sent
+  }
+
+  /**
+   * Provides many CIDs at once (see {@link publishMany}): each that reached a peer is kept on the
+   * reprovide list. Yields each distinct CID once, as it is done.
+   */
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
+    for await (const { item, sent, error } of this.publishMany(cids, cid => cid.multihash.bytes, options)) {
+      if (error == null) {
+        await this.init.reprovider.track(item.multihash.bytes, options)
+      }
+      yield { cid: item, sent, error }
+    }
   }
 
   /** Stops providing `key` again; resolves whether it was being provided. */
@@ -111,38 +151,47 @@ export class ProviderRouting {
     return this.init.reprovider.forget(key, options)
   }
 
-  /** One round of announcing, without touching the reprovide list. */
-  async announce (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+  /**
+   * Publishes `key` once: stores us as its provider locally, finds its k closest peers and sends
+   * each an ADD_PROVIDER, without touching the reprovide list. Resolves to how many it was sent
+   * to; throws `NotStoredError` when none.
+   */
+  async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
     const { closest } = await this.init.peerRouting.lookup(key, options)
-    return this.deliver(key, closest, options)
+    return this.publishTo(key, closest, options)
   }
 
   /**
-   * Announces many keys with far fewer lookups than one each, without touching the reprovide
-   * list (the reprovider calls this). A few lookups around the first pending key see a region
-   * of the keyspace whole, with every peer in it (see {@link exploreRegion}); every pending key
-   * in that region is sent its records with no lookup of its own. Yields what became of each
-   * key, as it is done.
+   * Publishes many items (keys, or CIDs with `keyOf`) with far fewer lookups than one each,
+   * without touching the reprovide list. Items with the same key count once. A few lookups
+   * around the first pending key see a region of the keyspace whole, with every peer in it (see
+   * {@link exploreRegion}); every pending key in that region is sent its records with no lookup
+   * of its own. Yields what became of each item, as it is done.
    */
-  async * announceMany (keys: Iterable<Uint8Array>, options: ProvideOptions = {}): AsyncGenerator<Announced> {
+  async * publishMany<T> (items: Iterable<T>, keyOf: (item: T) => Uint8Array, options: ProvideOptions = {}): AsyncGenerator<Published<T>> {
     const { init } = this
-    const findFor = (anchor: Uint8Array) => async (prefix: KadId, bits: number) => {
-      const key = bits >= KAD_ID_BITS ? anchor : await keyWithPrefix(prefix, bits, options)
+    const byKey = new Map<string, { item: T, key: Uint8Array }>()
+    for (const item of items) {
+      const key = keyOf(item)
+      byKey.set(uint8ArrayToString(key, 'base64'), { item, key })
+    }
+    const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
+      const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
       const { closest } = await init.peerRouting.lookup(key, options)
       return { target: kadId(key), peers: closest }
     }
-    for await (const step of settleBatch(keys, kadId, findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
+    for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
       options.signal?.throwIfAborted()
       if ('failed' in step) {
-        yield { key: step.failed, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
+        yield { item: step.failed.item, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
         continue
       }
-      for (const { item, peers } of step.settled) {
+      for (const { item: { item, key }, peers } of step.settled) {
         try {
-          yield { key: item, sent: await this.deliver(item, peers, options) }
+          yield { item, sent: await this.publishTo(key, peers, options) }
         } catch (error: any) {
           options.signal?.throwIfAborted()
-          yield { key: item, sent: 0, error }
+          yield { item, sent: 0, error }
         }
       }
     }
@@ -184,6 +233,9 @@ export class ProviderRouting {
         resultSize: init.beta,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
+            if (seen.size >= count) {
+              break
+            }
             offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
           }
         },
@@ -217,11 +269,11 @@ export class ProviderRouting {
    * Stores us as a provider of `key` locally and sends ADD_PROVIDER to `peers`; resolves to how
    * many it was sent to, or throws `NotStoredError` when none.
    */
-  private async deliver (key: Uint8Array, peers: DHTPeer[], options: ProvideOptions): Promise<number> {
+  private async publishTo (key: Uint8Array, peers: DHTPeer[], options: ProvideOptions): Promise<number> {
     const { init } = this
     await init.store.add(key, init.self, options)
     const multiaddrs = inScope(init.addresses, init.selfAddresses())
-    const sent = await Promise.all(peers.map(async peer => this.send(peer, key, multiaddrs, options)))
+    const sent = await Promise.all(peers.map(async peer => this.addProvider(peer, key, multiaddrs, options)))
     const count = sent.filter(Boolean).length
     if (count === 0) {
       throw new NotStoredError(`the provider record reached none of the ${peers.length} closest peers`)
@@ -230,9 +282,9 @@ export class ProviderRouting {
   }
 
   /** Sends ADD_PROVIDER to one peer; resolves whether it was sent. */
-  private async send (peer: DHTPeer, key: Uint8Array, multiaddrs: Multiaddr[], options: ProvideOptions): Promise<boolean> {
+  private async addProvider (peer: DHTPeer, key: Uint8Array, multiaddrs: Multiaddr[], options: ProvideOptions): Promise<boolean> {
     const { init } = this
-    const request = deadline(init.requestTimeout, `sending to ${peer.id} took too long`, init.stopped(), options.signal)
+    const request = deadline(init.requestTimeout, `sending to ${peer.id} took too long`, init.lifetime(), options.signal)
     try {
       await init.client.send(dialTarget(peer, init.connectionManager), {
         type: MessageType.ADD_PROVIDER,

@@ -12,20 +12,31 @@ import { kadId } from '../kademlia/keys.ts'
 import { RoutingTable } from '../kademlia/routing-table.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer } from '../network/dht-peer.ts'
-import { peerGroups } from '../network/diversity.ts'
+import { addressGroups } from '../network/diversity.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
-import type { KadDHTComponents } from '../index.ts'
+import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
-import type { Settings } from '../settings.ts'
-import type { IdentifyResult, Logger, PeerId, PeerUpdate } from '@libp2p/interface'
+import type { IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, PeerUpdate, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What the table keeper needs. */
 export interface TableKeeperInit {
-  components: KadDHTComponents
-  settings: Settings
+  /** Our own peer id. */
+  self: PeerId
+  events: TypedEventTarget<Libp2pEvents>
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  /** The protocol a peer must list in identify to enter the table. */
+  protocol: string
+  /** Which addresses of a peer are kept. */
+  addresses: AddressScope
+  /** Peers per bucket (k). */
+  kBucketSize: number
+  /** The diversity limits, or undefined when the filter is off. */
+  diversity?: { maxPerBucket: number, maxPerTable: number }
   client: Client
   log: Logger
   /** Told when the table gets its first peer (the node just joined a network). */
@@ -37,42 +48,48 @@ export class TableKeeper {
   /** The routing table. */
   readonly table: RoutingTable<DHTPeer>
   private readonly init: TableKeeperInit
+  private readonly checks: Set<Promise<void>>
   private running?: AbortController
 
   constructor (init: TableKeeperInit) {
     this.init = init
-    const { components, settings } = init
+    this.checks = new Set()
     this.table = new RoutingTable<DHTPeer>({
-      localKey: kadId(components.peerId.toMultihash().bytes),
-      kBucketSize: settings.kBucketSize,
+      localKey: kadId(init.self.toMultihash().bytes),
+      kBucketSize: init.kBucketSize,
       freshness: C.PEER_FRESHNESS,
       maxFailures: C.MAX_PEER_FAILURES,
       now: Date.now,
-      ping: async (entry) => this.isAlive(entry.peer),
+      onCheck: (entry) => { this.check(entry.id, entry.peer) },
       onAdd: () => {
         if (this.table.size === 1) {
           init.onFirstPeer()
         }
       },
-      ...(settings.diversity == null
+      ...(init.diversity == null
         ? {}
-        : { groups: peerGroups, maxPerGroupPerBucket: settings.diversity.maxPerBucket, maxPerGroupInTable: settings.diversity.maxPerTable })
+        : { groups: (peer) => this.groups(peer), maxPerGroupPerBucket: init.diversity.maxPerBucket, maxPerGroupInTable: init.diversity.maxPerTable })
     })
   }
 
   async start (): Promise<void> {
     this.running = new AbortController()
-    const { events } = this.init.components
-    events.addEventListener('peer:identify', this.onIdentify)
-    events.addEventListener('peer:update', this.onPeerUpdate)
+    this.init.events.addEventListener('peer:identify', this.onIdentify)
+    this.init.events.addEventListener('peer:update', this.onPeerUpdate)
   }
 
   async stop (): Promise<void> {
     this.running?.abort(new Error('the DHT stopped'))
-    const { events } = this.init.components
-    events.removeEventListener('peer:identify', this.onIdentify)
-    events.removeEventListener('peer:update', this.onPeerUpdate)
-    await this.table.settled()
+    this.init.events.removeEventListener('peer:identify', this.onIdentify)
+    this.init.events.removeEventListener('peer:update', this.onPeerUpdate)
+    await this.checksDone()
+  }
+
+  /** Resolves when every liveness check under way has ended. */
+  async checksDone (): Promise<void> {
+    while (this.checks.size > 0) {
+      await Promise.all([...this.checks])
+    }
   }
 
   /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
@@ -81,7 +98,7 @@ export class TableKeeper {
     try {
       await this.init.client.request(peer.peerId, {
         type: MessageType.FIND_NODE,
-        key: this.init.components.peerId.toMultihash().bytes
+        key: this.init.self.toMultihash().bytes
       }, { signal: check.signal })
       return true
     } catch {
@@ -91,15 +108,31 @@ export class TableKeeper {
     }
   }
 
+  /**
+   * The diversity filter's groups of a peer: those of the addresses it is connected from now
+   * (the table takes peers as they identify or answer us, so over a connection), or of the
+   * addresses it announces when it has none.
+   */
+  private groups (peer: DHTPeer): string[] {
+    const remote = this.init.connectionManager.getConnections(peer.peerId).map(connection => connection.remoteAddr)
+    return addressGroups(remote.length > 0 ? remote : peer.multiaddrs)
+  }
+
+  /** Checks a table peer that a newcomer waits on, and tells the table the outcome. */
+  private check (id: string, peer: DHTPeer): void {
+    const run = this.isAlive(peer).then(alive => { this.table.checked(id, alive) })
+    this.checks.add(run)
+    void run.finally(() => this.checks.delete(run))
+  }
+
   /** A peer identified itself: a server enters the table, a client (or no longer a server) leaves it. */
   private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    const { settings, components } = this.init
     const { peerId, protocols, listenAddrs } = event.detail
-    if (peerId.equals(components.peerId) || this.running?.signal.aborted !== false) {
+    if (peerId.equals(this.init.self) || this.running?.signal.aborted !== false) {
       return
     }
     const id = peerId.toString()
-    if (!protocols.includes(settings.protocol)) {
+    if (!protocols.includes(this.init.protocol)) {
       if (this.table.remove(id)) {
         this.init.log('%p no longer serves the DHT: it left the table', peerId)
       }
@@ -110,9 +143,8 @@ export class TableKeeper {
 
   /** Offers a DHT server to the routing table, with the addresses the peer store has for it. */
   private async offer (peerId: PeerId, announced: Multiaddr[]): Promise<void> {
-    const { components, settings } = this.init
-    const known = await components.peerStore.get(peerId).then(peer => peer.addresses.map(a => a.multiaddr), () => announced)
-    const multiaddrs = inScope(settings.addresses, known.length > 0 ? known : announced)
+    const known = await this.init.peerStore.get(peerId).then(peer => peer.addresses.map(a => a.multiaddr), () => announced)
+    const multiaddrs = inScope(this.init.addresses, known.length > 0 ? known : announced)
     this.table.add(peerId.toString(), kadId(peerId.toMultihash().bytes), dhtPeer(peerId, multiaddrs))
   }
 
@@ -121,7 +153,7 @@ export class TableKeeper {
     const { peer } = event.detail
     const entry = this.table.get(peer.id.toString())
     if (entry != null) {
-      entry.peer = dhtPeer(peer.id, inScope(this.init.settings.addresses, peer.addresses.map(a => a.multiaddr)), entry.key)
+      entry.peer = dhtPeer(peer.id, inScope(this.init.addresses, peer.addresses.map(a => a.multiaddr)), entry.key)
     }
   }
 }

@@ -24,14 +24,36 @@ import type { ProgressEvent } from 'progress-events'
 /** The progress events of `put` and `get`, passed to `onProgress`. */
 export type ValueProgressEvents =
   | LookupProgressEvents
-  | ProgressEvent<'kadmium:put:stored', { peer: PeerId }>
-  | ProgressEvent<'kadmium:put:failed', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:get:value', { peer: PeerId, value: Uint8Array }>
-  | ProgressEvent<'kadmium:get:invalid', { peer: PeerId, error: Error }>
-  | ProgressEvent<'kadmium:get:corrected', { peer: PeerId }>
+  | ProgressEvent<'kadmium:put:stored', {
+    /** A peer that stored the record. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:put:failed', {
+    /** A peer that did not store it. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:get:value', {
+    /** The peer that sent it. */
+    peer: PeerId
+    /** The value, valid for the key's namespace. */
+    value: Uint8Array
+  }>
+  | ProgressEvent<'kadmium:get:invalid', {
+    /** The peer that sent it. */
+    peer: PeerId
+    /** Why the validator refused it. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:get:corrected', {
+    /** The peer sent the best record. */
+    peer: PeerId
+  }>
 
 /** Options of `put`. */
 export interface PutOptions extends LookupOptions {
+  /** Told about each step as it happens. */
   onProgress?(event: ValueProgressEvents): void
 }
 
@@ -55,7 +77,7 @@ export interface ValueRoutingInit {
   log: Logger
   requestTimeout: number
   /** Aborts when the service stops. */
-  stopped(): AbortSignal
+  lifetime(): AbortSignal
 }
 
 /** Values over PUT_VALUE and GET_VALUE. */
@@ -126,7 +148,7 @@ export class ValueRouting {
     if (values.length === 0) {
       throw new NotFoundError('no peer holds a valid record under this key')
     }
-    const best = values[init.validator.select(key, values)]
+    const best = values[await init.validator.select(key, values)]
     this.correct(key, best, local?.value, closest.filter(peer => {
       const value = held.get(peer.id)
       return value == null || !equals(value, best)
@@ -158,7 +180,7 @@ export class ValueRouting {
   /** Sends PUT_VALUE to one peer; resolves whether it echoed the record back. */
   private async send (peer: DHTPeer, record: WireRecord, options: PutOptions): Promise<boolean> {
     const { init } = this
-    const request = deadline(init.requestTimeout, `${peer.id} did not confirm in time`, init.stopped(), options.signal)
+    const request = deadline(init.requestTimeout, `${peer.id} did not confirm in time`, init.lifetime(), options.signal)
     try {
       const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
         type: MessageType.PUT_VALUE,

@@ -2,6 +2,7 @@
  * Abort signals with a deadline whose timer is cleared when the work ends, so nothing is left
  * running after it (AbortSignal.timeout keeps its timer until it fires).
  */
+import { TimeoutError } from '../errors.ts'
 
 /** A signal and the function that releases its timer and listeners. */
 export interface Deadline {
@@ -25,9 +26,7 @@ export function deadline (ms: number, message: string, ...signals: Array<AbortSi
     parent.addEventListener('abort', onAbort, { once: true })
   }
   const timer = setTimeout(() => {
-    const error = new Error(message)
-    error.name = 'TimeoutError'
-    controller.abort(error)
+    controller.abort(new TimeoutError(message))
   }, ms)
   return {
     signal: controller.signal,

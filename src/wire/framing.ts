@@ -16,6 +16,8 @@ export interface FrameOptions {
   messageTimeout?: number
   /** With no message under way, the next must begin within this many ms, or the read ends. */
   idleTimeout?: number
+  /** Told when the read ends because the source went idle (rather than because it ended). */
+  onIdle?(): void
 }
 
 type Chunk = Uint8Array | Uint8ArrayList
@@ -37,7 +39,7 @@ export async function * readFrames (source: AsyncIterable<Chunk>, options: Frame
   const { messageTimeout, idleTimeout } = options
   let inMessage = false
   let deadline = idleTimeout == null ? Infinity : Date.now() + idleTimeout
-  const frames = lp.decode(timed(source, () => deadline, () => inMessage), {
+  const frames = lp.decode(timed(source, () => deadline, () => inMessage, options.onIdle), {
     maxDataLength: options.maxMessageSize,
     onLength: () => {
       inMessage = true
@@ -78,7 +80,7 @@ async function nextBefore (iterator: AsyncIterator<Chunk>, at: number, inMessage
   }
 }
 
-async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, inMessage: () => boolean): AsyncGenerator<Chunk> {
+async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, inMessage: () => boolean, onIdle?: () => void): AsyncGenerator<Chunk> {
   const iterator = source[Symbol.asyncIterator]()
   let finished = false
   try {
@@ -94,6 +96,7 @@ async function * timed (source: AsyncIterable<Chunk>, deadline: () => number, in
     if (!(err instanceof IdleEnd)) {
       throw err
     }
+    onIdle?.()
   } finally {
     if (!finished) {
       // a read still pending on a timed-out source is not awaited: the caller closes the stream

@@ -3,6 +3,7 @@
  * /kadmium/ namespace.
  */
 import { expect } from 'aegir/chai'
+import { AMINO_BOOTSTRAP } from '../../src/cli/bootstrap.ts'
 import { ConfigError, checkConfig, mergeConfig } from '../../src/cli/config.ts'
 import { kadmiumValidator } from '../../src/cli/namespace.ts'
 import { decodeBytes, displayKey, encodeBytes } from '../../src/cli/params.ts'
@@ -134,13 +135,26 @@ describe('daemon: params, config, namespace and query log', () => {
     const config = mergeConfig(file, checkConfig({ apiPort: 0, mode: undefined }, 'options'))
     expect(config).to.deep.equal({
       listen: ['/ip4/127.0.0.1/tcp/0'],
+      announce: [],
       bootstrap: [],
       protocol: '/lan/kad/1.0.0',
       mode: 'server',
       addresses: undefined,
       randomWalk: true,
-      apiPort: 0
+      apiPort: 0,
+      metrics: false
     })
+  })
+
+  it('takes a bootstrap profile for multiaddrs, and connection limits', () => {
+    expect(() => checkConfig({ bootstrap: ['amnio'] }, 'config.json')).to.throw(ConfigError, /"bootstrap"/)
+    expect(() => checkConfig({ maxConnections: 0 }, 'config.json')).to.throw(ConfigError, /"maxConnections" must be a positive integer/)
+    const peer = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8'
+    const config = mergeConfig(checkConfig({ bootstrap: ['amino', peer], maxConnections: 50 }, 'config.json'), checkConfig({ dialTimeout: 5000 }, 'options'))
+    expect(config.bootstrap).to.deep.equal([...AMINO_BOOTSTRAP, peer])
+    expect(config.bootstrap.filter(a => a.startsWith('/dnsaddr/'))).to.have.length(5)
+    expect(config).to.include({ maxConnections: 50, dialTimeout: 5000 })
+    expect(config).to.not.have.property('maxParallelDials')
   })
 
   it('/kadmium/ prefers the value that sorts last', () => {

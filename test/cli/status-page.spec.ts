@@ -1,29 +1,20 @@
 /**
  * The status page in a real browser: Debian's headless Chromium, driven by playwright-core.
  */
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { expect } from 'aegir/chai'
+import { launchChromium, skipWithoutChromium } from '../utils/chromium.ts'
 import { cleanUp, cli, cliJson, startDaemon, tempDir, until } from './processes.ts'
 import type { DaemonProcess } from './processes.ts'
-import type { BrowserContext } from 'playwright-core'
-
-const CHROMIUM = '/usr/bin/chromium'
+import type { Chromium } from '../utils/chromium.ts'
 
 describe('kadmium status page', function () {
   this.timeout(40_000)
   let a: DaemonProcess
   let b: DaemonProcess
-  let context: BrowserContext | undefined
-  let profile: string | undefined
+  let browser: Chromium | undefined
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // .ci/run installs Debian's chromium; without it this one test cannot run
-      this.skip()
-    }
+    skipWithoutChromium(this)
     a = await startDaemon(await tempDir())
     // a bootstrap peer given as a plain argument
     b = await startDaemon(await tempDir(), [a.address])
@@ -33,39 +24,18 @@ describe('kadmium status page', function () {
   })
 
   after(async () => {
-    await context?.close().catch(() => {})
-    if (profile != null) {
-      await rm(profile, { recursive: true, force: true })
-    }
+    await browser?.close()
     await cleanUp()
   })
 
   it('shows the peer id and a non-empty bucket chart, with no console errors', async function () {
-    if (!existsSync(CHROMIUM)) {
-      this.skip()
-    }
     const page = await cli(a.dir, ['page'])
     expect(page.code).to.equal(0, page.stderr)
     const url = page.stdout.trim()
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/)
 
-    const { chromium } = await import('playwright-core')
-    profile = await mkdtemp(join(tmpdir(), 'kadmium-chromium-'))
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    })
-    const tab = context.pages()[0] ?? await context.newPage()
-    const problems: string[] = []
-    tab.on('console', (message) => {
-      if (message.type() === 'error') {
-        problems.push(`console: ${message.text()}`)
-      }
-    })
-    tab.on('pageerror', (err) => { problems.push(`page error: ${err.message}`) })
-    tab.on('requestfailed', (request) => { problems.push(`request failed: ${request.url()}`) })
+    browser = await launchChromium()
+    const { tab, problems } = browser
 
     const response = await tab.goto(url)
     expect(response?.status()).to.equal(200)

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { KAD_ID_BITS, commonPrefixLength, compareDistance, kadId, xorDistance } from '../../src/kademlia/keys.ts'
+import { KAD_ID_BITS, commonPrefixLength, compareDistance, kadId } from '../../src/kademlia/keys.ts'
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -27,13 +27,6 @@ describe('kademlia/keys', () => {
       const db = distance(b, t)
       const expected = Number(da > db) - Number(da < db)
       expect(Math.sign(compareDistance(a, b, t))).to.equal(expected)
-    }))
-  })
-
-  it('xorDistance is symmetric and zero only for equal keys', () => {
-    fc.assert(fc.property(key, key, (a, b) => {
-      expect(xorDistance(a, b)).to.deep.equal(xorDistance(b, a))
-      expect(xorDistance(a, b).every(x => x === 0)).to.equal(distance(a, b) === 0n)
     }))
   })
 

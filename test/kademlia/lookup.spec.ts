@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT } from '../../src/constants.ts'
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
@@ -8,6 +8,9 @@ import { runLookup } from '../../src/kademlia/run-lookup.ts'
 import { StallDeadline } from '../../src/kademlia/stall.ts'
 import type { LookupPeer } from '../../src/kademlia/lookup.ts'
 import type { LookupEvent, RunLookupInit } from '../../src/kademlia/run-lookup.ts'
+
+/** The service's stall detection. */
+const STALL = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
 
 interface SimPeer extends LookupPeer {
   n: number
@@ -22,7 +25,7 @@ function network (size: number, k = 20): { peers: SimPeer[], tables: Map<string,
   const peers = Array.from({ length: size }, (_, n) => simPeer(n))
   const tables = new Map<string, RoutingTable<SimPeer>>()
   for (const self of peers) {
-    const table = new RoutingTable<SimPeer>({ localKey: self.key, kBucketSize: k, freshness: Infinity, now: () => 0, ping: async () => true })
+    const table = new RoutingTable<SimPeer>({ localKey: self.key, kBucketSize: k, freshness: Infinity, now: () => 0, maxFailures: 2, onCheck: () => {} })
     for (const other of peers) {
       if (other !== self) {
         table.add(other.id, other.key, other)
@@ -56,7 +59,6 @@ describe('kademlia/lookup', () => {
       const outcome = await runLookup<SimPeer>({
         target,
         alpha: 10,
-        beta: 3,
         resultSize: 20,
         requestTimeout: 1_000,
         now: Date.now,
@@ -89,7 +91,6 @@ describe('kademlia/lookup', () => {
     const outcome = await runLookup<SimPeer>({
       target,
       alpha: 3,
-      beta: 3,
       resultSize: 20,
       requestTimeout: 50,
       now: Date.now,
@@ -124,12 +125,11 @@ describe('kademlia/lookup', () => {
 
   it('ends at once with no seeds, and with every seed failing', async () => {
     const target = kadId(new Uint8Array([1]))
-    const none = await runLookup<SimPeer>({ target, alpha: 3, beta: 3, resultSize: 20, requestTimeout: 10, now: Date.now, seeds: [], ask: async () => [] })
+    const none = await runLookup<SimPeer>({ target, alpha: 3, resultSize: 20, requestTimeout: 10, now: Date.now, seeds: [], ask: async () => [] })
     expect(none.closest).to.deep.equal([])
     const failing = await runLookup<SimPeer>({
       target,
       alpha: 3,
-      beta: 3,
       resultSize: 20,
       requestTimeout: 10,
       now: Date.now,
@@ -143,7 +143,7 @@ describe('kademlia/lookup', () => {
   it('the state machine hands out at most α requests and ends when the closest have answered', () => {
     const target = kadId(new Uint8Array([7]))
     const peers = Array.from({ length: 12 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
-    const lookup = new Lookup<SimPeer>({ target, alpha: 2, beta: 3, resultSize: 3 }, peers)
+    const lookup = new Lookup<SimPeer>({ target, alpha: 2, resultSize: 3 }, peers)
     const first = lookup.next()
     expect(first.map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
     expect(lookup.next()).to.deep.equal([])
@@ -167,7 +167,7 @@ describe('kademlia/lookup', () => {
   it('a closer peer learned late re-opens the lookup', () => {
     const target = kadId(new Uint8Array([9]))
     const all = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
-    const lookup = new Lookup<SimPeer>({ target, alpha: 5, beta: 1, resultSize: 2 }, all.slice(3))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 5, resultSize: 2 }, all.slice(3))
     for (const p of lookup.next()) {
       expect(p.id).to.be.oneOf(all.slice(3).map(q => q.id))
     }
@@ -188,7 +188,6 @@ describe('kademlia/lookup', () => {
     const outcome = await runLookup<SimPeer>({
       target: wanted.key,
       alpha: 3,
-      beta: 3,
       resultSize: 3,
       requestTimeout: 1_000,
       now: Date.now,
@@ -202,7 +201,6 @@ describe('kademlia/lookup', () => {
     const running = runLookup<SimPeer>({
       target: wanted.key,
       alpha: 3,
-      beta: 3,
       resultSize: 20,
       requestTimeout: 10_000,
       now: Date.now,
@@ -347,9 +345,9 @@ describe('kademlia/lookup: stalled requests', () => {
       stall.observe(9_000)
     }
     expect(stall.current).to.equal(10_000)
-    expect(new StallDeadline({}, 1_000).current).to.equal(1_000)
+    expect(new StallDeadline(STALL, 1_000).current).to.equal(1_000)
     fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 20_000, noNaN: true }), { maxLength: 50 }), fc.integer({ min: 1, max: 30_000 }), (times, max) => {
-      const deadline = new StallDeadline({}, max)
+      const deadline = new StallDeadline(STALL, max)
       for (const t of times) {
         deadline.observe(t)
       }
@@ -361,7 +359,7 @@ describe('kademlia/lookup: stalled requests', () => {
   it('the state machine: a stalled request frees its α slot, does not hold the end, and may still answer or fail', () => {
     const target = kadId(new Uint8Array([3]))
     const peers = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
-    const lookup = new Lookup<SimPeer>({ target, alpha: 2, beta: 1, resultSize: 2 }, peers.slice(0, 4))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 2, resultSize: 2 }, peers.slice(0, 4))
     expect(lookup.next().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
     expect(lookup.next()).to.deep.equal([])
     expect(lookup.stalled(peers[0].id)).to.equal(true)
@@ -383,7 +381,7 @@ describe('kademlia/lookup: stalled requests', () => {
     expect(lookup.results().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
     expect(lookup.stats).to.include({ asked: 3, answered: 3, failed: 0, stalled: 1 })
 
-    const other = new Lookup<SimPeer>({ target, alpha: 1, beta: 1, resultSize: 1 }, peers.slice(0, 2))
+    const other = new Lookup<SimPeer>({ target, alpha: 1, resultSize: 1 }, peers.slice(0, 2))
     expect(other.next().map(p => p.id)).to.deep.equal([peers[0].id])
     other.stalled(peers[0].id)
     expect(other.next().map(p => p.id)).to.deep.equal([peers[1].id])
@@ -400,7 +398,7 @@ describe('kademlia/lookup: stalled requests', () => {
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 150 }),
       (alpha, maxStalled, resultSize, seedCount, ops) => {
-        const lookup = new Lookup<SimPeer>({ target, alpha, beta: 1, resultSize, maxStalled }, universe.slice(-seedCount))
+        const lookup = new Lookup<SimPeer>({ target, alpha, resultSize, maxStalled }, universe.slice(-seedCount))
         const asked = new Set<string>()
         const answered = new Set<string>()
         const open: string[] = []
@@ -461,17 +459,17 @@ describe('kademlia/lookup: stalled requests', () => {
       const plan = (peer: SimPeer): Plan => silent.has(peer.id)
         ? 'silent'
         : { after: 40 + (peer.n % 9) * 15, closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id) }
-      const init = { target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }
+      const init = { target, alpha: 10, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }
       // answers list the 20 closest, silent or not: every live peer among them is found, in order
       const live = top.filter(id => !silent.has(id) && id !== origin.id)
 
-      const before = await virtualLookup({ ...init, stall: false }, plan)
+      const before = await virtualLookup(init, plan)
       expect(before.closest.slice(0, live.length)).to.deep.equal(live)
       // without stall detection the silent peers hold the lookup until their requests time out
       expect(before.endedAt).to.be.at.least(10_000)
       expect(ids(before.events, 'fail')).to.include.members(ids(before.events, 'ask').filter(id => silent.has(id)))
 
-      const after = await virtualLookup(init, plan)
+      const after = await virtualLookup({ ...init, stall: STALL }, plan)
       expect(after.closest.slice(0, live.length)).to.deep.equal(live)
       const askedSilent = ids(after.events, 'ask').filter(id => silent.has(id))
       expect(askedSilent).to.not.be.empty()
@@ -502,7 +500,7 @@ describe('kademlia/lookup: stalled requests', () => {
       [c.id, { after: 5_000, closer: [] }],
       [x.id, { after: 100, closer: [] }]
     ])
-    const run = await virtualLookup({ target, alpha: 3, beta: 1, resultSize: 2, requestTimeout: 10_000, seeds: [a, b, c] }, peer => plans.get(peer.id) ?? 'silent')
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 2, requestTimeout: 10_000, stall: STALL, seeds: [a, b, c] }, peer => plans.get(peer.id) ?? 'silent')
     const names = new Map([[x.id, 'x'], [a.id, 'a'], [b.id, 'b'], [c.id, 'c']])
     const trace = run.events.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}`)
     expect(trace).to.deep.equal([
@@ -533,7 +531,7 @@ describe('kademlia/lookup: stalled requests', () => {
         after: peer.n % 4 === 0 ? 1_000 + (peer.n % 7) * 500 : 30 + (peer.n % 11) * 20,
         closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id)
       })
-      const result = await virtualLookup({ target, alpha: 10, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }, plan)
+      const result = await virtualLookup({ target, alpha: 10, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }, plan)
       const answeredIds = new Set(ids(result.events, 'answer'))
       const stalledIds = new Set(ids(result.events, 'stall'))
       // the result is exactly the 20 closest of the peers that answered before the end, late or not
@@ -551,7 +549,7 @@ describe('kademlia/lookup: stalled requests', () => {
   it('at most α live requests and 2α open ones, stalled included, when every peer is silent', async () => {
     const target = kadId(new Uint8Array([13]))
     const seeds = Array.from({ length: 14 }, (_, n) => simPeer(n))
-    const run = await virtualLookup({ target, alpha: 3, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds }, () => 'silent')
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds }, () => 'silent')
     expect(run.maxLive).to.equal(3)
     expect(run.maxOpen).to.equal(6)
     // every request stalled, then failed at its timeout, but for the last ones: with nothing left
@@ -565,7 +563,7 @@ describe('kademlia/lookup: stalled requests', () => {
     expect(new Set(ids(run.events, 'ask')).size).to.equal(14)
 
     // maxStalled 0: a stalled request still frees nothing beyond α in all
-    const strict = await virtualLookup({ target, alpha: 3, beta: 3, resultSize: 20, requestTimeout: 10_000, seeds, maxStalled: 0 }, () => 'silent')
+    const strict = await virtualLookup({ target, alpha: 3, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds, maxStalled: 0 }, () => 'silent')
     expect(strict.maxOpen).to.equal(3)
     expect(strict.stats).to.include({ asked: 14, answered: 0 })
   })

@@ -69,7 +69,7 @@ describe('network: bad input on the wire', function () {
     // and the server answers the next well-formed request
     const answer = decodeMessage((await findNode())[0])
     expect(answer.type).to.equal(MessageType.FIND_NODE)
-    expect(answer.closer.map(p => p.id.toString())).to.deep.equal([other.peerId.toString()])
+    expect(answer.closer.all().map(p => p.id.toString())).to.deep.equal([other.peerId.toString()])
   }
 
   it('answers several requests on one stream', async () => {

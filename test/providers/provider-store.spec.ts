@@ -504,6 +504,7 @@ describe('providers/provider-store', () => {
     const unstarted = makeStore(datastore, clock)
     await unstarted.get(contentKey(0))
     expect(unstarted.stats()).to.deep.equal({ keys: 3, records: 5 })
+    await after.stop()
   })
 
   it('survives a restart over a LevelDatastore on disk', async () => {
@@ -520,12 +521,13 @@ describe('providers/provider-store', () => {
       await store.add(contentKey(2), peers[2])
       await Promise.all(peers.slice(3, 13).map(async peer => store.add(contentKey(3), peer)))
       expect(store.stats()).to.deep.equal({ keys: 3, records: 13 })
+      await store.stop()
       await first.close()
 
       const second = new LevelDatastore(join(dir, 'db'))
       await second.open()
+      const restarted = makeStore(second, clock)
       try {
-        const restarted = makeStore(second, clock)
         await restarted.start()
         expect(restarted.stats()).to.deep.equal({ keys: 3, records: 13 })
         expect(ids(await restarted.get(contentKey(1)))).to.deep.equal(ids([peers[0], peers[1]]))
@@ -537,6 +539,7 @@ describe('providers/provider-store', () => {
         expect(await restarted.sweep()).to.equal(2)
         expect(restarted.stats()).to.deep.equal({ keys: 2, records: 11 })
       } finally {
+        await restarted.stop()
         await second.close()
       }
     } finally {

@@ -22,14 +22,14 @@ describe('providers/reprovider', () => {
       checkInterval: HOUR,
       prefix: '/test/provided',
       now: () => clock.now,
-      provide: async function * (keys) {
+      publish: async function * (keys) {
         batches.push(keys.length)
         for (const k of keys) {
           if (failing.has(name(k))) {
-            yield { key: k, error: new Error('no peers') }
+            yield { item: k, error: new Error('no peers') }
           } else {
             provided.push(name(k))
-            yield { key: k }
+            yield { item: k }
           }
         }
       }

@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import { concat } from 'uint8arrays/concat'
 import { RecordValidator, namespaceOf } from '../../src/records/validators.ts'
 import { expiredIpnsRecord, ipnsKey, ipnsRecord, newKey, pkRecord, vKey, vValidator, vValue } from '../utils/records.ts'
+import type { Validator } from '../../src/records/validators.ts'
 
 const encoder = new TextEncoder()
 
@@ -47,8 +48,8 @@ describe('records/validators', () => {
     const one = await ipnsRecord(key, 1)
     const five = await ipnsRecord(key, 5)
     const three = await ipnsRecord(key, 3)
-    expect(validator.select(ipnsKey(key), [one, five, three])).to.equal(1)
-    expect(validator.select(ipnsKey(key), [five, one])).to.equal(0)
+    expect(await validator.select(ipnsKey(key), [one, five, three])).to.equal(1)
+    expect(await validator.select(ipnsKey(key), [five, one])).to.equal(0)
   })
 
   it('refuses values over the size limit', async () => {
@@ -58,8 +59,18 @@ describe('records/validators', () => {
   it('custom namespaces add to the defaults, and their selector is checked', async () => {
     await validator.validate(vKey('a'), vValue(3))
     await expect(validator.validate(vKey('a'), vValue(255))).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
-    expect(validator.select(vKey('a'), [vValue(1), vValue(9), vValue(4)])).to.equal(1)
+    expect(await validator.select(vKey('a'), [vValue(1), vValue(9), vValue(4)])).to.equal(1)
     const broken = new RecordValidator({ v: { validate: () => {}, select: () => 7 } })
-    expect(() => broken.select(vKey('a'), [vValue(1), vValue(2)])).to.throw().with.property('name', 'InvalidRecordError')
+    await expect(broken.select(vKey('a'), [vValue(1), vValue(2)])).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
+  })
+
+  it('looks the validators up at each use: a namespace added later counts, and a selector may be async', async () => {
+    const given: Record<string, Validator> = {}
+    const live = new RecordValidator(given)
+    expect(() => live.check(vKey('a'))).to.throw().with.property('name', 'UnknownNamespaceError')
+    expect(() => live.check(encoder.encode('/toString/x'))).to.throw().with.property('name', 'UnknownNamespaceError')
+    given.v = { validate: vValidator.validate, select: async (key, values) => vValidator.select(key, values) }
+    live.check(vKey('a'))
+    expect(await live.select(vKey('a'), [vValue(1), vValue(9), vValue(4)])).to.equal(1)
   })
 })

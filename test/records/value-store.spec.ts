@@ -38,6 +38,31 @@ describe('records/value-store', () => {
     expect(store.size).to.equal(0)
   })
 
+  it('validates a stored record again only once its revalidation interval has passed, and drops it if no longer valid', async () => {
+    let validations = 0
+    let valid = true
+    const counting = new RecordValidator({ c: { validate: () => { validations++; if (!valid) { throw new Error('expired') } }, select: () => 0 } })
+    const cached = new ValueStore({ datastore, validator: counting, now: () => clock.now, revalidateInterval: HOUR })
+    const key = new TextEncoder().encode('/c/x')
+    await cached.put(key, vValue(1))
+    expect(validations).to.equal(1)
+    for (let i = 0; i < 10; i++) {
+      expect(await cached.get(key)).to.not.equal(undefined)
+    }
+    // served ten times on the strength of the validation at put
+    expect(validations).to.equal(1)
+    clock.now += HOUR
+    valid = false
+    expect(await cached.get(key)).to.equal(undefined)
+    expect(validations).to.equal(2)
+    // a store over the same datastore (a restart) validates before it serves
+    valid = true
+    await cached.put(key, vValue(1))
+    const restarted = new ValueStore({ datastore, validator: counting, now: () => clock.now, revalidateInterval: HOUR })
+    expect(await restarted.get(key)).to.not.equal(undefined)
+    expect(validations).to.equal(4)
+  })
+
   it('never replaces a record with a worse one, whoever sends it', async () => {
     await store.put(vKey('a'), vValue(5, 'five'))
     await expect(store.put(vKey('a'), vValue(4, 'four'))).to.eventually.be.rejected.with.property('name', 'StaleRecordError')

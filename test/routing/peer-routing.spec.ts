@@ -5,7 +5,7 @@ import { kadId } from '../../src/kademlia/keys.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
 import { PeerRouting } from '../../src/routing/peer-routing.ts'
-import { MessageType } from '../../src/wire/codec.ts'
+import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
 import type { DHTPeer } from '../../src/network/dht-peer.ts'
 import type { LookupProgressEvents, PeerRoutingInit } from '../../src/routing/peer-routing.ts'
@@ -16,12 +16,12 @@ import type { PeerId } from '@libp2p/interface'
  * Peer routing over a fake client: every peer answers at once with no closer peers, but for
  * `silent`, which answers only by failing when its request is aborted.
  */
-async function setup (stall: StallOptions | false, requestTimeout: number): Promise<{ routing: PeerRouting, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }> }> {
+async function setup (stall: StallOptions | undefined, requestTimeout: number): Promise<{ routing: PeerRouting, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }> }> {
   const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const peers = await Promise.all(Array.from({ length: 6 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
   const silent = peers[2]
   // one failed request is enough to leave this table: a failure reported wrongly would show
-  const table = new RoutingTable<DHTPeer>({ localKey: kadId(self.toMultihash().bytes), kBucketSize: 20, freshness: Infinity, maxFailures: 1, now: Date.now, ping: async () => true })
+  const table = new RoutingTable<DHTPeer>({ localKey: kadId(self.toMultihash().bytes), kBucketSize: 20, freshness: Infinity, maxFailures: 1, now: Date.now, onCheck: () => {} })
   for (const peer of peers) {
     const entry = dhtPeer(peer, [])
     table.add(entry.id, entry.key, entry)
@@ -30,7 +30,7 @@ async function setup (stall: StallOptions | false, requestTimeout: number): Prom
   const client = {
     request: async (target: PeerId, _request: unknown, options: { signal: AbortSignal }): Promise<Message> => {
       if (!target.equals(silent)) {
-        return { type: MessageType.FIND_NODE, closer: [], providers: [] }
+        return decodeMessage(encodeMessage({ type: MessageType.FIND_NODE }))
       }
       return new Promise((_resolve, reject) => {
         options.signal.addEventListener('abort', () => {
@@ -50,12 +50,11 @@ async function setup (stall: StallOptions | false, requestTimeout: number): Prom
     log: log as unknown as PeerRoutingInit['log'],
     kBucketSize: 20,
     alpha: 3,
-    beta: 3,
     queryTimeout: 30_000,
     requestTimeout,
     stall,
     addresses: 'all',
-    stopped: () => new AbortController().signal
+    lifetime: () => new AbortController().signal
   }
   return { routing: new PeerRouting(init), table, peers, silent, aborted }
 }
@@ -63,7 +62,7 @@ async function setup (stall: StallOptions | false, requestTimeout: number): Prom
 describe('routing/peer-routing', () => {
   it('reports a stalled request as kadmium:lookup:stall and keeps the peer in the table when the lookup ends without it', async () => {
     // a short stall deadline and a request timeout far beyond the test
-    const { routing, table, peers, silent, aborted } = await setup({ initial: 20, min: 20 }, 60_000)
+    const { routing, table, peers, silent, aborted } = await setup({ initial: 20, factor: 3, min: 20 }, 60_000)
     const events: LookupProgressEvents[] = []
     const { closest } = await routing.lookup(new Uint8Array([1, 2, 3]), { onProgress: (event) => { events.push(event) } })
     expect(closest.map(p => p.id)).to.have.members(peers.filter(p => !p.equals(silent)).map(String))
@@ -75,7 +74,7 @@ describe('routing/peer-routing', () => {
   })
 
   it('without stall detection a silent peer fails at its request timeout and leaves the table', async () => {
-    const { routing, table, silent } = await setup(false, 50)
+    const { routing, table, silent } = await setup(undefined, 50)
     const events: LookupProgressEvents[] = []
     await routing.lookup(new Uint8Array([1, 2, 3]), { onProgress: (event) => { events.push(event) } })
     expect(events.filter(e => e.type === 'kadmium:lookup:stall')).to.deep.equal([])

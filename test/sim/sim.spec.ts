@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
-import { SimNetwork } from '../../bench/sim/network.ts'
+import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
 
 describe('network simulator', function () {
   this.timeout(20_000)
@@ -22,10 +22,10 @@ describe('network simulator', function () {
 
   it('in a 2,000-node network with no churn, every lookup finds the true 20 closest', async () => {
     const net = new SimNetwork({ seed: 42 })
-    await net.buildByJoining(2_000, { alpha: 10, beta: 20 })
+    await net.buildByJoining(2_000, { alpha: 10, resultSize: 20 })
     for (let i = 0; i < 50; i++) {
       const from = net.nodes[net.random.int(net.nodes.length)]
-      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, beta: 20 })
+      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 })
       expect(record.exact, `lookup ${i}: accuracy ${record.accuracy}`).to.equal(true)
       expect(record.requests).to.be.greaterThan(0)
     }
@@ -36,7 +36,7 @@ describe('network simulator', function () {
     net.buildFromGlobalView(2_000)
     for (let i = 0; i < 30; i++) {
       const from = net.nodes[net.random.int(net.nodes.length)]
-      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, beta: 20 })
+      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 })
       expect(record.exact).to.equal(true)
     }
   })
@@ -50,14 +50,14 @@ describe('network simulator', function () {
     for (const entry of from.table.closest(target, 20)) {
       net.nodes[entry.peer.index].up = false
     }
-    const record = await net.lookupNow(from, target, { alpha: 10, beta: 20 })
+    const record = await net.lookupNow(from, target, { alpha: 10, resultSize: 20 })
     expect(record.failures).to.be.at.least(10)
     expect(record.latency).to.be.at.least(1_000)
   })
 
   it('with silent nodes, stall detection keeps lookups from waiting out the request timeout', async () => {
     const run = async (stall: boolean): Promise<Array<{ latency: number, stalls: number, timedOut: boolean, accuracy: number }>> => {
-      const net = new SimNetwork({ seed: 5, stall: stall ? {} : false })
+      const net = new SimNetwork({ seed: 5, stall: stall ? DEFAULT_STALL : false })
       net.buildFromGlobalView(1_000)
       for (const i of net.random.sample(1_000, 200)) {
         net.nodes[i].up = false
@@ -65,7 +65,7 @@ describe('network simulator', function () {
       const out = []
       for (let i = 0; i < 20; i++) {
         const from = net.randomUp()!
-        out.push(await net.lookupNow(from, net.random.bytes(32), { alpha: 10, beta: 20 }))
+        out.push(await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 }))
       }
       return out
     }
@@ -83,10 +83,10 @@ describe('network simulator', function () {
   it('the same seed replays the same network and lookups', async () => {
     const run = async (): Promise<unknown[]> => {
       const net = new SimNetwork({ seed: 11 })
-      await net.buildByJoining(300, { alpha: 10, beta: 20 })
+      await net.buildByJoining(300, { alpha: 10, resultSize: 20 })
       const out: unknown[] = []
       for (let i = 0; i < 5; i++) {
-        out.push(await net.lookupNow(net.nodes[i], net.random.bytes(32), { alpha: 3, beta: 20 }))
+        out.push(await net.lookupNow(net.nodes[i], net.random.bytes(32), { alpha: 3, resultSize: 20 }))
       }
       return out
     }

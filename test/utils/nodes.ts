@@ -12,9 +12,11 @@ import { tcp } from '@libp2p/tcp'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { kadDHT } from '../../src/index.ts'
+import { kadDHT as compatKadDHT, passthroughMapper as compatPassthrough } from '../../src/kad-dht/index.ts'
 import { kadId } from '../../src/kademlia/keys.ts'
 import { compareDistance } from '../../src/kademlia/keys.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
+import type { CompatKadDHT, KadDHTInit as CompatInit } from '../../src/kad-dht/index.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
@@ -25,7 +27,8 @@ export const TEST_PROTOCOL = '/kadmium-test/kad/1.0.0'
 
 export type KadmiumNode = Libp2p<{ identify: Identify, ping: unknown, dht: KadDHT }>
 export type JsNode = Libp2p<{ identify: Identify, ping: unknown, dht: JsKadDHT }>
-export type AnyNode = KadmiumNode | JsNode
+export type CompatNode = Libp2p<{ identify: Identify, ping: unknown, dht: CompatKadDHT }>
+export type AnyNode = KadmiumNode | JsNode | CompatNode
 
 const base = {
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -36,11 +39,14 @@ const base = {
   connectionManager: { maxConnections: 500, inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 }
 }
 
+/** What a test may set beyond the DHT: its key, its store, or other transports and addresses. */
+export type NodeOptions = Pick<Libp2pOptions, 'privateKey' | 'datastore' | 'transports' | 'addresses' | 'metrics'>
+
 /**
  * A kadmium node on loopback (address scope 'all'). It runs libp2p ping, as `@libp2p/kad-dht`
  * admits a peer to its table only after pinging it.
  */
-export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOptions, 'privateKey' | 'datastore'> = {}): Promise<KadmiumNode> {
+export async function kadmiumNode (init: KadDHTInit = {}, options: NodeOptions = {}): Promise<KadmiumNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -53,10 +59,27 @@ export async function kadmiumNode (init: KadDHTInit = {}, options: Pick<Libp2pOp
   })
 }
 
-/** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}): Promise<JsNode> {
+/**
+ * A node with kadmium behind `@libp2p/kad-dht`'s API (`kadmium/kad-dht`), set up the way
+ * {@link jsNode} sets up `@libp2p/kad-dht`: a server that keeps loopback addresses.
+ */
+export async function compatNode (init: CompatInit = {}): Promise<CompatNode> {
   return createLibp2p({
     ...base,
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      dht: compatKadDHT({ protocol: TEST_PROTOCOL, clientMode: false, peerInfoMapper: compatPassthrough, ...init })
+    }
+  })
+}
+
+/** A `@libp2p/kad-dht` server node on loopback. */
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}, options: NodeOptions = {}): Promise<JsNode> {
+  return createLibp2p({
+    ...base,
+    ...options,
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
@@ -74,8 +97,8 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
 }
 
 /** A libp2p node with no DHT at all. */
-export async function plainNode (): Promise<Libp2p<{ identify: Identify }>> {
-  return createLibp2p({ ...base, services: { identify: identify() } })
+export async function plainNode (options: Pick<Libp2pOptions, 'addresses'> = {}): Promise<Libp2p<{ identify: Identify }>> {
+  return createLibp2p({ ...base, ...options, services: { identify: identify() } })
 }
 
 /** Dials `to` from `from` and waits until `from` has identified `to` (its protocols are known). */

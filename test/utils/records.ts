@@ -3,6 +3,9 @@
  */
 import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { createIPNSRecord, createIPNSRecordWithExpiration, marshalIPNSRecord, multihashToIPNSRoutingKey } from 'ipns'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { concat } from 'uint8arrays/concat'
 import type { Validator } from '../../src/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
@@ -36,6 +39,11 @@ export function pkRecord (key: PrivateKey): { key: Uint8Array, value: Uint8Array
     key: concat([encoder.encode('/pk/'), key.publicKey.toMultihash().bytes]),
     value: publicKeyToProtobuf(key.publicKey)
   }
+}
+
+/** The raw-codec CID of a text. */
+export async function cidOf (text: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(encoder.encode(text)))
 }
 
 /** A key in the test namespace `/v/`. */

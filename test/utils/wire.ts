@@ -4,7 +4,7 @@
 import * as lp from 'it-length-prefixed'
 import { decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { TEST_PROTOCOL } from './nodes.ts'
-import type { Message } from '../../src/wire/codec.ts'
+import type { Message, OutgoingMessage, WirePeer } from '../../src/wire/codec.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -13,8 +13,11 @@ function target (to: PeerId | Libp2p): PeerId | Multiaddr[] {
   return 'getMultiaddrs' in to ? to.getMultiaddrs() : to
 }
 
+/** A message read, with its peer lists read whole. */
+export type ReadMessage = Omit<Message, 'closer' | 'providers'> & { closer: WirePeer[], providers: WirePeer[] }
+
 /** Sends one request on a new stream; resolves to the answer, or rejects if the stream is reset. */
-export async function rawRequest (from: Libp2p, to: PeerId | Libp2p, request: Partial<Message> & Pick<Message, 'type'>): Promise<Message> {
+export async function rawRequest (from: Libp2p, to: PeerId | Libp2p, request: OutgoingMessage): Promise<ReadMessage> {
   const stream = await from.dialProtocol(target(to), TEST_PROTOCOL)
   stream.send(lp.encode.single(encodeMessage(request)))
   await stream.close()
@@ -22,11 +25,12 @@ export async function rawRequest (from: Libp2p, to: PeerId | Libp2p, request: Pa
   if (first.done === true) {
     throw new Error('no answer')
   }
-  return decodeMessage(first.value)
+  const answer = decodeMessage(first.value)
+  return { ...answer, closer: answer.closer.all(), providers: answer.providers.all() }
 }
 
 /** Sends one message that gets no answer (ADD_PROVIDER) and closes the stream. */
-export async function rawSend (from: Libp2p, to: PeerId | Libp2p, message: Partial<Message> & Pick<Message, 'type'>): Promise<void> {
+export async function rawSend (from: Libp2p, to: PeerId | Libp2p, message: OutgoingMessage): Promise<void> {
   const stream = await from.dialProtocol(target(to), TEST_PROTOCOL)
   stream.send(lp.encode.single(encodeMessage(message)))
   await stream.close()

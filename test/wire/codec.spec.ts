@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { ConnectionType, MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { kadmium } from '../../src/wire/generated/dht.js'
-import type { Message } from '../../src/wire/codec.ts'
+import type { OutgoingMessage } from '../../src/wire/codec.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /** `@libp2p/kad-dht`'s own generated codec (not exported by the package, so loaded by path). */
@@ -28,7 +28,7 @@ describe('wire/codec', () => {
 
   it('round-trips every message type with peers, record and key', () => {
     for (const type of [MessageType.PUT_VALUE, MessageType.GET_VALUE, MessageType.ADD_PROVIDER, MessageType.GET_PROVIDERS, MessageType.FIND_NODE, MessageType.PING]) {
-      const message: Message = {
+      const message: OutgoingMessage = {
         type,
         key: new Uint8Array([1, 2, 3]),
         record: { key: new Uint8Array([4]), value: new Uint8Array([5, 6]), timeReceived: '2026-11-21T05:00:00.000Z' },
@@ -36,7 +36,8 @@ describe('wire/codec', () => {
         providers: [{ id: b, multiaddrs: [] }],
         clusterLevel: 3
       }
-      const decoded = decodeMessage(encodeMessage(message))
+      const read = decodeMessage(encodeMessage(message))
+      const decoded = { ...read, closer: read.closer.all(), providers: read.providers.all() }
       expect(decoded.type).to.equal(type)
       expect(decoded.key).to.deep.equal(message.key)
       expect(decoded.record).to.deep.equal(message.record)
@@ -75,9 +76,9 @@ describe('wire/codec', () => {
       ]
     }).finish()
     const decoded = decodeMessage(bytes)
-    expect(decoded.closer).to.have.length(1)
-    expect(decoded.closer[0].id.equals(a)).to.equal(true)
-    expect(decoded.closer[0].multiaddrs.map(String)).to.deep.equal(['/ip4/2.2.2.2/tcp/2'])
+    expect(decoded.closer.all()).to.have.length(1)
+    expect(decoded.closer.all()[0].id.equals(a)).to.equal(true)
+    expect(decoded.closer.all()[0].multiaddrs.map(String)).to.deep.equal(['/ip4/2.2.2.2/tcp/2'])
   })
 
   it('decodes what @libp2p/kad-dht encodes', async () => {
@@ -92,10 +93,10 @@ describe('wire/codec', () => {
     const decoded = decodeMessage(bytes)
     expect(decoded.type).to.equal(MessageType.GET_PROVIDERS)
     expect(decoded.key).to.deep.equal(new Uint8Array([7, 7]))
-    expect(decoded.closer[0].id.equals(a)).to.equal(true)
-    expect(decoded.closer[0].multiaddrs.map(String)).to.deep.equal(['/ip4/5.6.7.8/tcp/1'])
-    expect(decoded.providers[0].id.equals(b)).to.equal(true)
-    expect(decoded.providers[0].connection).to.equal(ConnectionType.CAN_CONNECT)
+    expect(decoded.closer.all()[0].id.equals(a)).to.equal(true)
+    expect(decoded.closer.all()[0].multiaddrs.map(String)).to.deep.equal(['/ip4/5.6.7.8/tcp/1'])
+    expect(decoded.providers.all()[0].id.equals(b)).to.equal(true)
+    expect(decoded.providers.all()[0].connection).to.equal(ConnectionType.CAN_CONNECT)
 
     const put: Uint8Array = JsMessage.encode({ type: 'PUT_VALUE', key: new Uint8Array([1]), closer: [], providers: [] })
     expect(decodeMessage(put).type).to.equal(MessageType.PUT_VALUE)

@@ -4,9 +4,8 @@
  * when we are connected to it, even if it is not a DHT server. Peers with no address to share
  * are left out: the requester could not reach them.
  */
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
 import { kadId } from '../../kademlia/keys.ts'
+import { peerIdFromBytes } from '../../utils/peer-id.ts'
 import { inScope } from '../addresses.ts'
 import { dhtPeer, wireForm } from '../dht-peer.ts'
 import type { RoutingTable } from '../../kademlia/routing-table.ts'
@@ -26,22 +25,16 @@ export interface CloserPeersInit {
   addresses: AddressScope
 }
 
-/** The peer a key names, if it is a peer id's multihash. */
-function keyAsPeerId (key: Uint8Array): PeerId | undefined {
-  try {
-    return peerIdFromMultihash(Digest.decode(key))
-  } catch {
-    return undefined
-  }
-}
+/** Picks the closer peers for an answer to `from` about `key`, in their wire form. */
+export type CloserPeers = (from: PeerId, key: Uint8Array) => Promise<EncodedPeer[]>
 
-/** Makes the function that picks the closer peers for an answer to `from` about `key`. */
-export function closerPeers (init: CloserPeersInit): (from: PeerId, key: Uint8Array) => Promise<EncodedPeer[]> {
+/** Makes the function that picks the closer peers of an answer. */
+export function closerPeers (init: CloserPeersInit): CloserPeers {
   const { table, kBucketSize } = init
   return async (from, key) => {
     const fromId = from.toString()
     const closer: EncodedPeer[] = []
-    const named = keyAsPeerId(key)
+    const named = peerIdFromBytes(key)
     if (named != null && !named.equals(from) && !named.equals(init.self) && !table.has(named.toString()) &&
       init.connectionManager.getConnections(named).length > 0) {
       const info = await init.peerStore.getInfo(named).catch(() => undefined)

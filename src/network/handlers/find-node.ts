@@ -3,11 +3,11 @@
  */
 import { InvalidMessageError } from '../../errors.ts'
 import { MessageType } from '../../wire/codec.ts'
-import type { closerPeers } from './closer-peers.ts'
+import type { CloserPeers } from './closer-peers.ts'
 import type { RequestHandler } from '../server.ts'
 
 /** Makes the FIND_NODE handler. */
-export function findNodeHandler (closer: ReturnType<typeof closerPeers>): RequestHandler {
+export function findNodeHandler (closer: CloserPeers): RequestHandler {
   return async (from, request) => {
     if (request.key == null) {
       throw new InvalidMessageError('FIND_NODE without a key')

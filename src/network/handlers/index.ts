@@ -8,20 +8,27 @@ import { findNodeHandler } from './find-node.ts'
 import { pingHandler } from './ping.ts'
 import { addProviderHandler, getProvidersHandler } from './providers.ts'
 import { getValueHandler, putValueHandler } from './values.ts'
-import type { KadDHTComponents } from '../../index.ts'
 import type { RoutingTable } from '../../kademlia/routing-table.ts'
 import type { ProviderStore } from '../../providers/provider-store.ts'
 import type { ValueStore } from '../../records/value-store.ts'
-import type { Settings } from '../../settings.ts'
+import type { AddressScope } from '../addresses.ts'
 import type { Counters } from '../counters.ts'
 import type { DHTPeer } from '../dht-peer.ts'
 import type { Handlers } from '../server.ts'
+import type { PeerId, PeerStore } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** What the handlers need. */
 export interface HandlersInit {
-  components: KadDHTComponents
-  settings: Settings
+  /** Our own peer id. */
+  self: PeerId
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  /** Peers per answer (k). */
+  kBucketSize: number
+  /** Which addresses are shared and accepted. */
+  addresses: AddressScope
   table: RoutingTable<DHTPeer>
   values: ValueStore
   providers: ProviderStore
@@ -32,33 +39,25 @@ export interface HandlersInit {
 
 /** Makes the six handlers. */
 export function createHandlers (init: HandlersInit): Handlers {
-  const { components, settings } = init
-  const closer = closerPeers({
-    self: components.peerId,
-    table: init.table,
-    peerStore: components.peerStore,
-    connectionManager: components.connectionManager,
-    kBucketSize: settings.kBucketSize,
-    addresses: settings.addresses
-  })
+  const closer = closerPeers(init)
   const providers = {
     store: init.providers,
-    peerStore: components.peerStore,
+    peerStore: init.peerStore,
     counters: init.counters,
-    addresses: settings.addresses,
+    addresses: init.addresses,
     maxKeyBytes: C.MAX_PROVIDER_KEY_BYTES,
     addressTtl: C.PROVIDER_ADDRESS_TTL,
     maxAddresses: C.MAX_PROVIDER_ADDRESSES,
     now: Date.now,
     closer,
-    self: components.peerId,
+    self: init.self,
     selfAddresses: init.selfAddresses
   }
   return {
     [MessageType.FIND_NODE]: findNodeHandler(closer),
     [MessageType.PING]: pingHandler(),
     [MessageType.PUT_VALUE]: putValueHandler(init.values),
-    [MessageType.GET_VALUE]: getValueHandler({ store: init.values, peerStore: components.peerStore, closer }),
+    [MessageType.GET_VALUE]: getValueHandler({ store: init.values, peerStore: init.peerStore, closer }),
     [MessageType.ADD_PROVIDER]: addProviderHandler(providers),
     [MessageType.GET_PROVIDERS]: getProvidersHandler(providers)
   }

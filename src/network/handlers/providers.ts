@@ -7,9 +7,10 @@
  * with the addresses we may share and received within the address TTL, and the closer peers.
  */
 import { ForeignProviderError, InvalidKeyError, InvalidMessageError } from '../../errors.ts'
+import { decodeTime, encodeTime } from '../../storage/time.ts'
 import { MessageType } from '../../wire/codec.ts'
 import { inScope } from '../addresses.ts'
-import type { closerPeers } from './closer-peers.ts'
+import type { CloserPeers } from './closer-peers.ts'
 import type { ProviderStore } from '../../providers/provider-store.ts'
 import type { WirePeer } from '../../wire/codec.ts'
 import type { AddressScope } from '../addresses.ts'
@@ -33,7 +34,7 @@ export interface ProviderHandlersInit {
   /** The most addresses shared per provider, so an answer stays far below the frame limit. */
   maxAddresses: number
   now(): number
-  closer: ReturnType<typeof closerPeers>
+  closer: CloserPeers
   self: PeerId
   /** Our own addresses, for the records we provide ourselves. */
   selfAddresses(): Multiaddr[]
@@ -49,33 +50,29 @@ function checkKey (key: Uint8Array | undefined, maxKeyBytes: number): Uint8Array
   return key
 }
 
-function encodeTime (ms: number): Uint8Array {
-  return new TextEncoder().encode(String(ms))
-}
-
-function decodeTime (bytes: Uint8Array | undefined): number {
-  return bytes == null ? -Infinity : Number(new TextDecoder().decode(bytes))
-}
-
 /** Makes the ADD_PROVIDER handler. */
 export function addProviderHandler (init: ProviderHandlersInit): RequestHandler {
   return async (from, request) => {
     const key = checkKey(request.key, init.maxKeyBytes)
-    for (const provider of request.providers) {
-      if (!provider.id.equals(from)) {
-        init.counters.error(new ForeignProviderError())
-        continue
-      }
-      // addresses first, so that once the record is served its addresses are too
-      const multiaddrs = inScope(init.addresses, provider.multiaddrs).slice(0, init.maxAddresses)
-      if (multiaddrs.length > 0) {
-        await init.peerStore.merge(from, {
-          multiaddrs,
-          metadata: { [PROVIDER_ADDRESSES_TIME]: encodeTime(init.now()) }
-        })
-      }
-      await init.store.add(key, from)
+    // only the sender's own entry counts, taken once however often it is listed; the others
+    // are counted without being decoded
+    const sender = from.toMultihash().bytes
+    for (let i = request.providers.countOthers(sender); i > 0; i--) {
+      init.counters.error(new ForeignProviderError())
     }
+    const provider = request.providers.find(sender)
+    if (provider == null) {
+      return undefined
+    }
+    // addresses first, so that once the record is served its addresses are too
+    const multiaddrs = inScope(init.addresses, provider.multiaddrs).slice(0, init.maxAddresses)
+    if (multiaddrs.length > 0) {
+      await init.peerStore.merge(from, {
+        multiaddrs,
+        metadata: { [PROVIDER_ADDRESSES_TIME]: encodeTime(init.now()) }
+      })
+    }
+    await init.store.add(key, from)
     // no reply, as go-libp2p-kad-dht
     return undefined
   }
@@ -102,7 +99,7 @@ async function providerEntry (init: ProviderHandlersInit, id: PeerId): Promise<W
   let multiaddrs: Multiaddr[] = []
   try {
     const peer = await init.peerStore.get(id)
-    if (decodeTime(peer.metadata.get(PROVIDER_ADDRESSES_TIME)) + init.addressTtl > init.now()) {
+    if ((decodeTime(peer.metadata.get(PROVIDER_ADDRESSES_TIME)) ?? -Infinity) + init.addressTtl > init.now()) {
       multiaddrs = inScope(init.addresses, peer.addresses.map(a => a.multiaddr)).slice(0, init.maxAddresses)
     }
   } catch {

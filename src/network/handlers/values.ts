@@ -7,19 +7,17 @@
  * key may be answered from the peer store), and the closer peers.
  */
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import { InvalidMessageError } from '../../errors.ts'
 import { formatTime } from '../../records/record.ts'
+import { PK_PREFIX } from '../../records/validators.ts'
+import { peerIdFromBytes } from '../../utils/peer-id.ts'
 import { MessageType } from '../../wire/codec.ts'
-import type { closerPeers } from './closer-peers.ts'
+import type { CloserPeers } from './closer-peers.ts'
 import type { ValueStore } from '../../records/value-store.ts'
 import type { WireRecord } from '../../wire/codec.ts'
 import type { RequestHandler } from '../server.ts'
 import type { PeerStore } from '@libp2p/interface'
-
-const PK_PREFIX = new TextEncoder().encode('/pk/')
 
 /** Makes the PUT_VALUE handler. */
 export function putValueHandler (store: ValueStore): RequestHandler {
@@ -40,7 +38,7 @@ export function putValueHandler (store: ValueStore): RequestHandler {
 export interface GetValueInit {
   store: ValueStore
   peerStore: PeerStore
-  closer: ReturnType<typeof closerPeers>
+  closer: CloserPeers
 }
 
 /** Makes the GET_VALUE handler. */
@@ -64,8 +62,11 @@ async function publicKeyRecord (peerStore: PeerStore, key: Uint8Array): Promise<
   if (key.length <= PK_PREFIX.length || !equals(key.subarray(0, PK_PREFIX.length), PK_PREFIX)) {
     return undefined
   }
+  const peerId = peerIdFromBytes(key.subarray(PK_PREFIX.length))
+  if (peerId == null) {
+    return undefined
+  }
   try {
-    const peerId = peerIdFromMultihash(Digest.decode(key.subarray(PK_PREFIX.length)))
     const publicKey = peerId.publicKey ?? (await peerStore.get(peerId)).id.publicKey
     return publicKey == null ? undefined : { key, value: publicKeyToProtobuf(publicKey) }
   } catch {

@@ -1,0 +1,306 @@
+/**
+ * Hostile messages: what one expensive message costs a server, kadmium against
+ * `@libp2p/kad-dht`, each in a server process of its own (the serve benchmark's, with its helper
+ * peers in the table and the rate limit off, so that the cost measured is the work, not a wait).
+ *
+ * For each message, `runs` times each (the table gives the least and the median CPU time: the
+ * least is the one the machine's other work disturbed least), (1) the server's CPU time from sending it until the server is quiet
+ * again (a PING sent after it on the same stream marks when the stream got to it; then the
+ * server's CPU is sampled until a 100 ms window uses under 5 ms); (2) the same message while
+ * another client sends PINGs one after another on a stream of its own: the slowest PING answer
+ * in that window, against the slowest before it. Then a flood of malformed frames, for the
+ * server's CPU and memory.
+ *
+ * ```
+ * npm run build
+ * node dist/bench/hostile.js [--helpers 20] [--flood 100000] [--runs 5] [--seed 1]
+ * ```
+ */
+import { parseArgs } from 'node:util'
+import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { MAX_MESSAGE_SIZE } from '../src/constants.ts'
+import { streamSource } from '../src/network/stream-source.ts'
+import { MessageType, encodeMessage } from '../src/wire/codec.ts'
+import { frame, readFrames } from '../src/wire/framing.ts'
+import { kadmium as pb } from '../src/wire/generated/dht.js'
+import { isMain } from './lib/main.ts'
+import { BENCH_PROTOCOL } from './lib/nodes.ts'
+import { Random } from './lib/random.ts'
+import { fmt, positiveInt, quantile, table } from './lib/stats.ts'
+import { ServerHandle, clientNode } from './serve.ts'
+import type { Impl } from './lib/nodes.ts'
+import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+
+/** Options of the hostile-message benchmark. */
+export interface HostileOptions {
+  helpers: number
+  flood: number
+  runs: number
+  seed: number
+}
+
+export const HOSTILE_DEFAULTS: HostileOptions = { helpers: 20, flood: 100_000, runs: 5, seed: 1 }
+
+/** Room left in a frame for the message's own fields. */
+const SLACK = 1_024
+
+/** A message that costs the sender nothing to make: built to fill a frame. */
+interface Hostile {
+  name: string
+  bytes: Uint8Array
+}
+
+/** The entries of `entry` that fit in one frame beside `SLACK` bytes. */
+function fill<T> (entry: T, entryBytes: number): T[] {
+  return Array.from({ length: Math.floor((MAX_MESSAGE_SIZE - SLACK) / entryBytes) }, () => entry)
+}
+
+/** The size of one repeated peer entry on the wire (its tag and length prefix included). */
+function entrySize (entry: { id: Uint8Array, addrs: Uint8Array[] }): number {
+  return pb.Message.encode({ closerPeers: [entry] }).finish().length
+}
+
+async function hostileMessages (sender: PeerId, senderKey: PrivateKey, random: Random): Promise<Hostile[]> {
+  const addr = multiaddr('/ip4/1.2.3.4/tcp/4001').bytes
+  const self = { id: sender.toMultihash().bytes, addrs: [addr] }
+  const pkKey = new Uint8Array([...new TextEncoder().encode('/pk/'), ...sender.toMultihash().bytes])
+  // one-byte addresses nobody can parse, a thousand to an entry
+  const padded = { id: sender.toMultihash().bytes, addrs: Array.from({ length: 1_000 }, () => new Uint8Array([0xff])) }
+  // peers with sha2-256 multihash ids (cheap to make, valid peer ids)
+  const someone = (): { id: Uint8Array, addrs: Uint8Array[] } => ({ id: new Uint8Array([0x12, 0x20, ...random.bytes(32)]), addrs: [addr] })
+  const many = Array.from({ length: Math.floor((MAX_MESSAGE_SIZE - SLACK) / entrySize(someone())) }, someone)
+  const messages: Hostile[] = [
+    {
+      name: `ADD_PROVIDER listing the sender ${fmt(fill(self, entrySize(self)).length)} times`,
+      bytes: pb.Message.encode({ type: MessageType.ADD_PROVIDER, key: random.bytes(34), providerPeers: fill(self, entrySize(self)) }).finish()
+    },
+    {
+      name: `PUT_VALUE of a valid /pk/ record padded with ${fmt(fill(padded, entrySize(padded)).length * 1_000)} one-byte bad addresses`,
+      bytes: pb.Message.encode({
+        type: MessageType.PUT_VALUE,
+        key: pkKey,
+        record: { key: pkKey, value: publicKeyToProtobuf(senderKey.publicKey) },
+        closerPeers: fill(padded, entrySize(padded))
+      }).finish()
+    },
+    {
+      name: `FIND_NODE carrying ${fmt(many.length)} closer peers`,
+      bytes: pb.Message.encode({ type: MessageType.FIND_NODE, key: random.bytes(34), closerPeers: many }).finish()
+    }
+  ]
+  for (const message of messages) {
+    if (message.bytes.length > MAX_MESSAGE_SIZE) {
+      throw new Error(`${message.name} is ${message.bytes.length} bytes, over the frame limit`)
+    }
+  }
+  return messages
+}
+
+const PING = encodeMessage({ type: MessageType.PING })
+
+/** Sends `bytes` then a PING on a new stream; resolves when the PING's answer came or the stream ended. */
+async function sendThenPing (client: Libp2p, server: PeerId, bytes: Uint8Array): Promise<void> {
+  const stream = await client.dialProtocol(server, BENCH_PROTOCOL)
+  const frames = readFrames(streamSource(stream), { maxMessageSize: MAX_MESSAGE_SIZE })
+  try {
+    for (const message of [bytes, PING]) {
+      if (!stream.send(frame(message))) {
+        await stream.onDrain({ signal: AbortSignal.timeout(60_000) })
+      }
+    }
+    const deadline = AbortSignal.timeout(60_000)
+    // the answers until the PING's (an answer to the hostile message may come first)
+    while (!deadline.aborted) {
+      const next = await frames.next()
+      if (next.done === true || next.value.subarray()[1] === MessageType.PING) {
+        break
+      }
+    }
+  } catch {
+    // reset: the server refused it
+  } finally {
+    stream.abort(new Error('done'))
+  }
+}
+
+/** Waits until the server process uses under 5 ms of CPU in 100 ms (at most 60 s). */
+async function quiet (server: ServerHandle): Promise<void> {
+  const until = Date.now() + 60_000
+  let last = await server.cpu()
+  while (Date.now() < until) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const now = await server.cpu()
+    if (now - last < 5_000) {
+      return
+    }
+    last = now
+  }
+}
+
+/** Sends PINGs one after another on one stream until stopped; records each round trip. */
+function probe (client: Libp2p, server: PeerId): { stop(): Promise<number[]> } {
+  const rtts: number[] = []
+  const stopped = new AbortController()
+  const loop = (async () => {
+    const stream = await client.dialProtocol(server, BENCH_PROTOCOL)
+    const frames = readFrames(streamSource(stream), { maxMessageSize: MAX_MESSAGE_SIZE })
+    while (!stopped.signal.aborted) {
+      const t = performance.now()
+      stream.send(frame(PING))
+      if ((await frames.next()).done === true) {
+        break
+      }
+      rtts.push(performance.now() - t)
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
+    stream.abort(new Error('done'))
+  })()
+  return {
+    stop: async () => {
+      stopped.abort()
+      await loop.catch(() => {})
+      return rtts
+    }
+  }
+}
+
+function median (values: number[]): number {
+  return quantile(values, 0.5)
+}
+
+/** One implementation's row of figures for each message. */
+interface Measured {
+  /** Per message: the least and the median CPU time of its runs. */
+  cpuMs: Array<{ min: number, median: number }>
+  worstPingMs: number[]
+  baselinePingMs: number
+  flood: { cpuMs: number, rssBeforeMb: number, rssAfterMb: number, answered: boolean }
+}
+
+async function measure (impl: Impl, messages: Hostile[], attacker: Libp2p, prober: Libp2p, options: HostileOptions): Promise<Measured> {
+  const server = new ServerHandle(impl, options)
+  try {
+    const ready = await server.ready
+    const target = multiaddr(ready.addrs[0])
+    const serverId = (await attacker.dial(target)).remotePeer
+    await prober.dial(target)
+    const baseline = probe(prober, serverId)
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    const baselinePingMs = Math.max(...await baseline.stop())
+    const out: Measured = { cpuMs: [], worstPingMs: [], baselinePingMs, flood: { cpuMs: NaN, rssBeforeMb: NaN, rssAfterMb: NaN, answered: false } }
+    for (const message of messages) {
+      process.stderr.write(`  [${impl}] ${message.name}\n`)
+      const cpu: number[] = []
+      const worst: number[] = []
+      for (let run = 0; run < options.runs; run++) {
+        await quiet(server)
+        const cpu0 = await server.cpu()
+        await sendThenPing(attacker, serverId, message.bytes)
+        await quiet(server)
+        cpu.push((await server.cpu() - cpu0) / 1_000)
+        const pings = probe(prober, serverId)
+        await new Promise(resolve => setTimeout(resolve, 100))
+        await sendThenPing(attacker, serverId, message.bytes)
+        await quiet(server)
+        worst.push(Math.max(...await pings.stop()))
+      }
+      out.cpuMs.push({ min: Math.min(...cpu), median: median(cpu) })
+      out.worstPingMs.push(median(worst))
+    }
+    process.stderr.write(`  [${impl}] a flood of ${fmt(options.flood)} malformed frames\n`)
+    await quiet(server)
+    const before = await server.usage()
+    await flood(attacker, serverId, options.flood, options.seed)
+    await quiet(server)
+    const after = await server.usage()
+    const check = probe(prober, serverId)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    out.flood = {
+      cpuMs: (after.micros - before.micros) / 1_000,
+      rssBeforeMb: before.rss / 2 ** 20,
+      rssAfterMb: after.rss / 2 ** 20,
+      answered: (await check.stop()).length > 0
+    }
+    return out
+  } finally {
+    server.stop()
+  }
+}
+
+/** Sends `count` random malformed frames, a hundred to a stream (each stream is reset at its first). */
+async function flood (client: Libp2p, server: PeerId, count: number, seed: number): Promise<void> {
+  const random = new Random(seed + 7)
+  const perStream = 100
+  const streams = Math.ceil(count / perStream)
+  let next = 0
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < streams) {
+      next++
+      let stream: Stream | undefined
+      try {
+        stream = await client.dialProtocol(server, BENCH_PROTOCOL)
+        for (let i = 0; i < perStream; i++) {
+          // a field of wire type 7, which no protobuf message has, then random bytes
+          stream.send(frame(new Uint8Array([0x0f, ...random.bytes(1 + (i % 40))])))
+        }
+        await stream.close({ signal: AbortSignal.timeout(5_000) })
+      } catch {
+        // reset by the server: expected
+      } finally {
+        stream?.abort(new Error('done'))
+      }
+    }
+  }))
+}
+
+/** Runs the benchmark and prints its table. */
+export async function runHostile (partial: Partial<HostileOptions> = {}): Promise<void> {
+  const options = { ...HOSTILE_DEFAULTS, ...partial }
+  // the attacker's /pk/ record is its own: a valid record
+  const attackerKey = await generateKeyPair('Ed25519')
+  const attacker = await clientNode(attackerKey)
+  const prober = await clientNode()
+  try {
+    const messages = await hostileMessages(attacker.peerId, attackerKey, new Random(options.seed))
+    const results = new Map<Impl, Measured>()
+    for (const impl of ['kadmium', 'js'] as Impl[]) {
+      results.set(impl, await measure(impl, messages, attacker, prober, options))
+    }
+    const k = results.get('kadmium') as Measured
+    const j = results.get('js') as Measured
+    const rows = messages.map((message, i) => [
+      message.name,
+      fmt(message.bytes.length / 2 ** 20, 2),
+      `${fmt(k.cpuMs[i].min, 1)} / ${fmt(k.cpuMs[i].median, 1)}`,
+      `${fmt(j.cpuMs[i].min, 1)} / ${fmt(j.cpuMs[i].median, 1)}`,
+      fmt(k.worstPingMs[i], 1),
+      fmt(j.worstPingMs[i], 1)
+    ])
+    rows.push([
+      `a flood of ${fmt(options.flood)} malformed frames (100 a stream)`,
+      '–',
+      fmt(k.flood.cpuMs, 0),
+      fmt(j.flood.cpuMs, 0),
+      k.flood.answered ? 'answers after' : 'NO ANSWER',
+      j.flood.answered ? 'answers after' : 'NO ANSWER'
+    ])
+    process.stdout.write(table(`Hostile messages: server CPU and the slowest PING from another client meanwhile (the median of ${options.runs} runs) (slowest PING before: kadmium ${fmt(k.baselinePingMs, 1)} ms, js ${fmt(j.baselinePingMs, 1)} ms)`, [
+      'message', 'MiB', 'kadmium CPU ms, least / median', 'js CPU ms, least / median', 'kadmium worst PING ms', 'js worst PING ms'
+    ], rows))
+    process.stdout.write(`\nserver resident memory around the flood: kadmium ${fmt(k.flood.rssBeforeMb, 0)} → ${fmt(k.flood.rssAfterMb, 0)} MiB, js ${fmt(j.flood.rssBeforeMb, 0)} → ${fmt(j.flood.rssAfterMb, 0)} MiB\n`)
+  } finally {
+    await Promise.all([attacker.stop(), prober.stop()])
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { helpers: { type: 'string' }, flood: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' } }, strict: true })
+  await runHostile({
+    ...(values.helpers == null ? {} : { helpers: positiveInt('helpers', values.helpers) }),
+    ...(values.runs == null ? {} : { runs: positiveInt('runs', values.runs) }),
+    ...(values.flood == null ? {} : { flood: positiveInt('flood', values.flood) }),
+    ...(values.seed == null ? {} : { seed: positiveInt('seed', values.seed) })
+  })
+  process.exit(0)
+}

@@ -1,0 +1,230 @@
+/**
+ * The wiring of kadmium's layers: what the service is made of, built from the libp2p components
+ * and the resolved settings. The service keeps the lifecycle and the public methods; this file
+ * only says which part gets what.
+ */
+import * as C from './constants.ts'
+import { kadId } from './kademlia/keys.ts'
+import { DHTMetrics } from './metrics.ts'
+import { ModeController } from './mode.ts'
+import { Client } from './network/client.ts'
+import { Counters } from './network/counters.ts'
+import { createHandlers } from './network/handlers/index.ts'
+import { RateLimiter } from './network/rate-limit.ts'
+import { Server } from './network/server.ts'
+import { ProviderStore } from './providers/provider-store.ts'
+import { Reprovider } from './providers/reprovider.ts'
+import { RecordValidator } from './records/validators.ts'
+import { ValueStore } from './records/value-store.ts'
+import { PeerRouting } from './routing/peer-routing.ts'
+import { ProviderRouting } from './routing/providers.ts'
+import { Refresher } from './routing/refresher.ts'
+import { TableKeeper } from './routing/table-keeper.ts'
+import { ValueRouting } from './routing/values.ts'
+import type { DHTPeer } from './network/dht-peer.ts'
+import type { Validator } from './records/validators.ts'
+import type { Settings } from './settings.ts'
+import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerInfo, PeerStore, TypedEventTarget } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+
+/** The libp2p components kadmium uses; libp2p passes them to the service. */
+export interface KadDHTComponents {
+  /** The node's own peer id. */
+  peerId: PeerId
+  /** Where the protocol handler is registered (server mode) and topologies followed. */
+  registrar: Registrar
+  /** Opens connections and streams to peers. */
+  connectionManager: ConnectionManager
+  /** The node's own addresses, and which of them are confirmed. */
+  addressManager: AddressManager
+  /** Other peers' addresses and protocols. */
+  peerStore: PeerStore
+  /** libp2p's events: identify results, address changes, connections. */
+  events: TypedEventTarget<Libp2pEvents>
+  /** Makes the loggers (`kadmium`, `kadmium:server`, …). */
+  logger: ComponentLogger
+  /** Where records, provider records and the reprovide list are stored. */
+  datastore: Datastore
+  /** libp2p's metrics, when the node was given an implementation. */
+  metrics?: Metrics
+}
+
+/** What the layers need of the service that holds them. */
+export interface ServiceHooks {
+  log: Logger
+  /** The prefix of every logger kadmium makes. */
+  logPrefix: string
+  /** Aborts when the service stops. */
+  lifetime(): AbortSignal
+  /** Our own addresses as we announce them. */
+  selfAddresses(): Multiaddr[]
+  /** Told about each peer first heard of in a lookup (the service's peer discovery). */
+  onDiscovered(peer: PeerInfo): void
+}
+
+/** Every part of a running kadmium node. */
+export interface Layers {
+  counters: Counters
+  keeper: TableKeeper
+  valueStore: ValueStore
+  providerStore: ProviderStore
+  reprovider: Reprovider
+  server: Server
+  modes: ModeController
+  peerRouting: PeerRouting
+  values: ValueRouting
+  providers: ProviderRouting
+  refresher: Refresher<DHTPeer>
+  /** kadmium's metrics, when libp2p was given a metrics implementation. */
+  metrics?: DHTMetrics
+}
+
+/** Builds every layer and wires each to what it needs. */
+export function assemble (components: KadDHTComponents, settings: Settings, validators: Record<string, Validator> | undefined, hooks: ServiceHooks): Layers {
+  const { log, lifetime, selfAddresses } = hooks
+  const counters = new Counters()
+  const client = new Client(components, { protocol: settings.protocol, maxMessageSize: C.MAX_MESSAGE_SIZE, counters, logPrefix: hooks.logPrefix })
+  const validator = new RecordValidator(validators)
+  const valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { log('record sweep failed: %s', err.message) } })
+  const providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { log('provider sweep failed: %s', err.message) } })
+
+  // the refresher is made last, but the keeper tells it when the table gets its first peer
+  const keeper = new TableKeeper({
+    self: components.peerId,
+    events: components.events,
+    peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
+    protocol: settings.protocol,
+    addresses: settings.addresses,
+    kBucketSize: settings.kBucketSize,
+    diversity: settings.diversity,
+    client,
+    log,
+    onFirstPeer: () => { refresher.joined() }
+  })
+  const table = keeper.table
+
+  const server = new Server(components, {
+    maxMessageSize: C.MAX_MESSAGE_SIZE,
+    messageTimeout: C.MESSAGE_READ_TIMEOUT,
+    idleTimeout: settings.streamIdleTimeout,
+    counters,
+    logPrefix: hooks.logPrefix,
+    rateLimiter: settings.rateLimit == null ? undefined : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
+    bytesPerRequest: C.RATE_LIMIT_BYTES_PER_REQUEST,
+    onRequest: (from) => { table.touch(from.toString()) }
+  }, createHandlers({
+    self: components.peerId,
+    peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
+    kBucketSize: settings.kBucketSize,
+    addresses: settings.addresses,
+    table,
+    values: valueStore,
+    providers: providerStore,
+    counters,
+    selfAddresses
+  }))
+  const modes = new ModeController({
+    registrar: components.registrar,
+    addressManager: components.addressManager,
+    events: components.events,
+    protocol: settings.protocol,
+    handler: server.handle,
+    handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
+    addresses: settings.addresses,
+    log,
+    onChange: (active) => {
+      if (active === 'client') {
+        server.closeAll()
+      }
+    }
+  }, settings.mode)
+
+  const peerRouting = new PeerRouting({
+    self: components.peerId,
+    table,
+    client,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    log,
+    kBucketSize: settings.kBucketSize,
+    alpha: settings.alpha,
+    queryTimeout: settings.queryTimeout,
+    requestTimeout: settings.requestTimeout,
+    stall: settings.stall,
+    addresses: settings.addresses,
+    lifetime,
+    onDiscovered: hooks.onDiscovered,
+    observe: (type) => metrics?.lookup(type)
+  })
+  const values = new ValueRouting({
+    peerRouting,
+    client,
+    connectionManager: components.connectionManager,
+    store: valueStore,
+    validator,
+    counters,
+    log,
+    requestTimeout: settings.requestTimeout,
+    lifetime
+  })
+  // the reprovider publishes through provider routing, which tracks what it provides in it
+  const reprovider: Reprovider = new Reprovider({
+    datastore: components.datastore,
+    interval: C.REPROVIDE_INTERVAL,
+    checkInterval: C.REPROVIDE_CHECK_INTERVAL,
+    prefix: C.PROVIDED_PREFIX,
+    publish: (keys, options) => {
+      const results = providers.publishMany(keys, (key: Uint8Array) => key, options)
+      return metrics?.reprovide(keys.length, results) ?? results
+    },
+    onError: (key, err) => { log('reproviding failed, retried at the next check: %s', err.message) }
+  })
+  const providers: ProviderRouting = new ProviderRouting({
+    self: components.peerId,
+    peerRouting,
+    client,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    store: providerStore,
+    reprovider,
+    addresses: settings.addresses,
+    selfAddresses,
+    log,
+    requestTimeout: settings.requestTimeout,
+    kBucketSize: settings.kBucketSize,
+    maxRegionLookups: C.MAX_REGION_LOOKUPS,
+    minRegionKeys: C.MIN_REGION_KEYS,
+    defaultCount: C.FIND_PROVIDERS_COUNT,
+    beta: settings.beta,
+    lifetime
+  })
+  const refresher: Refresher<DHTPeer> = new Refresher({
+    table,
+    selfKey: components.peerId.toMultihash().bytes,
+    selfKadId: kadId(components.peerId.toMultihash().bytes),
+    lookup: async (key, options) => peerRouting.lookup(key, options),
+    ping: async (entry) => keeper.isAlive(entry.peer),
+    interval: settings.refreshInterval,
+    queryTimeout: settings.refreshQueryTimeout,
+    maxBucket: C.MAX_REFRESH_BUCKET,
+    randomWalkInterval: settings.randomWalkInterval,
+    firstRefreshDelay: C.FIRST_REFRESH_DELAY,
+    now: Date.now,
+    log
+  })
+  const metrics = components.metrics == null
+    ? undefined
+    : new DHTMetrics(components.metrics, settings.metricsPrefix, {
+      counters: () => counters.snapshot(),
+      tableSize: () => table.size,
+      bucketSizes: () => new Map(table.info().map(bucket => [bucket.index, bucket.peers.length])),
+      records: () => valueStore.size,
+      providers: () => providerStore.stats(),
+      mode: () => modes.mode
+    })
+  return { counters, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, metrics }
+}

@@ -1,0 +1,70 @@
+/**
+ * Debian's headless Chromium for tests, driven by playwright-core (which never downloads a
+ * browser): `.ci/run` installs it; tests skip where it is missing.
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BrowserContext, Page } from 'playwright-core'
+
+/** Where Debian's chromium package puts the browser. */
+export const CHROMIUM = '/usr/bin/chromium'
+
+/** In a `before` hook: skips the suite, saying why, when Chromium is not installed. */
+export function skipWithoutChromium (context: Mocha.Context): void {
+  if (!existsSync(CHROMIUM)) {
+    // eslint-disable-next-line no-console
+    console.log(`      skipped: no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
+    context.skip()
+  }
+}
+
+/** A running headless Chromium with one tab and what went wrong in it. */
+export interface Chromium {
+  context: BrowserContext
+  tab: Page
+  /** Uncaught page errors, failed requests and console errors, in order. */
+  problems: string[]
+  /** Closes the browser and removes its profile. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts headless Chromium on a new, empty profile, with the flags this machine needs (no
+ * sandbox as root; no GPU, QUIC, sync or background requests, which its closed network refuses).
+ */
+export async function launchChromium (): Promise<Chromium> {
+  const { chromium } = await import('playwright-core')
+  const profile = await mkdtemp(join(tmpdir(), 'kadmium-chromium-'))
+  let context: BrowserContext
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+  } catch (err) {
+    await rm(profile, { recursive: true, force: true })
+    throw err
+  }
+  const tab = context.pages()[0] ?? await context.newPage()
+  const problems: string[] = []
+  tab.on('console', (message) => {
+    if (message.type() === 'error') {
+      problems.push(`console: ${message.text()}`)
+    }
+  })
+  tab.on('pageerror', (err) => { problems.push(`page error: ${err.message}`) })
+  tab.on('requestfailed', (request) => { problems.push(`request failed: ${request.url()}`) })
+  return {
+    context,
+    tab,
+    problems,
+    close: async () => {
+      await context.close().catch(() => {})
+      await rm(profile, { recursive: true, force: true })
+    }
+  }
+}
