@@ -1,8 +1,8 @@
 /**
  * Routing-table convergence: N kadmium nodes in one process over TCP loopback, each starting
  * with one contact (a random earlier node), bucket refresh on and the random walk on. Prints how
- * long it takes until every node's 20 closest known peers are the true 20 closest to it, and
- * how many FIND_NODE requests that cost.
+ * long it takes until every node's 20 closest known peers are the true 20 closest to it, how
+ * many FIND_NODE requests that cost, and how many connections each node holds at the end.
  *
  * Run: `node dist/bench/convergence.js [--nodes 50] [--walk 3000] [--limit 300000]`
  */
@@ -50,10 +50,12 @@ while (Date.now() - joined < limit) {
   }
 }
 const requests = nodes.reduce((sum, n) => sum + (n.services.dht.stats().outbound.FIND_NODE ?? 0), 0)
+const connections = nodes.reduce((sum, n) => sum + n.getConnections().length, 0)
 process.stdout.write(`\nrouting-table convergence: ${count} nodes, one contact each, refresh on, random walk every ${walk} ms\n\n`)
 process.stdout.write('|    after   | converged |\n| ---------- | --------- |\n')
 process.stdout.write(rows.join('\n') + '\n\n')
 process.stdout.write(`set-up (start and first contacts): ${((joined - started) / 1000).toFixed(1)} s\n`)
 process.stdout.write(`converged: ${done}/${count} nodes${done === count ? '' : ' (not all: limit reached)'}\n`)
 process.stdout.write(`FIND_NODE requests sent by all nodes: ${requests} (${(requests / count).toFixed(1)} per node)\n`)
+process.stdout.write(`connections per node at the end: ${(connections / count).toFixed(1)}\n`)
 await Promise.all(nodes.map(async n => n.stop()))

@@ -38,9 +38,9 @@ import { parseArgs } from 'node:util'
 import { printReport, runReportChild } from './lib/child.ts'
 import { isMain } from './lib/main.ts'
 import { intList, positiveInt } from './lib/stats.ts'
-import { child } from './network/child.ts'
+import { JOIN_WINDOW, child } from './network/child.ts'
 import { NETWORK_DEFAULTS, emptyReport } from './network/report.ts'
-import { batchTable, lookupTable, pairTable, setupTable } from './network/tables.ts'
+import { batchTable, joinTable, lookupTable, pairTable, setupTable } from './network/tables.ts'
 import type { Impl } from './lib/nodes.ts'
 import type { ChildReport, NetworkBenchOptions, Phase } from './network/report.ts'
 
@@ -61,7 +61,8 @@ async function runChild (impl: Impl, n: number, options: NetworkBenchOptions): P
   const args = [
     fileURLToPath(import.meta.url), '--child', '--impl', impl, '--nodes', String(n),
     '--lookups', String(options.lookups), '--ops', String(options.ops), '--batch', String(options.batch), '--degree', String(options.degree),
-    '--seed', String(options.seed), '--phases', options.phases.join(','), '--phase-minutes', String(options.phaseMinutes)
+    '--seed', String(options.seed), '--phases', options.phases.join(','), '--phase-minutes', String(options.phaseMinutes),
+    '--joins', String(options.joins), ...(options.defaults ? ['--defaults'] : [])
   ]
   return runReportChild(args, options.timeoutMinutes * 60_000, `${impl} with ${n} nodes`)
 }
@@ -72,7 +73,8 @@ export async function runNetworkBench (partial: Partial<NetworkBenchOptions> = {
   const out = options.out ?? ((text: string) => { process.stdout.write(text) })
   const results: Array<{ kadmium: ChildReport, js: ChildReport }> = []
   for (const n of options.nodes) {
-    out(`\n## ${n} real libp2p nodes in one process (memory transport; each node dials ${options.degree} random others; seed ${options.seed})\n`)
+    const stack = options.defaults ? 'libp2p\'s connection-manager defaults, connection monitor on' : 'connection limits lifted, connection monitor off'
+    out(`\n## ${n} real libp2p nodes in one process (memory transport; ${stack}; each node dials ${options.degree} random others; seed ${options.seed})\n`)
     const started = performance.now()
     const kadmium = options.impls.includes('kadmium') ? await spawnChild('kadmium', n, options) : emptyReport('kadmium', n)
     const js = options.impls.includes('js') ? await spawnChild('js', n, options) : emptyReport('js', n)
@@ -90,6 +92,9 @@ export async function runNetworkBench (partial: Partial<NetworkBenchOptions> = {
     if (options.phases.includes('batch')) {
       out(batchTable(kadmium, js))
     }
+    if (options.phases.includes('join')) {
+      out(joinTable(kadmium, js, JOIN_WINDOW))
+    }
     out(`\n(${n} nodes: both networks built and measured in ${((performance.now() - started) / 1_000).toFixed(0)} s)\n`)
   }
   return results
@@ -104,6 +109,8 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
       lookups: { type: 'string' },
       ops: { type: 'string' },
       batch: { type: 'string' },
+      joins: { type: 'string' },
+      defaults: { type: 'boolean' },
       degree: { type: 'string' },
       seed: { type: 'string' },
       phases: { type: 'string' },
@@ -120,6 +127,8 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
   if (values.lookups != null) { out.lookups = positiveInt('lookups', values.lookups) }
   if (values.ops != null) { out.ops = positiveInt('ops', values.ops) }
   if (values.batch != null) { out.batch = positiveInt('batch', values.batch) }
+  if (values.joins != null) { out.joins = positiveInt('joins', values.joins) }
+  if (values.defaults === true) { out.defaults = true }
   if (values.degree != null) { out.degree = positiveInt('degree', values.degree) }
   if (values.seed != null) { out.seed = positiveInt('seed', values.seed) }
   if (values.impls != null) {
@@ -134,8 +143,8 @@ export function networkArgs (args: string[], phases: Phase[]): Partial<NetworkBe
   if (values['timeout-minutes'] != null) { out.timeoutMinutes = positiveInt('timeout-minutes', values['timeout-minutes']) }
   if (values.phases != null) {
     out.phases = values.phases.split(',').map(p => {
-      if (p !== 'lookup' && p !== 'values' && p !== 'providers' && p !== 'batch') {
-        throw new Error(`--phases takes lookup, values, providers and batch, got ${p}`)
+      if (p !== 'lookup' && p !== 'values' && p !== 'providers' && p !== 'batch' && p !== 'join') {
+        throw new Error(`--phases takes lookup, values, providers, batch and join, got ${p}`)
       }
       return p
     })

@@ -8,7 +8,9 @@
  * process is the client: a few libp2p nodes with no DHT that send FIND_NODE, GET_PROVIDERS and
  * GET_VALUE (or an echo) with a new stream per request or many requests on one stream, at
  * concurrency 1, 16 and 64 (at most 16 streams per client connection, under both servers'
- * per-connection inbound stream limit of 32). Every run is bounded in count and in time. The
+ * per-connection inbound stream limit of 32). FIND_NODE and the echo are also sent through
+ * kadmium's own outbound `Client`, which keeps one stream per peer for requests in sequence and
+ * opens more only for requests at the same time. Every run is bounded in count and in time. The
  * server's CPU time per request is read from the server process (process.cpuUsage).
  *
  * ```
@@ -21,11 +23,16 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { OUTBOUND_IDLE_TIMEOUT } from '../src/constants.ts'
+import { Client } from '../src/network/client.ts'
+import { Counters } from '../src/network/counters.ts'
 import { streamSink, streamSource } from '../src/network/stream-source.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../src/wire/codec.ts'
 import { frame, readFrames } from '../src/wire/framing.ts'
@@ -34,14 +41,28 @@ import { BENCH_PROTOCOL, benchKey, benchNode, tableSize } from './lib/nodes.ts'
 import { Random } from './lib/random.ts'
 import { fmt, intList, ms, numberIn, positiveInt, ratio, table } from './lib/stats.ts'
 import type { BenchNode, Impl, JsBenchNode, KadmiumBenchNode } from './lib/nodes.ts'
-import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { Request } from '../src/network/client.ts'
+import type { Message } from '../src/wire/codec.ts'
+import type { AbortOptions, Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 
 /** The echo protocol: every byte read is written back. */
 export const ECHO_PROTOCOL = '/kadmium-bench/echo/1.0.0'
 
 /** What is asked. */
 type Kind = 'FIND_NODE' | 'GET_PROVIDERS' | 'GET_VALUE' | 'ECHO'
-type StreamMode = 'new' | 'reused'
+/**
+ * How requests travel: a new stream each, many in sequence on one stream per worker, or through
+ * kadmium's outbound `Client`, which keeps one stream per peer for requests in sequence.
+ */
+type StreamMode = 'new' | 'reused' | 'client'
+
+const MODE_LABELS: Record<StreamMode, string> = { new: 'new stream each', reused: 'one stream', client: 'kadmium Client' }
+
+/** The modes of each request kind: kadmium's client is measured on FIND_NODE (and the echo). */
+function modesOf (kind: Kind): StreamMode[] {
+  return kind === 'FIND_NODE' || kind === 'ECHO' ? ['new', 'reused', 'client'] : ['new', 'reused']
+}
 
 /** Options of the serve benchmark. */
 export interface ServeOptions {
@@ -198,26 +219,26 @@ export async function clientNode (privateKey?: PrivateKey): Promise<Libp2p> {
   })
 }
 
-function request (kind: Kind, ready: Ready, keys: Uint8Array[], i: number): Uint8Array {
+function request (kind: Kind, ready: Ready, keys: Uint8Array[], i: number): Request {
   switch (kind) {
-    case 'FIND_NODE':
-      return encodeMessage({ type: MessageType.FIND_NODE, key: keys[i % keys.length], clusterLevel: 0 })
     case 'GET_PROVIDERS':
-      return encodeMessage({ type: MessageType.GET_PROVIDERS, key: CID.parse(ready.cid).multihash.bytes, clusterLevel: 0 })
+      return { type: MessageType.GET_PROVIDERS, key: CID.parse(ready.cid).multihash.bytes, clusterLevel: 0 }
     case 'GET_VALUE':
-      return encodeMessage({ type: MessageType.GET_VALUE, key: Buffer.from(ready.key, 'hex'), clusterLevel: 0 })
+      return { type: MessageType.GET_VALUE, key: Buffer.from(ready.key, 'hex'), clusterLevel: 0 }
     default:
       // an echo carries a FIND_NODE request's bytes: what the transport does with a small message
-      return encodeMessage({ type: MessageType.FIND_NODE, key: keys[i % keys.length], clusterLevel: 0 })
+      return { type: MessageType.FIND_NODE, key: keys[i % keys.length], clusterLevel: 0 }
   }
 }
 
 /** Checks that an answer is what was asked for; throws if not. */
 function check (kind: Kind, answer: Uint8Array): void {
-  if (kind === 'ECHO') {
-    return
+  if (kind !== 'ECHO') {
+    checkMessage(kind, decodeMessage(answer))
   }
-  const message = decodeMessage(answer)
+}
+
+function checkMessage (kind: Kind, message: Message): void {
   if (kind === 'FIND_NODE' && message.closer.first(1).length === 0) {
     throw new Error('FIND_NODE answered with no closer peers')
   }
@@ -243,7 +264,7 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
   const more = (): boolean => sent < options.max && performance.now() < until
   /** Sends request `i` on `stream`, reads and checks its answer. */
   const exchange = async (stream: Stream, frames: ReturnType<typeof readFrames>, i: number): Promise<void> => {
-    if (!stream.send(frame(request(kind, ready, keys, i)))) {
+    if (!stream.send(frame(encodeMessage(request(kind, ready, keys, i))))) {
       await stream.onDrain()
     }
     const answer = await frames.next()
@@ -255,10 +276,32 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
     answerBytes += bytes.length
     done++
   }
+  // kadmium's outbound client, one per client connection, its streams opened on that connection
+  const serverId = peerIdFromString(target.getComponents().find(c => c.name === 'p2p')?.value as string)
+  const kadmiumClients = conns.map(conn => new Client({
+    connectionManager: { openStream: async (_target: unknown, proto: string, opts: AbortOptions) => conn.newStream(proto, opts) } as unknown as ConnectionManager,
+    logger: defaultLogger()
+  }, { protocol, maxMessageSize: 4 * 1024 * 1024, counters: new Counters(), logPrefix: 'bench', readTimeout: 10_000, idleTimeout: OUTBOUND_IDLE_TIMEOUT }))
   const cpu0 = await server.cpu()
   const t0 = performance.now()
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {
-    const conn = conns[Math.floor(w / STREAMS_PER_CLIENT) % conns.length]
+    const at = Math.floor(w / STREAMS_PER_CLIENT) % conns.length
+    const conn = conns[at]
+    if (mode === 'client') {
+      while (more()) {
+        const i = sent++
+        try {
+          const answer = await kadmiumClients[at].request(serverId, request(kind, ready, keys, i))
+          if (kind !== 'ECHO') {
+            checkMessage(kind, answer)
+          }
+          done++
+        } catch {
+          errors++
+        }
+      }
+      return
+    }
     if (mode === 'new') {
       while (more()) {
         const i = sent++
@@ -287,6 +330,7 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
   }))
   const seconds = (performance.now() - t0) / 1_000
   const cpu1 = await server.cpu()
+  kadmiumClients.forEach(c => { c.closeAll() })
   await Promise.all(conns.map(async c => c.close().catch(() => {})))
   return {
     kind,
@@ -318,7 +362,7 @@ export async function runServe (partial: Partial<ServeOptions> = {}): Promise<Se
         const ready = await server.ready
         out(`\n${impl} server up, routing table ${ready.table} peers\n`)
         const kinds: Kind[] = impl === 'kadmium' ? ['FIND_NODE', 'GET_PROVIDERS', 'GET_VALUE', 'ECHO'] : ['FIND_NODE', 'GET_PROVIDERS', 'GET_VALUE']
-        const plan = kinds.flatMap(kind => (['new', 'reused'] as StreamMode[]).flatMap(mode => options.concurrency.map(concurrency => ({ kind, mode, concurrency }))))
+        const plan = kinds.flatMap(kind => modesOf(kind).flatMap(mode => options.concurrency.map(concurrency => ({ kind, mode, concurrency }))))
         for (const { kind, mode, concurrency } of plan) {
           // a short warm-up, not measured
           await run(clients, server, ready, kind, mode, concurrency, { ...options, seconds: 0.2, max: 200 }, keys)
@@ -353,14 +397,14 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
     results.find(r => r.server === server && r.kind === kind && r.mode === mode && r.concurrency === c)
   const rows: string[][] = []
   for (const kind of ['FIND_NODE', 'GET_PROVIDERS', 'GET_VALUE'] as Kind[]) {
-    for (const mode of ['new', 'reused'] as StreamMode[]) {
+    for (const mode of modesOf(kind)) {
       for (const c of options.concurrency) {
         const k = find('kadmium', kind, mode, c)
         const j = find('js', kind, mode, c)
         const e = find('echo', 'ECHO', mode, c)
         rows.push([
           kind,
-          mode === 'new' ? 'new stream each' : 'one stream',
+          MODE_LABELS[mode],
           String(c),
           cell(k),
           cell(j),
@@ -370,7 +414,8 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
           ms(num(k, 'cpuMsPerRequest')),
           ms(num(j, 'cpuMsPerRequest')),
           ms(num(e, 'cpuMsPerRequest')),
-          `${fmt(num(k, 'answerBytes'))} / ${fmt(num(j, 'answerBytes'))}`
+          // the client decodes its answers itself: their size is not counted
+          mode === 'client' ? '–' : `${fmt(num(k, 'answerBytes'))} / ${fmt(num(j, 'answerBytes'))}`
         ])
       }
     }

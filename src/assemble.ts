@@ -67,6 +67,7 @@ export interface ServiceHooks {
 /** Every part of a running kadmium node. */
 export interface Layers {
   counters: Counters
+  client: Client
   keeper: TableKeeper
   valueStore: ValueStore
   providerStore: ProviderStore
@@ -85,7 +86,14 @@ export interface Layers {
 export function assemble (components: KadDHTComponents, settings: Settings, validators: Record<string, Validator> | undefined, hooks: ServiceHooks): Layers {
   const { log, lifetime, selfAddresses } = hooks
   const counters = new Counters()
-  const client = new Client(components, { protocol: settings.protocol, maxMessageSize: C.MAX_MESSAGE_SIZE, counters, logPrefix: hooks.logPrefix })
+  const client = new Client(components, {
+    protocol: settings.protocol,
+    maxMessageSize: C.MAX_MESSAGE_SIZE,
+    counters,
+    logPrefix: hooks.logPrefix,
+    readTimeout: settings.requestTimeout,
+    idleTimeout: settings.connections.outboundIdleTimeout
+  })
   const validator = new RecordValidator(validators)
   const valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { log('record sweep failed: %s', err.message) } })
   const providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { log('provider sweep failed: %s', err.message) } })
@@ -102,6 +110,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     diversity: settings.diversity,
     client,
     log,
+    tags: settings.connections,
     onFirstPeer: () => { refresher.joined() }
   })
   const table = keeper.table
@@ -139,6 +148,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     onChange: (active) => {
       if (active === 'client') {
         server.closeAll()
+        // a client is found only through the servers it stays connected to
+        refresher.checkClosest().catch(err => { log('closest-servers check failed: %s', err.message) })
       }
     }
   }, settings.mode)
@@ -206,11 +217,18 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     table,
     selfKey: components.peerId.toMultihash().bytes,
     selfKadId: kadId(components.peerId.toMultihash().bytes),
-    lookup: async (key, options) => peerRouting.lookup(key, options),
+    lookup: async (key, { within, ...options }) => peerRouting.lookup(key, {
+      ...options,
+      accept: within == null ? undefined : (peer) => table.bucketIndex(peer.key) === within
+    }),
     ping: async (entry) => keeper.isAlive(entry.peer),
     interval: settings.refreshInterval,
     queryTimeout: settings.refreshQueryTimeout,
     maxBucket: C.MAX_REFRESH_BUCKET,
+    kBucketSize: settings.kBucketSize,
+    joinWindow: settings.joinWindow,
+    closestCheckInterval: settings.connections.checkInterval,
+    isClient: () => modes.mode === 'client',
     randomWalkInterval: settings.randomWalkInterval,
     firstRefreshDelay: C.FIRST_REFRESH_DELAY,
     now: Date.now,
@@ -226,5 +244,5 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       providers: () => providerStore.stats(),
       mode: () => modes.mode
     })
-  return { counters, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, metrics }
+  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, metrics }
 }

@@ -232,8 +232,66 @@ export const MAX_REFRESH_BUCKET = 15
 /** How often the optional random walk looks up a random key, unless told otherwise (1 min). */
 export const RANDOM_WALK_INTERVAL = 60_000
 
-/** How long after the table gets its first peer the first refresh runs (joining a network). */
-export const FIRST_REFRESH_DELAY = 1_000
+/**
+ * How long after the table gets its first peer the join refresh begins with a lookup of our own
+ * id, in ms: long enough for the identify exchanges of the bootstrap peers dialled together to
+ * land (a round trip or two) so the lookup starts from all of them, short enough that our
+ * neighbours hear of us at once (`@libp2p/kad-dht` runs its self-query 1 s after it starts).
+ */
+export const FIRST_REFRESH_DELAY = 250
+
+/**
+ * After the self-lookup of a join, each bucket it left short of k peers is looked up at a random
+ * moment within this many ms (10 minutes, the refresh interval), unless it filled up meanwhile:
+ * when a whole cluster restarts, or a test builds a network, the nodes' table filling spreads
+ * out instead of landing together (a node joining the Amino DHT would otherwise send some 200
+ * requests, and open as many connections, within seconds). Until then the node's lookups start
+ * from fewer far peers, and every peer that answers one joins the table.
+ */
+export const JOIN_REFRESH_WINDOW = 10 * 60_000
+
+// connections
+
+/**
+ * The connection-manager tag every routing-table peer carries, and its value: libp2p's pruner
+ * closes the connections of peers with the lowest total tag value first, so a peer met only in a
+ * lookup (no tag) goes before a table peer. go-libp2p-kad-dht tags its table peers `kbucket`
+ * with 5 (and protects those of its two shallowest buckets); `@libp2p/kad-dht` tags them
+ * `kad-peer` with 1.
+ */
+export const TABLE_TAG = 'kadmium-peer'
+export const TABLE_TAG_VALUE = 5
+
+/**
+ * The tag our k closest table peers carry beside {@link TABLE_TAG}, and its value: high enough
+ * that the pruner keeps them after any peer tagged only by other services' defaults
+ * (`@libp2p/kad-dht` tags its 20 closest `kad-close` with 50, libp2p's bootstrap list 50).
+ */
+export const CLOSE_TAG = 'kadmium-close'
+export const CLOSE_TAG_VALUE = 50
+
+/**
+ * How soon after the routing table changed the tags are brought in step, in ms: a join changes
+ * the table many times a second, and each tag change is a peer-store write.
+ */
+export const TAG_UPDATE_DELAY = 100
+
+/**
+ * How often a client looks up its own id so that it stays connected to its k closest servers:
+ * they are the ones a lookup for its id reaches, and they can point at it only while connected
+ * to it (the IPFS DHT spec: clients SHOULD keep such connections and re-check them every 10
+ * minutes). Skipped when a refresh looked up our own id within the interval.
+ */
+export const CLOSEST_CHECK_INTERVAL = 10 * 60_000
+
+/**
+ * An outbound DHT stream is kept for the next request to its peer until it has been idle this
+ * many ms, then closed. Shorter than the 10 s after which `@libp2p/kad-dht` servers reset an idle
+ * inbound stream (go's and kadmium's wait 1 minute), so a kept stream is rarely reset under a
+ * request, and short because libp2p's pruner never closes a connection with an open DHT stream:
+ * a connection opened for one lookup becomes prunable 5 s after its last request.
+ */
+export const OUTBOUND_IDLE_TIMEOUT = 5_000
 
 /** Peers of one IPv4 /16 (IPv6 /32) per bucket, when the diversity filter is on. */
 export const MAX_PEERS_PER_GROUP_PER_BUCKET = 2

@@ -158,6 +158,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     await Promise.all([this.layers.reprovider.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
     await this.layers.modes.stop()
     this.layers.server.closeAll()
+    this.layers.client.closeAll()
     await Promise.all([this.layers.keeper.stop(), this.layers.values.settled()])
   }
 

@@ -81,9 +81,13 @@ export interface KadDHTInit {
    */
   validators?: Record<string, Validator>
   /**
-   * Bucket refresh, on unless `enabled: false`: every `interval` ms (10 min), each bucket that
-   * saw no lookup in that time is looked up, then our own id, and peers not heard from are
-   * checked. `queryTimeout` bounds each refresh lookup.
+   * Bucket refresh, on unless `enabled: false`: every `interval` ms (10 min) our own id is looked
+   * up, peers not heard from are checked, and each bucket that saw no lookup in that time and
+   * holds fewer than k peers is looked up until it holds k (buckets nearer us than our k-th
+   * closest peer are left out: the self-lookup saw them whole). `queryTimeout` bounds each
+   * refresh lookup. When the table gets its first peer (the node joins a network) our own id is
+   * looked up 250 ms later, and each bucket that lookup left short gets its lookup at a random
+   * moment within `joinWindow` ms (10 minutes).
    */
   refresh?: {
     /** Whether buckets are refreshed. */
@@ -92,6 +96,8 @@ export interface KadDHTInit {
     interval?: number
     /** The longest one refresh lookup may take, in ms. */
     queryTimeout?: number
+    /** After joining, each short bucket's lookup starts at a random moment within this many ms. */
+    joinWindow?: number
   }
   /**
    * The random walk, off unless `enabled: true`: a lookup of a random key every `interval` ms
@@ -161,6 +167,37 @@ export interface KadDHTInit {
    * @default 'libp2p_kadmium'
    */
   metricsPrefix?: string
+  /**
+   * What kadmium does with libp2p's connections (see the README, "What kadmium does with
+   * connections"). `tableTag` (5) is the value of the connection-manager tag `kadmium-peer` on
+   * every routing-table peer, so libp2p's pruner closes connections opened only for a lookup
+   * first; `closeTag` (50) the value of the tag `kadmium-close` on our k closest table peers.
+   * With `keepAlive` (true) those also carry libp2p's `keep-alive-kadmium` tag, and libp2p dials
+   * them again when their connection drops (also after a restart on a persistent peer store).
+   * `checkInterval` (10 min) is how often a client looks up its own id to stay connected to its
+   * k closest servers, through which other nodes find it (0: never). An outbound stream is kept
+   * for the next request to the same peer until it has been idle `outboundIdleTimeout` ms (5 s;
+   * 0 opens a stream for every request).
+   *
+   * A tag value of 0 leaves that tag off.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ connections: { closeTag: 80, checkInterval: 5 * 60_000, outboundIdleTimeout: 2_000 } })
+   * ```
+   */
+  connections?: {
+    /** The value of the `kadmium-peer` tag on every routing-table peer (0: no tag). */
+    tableTag?: number
+    /** The value of the `kadmium-close` tag on our k closest table peers (0: no tag). */
+    closeTag?: number
+    /** Whether our k closest also carry libp2p's keep-alive tag. */
+    keepAlive?: boolean
+    /** How often a client looks up its own id to stay connected to its closest servers, in ms (0: never). */
+    checkInterval?: number
+    /** How long an outbound stream is kept after its last answer, in ms (0: a stream per request). */
+    outboundIdleTimeout?: number
+  }
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
@@ -180,7 +217,10 @@ export interface Settings {
   stall?: StallOptions
   refreshInterval: number
   refreshQueryTimeout: number
+  joinWindow: number
   randomWalkInterval: number
+  /** Tag values (0: no tag), keep-alive, the client's check and the outbound stream idle time (0: off). */
+  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number }
   /** The per-peer inbound request limit, or undefined when it is off. */
   rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
@@ -223,15 +263,17 @@ export function resolveSettings (init: KadDHTInit): Settings {
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
+    connections: resolveConnections(init.connections),
     diversity: resolveDiversity(init.diversity ?? addresses === 'public')
   }
 }
 
-function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'refreshQueryTimeout' | 'randomWalkInterval'> {
+function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'refreshQueryTimeout' | 'joinWindow' | 'randomWalkInterval'> {
   const { refresh, randomWalk } = init
   return {
     refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
     refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
+    joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? C.JOIN_REFRESH_WINDOW, true),
     randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
   }
 }
@@ -245,6 +287,27 @@ function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'
     burst: positiveInteger('rateLimit.burst', given?.burst ?? C.RATE_LIMIT_BURST),
     maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? C.RATE_LIMIT_MAX_DELAY)
   }
+}
+
+function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['connections'] {
+  if (given.keepAlive != null && typeof given.keepAlive !== 'boolean') {
+    throw new InvalidParametersError(`connections.keepAlive must be true or false, got ${String(given.keepAlive)}`)
+  }
+  return {
+    tableTag: tagValue('connections.tableTag', given.tableTag ?? C.TABLE_TAG_VALUE),
+    closeTag: tagValue('connections.closeTag', given.closeTag ?? C.CLOSE_TAG_VALUE),
+    keepAlive: given.keepAlive ?? true,
+    checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? C.OUTBOUND_IDLE_TIMEOUT, true)
+  }
+}
+
+/** A connection-manager tag value: libp2p's peer store takes whole numbers from 0 to 100. */
+function tagValue (name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 100) {
+    throw new InvalidParametersError(`${name} must be a whole number from 0 to 100, got ${value}`)
+  }
+  return value
 }
 
 function resolveDiversity (given: NonNullable<KadDHTInit['diversity']>): Settings['diversity'] {

@@ -102,17 +102,17 @@ export interface BenchNodeInit {
   name: string
   /** A memory transport of the caller's (the emulated WAN's) instead of the plain one. */
   memoryTransport?(components: any): Transport
-  /**
-   * libp2p's connection manager and connection monitor as shipped (the WAN benchmark), instead
-   * of the in-process benchmarks' room for every node to connect and no monitor.
-   */
-  libp2pDefaults?: boolean
   /** A DHT client (asks, never answers) instead of a server. */
   client?: boolean
   /** kadmium's options (kadmium nodes only). */
   kadmium?: KadDHTInit
   /** `@libp2p/kad-dht`'s options (js nodes only), over the benchmarks' own. */
   js?: Partial<JsKadDHTInit>
+  /**
+   * libp2p's own connection-manager defaults (300 connections at most) with its connection
+   * monitor on, as a user runs a node; otherwise the limits are lifted and the monitor is off.
+   */
+  defaults?: boolean
 }
 
 /**
@@ -126,12 +126,16 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
     transports: [init.transport === 'memory' ? (init.memoryTransport ?? memory()) : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    // every peer is local: no per-host inbound rate limit, room for every node to connect
-    connectionManager: init.libp2pDefaults === true ? {} : { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
-    // libp2p pings every connection every 10 s by default: with thousands of in-process
-    // connections that is load neither DHT asked for, and it would hide the pings js sends
-    // before admitting a peer to its table
-    connectionMonitor: { enabled: init.libp2pDefaults === true }
+    ...(init.defaults === true
+      ? {}
+      : {
+          // every peer is local: no per-host inbound rate limit, room for every node to connect
+          connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },
+          // libp2p pings every connection every 10 s by default: with thousands of in-process
+          // connections that is load neither DHT asked for, and it would hide the pings js sends
+          // before admitting a peer to its table
+          connectionMonitor: { enabled: false }
+        })
   }
   const services = {
     identify: identify(),

@@ -4,12 +4,13 @@
  */
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { benchKey, benchNode, pool, tableSize } from '../lib/nodes.ts'
+import { benchKey, benchNode, dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { mean, memory } from '../lib/stats.ts'
 import { closest, findProvider, get, pings, provide, provideMany, put, settle, sleep, streams, timed, truth } from './operations.ts'
-import type { ChildReport, NetworkBenchOptions } from './report.ts'
+import type { ChildReport, JoinSample, NetworkBenchOptions } from './report.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
+import type { Connection } from '@libp2p/interface'
 
 /** Builds one network with one implementation, runs the phases, and reports. */
 export async function child (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
@@ -24,27 +25,15 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   const startupMs: number[] = []
   for (let i = 0; i < n; i++) {
     const t = performance.now()
-    nodes.push(await benchNode({ impl, privateKey: keys[i], transport: 'memory', name: `bench-${options.seed}-${i}` }))
+    nodes.push(await benchNode({ impl, privateKey: keys[i], transport: 'memory', name: `bench-${options.seed}-${i}`, defaults: options.defaults }))
     startupMs.push(performance.now() - t)
   }
   const started = memory()
   progress('nodes started; dialling')
 
-  // the same topology for both: each node dials `degree` others from a seeded draw
-  const links: Array<[number, number]> = []
-  for (let i = 0; i < n; i++) {
-    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
-      links.push([i, j >= i ? j + 1 : j])
-    }
-  }
-  let t = performance.now()
-  await pool(links, 8, async ([a, b]) => {
-    await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
-  })
-  await settle(nodes)
-  const connectMs = performance.now() - t
+  const formed = await formNetwork(nodes, options, random)
   progress('tables still; self-lookups')
-  t = performance.now()
+  const t = performance.now()
   const buildStreams0 = streams()
   const buildPings0 = pings()
   let phaseEnd = performance.now() + options.phaseMinutes * 60_000
@@ -62,8 +51,10 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
   const buildPings = pings() - buildPings0
   // background traffic while nobody asks anything
   const idle0 = streams()
+  const cpu0 = process.cpuUsage()
   await sleep(2_000)
   const idleStreamsPerSecond = (streams() - idle0) / 2
+  const idleCpu = process.cpuUsage(cpu0)
   const sizes = nodes.map(tableSize)
   progress('settled')
 
@@ -71,13 +62,15 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
     impl,
     nodes: n,
     startupMs,
-    connectMs,
+    ...formed,
     settleMs,
     selfLookupMs,
     selfLookups,
     buildStreams,
     buildPings,
     idleStreamsPerSecond,
+    // microseconds over the 2 s: the share of one core
+    idleCpuShare: (idleCpu.user + idleCpu.system) / 2_000_000,
     tableMean: mean(sizes),
     tableMin: Math.min(...sizes),
     rssPerNodeStarted: (started.rss - baseline.rss) / n,
@@ -86,7 +79,8 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
     heapPerNodeSettled: 0,
     lookups: [],
     values: [],
-    providers: []
+    providers: [],
+    joins: []
   }
 
   if (options.phases.includes('lookup')) {
@@ -168,6 +162,12 @@ export async function child (impl: Impl, n: number, options: NetworkBenchOptions
     progress('batch')
     Object.assign(report, await batchPhase(nodes, impl, options, random))
   }
+  if (options.phases.includes('join')) {
+    progress('joins')
+    for (let j = 0; j < options.joins; j++) {
+      report.joins.push(await joinOne(nodes, impl, options, random, j))
+    }
+  }
   progress('done')
   const settled = memory()
   report.rssPerNodeSettled = (settled.rss - baseline.rss) / n
@@ -211,4 +211,103 @@ async function batchPhase (nodes: BenchNode[], impl: Impl, options: NetworkBench
     out.provideMany = { cids: many.length, ms: m.ms, streams: m.streams, provided: m.value ?? 0, found: await check(many, 5), checked: Math.min(5, many.length) }
   }
   return out
+}
+
+/**
+ * Dials the topology, the same for both implementations (each node dials `degree` others from a
+ * seeded draw, 8 dials at a time), and waits until the tables are still.
+ */
+async function formNetwork (nodes: BenchNode[], options: NetworkBenchOptions, random: Random): Promise<Pick<ChildReport, 'dialMs' | 'dialFailures' | 'connectMs' | 'connectStreams' | 'connectionsPerNode'>> {
+  const n = nodes.length
+  const links: Array<[number, number]> = []
+  for (let i = 0; i < n; i++) {
+    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
+      links.push([i, j >= i ? j + 1 : j])
+    }
+  }
+  const t = performance.now()
+  const streams0 = streams()
+  let dialFailures = 0
+  await pool(links, 8, async ([a, b]) => {
+    await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => { dialFailures++ })
+  })
+  const dialMs = performance.now() - t
+  await settle(nodes)
+  return {
+    dialMs,
+    dialFailures,
+    connectMs: performance.now() - t,
+    connectStreams: streams() - streams0,
+    connectionsPerNode: mean(nodes.map(node => node.getConnections().length))
+  }
+}
+
+/** How long a joining node is watched: requests and connections are counted over its first 20 s. */
+export const JOIN_WINDOW = 20_000
+
+/** One findPeer attempt of the join phase may take this long. */
+const FIND_ATTEMPT_TIMEOUT = 5_000
+
+/**
+ * A new node joins the network through one random member, as a user's node does: it is made,
+ * dials that member, and is watched for {@link JOIN_WINDOW} ms. Meanwhile a random other member
+ * looks for it with findPeer (not from its cache), again and again until it is found. The node
+ * stays in the network afterwards: the next one joins a network one larger.
+ */
+async function joinOne (nodes: BenchNode[], impl: Impl, options: NetworkBenchOptions, random: Random, j: number): Promise<JoinSample> {
+  const n = nodes.length
+  const newcomer = await benchNode({ impl, privateKey: await benchKey(options.seed, 1_000_000 + j), transport: 'memory', name: `bench-${options.seed}-join-${j}`, defaults: options.defaults })
+  const id = newcomer.peerId.toString()
+  let outbound = 0
+  let inbound = 0
+  newcomer.addEventListener('connection:open', (event: CustomEvent<Connection>) => {
+    if (event.detail.direction === 'outbound') {
+      outbound++
+    } else {
+      inbound++
+    }
+  })
+  const sent0 = requestsSent(newcomer, impl)
+  const streams0 = dhtStreamsFrom.get(id) ?? 0
+  const member = nodes[random.int(n)]
+  let finder = nodes[random.int(n)]
+  if (finder === member) {
+    finder = nodes[(nodes.indexOf(member) + 1) % n]
+  }
+  const t0 = performance.now()
+  await newcomer.dial(member.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) })
+  let foundMs = NaN
+  let attempts = 0
+  while (performance.now() - t0 < JOIN_WINDOW) {
+    attempts++
+    try {
+      await finder.peerRouting.findPeer(newcomer.peerId, { useCache: false, signal: AbortSignal.timeout(FIND_ATTEMPT_TIMEOUT) })
+      foundMs = performance.now() - t0
+      break
+    } catch {
+      await sleep(100)
+    }
+  }
+  await sleep(Math.max(0, JOIN_WINDOW - (performance.now() - t0)))
+  const streamsSent = (dhtStreamsFrom.get(id) ?? 0) - streams0
+  nodes.push(newcomer)
+  return {
+    foundMs,
+    attempts,
+    // js opens one stream per request
+    requests: impl === 'kadmium' ? requestsSent(newcomer, impl) - sent0 : streamsSent,
+    streams: streamsSent,
+    outbound,
+    inbound,
+    open: newcomer.getConnections().length,
+    table: tableSize(newcomer)
+  }
+}
+
+/** The DHT requests a kadmium node sent so far (0 for js, which does not count them). */
+function requestsSent (node: BenchNode, impl: Impl): number {
+  if (impl !== 'kadmium') {
+    return 0
+  }
+  return Object.values((node as KadmiumBenchNode).services.dht.stats().outbound).reduce((a, b) => a + b, 0)
 }

@@ -2,7 +2,7 @@
  * The tables of the N-node benchmarks, kadmium and js side by side with their ratio.
  */
 import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
-import type { ChildReport, LookupSample, ManySample, PairSample } from './report.ts'
+import type { ChildReport, JoinSample, LookupSample, ManySample, PairSample } from './report.ts'
 
 const KB = 1024
 
@@ -42,13 +42,18 @@ export function setupTable (a: ChildReport, b: ChildReport): string {
   add('resident memory per node, started', a.rssPerNodeStarted, b.rssPerNodeStarted, v => `${fmt(v / KB / KB, 2)} MB`)
   add('resident memory per node, after the runs', a.rssPerNodeSettled, b.rssPerNodeSettled, v => `${fmt(v / KB / KB, 2)} MB`)
   add('JS heap per node, after the runs', a.heapPerNodeSettled, b.heapPerNodeSettled, v => `${fmt(v / KB / KB, 2)} MB`)
+  add('dialling the topology (8 dials at a time)', a.dialMs, b.dialMs, ms)
+  add('dials that failed', a.dialFailures, b.dialFailures, v => fmt(v))
   add('dialling the topology until tables are still', a.connectMs, b.connectMs, ms)
+  add('DHT streams received meanwhile, whole network', a.connectStreams, b.connectStreams, v => fmt(v))
+  add('connections per node when the tables were still', a.connectionsPerNode, b.connectionsPerNode, v => fmt(v, 1))
   add('self-lookups of every node, 4 at a time', a.selfLookupMs, b.selfLookupMs, ms)
   add('self-lookups done within the phase bound', a.selfLookups, b.selfLookups, v => fmt(v))
   add('DHT streams received during the self-lookups', a.buildStreams, b.buildStreams, v => fmt(v))
   add('routing-table size after settling, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
   add('routing-table size after settling, min', a.tableMin, b.tableMin, v => fmt(v))
   add('DHT streams per second while idle', a.idleStreamsPerSecond, b.idleStreamsPerSecond, v => fmt(v, 1))
+  add('CPU of the whole process while idle, share of a core', a.idleCpuShare, b.idleCpuShare, v => pct(v, 0))
   return table(`Network of ${a.nodes} nodes: start-up, memory and settling`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
 }
 
@@ -89,4 +94,27 @@ export function batchTable (a: ChildReport, b: ChildReport): string {
   rows.push(['provideMany streams per CID / js provide streams per CID', '', '', ratio(per(a.provideMany, s => s.streams), per(b.provideEach, s => s.streams))])
   const cids = a.provideEach?.cids ?? b.provideEach?.cids ?? 0
   return table(`Providing ${cids} CIDs from one node, ${a.nodes} nodes (a sample of 5 looked for from random other nodes)`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
+}
+
+/** Nodes joining the settled network: how soon others find them, and what joining costs. */
+export function joinTable (a: ChildReport, b: ChildReport, windowMs: number): string {
+  const rows: string[][] = []
+  const col = (list: JoinSample[], f: (s: JoinSample) => number): number[] => list.map(f).filter(Number.isFinite)
+  const both = (name: string, pick: (s: JoinSample) => number, f: (v: number) => string): void => {
+    for (const [q, label] of [[0.5, 'median'], [0.9, 'p90']] as Array<[number, string]>) {
+      const x = quantile(col(a.joins, pick), q)
+      const y = quantile(col(b.joins, pick), q)
+      rows.push([`${name}, ${label}`, f(x), f(y), ratio(x, y)])
+    }
+  }
+  both('found by a random other node after', s => s.foundMs, ms)
+  const found = (list: JoinSample[]): number => list.filter(s => Number.isFinite(s.foundMs)).length / list.length
+  rows.push(['found within the window', pct(found(a.joins), 0), pct(found(b.joins), 0), ratio(found(a.joins), found(b.joins))])
+  both('DHT requests it sent', s => s.requests, v => fmt(v))
+  both('DHT streams it opened', s => s.streams, v => fmt(v))
+  both('connections it opened', s => s.outbound, v => fmt(v))
+  both('connections opened to it', s => s.inbound, v => fmt(v))
+  both('connections it held at the end', s => s.open, v => fmt(v))
+  both('its routing-table size at the end', s => s.table, v => fmt(v))
+  return table(`Joining, ${a.nodes} nodes: ${a.joins.length} kadmium and ${b.joins.length} js nodes join one after another through a random member, each watched for its first ${fmt(windowMs / 1_000)} s`, ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js'], rows)
 }

@@ -79,7 +79,7 @@ export class WanWorld implements OpContext {
       transport: 'memory',
       name,
       memoryTransport: this.wan.transport(),
-      libp2pDefaults: true,
+      defaults: true,
       client,
       kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) } },
       js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }

@@ -14,7 +14,7 @@
  * α + `maxStalled` (`maxStalled` is α unless told otherwise): never more than α live requests,
  * nor more than 2α open in all.
  */
-import { compareDistance } from './keys.ts'
+import { commonPrefixLength, compareDistance } from './keys.ts'
 import type { KadId } from './keys.ts'
 
 /** What the lookup needs to know of a peer. */
@@ -34,7 +34,7 @@ interface Candidate<P> {
 }
 
 /** Parameters of one lookup. */
-export interface LookupInit {
+export interface LookupInit<P extends LookupPeer = LookupPeer> {
   /** The position looked up. */
   target: KadId
   /** Requests in flight at once (α). */
@@ -50,6 +50,13 @@ export interface LookupInit {
    * while `live + stalled` is at `alpha + maxStalled`. α unless told otherwise.
    */
   maxStalled?: number
+  /**
+   * Candidates to ask before others that are as close: of the candidates to ask next that share
+   * as many leading bits with the target, those it returns true for go first (a peer we are
+   * connected to answers without a dial, and opens no new connection). Closer candidates still
+   * go before farther ones, and the lookup ends on the same condition.
+   */
+  prefer?(peer: P): boolean
 }
 
 /** Counts of one lookup. */
@@ -84,6 +91,7 @@ export class Lookup<P extends LookupPeer> {
   private readonly alpha: number
   private readonly resultSize: number
   private readonly maxOpen: number
+  private readonly prefer?: (peer: P) => boolean
   /** All candidates, closest first. */
   private readonly candidates: Array<Candidate<P>>
   private readonly byId: Map<string, Candidate<P>>
@@ -91,7 +99,7 @@ export class Lookup<P extends LookupPeer> {
   private stalledOpen: number
   private readonly counts: LookupStats
 
-  constructor (init: LookupInit, seeds: Iterable<P> = []) {
+  constructor (init: LookupInit<P>, seeds: Iterable<P> = []) {
     if (init.alpha < 1 || init.resultSize < 1) {
       throw new RangeError('alpha and resultSize must be at least 1')
     }
@@ -103,6 +111,7 @@ export class Lookup<P extends LookupPeer> {
     this.alpha = init.alpha
     this.resultSize = init.resultSize
     this.maxOpen = init.alpha + maxStalled
+    this.prefer = init.prefer
     this.candidates = []
     this.byId = new Map()
     this.inFlight = 0
@@ -130,17 +139,19 @@ export class Lookup<P extends LookupPeer> {
   /**
    * The peers to query now, closest first: waiting candidates among the closest
    * `resultSize` live ones (neither failed nor stalled), as many as fit under α live
-   * requests and `alpha + maxStalled` open ones. Each is marked asked; report its outcome with
-   * {@link answered} or {@link failed}, or that it is late with {@link stalled}.
+   * requests and `alpha + maxStalled` open ones (with `prefer`, the preferred first among those
+   * as close). Each is marked asked; report its outcome with {@link answered} or
+   * {@link failed}, or that it is late with {@link stalled}.
    */
   next (): P[] {
-    const out: P[] = []
-    if (this.done) {
-      return out
+    const slots = Math.min(this.alpha - this.inFlight, this.maxOpen - this.inFlight - this.stalledOpen)
+    if (slots <= 0 || this.done) {
+      return []
     }
     let live = 0
+    let waiting: Array<Candidate<P>> = []
     for (const candidate of this.candidates) {
-      if (this.inFlight >= this.alpha || this.inFlight + this.stalledOpen >= this.maxOpen || live >= this.resultSize) {
+      if (live >= this.resultSize || (this.prefer == null && waiting.length === slots)) {
         break
       }
       if (candidate.state === 'failed' || candidate.state === 'stalled') {
@@ -148,13 +159,18 @@ export class Lookup<P extends LookupPeer> {
       }
       live++
       if (candidate.state === 'waiting') {
-        candidate.state = 'asked'
-        this.inFlight++
-        this.counts.asked++
-        out.push(candidate.peer)
+        waiting.push(candidate)
       }
     }
-    return out
+    if (this.prefer != null) {
+      waiting = this.preferred(waiting, this.prefer)
+    }
+    return waiting.slice(0, slots).map(candidate => {
+      candidate.state = 'asked'
+      this.inFlight++
+      this.counts.asked++
+      return candidate.peer
+    })
   }
 
   /**
@@ -253,6 +269,16 @@ export class Lookup<P extends LookupPeer> {
   /** Counts so far. */
   get stats (): Readonly<LookupStats> {
     return this.counts
+  }
+
+  /**
+   * Candidates (closest first) reordered so that, among those sharing as many leading bits with
+   * the target, the preferred come first; the order is otherwise kept.
+   */
+  private preferred (candidates: Array<Candidate<P>>, prefer: (peer: P) => boolean): Array<Candidate<P>> {
+    const rank = new Map(candidates.map(c => [c, -2 * commonPrefixLength(c.peer.key, this.target) + (prefer(c.peer) ? 0 : 1)]))
+    // the sort is stable, and the candidates already fall in order of shared bits
+    return candidates.sort((a, b) => (rank.get(a) as number) - (rank.get(b) as number))
   }
 
   /** Takes an asked or stalled candidate off the open requests; false if it was neither. */

@@ -406,6 +406,11 @@ export class RoutingTable<P> {
     return this.lookups[index] ?? 0
   }
 
+  /** How many peers bucket `index` holds (k or more only when it is full: overflow peers need a full bucket). */
+  bucketSize (index: number): number {
+    return this.buckets[index]?.entries.length ?? 0
+  }
+
   /** The index of the deepest non-empty bucket, or -1 when the table is empty. */
   deepestBucket (): number {
     for (let i = KAD_ID_BITS - 1; i >= 0; i--) {

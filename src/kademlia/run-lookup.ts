@@ -22,7 +22,7 @@ export type LookupEvent<P> =
   | { type: 'fail', peer: P, error: Error, elapsed: number }
 
 /** What {@link runLookup} needs. */
-export interface RunLookupInit<P extends LookupPeer> extends LookupInit {
+export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P> {
   /** The peers to start from. */
   seeds: Iterable<P>
   /**

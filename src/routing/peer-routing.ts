@@ -69,6 +69,8 @@ export interface QueryOptions extends LookupOptions {
   onAnswer?(peer: DHTPeer, answer: Message): void | Promise<void>
   /** Ends the lookup early when it returns true after an answer. */
   stopWhen?(peer: DHTPeer, closer: DHTPeer[]): boolean
+  /** Of the peers answers name, only those it returns true for join the lookup. */
+  accept?(peer: DHTPeer): boolean
 }
 
 /** Watches one lookup from its first step to its end (for metrics). */
@@ -135,6 +137,8 @@ export class PeerRouting {
         signal: query.signal,
         now: Date.now,
         stopWhen: options.stopWhen,
+        // of peers as close, ask those we are connected to first: no dial, no new connection
+        prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
         ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
         onEvent: (event) => {
           observer?.event(event)
@@ -220,7 +224,10 @@ export class PeerRouting {
       if (id === this.selfId) {
         continue
       }
-      closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)))
+      const candidate = dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs))
+      if (options.accept?.(candidate) !== false) {
+        closer.push(candidate)
+      }
     }
     return closer
   }

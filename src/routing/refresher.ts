@@ -1,10 +1,24 @@
 /**
- * Routing-table upkeep: bucket refresh (on by default) and the optional random walk.
+ * Routing-table upkeep: bucket refresh (on by default), a client's check of its closest servers,
+ * and the optional random walk.
  *
- * A refresh looks up, for every bucket up to the deepest non-empty one that saw no lookup within
- * the interval, a key that falls in that bucket (found by trial hashing), then our own id; then
- * it checks every peer not heard from within the interval and drops those that fail. The random
- * walk looks up a random key every interval; every server that answers joins the table.
+ * A refresh looks up our own id first, then checks every peer not heard from within the
+ * interval and drops those that fail, then fills the buckets the self-lookup left short: every
+ * bucket that saw no lookup within the interval and holds fewer than k peers is looked up (a key
+ * that falls in it, found by trial hashing) until it holds k. Buckets nearer us than our k-th
+ * closest peer are left out: every peer in them is closer to us than that peer, and the
+ * self-lookup saw them all. When the node joins a network (its table gets its first peer) it
+ * looks up its own id soon, so that its neighbours hear of it at once; each bucket that lookup
+ * left short gets its lookup at a random moment within the join window (10 minutes), unless it
+ * filled up or was looked up meanwhile: nodes that join together, such as a cluster restarting,
+ * do not all fill their tables at once, and a node that joins pays little more than its
+ * self-lookup up front.
+ *
+ * A client is found by others only through the servers it stays connected to (the k closest to
+ * its id, which a lookup for it reaches), so while the node is a client it looks up its own id
+ * every check interval unless a refresh did so meanwhile; their keep-alive tags (see
+ * {@link PeerTags}) keep the connections between checks. The random walk looks up a random key
+ * every interval; every server that answers joins the table.
  */
 import { deadline } from '../utils/abort.ts'
 import { keyInBucket } from './trial-hash.ts'
@@ -12,14 +26,25 @@ import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 
+/** How a refresh lookup of one bucket is held to it. */
+export interface LookupLimits {
+  /** Ends the lookup when it returns true after an answer. */
+  stopWhen?(): boolean
+  /** Only peers of this bucket that answers name join the lookup. */
+  within?: number
+}
+
 /** What the refresher needs. */
 export interface RefresherInit<P> {
   table: RoutingTable<P>
   /** Our own raw key (our peer id's multihash bytes) and its place in the keyspace. */
   selfKey: Uint8Array
   selfKadId: KadId
-  /** Runs a lookup of raw key bytes. */
-  lookup(key: Uint8Array, options: AbortOptions): Promise<unknown>
+  /**
+   * Runs a lookup of raw key bytes. One given `stopWhen` ends once it returns true after an
+   * answer; one given `within` takes in only the peers of that bucket that answers name.
+   */
+  lookup(key: Uint8Array, options: AbortOptions & LookupLimits): Promise<unknown>
   /** Checks that a peer is alive. */
   ping(entry: TableEntry<P>): Promise<boolean>
   /** Bucket refresh; `interval` 0 turns it off. */
@@ -28,6 +53,14 @@ export interface RefresherInit<P> {
   queryTimeout: number
   /** Buckets deeper than this get no key of their own (the self lookup covers them). */
   maxBucket: number
+  /** Peers per bucket (k). */
+  kBucketSize: number
+  /** After joining, each short bucket's lookup starts at a random moment within this many ms. */
+  joinWindow: number
+  /** How often a client looks up its own id to stay connected to its k closest servers; 0 never. */
+  closestCheckInterval: number
+  /** Whether the node is a client now. */
+  isClient(): boolean
   /** The random walk; `interval` 0 turns it off. */
   randomWalkInterval: number
   /** How soon after the table's first peer the first refresh runs. */
@@ -44,17 +77,23 @@ export class Refresher<P> {
   private running?: AbortController
   private timers: Array<ReturnType<typeof setTimeout>>
   private current?: Promise<void>
+  /** When our own id was last looked up (clock ms; 0: never). */
+  private lastSelfLookup: number
 
   constructor (init: RefresherInit<P>) {
     this.init = init
     this.timers = []
+    this.lastSelfLookup = 0
   }
 
-  /** Starts the periodic refresh and, if enabled, the random walk. */
+  /** Starts the periodic refresh, the client's check and, if enabled, the random walk. */
   start (): void {
     this.running = new AbortController()
     if (this.init.interval > 0) {
       this.every(this.init.interval, async () => this.refresh())
+    }
+    if (this.init.closestCheckInterval > 0) {
+      this.every(this.init.closestCheckInterval, async () => this.checkClosest())
     }
     if (this.init.randomWalkInterval > 0) {
       this.every(this.init.randomWalkInterval, async () => this.randomWalk())
@@ -69,11 +108,22 @@ export class Refresher<P> {
     await this.current?.catch(() => {})
   }
 
-  /** Schedules a refresh soon: the table just got its first peer (we joined a network). */
+  /**
+   * The table just got its first peer (we joined a network): soon, a lookup of our own id, and
+   * the lookups of the buckets it left short spread over the join window (with refresh off,
+   * only a client's self-lookup).
+   */
   joined (): void {
-    if (this.running?.signal.aborted === false && this.init.interval > 0) {
-      this.later(this.init.firstRefreshDelay, async () => this.refresh())
-    }
+    this.later(this.init.firstRefreshDelay, async () => {
+      if (this.init.interval === 0) {
+        await this.checkClosest()
+        return
+      }
+      await this.selfLookup({})
+      for (const bucket of this.shortBuckets(this.init.now() - this.init.interval)) {
+        this.later(Math.random() * this.init.joinWindow, async () => this.fillBucket(bucket, {}))
+      }
+    })
   }
 
   /**
@@ -85,24 +135,73 @@ export class Refresher<P> {
     return this.current
   }
 
+  /**
+   * While the node is a client (and the check is on), looks up our own id unless that was done
+   * within the check interval: the lookup reaches, and so connects to, our k closest servers.
+   */
+  async checkClosest (): Promise<void> {
+    const { init } = this
+    if (init.closestCheckInterval > 0 && init.isClient() && init.now() - this.lastSelfLookup >= init.closestCheckInterval) {
+      await this.selfLookup({})
+    }
+  }
+
   /** One lookup of a random key. */
   async randomWalk (options: AbortOptions = {}): Promise<void> {
     await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
   private async runRefresh (options: AbortOptions): Promise<void> {
-    const { init } = this
     const signal = this.signal(options)
-    const stale = init.now() - init.interval
-    const deepest = Math.min(init.table.deepestBucket(), init.maxBucket)
-    for (let bucket = 0; bucket <= deepest; bucket++) {
-      signal.throwIfAborted()
-      if (init.table.lastLookup(bucket) > stale) {
-        continue
-      }
-      await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), { signal })
+    const stale = this.init.now() - this.init.interval
+    // our own id first: the peers nearest us hear of us at once, and what the lookup learns
+    // tells which buckets still need one of their own
+    await this.selfLookup({ signal })
+    await this.checkStale(stale, signal)
+    for (const bucket of this.shortBuckets(stale)) {
+      await this.fillBucket(bucket, { signal })
     }
-    await this.timedLookup(init.selfKey, { signal })
+  }
+
+  /**
+   * Looks a bucket up, asking only its peers, until it holds k (when the network has fewer,
+   * until all of them answered: a plain lookup would go on to the k closest, nearer peers we
+   * know); nothing if it is full or saw a lookup within the interval by now.
+   */
+  private async fillBucket (bucket: number, options: AbortOptions): Promise<void> {
+    const { init } = this
+    if (init.table.lastLookup(bucket) > init.now() - init.interval || init.table.bucketSize(bucket) >= init.kBucketSize) {
+      return
+    }
+    const signal = this.signal(options)
+    await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
+      signal,
+      within: bucket,
+      stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
+    })
+  }
+
+  /**
+   * The buckets a refresh looks up: those that saw no lookup since `stale` and hold fewer than k
+   * peers, from the shallowest to the one holding our k-th closest peer (or the deepest
+   * non-empty one while the table holds fewer than k), and never past `maxBucket`.
+   */
+  private shortBuckets (stale: number): number[] {
+    const { init } = this
+    const closest = init.table.closest(init.selfKadId, init.kBucketSize)
+    const last = closest.length === init.kBucketSize ? init.table.bucketIndex(closest[closest.length - 1].key) : init.table.deepestBucket()
+    const out: number[] = []
+    for (let bucket = 0; bucket <= Math.min(last, init.maxBucket); bucket++) {
+      if (init.table.lastLookup(bucket) <= stale && init.table.bucketSize(bucket) < init.kBucketSize) {
+        out.push(bucket)
+      }
+    }
+    return out
+  }
+
+  /** Checks every peer not heard from since `stale`; those that fail leave the table. */
+  private async checkStale (stale: number, signal: AbortSignal): Promise<void> {
+    const { init } = this
     for (const entry of [...init.table.entries()]) {
       signal.throwIfAborted()
       if (entry.lastSeen > stale) {
@@ -117,10 +216,15 @@ export class Refresher<P> {
     }
   }
 
-  private async timedLookup (key: Uint8Array, options: AbortOptions): Promise<void> {
+  private async selfLookup (options: AbortOptions): Promise<void> {
+    this.lastSelfLookup = this.init.now()
+    await this.timedLookup(this.init.selfKey, options)
+  }
+
+  private async timedLookup (key: Uint8Array, options: AbortOptions & LookupLimits): Promise<void> {
     const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
     try {
-      await this.init.lookup(key, { signal: query.signal })
+      await this.init.lookup(key, { ...options, signal: query.signal })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {

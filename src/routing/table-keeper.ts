@@ -2,7 +2,8 @@
  * Fills and prunes the routing table from what libp2p learns: peers whose identify (or
  * identify-push) lists the protocol are DHT servers and enter it, peers whose identify no longer
  * lists it leave, addresses stay current, and a full bucket's oldest peer is checked with a
- * FIND_NODE (never the deprecated PING) before a newcomer may take its place.
+ * FIND_NODE (never the deprecated PING) before a newcomer may take its place. The table's peers
+ * carry connection-manager tags that follow it (see {@link PeerTags}).
  *
  * Only identify is trusted for the protocol list: libp2p also records a protocol for a peer that
  * merely opened a stream with it, which a client-mode peer does with every request.
@@ -15,6 +16,7 @@ import { dhtPeer } from '../network/dht-peer.ts'
 import { addressGroups } from '../network/diversity.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import { PeerTags } from './tags.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -39,6 +41,8 @@ export interface TableKeeperInit {
   diversity?: { maxPerBucket: number, maxPerTable: number }
   client: Client
   log: Logger
+  /** The tag values of table peers and of our k closest (0: none), and whether those keep alive. */
+  tags: { tableTag: number, closeTag: number, keepAlive: boolean }
   /** Told when the table gets its first peer (the node just joined a network). */
   onFirstPeer(): void
 }
@@ -49,31 +53,45 @@ export class TableKeeper {
   readonly table: RoutingTable<DHTPeer>
   private readonly init: TableKeeperInit
   private readonly checks: Set<Promise<void>>
+  private readonly tags: PeerTags
   private running?: AbortController
 
   constructor (init: TableKeeperInit) {
     this.init = init
     this.checks = new Set()
+    const localKey = kadId(init.self.toMultihash().bytes)
     this.table = new RoutingTable<DHTPeer>({
-      localKey: kadId(init.self.toMultihash().bytes),
+      localKey,
       kBucketSize: init.kBucketSize,
       freshness: C.PEER_FRESHNESS,
       maxFailures: C.MAX_PEER_FAILURES,
       now: Date.now,
       onCheck: (entry) => { this.check(entry.id, entry.peer) },
-      onAdd: () => {
+      onAdd: (entry) => {
+        this.tags.changed(entry.peer.peerId)
         if (this.table.size === 1) {
           init.onFirstPeer()
         }
       },
+      onRemove: (entry) => { this.tags.changed(entry.peer.peerId) },
       ...(init.diversity == null
         ? {}
         : { groups: (peer) => this.groups(peer), maxPerGroupPerBucket: init.diversity.maxPerBucket, maxPerGroupInTable: init.diversity.maxPerTable })
+    })
+    this.tags = new PeerTags({
+      ...init.tags,
+      peerStore: init.peerStore,
+      table: this.table,
+      selfKadId: localKey,
+      kBucketSize: init.kBucketSize,
+      delay: C.TAG_UPDATE_DELAY,
+      log: init.log
     })
   }
 
   async start (): Promise<void> {
     this.running = new AbortController()
+    this.tags.start()
     this.init.events.addEventListener('peer:identify', this.onIdentify)
     this.init.events.addEventListener('peer:update', this.onPeerUpdate)
   }
@@ -82,7 +100,7 @@ export class TableKeeper {
     this.running?.abort(new Error('the DHT stopped'))
     this.init.events.removeEventListener('peer:identify', this.onIdentify)
     this.init.events.removeEventListener('peer:update', this.onPeerUpdate)
-    await this.checksDone()
+    await Promise.all([this.checksDone(), this.tags.stop()])
   }
 
   /** Resolves when every liveness check under way has ended. */

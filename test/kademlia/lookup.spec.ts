@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
-import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { commonPrefixLength, compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
 import { runLookup } from '../../src/kademlia/run-lookup.ts'
@@ -162,6 +162,25 @@ describe('kademlia/lookup', () => {
     // answers for peers never asked, or asked twice, change nothing
     expect(lookup.answered(peers[9].id, [simPeer(99)])).to.deep.equal([])
     expect(lookup.answered(peers[0].id, [simPeer(99)])).to.deep.equal([])
+  })
+
+  it('with prefer, asks the preferred first among candidates as close to the target, but never before closer ones', () => {
+    const target = kadId(new Uint8Array([3]))
+    const peers = Array.from({ length: 40 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const cpl = (p: SimPeer): number => commonPrefixLength(p.key, target)
+    // a group of peers as close as each other (same shared bits) behind at least one closer peer
+    const start = peers.findIndex((p, i) => i > 0 && cpl(p) < cpl(peers[i - 1]) && peers.filter(q => cpl(q) === cpl(p)).length >= 3)
+    expect(start).to.be.above(0)
+    const group = peers.filter(p => cpl(p) === cpl(peers[start]))
+    const last = group[group.length - 1]
+    const farther = peers.find(p => cpl(p) < cpl(last)) as SimPeer
+    const preferred = new Set([last.id, farther.id])
+    const lookup = new Lookup<SimPeer>({ target, alpha: start + 1, resultSize: 20, prefer: p => preferred.has(p.id) }, peers)
+    // every closer peer, then the preferred one of the group, not its closer but unpreferred peers
+    expect(lookup.next().map(p => p.id)).to.deep.equal([...peers.slice(0, start).map(p => p.id), last.id])
+    // without prefer, the group's closest
+    const plain = new Lookup<SimPeer>({ target, alpha: start + 1, resultSize: 20 }, peers)
+    expect(plain.next().map(p => p.id)).to.deep.equal(peers.slice(0, start + 1).map(p => p.id))
   })
 
   it('a closer peer learned late re-opens the lookup', () => {

@@ -8,6 +8,7 @@ import { Counters } from '../../src/network/counters.ts'
 import { streamSource } from '../../src/network/stream-source.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { frame, readFrames } from '../../src/wire/framing.ts'
+import type { ClientInit } from '../../src/network/client.ts'
 import type { Message } from '../../src/wire/codec.ts'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -18,7 +19,7 @@ const PROTOCOL = '/test/kad/1.0.0'
  * A client whose every stream is one end of an in-memory pair; `remote` plays the peer on the
  * other end with what the test gives it.
  */
-async function setup (remote: (stream: Stream) => Promise<void>): Promise<{ client: Client, counters: Counters, opened: string[], streams: Stream[], remotesDone(): Promise<void[]> }> {
+async function setup (remote: (stream: Stream, index: number) => Promise<void>, init: Partial<ClientInit> = {}): Promise<{ client: Client, counters: Counters, opened: string[], streams: Stream[], remotesDone(): Promise<void[]> }> {
   const counters = new Counters()
   const opened: string[] = []
   const streams: Stream[] = []
@@ -28,11 +29,11 @@ async function setup (remote: (stream: Stream) => Promise<void>): Promise<{ clie
       opened.push(protocol)
       const [local, far] = await streamPair()
       streams.push(local)
-      served.push(remote(far).catch(() => {}))
+      served.push(remote(far, streams.length - 1).catch(() => {}))
       return local
     }
   } as unknown as ConnectionManager
-  const client = new Client({ connectionManager, logger: defaultLogger() }, { protocol: PROTOCOL, maxMessageSize: 1024, counters, logPrefix: 'test' })
+  const client = new Client({ connectionManager, logger: defaultLogger() }, { protocol: PROTOCOL, maxMessageSize: 1024, counters, logPrefix: 'test', readTimeout: 5_000, idleTimeout: 0, ...init })
   return { client, counters, opened, streams, remotesDone: async () => Promise.all(served) }
 }
 
@@ -47,6 +48,26 @@ function answering (answer: (request: Message) => Uint8Array | undefined) {
     await stream.close()
   }
 }
+
+/** Answers every request on the stream with `answer(request, n)` (n: the stream's request count), until it ends. */
+function serving (answer: (request: Message, n: number) => Uint8Array | 'reset' | 'silent' = request => encodeMessage({ type: request.type, key: request.key })) {
+  return async (stream: Stream): Promise<void> => {
+    let n = 0
+    for await (const bytes of readFrames(streamSource(stream), { maxMessageSize: 1024 })) {
+      const reply = answer(decodeMessage(bytes), n++)
+      if (reply === 'reset') {
+        stream.abort(new Error('reset by the peer'))
+        return
+      }
+      if (reply !== 'silent') {
+        stream.send(frame(reply))
+      }
+    }
+    await stream.close()
+  }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 describe('network/client', () => {
   let peer: PeerId
@@ -99,5 +120,78 @@ describe('network/client', () => {
     await remotesDone()
     expect(received.map(m => m.type)).to.deep.equal([MessageType.ADD_PROVIDER])
     expect(streams[0].writeStatus).to.not.equal('writable')
+  })
+
+  describe('stream reuse', () => {
+    const ask = async (client: Client, key: number): Promise<Message> => client.request(peer, { type: MessageType.FIND_NODE, key: new Uint8Array([key]) })
+
+    it('sends requests in sequence on one stream, and closes it once idle', async () => {
+      const { client, opened, streams } = await setup(serving(), { idleTimeout: 100 })
+      expect((await ask(client, 1)).key).to.deep.equal(new Uint8Array([1]))
+      expect((await ask(client, 2)).key).to.deep.equal(new Uint8Array([2]))
+      expect((await ask(client, 3)).key).to.deep.equal(new Uint8Array([3]))
+      expect(opened).to.have.length(1)
+      expect(streams[0].status).to.equal('open')
+      await sleep(250)
+      expect(streams[0].writeStatus).to.not.equal('writable')
+      // the next request opens a new stream
+      await ask(client, 4)
+      expect(opened).to.have.length(2)
+    })
+
+    it('opens a stream for every request when idleTimeout is 0', async () => {
+      const { client, opened } = await setup(serving())
+      await ask(client, 1)
+      await ask(client, 2)
+      expect(opened).to.have.length(2)
+    })
+
+    it('sends the request again on a new stream when the peer resets the kept one, and counts no error', async () => {
+      // the first stream answers once, then resets when asked again
+      const { client, opened, counters } = await setup((stream, index) => serving((request, n) => index === 0 && n > 0 ? 'reset' : encodeMessage({ type: request.type, key: request.key }))(stream), { idleTimeout: 1_000 })
+      await ask(client, 1)
+      expect((await ask(client, 2)).key).to.deep.equal(new Uint8Array([2]))
+      expect(opened).to.have.length(2)
+      expect(counters.snapshot().errors).to.deep.equal({})
+      expect(counters.snapshot().outbound).to.deep.equal({ FIND_NODE: 2 })
+      // the new stream is kept in turn
+      await ask(client, 3)
+      expect(opened).to.have.length(2)
+    })
+
+    it('does not keep a stream the peer closed, nor send on it', async () => {
+      // the peer closes its side after each answer, as a one-request server does
+      const { client, opened } = await setup(answering(request => encodeMessage({ type: request.type, key: request.key })), { idleTimeout: 1_000 })
+      await ask(client, 1)
+      await sleep(20)
+      expect((await ask(client, 2)).key).to.deep.equal(new Uint8Array([2]))
+      expect(opened).to.have.length(2)
+    })
+
+    it('a request with no answer on a kept stream fails at the read timeout, not twice', async () => {
+      const { client, opened, counters } = await setup(serving((request, n) => n > 0 ? 'silent' : encodeMessage({ type: request.type })), { idleTimeout: 1_000, readTimeout: 100 })
+      await ask(client, 1)
+      await expect(ask(client, 2)).to.eventually.be.rejected().with.property('name', 'TimeoutError')
+      expect(opened).to.have.length(1)
+      expect(counters.snapshot().errors).to.deep.equal({ TimeoutError: 1 })
+    })
+
+    it('requests to one peer at the same time each get a stream, and one is kept', async () => {
+      const { client, opened } = await setup(serving(), { idleTimeout: 1_000 })
+      const answers = await Promise.all([ask(client, 1), ask(client, 2), ask(client, 3)])
+      expect(answers.map(a => a.key?.[0])).to.deep.equal([1, 2, 3])
+      expect(opened).to.have.length(3)
+      await ask(client, 4)
+      await ask(client, 5)
+      expect(opened).to.have.length(3)
+    })
+
+    it('closeAll closes the kept streams', async () => {
+      const { client, streams } = await setup(serving(), { idleTimeout: 60_000 })
+      await ask(client, 1)
+      client.closeAll()
+      await sleep(20)
+      expect(streams[0].writeStatus).to.not.equal('writable')
+    })
   })
 })

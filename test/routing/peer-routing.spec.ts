@@ -81,4 +81,22 @@ describe('routing/peer-routing', () => {
     expect(events.filter(e => e.type === 'kadmium:lookup:fail').map(e => e.detail.peer.toString())).to.deep.equal([silent.toString()])
     expect(table.has(silent.toString())).to.equal(false)
   })
+
+  it('takes in only the peers accept returns true for, of those answers name', async () => {
+    const { routing, table, peers } = await setup(undefined, 1_000)
+    // one seed, which names two peers it knows
+    const [seed, wanted, refused] = peers
+    for (const peer of peers.slice(1)) {
+      table.remove(peer.toString())
+    }
+    const asked: string[] = []
+    ;(routing as any).init.client = {
+      request: async (target: PeerId): Promise<Message> => {
+        asked.push(target.toString())
+        return decodeMessage(encodeMessage({ type: MessageType.FIND_NODE, closer: target.equals(seed) ? [{ id: wanted, multiaddrs: [] }, { id: refused, multiaddrs: [] }] : [] }))
+      }
+    }
+    await routing.lookup(new Uint8Array([4]), { accept: (peer) => !peer.peerId.equals(refused) })
+    expect(asked.sort()).to.deep.equal([seed.toString(), wanted.toString()].sort())
+  })
 })

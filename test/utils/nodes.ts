@@ -181,3 +181,8 @@ export async function persistentKadmiumNode (dir: string, privateKey: PrivateKey
   node.addEventListener('stop', () => { void datastore.close() })
   return node
 }
+
+/** The libp2p components of a node (not part of its public type): its connection manager, registrar… */
+export function components (node: Libp2p): any {
+  return (node as any).components
+}
