@@ -6,13 +6,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { byteStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { PING_PROTOCOL, dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
+import { PING_PROTOCOL, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { mean, memory, quantile } from '../lib/stats.ts'
 import { closest, findPeer, pings, settle, sleep, streams } from '../network/operations.ts'
 import { pairRttPercentiles } from './latency.ts'
 import { closestPair, findPeerOp, provideFind, provideManyOp, putGet } from './ops.ts'
 import { JOIN_WINDOW } from './report.ts'
+import { requestsSent } from './trace.ts'
 import { WanWorld } from './world.ts'
 import type { PickReader } from './ops.ts'
 import type { Calibration, JoinSample, OpSample, PhaseReport, WanOp, WanOptions, WanPhase, WanReport } from './report.ts'
@@ -354,7 +355,6 @@ async function cidOf (text: string): Promise<CID> {
  */
 async function join (world: WanWorld, random: Random): Promise<JoinSample> {
   const node = await world.make()
-  const self = node.peerId.toString()
   let connections = 0
   const onOpen = (event: CustomEvent<{ direction: string }>): void => { connections += event.detail.direction === 'outbound' ? 1 : 0 }
   node.addEventListener('connection:open', onOpen as any)
@@ -367,7 +367,7 @@ async function join (world: WanWorld, random: Random): Promise<JoinSample> {
   }
   const first = performance.now()
   const watched = sleep(JOIN_WINDOW).then(() => {
-    out.requests = dhtStreamsFrom.get(self) ?? 0
+    out.requests = requestsSent(node, world.impl)
     out.connections = connections
   })
   while (performance.now() - first < JOIN_LIMIT) {

@@ -5,10 +5,9 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
-import { dhtStreamsFrom } from '../lib/nodes.ts'
 import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
 import { lookupFloor } from './floor.ts'
-import { Trace } from './trace.ts'
+import { Trace, requestsSent } from './trace.ts'
 import type { Goal } from './floor.ts'
 import type { OpSample } from './report.ts'
 import type { WanNetwork } from './transport.ts'
@@ -52,7 +51,7 @@ export async function coldStart (node: BenchNode): Promise<void> {
 async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T }> {
   const self = asker.peerId.toString()
   const trace = new Trace(asker, ctx.impl, ctx.wan)
-  const sent = dhtStreamsFrom.get(self) ?? 0
+  const sent = requestsSent(asker, ctx.impl)
   const started = performance.now()
   let value: T | undefined
   let error: string | undefined
@@ -72,7 +71,7 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       ms,
       floorMs: floor?.ms ?? NaN,
       hops: floor?.hops ?? NaN,
-      requests: (dhtStreamsFrom.get(self) ?? 0) - sent,
+      requests: requestsSent(asker, ctx.impl) - sent,
       connections: trace.opened,
       failed: trace.failed,
       ok: error == null,
@@ -118,6 +117,13 @@ export async function findPeerOp (ctx: OpContext, asker: BenchNode, target: Benc
 /** Picks the node that reads what was stored, among nodes the record was not stored on. */
 export type PickReader = (storedOn: Set<string>) => BenchNode
 
+/** Where the records of a put or provide landed, against the true k closest live servers. */
+function landed (ctx: OpContext, writer: BenchNode, key: Uint8Array, storedOn: Set<string>): Pick<OpSample, 'onTrue' | 'reached'> {
+  const want = truth(ctx.live(), key, writer)
+  const on = [...storedOn].filter(id => want.has(id)).length
+  return { onTrue: storedOn.size === 0 ? NaN : on / storedOn.size, reached: on / want.size }
+}
+
 /** The k peers closest to `key` among those that answered: the result of a lookup run to its end. */
 function closestAnswered (trace: Trace, key: Uint8Array, k = 20): string[] {
   const target = kadId(key)
@@ -146,7 +152,7 @@ export async function putGet (ctx: OpContext, writer: BenchNode, pickReader: Pic
   await coldStart(reader)
   const r = await measured(ctx, reader, async on => get(reader, ctx.impl, key, on), (trace) => ({ all: closestAnswered(trace, key) }))
   const got = r.value
-  return [w.sample, { ...r.sample, ok: r.sample.ok && got != null && got.length === value.length && got.every((b, i) => b === value[i]) }]
+  return [{ ...w.sample, ...landed(ctx, writer, key, storedOn) }, { ...r.sample, ok: r.sample.ok && got != null && got.length === value.length && got.every((b, i) => b === value[i]) }]
 }
 
 /**
@@ -165,7 +171,7 @@ export async function provideFind (ctx: OpContext, provider: BenchNode, pickSeek
   const seeker = pickSeeker(storedOn)
   await coldStart(seeker)
   const r = await measured(ctx, seeker, async on => findProvider(seeker, ctx.impl, cid, on), (trace) => ({ any: [...trace.holders] }))
-  return [w.sample, { ...r.sample, ok: r.sample.ok && r.value === provider.peerId.toString() }]
+  return [{ ...w.sample, ...landed(ctx, provider, cid.multihash.bytes, storedOn) }, { ...r.sample, ok: r.sample.ok && r.value === provider.peerId.toString() }]
 }
 
 /** kadmium's provideMany of `cids` (no floor: it is many lookups); success: every CID reached a peer. */

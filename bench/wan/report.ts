@@ -21,7 +21,7 @@ export interface OpSample {
   floorMs: number
   /** Asks on the floor's critical referral chain. */
   hops: number
-  /** DHT requests the asker sent: inbound DHT streams it opened at other nodes. */
+  /** DHT requests the asker sent (see `requestsSent` in trace.ts). */
   requests: number
   /** Connections the asker opened. */
   connections: number
@@ -35,6 +35,10 @@ export interface OpSample {
   returned?: number
   /** closest: the share of the true k closest live servers among the peers returned. */
   accuracy?: number
+  /** put, provide: the share of the records sent (by the end of the count pause) that landed on the true k closest live servers. */
+  onTrue?: number
+  /** put, provide: the share of the true k closest live servers that got a record. */
+  reached?: number
 }
 
 /** One phase: a network condition and the operations run under it. */

@@ -85,9 +85,16 @@ export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: Phas
     const share = (s: OpSample[], f: (v: OpSample) => boolean): number => s.length === 0 ? NaN : s.filter(f).length / s.length
     const okOf = (v: OpSample): boolean => v.accuracy == null ? v.ok : v.accuracy === 1
     rows.push([`${name}: success (${success})`, pct(share(x, okOf), 0), pct(share(y, okOf), 0), ratio(share(x, okOf), share(y, okOf))])
-    if (x.some(v => v.accuracy != null) || y.some(v => v.accuracy != null)) {
-      const acc = (s: OpSample[]): number => mean(s.map(v => v.accuracy ?? NaN).filter(Number.isFinite))
-      rows.push([`${name}: accuracy (true 20 found), mean`, pct(acc(x)), pct(acc(y)), ratio(acc(x), acc(y))])
+    const meanOf = (s: OpSample[], pick: (v: OpSample) => number | undefined): number => mean(s.map(v => pick(v) ?? NaN).filter(Number.isFinite))
+    const shares: Array<[string, (v: OpSample) => number | undefined]> = [
+      ['accuracy (true 20 found), mean', v => v.accuracy],
+      ['records sent that landed on the true 20 closest, mean', v => v.onTrue],
+      ['true 20 closest that got a record, mean', v => v.reached]
+    ]
+    for (const [label, pick] of shares) {
+      if (x.some(v => pick(v) != null) || y.some(v => pick(v) != null)) {
+        rows.push([`${name}: ${label}`, pct(meanOf(x, pick)), pct(meanOf(y, pick)), ratio(meanOf(x, pick), meanOf(y, pick))])
+      }
     }
   }
   const lag = (p?: PhaseReport): string => p == null ? '–' : `${ms(p.lagMs[0])} · ${ms(p.lagMs[1])}`
@@ -138,6 +145,8 @@ export function targetsTable (a: WanReport, b: WanReport): string {
   add('findProviders p50 ≤ 0.5 s', find, ms, find <= 500)
   const prov = q((silent?.ops.provide ?? []).map(s => s.ms), 0.5)
   add('provide p50 ≤ 1 s', prov, ms, prov <= 1_000)
+  const onTrue = mean((silent?.ops.provide ?? []).map(s => s.onTrue ?? NaN).filter(Number.isFinite))
+  add('provide: ≥ 95 % of the records sent on the true 20 closest (issue 12)', onTrue, v => pct(v), onTrue >= 0.95)
   const joins = finite(a.joins.map(j => j.findableMs))
   const joinP50 = joins.length === 0 ? NaN : quantile(joins, 0.5)
   add('a joined node findable ≤ 2 s after its first connection (p50, healthy network)', joinP50, ms, joinP50 <= 2_000)

@@ -5,6 +5,7 @@
  * input of the operation's floor (see floor.ts).
  */
 import { EventTypes } from '@libp2p/kad-dht'
+import { dhtStreamsFrom } from '../lib/nodes.ts'
 import type { Referrals } from './floor.ts'
 import type { WanNetwork } from './transport.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
@@ -22,6 +23,18 @@ export function tablePeers (node: BenchNode, impl: Impl): string[] {
   }
   // @libp2p/kad-dht's routing table is public on the class, not on the exported interface
   return [...(node.services.dht as any).routingTable.kb.toIterable()].map((peer: any) => peer.peerId.toString())
+}
+
+/**
+ * The DHT requests a node has sent so far: kadmium's own count (it keeps an outbound stream for
+ * the next request to the same peer, so its streams undercount), js's DHT streams opened at other
+ * nodes (it opens one per request).
+ */
+export function requestsSent (node: BenchNode, impl: Impl): number {
+  if (impl === 'kadmium') {
+    return Object.values((node as KadmiumBenchNode).services.dht.stats().outbound).reduce((a, b) => a + b, 0)
+  }
+  return dhtStreamsFrom.get(node.peerId.toString()) ?? 0
 }
 
 /** Records one operation at one node: feed it every event, then call `end()`. */
