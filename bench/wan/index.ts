@@ -23,7 +23,8 @@
  * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
- * `--op-minutes 1`, `--timeout-minutes 30`, `--impls kadmium,js`, `--charts DIR`.
+ * `--op-minutes 1`, `--timeout-minutes 30`, `--impls kadmium,js`, `--parallel` (both children at
+ * once), `--charts DIR`.
  */
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -68,10 +69,17 @@ export async function runWanBench (partial: Partial<WanOptions> = {}): Promise<{
   out(`\n## The emulated WAN: ${options.nodes} servers of each implementation (seed ${options.seed}; each dials ${options.degree} random others)\n`)
   out(`\nload average before: ${load()}\n`)
   const started = performance.now()
-  const kadmium = await runChild('kadmium', options)
-  out(`\nload average after kadmium: ${load()}\n`)
-  const js = await runChild('js', options)
-  out(`\nload average after js: ${load()}\n`)
+  let kadmium: WanReport
+  let js: WanReport
+  if (options.parallel) {
+    [kadmium, js] = await Promise.all([runChild('kadmium', options), runChild('js', options)])
+    out(`\nboth at once; load average after both: ${load()}\n`)
+  } else {
+    kadmium = await runChild('kadmium', options)
+    out(`\nload average after kadmium: ${load()}\n`)
+    js = await runChild('js', options)
+    out(`\nload average after js: ${load()}\n`)
+  }
   out(latencyTable(kadmium, js, options))
   out(buildTable(kadmium, js))
   for (const phase of options.phases) {
@@ -119,6 +127,7 @@ export function wanArgs (args: string[]): Partial<WanOptions> & { child?: Impl }
       'timeout-minutes': { type: 'string' },
       impls: { type: 'string' },
       charts: { type: 'string' },
+      parallel: { type: 'boolean' },
       child: { type: 'string' },
       options: { type: 'string' }
     },
@@ -169,6 +178,9 @@ export function wanArgs (args: string[]): Partial<WanOptions> & { child?: Impl }
   }
   if (values.charts != null) {
     out.charts = values.charts
+  }
+  if (values.parallel === true) {
+    out.parallel = true
   }
   return out
 }
