@@ -9,6 +9,8 @@
  * node dist/bench/serve.js --seconds 5
  * node dist/bench/sim/index.js --nodes 20000 --charts docs
  * node dist/bench/sim/batch.js --nodes 10000 --keys 100,1000,10000
+ * node dist/bench/sim/optimistic.js --nodes 200,2000,10000 --provides 200
+ * node dist/bench/sim/reprovide.js --nodes 10000 --keys 100000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
  * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN (npm run bench:wan; not run here: ~30 min)
  * node dist/bench/bundle.js
@@ -26,6 +28,8 @@ import { runProviderStore } from './provider-store.ts'
 import { runServe } from './serve.ts'
 import { runBatchSimulation } from './sim/batch.ts'
 import { runSimulation } from './sim/index.ts'
+import { runOptimisticSimulation } from './sim/optimistic.ts'
+import { runReprovideSimulation } from './sim/reprovide.ts'
 
 const PARTS = ['sim', 'network', 'serve', 'store', 'bundle'] as const
 type Part = typeof PARTS[number]
@@ -57,9 +61,11 @@ process.stdout.write(`# kadmium benchmarks\n\n${new Date().toISOString()}, Node 
 let failed = false
 if (only.has('sim')) {
   const result = await runSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']), lookups: positiveInt('sim-lookups', values['sim-lookups']), charts: values.charts })
-  failed ||= result.check.exact !== result.check.lookups
+  failed ||= result.check != null && result.check.exact !== result.check.lookups
   const batch = await runBatchSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']) })
   failed ||= batch.some(row => row.exact !== 1)
+  await runOptimisticSimulation()
+  await runReprovideSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']) })
 }
 if (only.has('network')) {
   await runNetworkBench({ nodes: intList('nodes', values.nodes), lookups: positiveInt('lookups', values.lookups), ops: positiveInt('ops', values.ops) })

@@ -5,6 +5,7 @@
  */
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
+import { inBucket } from './kademlia/table-lookup.ts'
 import { DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
 import { Client } from './network/client.ts'
@@ -14,8 +15,10 @@ import { RateLimiter } from './network/rate-limit.ts'
 import { Server } from './network/server.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
+import { regionBits } from './providers/schedule.ts'
 import { RecordValidator } from './records/validators.ts'
 import { ValueStore } from './records/value-store.ts'
+import { NetworkSize } from './routing/network-size.ts'
 import { PeerRouting } from './routing/peer-routing.ts'
 import { ProviderRouting } from './routing/providers.ts'
 import { Refresher } from './routing/refresher.ts'
@@ -78,6 +81,7 @@ export interface Layers {
   values: ValueRouting
   providers: ProviderRouting
   refresher: Refresher<DHTPeer>
+  networkSize: NetworkSize
   /** kadmium's metrics, when libp2p was given a metrics implementation. */
   metrics?: DHTMetrics
 }
@@ -111,9 +115,27 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     client,
     log,
     tags: settings.connections,
-    onFirstPeer: () => { refresher.joined() }
+    onFirstPeer: () => {
+      refresher.joined()
+      reprovider.wake()
+    }
   })
   const table = keeper.table
+  const selfKadId = kadId(components.peerId.toMultihash().bytes)
+  const networkSize = new NetworkSize({
+    table,
+    self: selfKadId,
+    kBucketSize: settings.kBucketSize,
+    maxSamples: C.NETWORK_SIZE_MAX_SAMPLES,
+    maxAge: C.NETWORK_SIZE_MAX_AGE,
+    now: Date.now,
+    // the first reprovide cycle waits for a network size to cut the keyspace by
+    onSample: () => {
+      if (reprovider.stats().waiting === 'network-size') {
+        reprovider.wake()
+      }
+    }
+  })
 
   const server = new Server(components, {
     maxMessageSize: C.MAX_MESSAGE_SIZE,
@@ -169,7 +191,10 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     addresses: settings.addresses,
     lifetime,
     onDiscovered: hooks.onDiscovered,
-    observe: (type) => metrics?.lookup(type)
+    observe: (type, target, options) => {
+      const observers = [metrics?.lookup(type), networkSize.observe(type, target, options)].filter(o => o != null)
+      return { event: (event) => { observers.forEach(o => { o.event(event) }) }, end: (outcome) => { observers.forEach(o => { o.end(outcome) }) } }
+    }
   })
   const values = new ValueRouting({
     peerRouting,
@@ -185,14 +210,28 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   // the reprovider publishes through provider routing, which tracks what it provides in it
   const reprovider: Reprovider = new Reprovider({
     datastore: components.datastore,
+    self: selfKadId,
     interval: C.REPROVIDE_INTERVAL,
-    checkInterval: C.REPROVIDE_CHECK_INTERVAL,
     prefix: C.PROVIDED_PREFIX,
+    stateKey: C.REPROVIDE_STATE_KEY,
+    regionBits: () => {
+      const estimate = networkSize.estimate(1)
+      return estimate == null ? undefined : regionBits(estimate.size, settings.kBucketSize)
+    },
+    online: () => table.size > 0,
+    recheckDelay: C.REPROVIDE_RECHECK_DELAY,
+    retryDelay: C.REPROVIDE_RETRY_DELAY,
+    maxRetries: C.REPROVIDE_MAX_RETRIES,
     publish: (keys, options) => {
       const results = providers.publishMany(keys, (key: Uint8Array) => key, options)
       return metrics?.reprovide(keys.length, results) ?? results
     },
-    onError: (key, err) => { log('reproviding failed, retried at the next check: %s', err.message) }
+    onProgress: (event) => {
+      if (event.type === 'kadmium:reprovide:failed') {
+        log('reproviding failed, tried again with the next region: %s', event.detail.error.message)
+      }
+      settings.onReprovideProgress?.(event)
+    }
   })
   const providers: ProviderRouting = new ProviderRouting({
     self: components.peerId,
@@ -211,15 +250,24 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     minRegionKeys: C.MIN_REGION_KEYS,
     defaultCount: C.FIND_PROVIDERS_COUNT,
     beta: settings.beta,
-    lifetime
+    lifetime,
+    optimistic: settings.optimisticProvide
+      ? {
+          certainty: C.OPTIMISTIC_CERTAINTY,
+          strictness: C.OPTIMISTIC_STRICTNESS,
+          returnRatio: C.OPTIMISTIC_RETURN_RATIO,
+          closestAnswered: C.OPTIMISTIC_CLOSEST_ANSWERED,
+          networkSize: () => networkSize.estimate(C.OPTIMISTIC_MIN_SAMPLES)?.size
+        }
+      : undefined
   })
   const refresher: Refresher<DHTPeer> = new Refresher({
     table,
     selfKey: components.peerId.toMultihash().bytes,
-    selfKadId: kadId(components.peerId.toMultihash().bytes),
+    selfKadId,
     lookup: async (key, { within, ...options }) => peerRouting.lookup(key, {
       ...options,
-      accept: within == null ? undefined : (peer) => table.bucketIndex(peer.key) === within
+      accept: inBucket(table, within)
     }),
     ping: async (entry) => keeper.isAlive(entry.peer),
     interval: settings.refreshInterval,
@@ -244,5 +292,5 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       providers: () => providerStore.stats(),
       mode: () => modes.mode
     })
-  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, metrics }
+  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, networkSize, metrics }
 }

@@ -190,11 +190,70 @@ export const PROVIDERS_DATASTORE_PREFIX = '/kadmium/providers'
  */
 export const PROVIDERS_MIN_SWEEP_GAP = 5 * 60_000
 
-/** How often the list of keys we provide is checked for keys due to be provided again (1 h). */
-export const REPROVIDE_CHECK_INTERVAL = 60 * 60_000
-
 /** Where the list of keys we provide lives in the datastore. */
 export const PROVIDED_PREFIX = '/kadmium/provided'
+
+/** Where the reprovide schedule (its cycle, the next region, the last cycle) lives in the datastore. */
+export const REPROVIDE_STATE_KEY = '/kadmium/reprovide'
+
+/**
+ * The longest the reprovide schedule sleeps before it looks again whether a region is due, in
+ * ms (1 min): also how soon it notices that the node is back online, or that the network size is
+ * known (the first cycle waits for it to cut the keyspace into regions).
+ */
+export const REPROVIDE_RECHECK_DELAY = 60_000
+
+/**
+ * A region none of whose keys reached a peer is tried again after this many ms (5 min, as go's
+ * provider retries): that is the network failing, more likely than every key.
+ */
+export const REPROVIDE_RETRY_DELAY = 5 * 60_000
+
+/** How many times a region none of whose keys reached a peer is tried again before the schedule goes on. */
+export const REPROVIDE_MAX_RETRIES = 3
+
+// optimistic provide and the network size
+
+/**
+ * Lookups the network size estimate remembers (the newest): the k-th closest distances of 100
+ * lookups give the size within 1/√(100 k) ≈ 2 %.
+ */
+export const NETWORK_SIZE_MAX_SAMPLES = 100
+
+/** How long a lookup counts towards the network size estimate, in ms (2 h, as go's estimator). */
+export const NETWORK_SIZE_MAX_AGE = 2 * 60 * 60_000
+
+/**
+ * Complete lookups the network size estimate must rest on before a provide is optimistic (5,
+ * as go): with k = 20, the estimate is then within about 10 %.
+ */
+export const OPTIMISTIC_MIN_SAMPLES = 5
+
+/**
+ * How sure an optimistic provide must be that a peer is among the k closest of the key to send it
+ * the record during the lookup (0.9, as go).
+ */
+export const OPTIMISTIC_CERTAINTY = 0.9
+
+/**
+ * How rarely the true k closest peers of a key may be farther on average than the k closest an
+ * optimistic provide has heard of when it stops its lookup (0.1, as go).
+ */
+export const OPTIMISTIC_STRICTNESS = 0.1
+
+/**
+ * How many of the closest peers an optimistic provide has heard of must have answered before its
+ * lookup may stop (go's rule waits for none). The peers nearest a key know its neighbourhood
+ * best, but one peer's table may lack a few of them (a peer that does not keep its own k
+ * closest, as `@libp2p/kad-dht`'s table does not): three answers make up for it.
+ */
+export const OPTIMISTIC_CLOSEST_ANSWERED = 3
+
+/**
+ * The share of an optimistic provide's records that must have been sent (or failed) before the
+ * call returns (0.75: 15 of 20, as go); the rest are sent in the background.
+ */
+export const OPTIMISTIC_RETURN_RATIO = 0.75
 
 /** The most addresses shared per provider in a GET_PROVIDERS answer. */
 export const MAX_PROVIDER_ADDRESSES = 16

@@ -47,6 +47,7 @@ export type { LookupOptions, LookupProgressEvents } from './routing/peer-routing
 export type { GetOptions, PutOptions, ValueProgressEvents } from './routing/values.ts'
 export type { FindProvidersOptions, ProvideOptions, ProviderProgressEvents } from './routing/providers.ts'
 export type { ProviderStoreStats } from './providers/provider-store.ts'
+export type { RegionReport, ReprovideProgressEvents, ReprovideStats, WaitReason } from './providers/reprovider.ts'
 export type { Validator } from './records/validators.ts'
 export { RecordValidator, pkValidator, ipnsRecordValidator } from './records/validators.ts'
 

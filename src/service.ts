@@ -12,6 +12,7 @@ import type { ActiveMode, Mode } from './mode.ts'
 import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
+import type { ReprovideStats } from './providers/reprovider.ts'
 import type { LookupOptions } from './routing/peer-routing.ts'
 import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './routing/providers.ts'
 import type { GetOptions, PutOptions } from './routing/values.ts'
@@ -31,6 +32,13 @@ export interface KadDHTStats extends CounterSnapshot {
   records: number
   /** Provider records held: keys and (key, provider) records. */
   providers: ProviderStoreStats
+  /** The reprovide schedule: keys provided, regions, the next region due, the last region and cycle. */
+  reprovide: ReprovideStats
+  /**
+   * The network size estimated from the last complete lookups and the routing table (peers
+   * besides this node), undefined before the first.
+   */
+  networkSize?: number
 }
 
 const LOG_PREFIX = 'kadmium'
@@ -124,9 +132,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   }
 
   /**
-   * Runs one routing-table refresh now and resolves when it ends: a lookup for every bucket
-   * that saw none within the refresh interval, one for our own id, and a check of every peer
-   * not heard from within the interval (those that fail are dropped).
+   * Runs one routing-table refresh now and resolves when it ends: a lookup of our own id, a
+   * check of every peer not heard from within the refresh interval and of every one of our k
+   * closest that did not answer that lookup (those that fail are dropped), then a lookup for
+   * every bucket left short of k that saw none within the interval.
    */
   async refreshRoutingTable (options: AbortOptions = {}): Promise<void> {
     await this.layers.refresher.refresh(options)
@@ -159,7 +168,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     await this.layers.modes.stop()
     this.layers.server.closeAll()
     this.layers.client.closeAll()
-    await Promise.all([this.layers.keeper.stop(), this.layers.values.settled()])
+    await Promise.all([this.layers.keeper.stop(), this.layers.values.settled(), this.layers.providers.settled()])
   }
 
   /**
@@ -220,7 +229,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /**
    * Announces that this node provides `cid`: stores the record locally, sends ADD_PROVIDER to
    * the k closest peers and resolves to how many it was sent to (`NotStoredError` when none).
-   * The CID is provided again every 22 h, also after a restart, until {@link cancelReprovide}.
+   * With `optimisticProvide` (the default) and a network size known, the records go out during
+   * the lookup and the call resolves once 15 of the 20 were sent or failed, to how many had
+   * arrived by then; the rest follow in the background. The CID is provided again every 22 h,
+   * in its keyspace region's turn, also after a restart, until {@link cancelReprovide}.
    *
    * @example
    * ```ts
@@ -281,13 +293,15 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     return this.routingTable.info()
   }
 
-  /** Counters of requests and errors, and the routing-table size. */
+  /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule and the network size. */
   stats (): KadDHTStats {
     return {
       ...this.layers.counters.snapshot(),
       routingTableSize: this.routingTable.size,
       records: this.layers.valueStore.size,
-      providers: this.layers.providerStore.stats()
+      providers: this.layers.providerStore.stats(),
+      reprovide: this.layers.reprovider.stats(),
+      networkSize: this.layers.networkSize.estimate(1)?.size
     }
   }
 

@@ -7,6 +7,7 @@ import { finiteNumber, positiveInteger } from './utils/numbers.ts'
 import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
+import type { ReprovideProgressEvents } from './providers/reprovider.ts'
 import type { Validator } from './records/validators.ts'
 
 /** Options of {@link kadDHT}. */
@@ -198,6 +199,33 @@ export interface KadDHTInit {
     /** How long an outbound stream is kept after its last answer, in ms (0: a stream per request). */
     outboundIdleTimeout?: number
   }
+  /**
+   * Optimistic providing: `provide` sends the record during its lookup to each peer that is, with
+   * 90 % confidence given the network size, among the k closest of the key, stops the lookup
+   * once the closest peers heard of are as close as the true k closest would be and the 3
+   * closest of them answered, and resolves once 15 of the 20 records were sent (or failed); the
+   * other sends finish in the background. The network size is estimated from the lookups the
+   * node makes anyway; until five of them ran (and in networks of k peers or fewer), `provide`
+   * waits for its full lookup. `false`: always the full lookup, then every send.
+   *
+   * @default true
+   */
+  optimisticProvide?: boolean
+  /**
+   * The reprovide schedule: every provided key is provided again each 22 h, keyspace region by
+   * region, the regions due at even times over the 22 h. `onProgress` is told about each step:
+   * a region due (`kadmium:reprovide:due`), each key sent or failed, the region done, and when
+   * the schedule waits (no DHT peer).
+   *
+   * @example
+   * ```ts
+   * kadDHT({ reprovide: { onProgress: (event) => { if (event.type === 'kadmium:reprovide:done') console.log(event.detail) } } })
+   * ```
+   */
+  reprovide?: {
+    /** Told about each step of the schedule. */
+    onProgress?(event: ReprovideProgressEvents): void
+  }
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
@@ -225,6 +253,8 @@ export interface Settings {
   rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
   diversity?: { maxPerBucket: number, maxPerTable: number }
+  optimisticProvide: boolean
+  onReprovideProgress?(event: ReprovideProgressEvents): void
 }
 
 /** Throws {@link InvalidParametersError} unless `mode` is one of the three. */
@@ -264,7 +294,9 @@ export function resolveSettings (init: KadDHTInit): Settings {
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
     connections: resolveConnections(init.connections),
-    diversity: resolveDiversity(init.diversity ?? addresses === 'public')
+    diversity: resolveDiversity(init.diversity ?? addresses === 'public'),
+    optimisticProvide: init.optimisticProvide ?? true,
+    onReprovideProgress: init.reprovide?.onProgress
   }
 }
 

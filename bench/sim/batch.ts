@@ -18,7 +18,7 @@ import { ALPHA, K_BUCKET_SIZE, MAX_REGION_LOOKUPS, MIN_REGION_KEYS } from '../..
 import { settleBatch } from '../../src/kademlia/region.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, pct, positiveInt, ratio, table } from '../lib/stats.ts'
-import { SimNetwork } from './network.ts'
+import { SimNetwork, inPart } from './network.ts'
 import type { SimPeer } from './network.ts'
 
 /** Options of {@link runBatchSimulation}. */
@@ -35,7 +35,8 @@ const PARAMS = { alpha: ALPHA, resultSize: K_BUCKET_SIZE }
 export async function runBatchSimulation (partial: Partial<BatchSimulationOptions> = {}): Promise<Array<{ keys: number, lookupsPerKey: number, requestsPerKey: number, exact: number }>> {
   const options: BatchSimulationOptions = { nodes: 10_000, keys: [100, 1_000, 10_000], seed: 1, ...partial }
   const out = options.out ?? ((text: string) => { process.stdout.write(text) })
-  const net = new SimNetwork({ seed: options.seed })
+  // the lookups' own requests are what is counted: no background upkeep
+  const net = new SimNetwork({ seed: options.seed, refreshInterval: 0 })
   net.buildFromGlobalView(options.nodes)
   const k = net.k
   const from = net.nodes[0]
@@ -100,16 +101,6 @@ export async function runBatchSimulation (partial: Partial<BatchSimulationOption
   out(table(`Batch providing over ${options.nodes.toLocaleString('en-US')} simulated nodes (k ${k}, α ${ALPHA}; a region explored when it holds ${MIN_REGION_KEYS} keys or more, with at most ${MAX_REGION_LOOKUPS} lookups)`,
     ['keys', 'lookups per key, batch', 'FIND_NODE per key, batch', 'FIND_NODE per key, one lookup each', 'ratio', 'messages per key with ADD_PROVIDER, batch', 'the same, one lookup each', 'ratio', 'keys settled; true k closest'], rows))
   return results
-}
-
-/** `prefix`'s first `bits` bits, then `rest`'s. */
-function inPart (prefix: Uint8Array, bits: number, rest: Uint8Array): Uint8Array {
-  const out = rest.slice()
-  for (let bit = 0; bit < bits; bit++) {
-    const mask = 0x80 >> (bit & 7)
-    out[bit >> 3] = (out[bit >> 3] & ~mask) | (prefix[bit >> 3] & mask)
-  }
-  return out
 }
 
 if (isMain(import.meta.url)) {

@@ -11,11 +11,6 @@ interface Event {
   cancelled?: boolean
 }
 
-/** A scheduled event that can be called off. */
-export interface Cancellable {
-  cancel(): void
-}
-
 /** A virtual clock and its queue of events. */
 export class VirtualClock {
   /** The current virtual time in milliseconds. */
@@ -35,11 +30,14 @@ export class VirtualClock {
     this.push({ at: Math.max(at, this.now), seq: this.seq++, run })
   }
 
-  /** Schedules `run` after `delay` virtual milliseconds, unless it is cancelled first. */
-  cancellable (delay: number, run: () => void): Cancellable {
+  /**
+   * Schedules `run` after `delay` virtual milliseconds and returns the function that calls it
+   * off: the shape of the `schedule` hook of runLookup and the Refresher.
+   */
+  readonly schedule = (delay: number, run: () => void): (() => void) => {
     const event: Event = { at: this.now + delay, seq: this.seq++, run }
     this.push(event)
-    return { cancel: () => { event.cancelled = true } }
+    return () => { event.cancelled = true }
   }
 
   private push (event: Event): void {

@@ -1,35 +1,47 @@
 /**
- * A virtual Kademlia network that runs kadmium's own pure core — {@link RoutingTable} and
- * {@link Lookup} from src/kademlia, imported unchanged — over thousands of simulated nodes in one
- * process, on a {@link VirtualClock}.
+ * A virtual Kademlia network that runs what a kadmium node runs, imported from src/, over
+ * thousands of simulated nodes in one process, on a {@link VirtualClock}:
+ * - its {@link RoutingTable} (src/kademlia/routing-table.ts), with the service's freshness and
+ * failure limit; a full bucket's liveness check is the table keeper's, a FIND_NODE of the
+ * checker's own key that fails after PING_TIMEOUT, reported back with `table.checked`;
+ * - its lookups: {@link runLookup}, as the service's peer routing calls it, on the virtual clock
+ * (its `schedule` and `now`), with the service's α, k, request timeout and stall detection,
+ * failed at QUERY_TIMEOUT; seeded and judged by the peer routing's table
+ * policy, {@link lookupSeeds} and {@link learnFromLookup} (src/kademlia/table-lookup.ts): an
+ * answering peer is offered to the table, a failing one leaves after MAX_PEER_FAILURES failures
+ * in a row, a stalled one teaches nothing;
+ * - its {@link Refresher} (src/routing/refresher.ts) on the virtual clock: soon after a node's
+ * first peer a lookup of its own key, then each bucket it left short at a random moment within
+ * the join window; every REFRESH_INTERVAL a self lookup, a liveness check (the same FIND_NODE) of
+ * every peer not seen within the interval and of every neighbour that did not answer the self
+ * lookup, then the buckets still short (a bucket's lookup takes in only its peers, as the
+ * service's accept rule); the random walk when asked for (off, as in the service, unless told
+ * otherwise). Every node is a server: no client check.
  *
- * What is simulated, and how it follows the real service (src/service.ts, src/routing):
- * - A request from A to B is one event at now + rtt(A, B). B answers with the k peers of its table
- * closest to the target, leaving A out (as the FIND_NODE handler does). B puts A in its table
- * (a connection from a DHT server enters the table) and A puts B in its own (it answered).
- * - A request to a node that is down fails at now + the request timeout (10 s, as
- * REQUEST_TIMEOUT); the asker then removes it from its table, as peer routing does.
- * - Tables keep their older live peers: a newcomer to a full bucket whose least-recently-seen
- * peer was not seen for PEER_FRESHNESS triggers a liveness check of that peer, answered in
- * virtual time (an rtt, or the ping timeout when it is down).
- * - A lookup is kadmium's Lookup state machine driven the way runLookup drives it: seeded with the
- * k closest of the asker's table, α requests in flight, ended when the closest live candidates
- * of its window have answered, or when nothing is left to ask, or failed after the query
- * timeout (30 s, as QUERY_TIMEOUT). A request with no answer by its stall deadline (kadmium's
- * StallDeadline, fed with the lookup's answer times) is marked stalled: it frees its α slot and
- * the lookup stops waiting for it, but a late answer is still taken; one still open when the
- * lookup ends is dropped without removing the peer from the table. `stall: false` turns it off.
+ * The network itself: a request from A to B is answered at now + rtt(A, B) with the k peers of
+ * B's table closest to the target, A left out (as the FIND_NODE handler does); B then puts A in
+ * its table (a DHT server connected and identified) and A's lookup offers B to A's table (it
+ * answered). A node that is down never answers: the asker's request times out.
+ *
+ * runLookup and the Refresher are promise-based: after every event, {@link SimNetwork.run} lets
+ * the promise callbacks it set off run (a `setImmediate`) before the clock moves on, so each
+ * step happens at the virtual time of the event that caused it.
  */
-import { PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
+import { logger } from '@libp2p/logger'
+import { ALPHA, FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_INTERVAL, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
+import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/kademlia/keys.ts'
-import { Lookup } from '../../src/kademlia/lookup.ts'
 import { RoutingTable } from '../../src/kademlia/routing-table.ts'
-import { StallDeadline } from '../../src/kademlia/stall.ts'
+import { runLookup } from '../../src/kademlia/run-lookup.ts'
+import { inBucket, learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
+import { Refresher } from '../../src/routing/refresher.ts'
 import { Random, mix32 } from '../lib/random.ts'
 import { VirtualClock } from './clock.ts'
-import type { Cancellable } from './clock.ts'
 import type { KadId } from '../../src/kademlia/keys.ts'
+import type { LookupEvent, RunLookupInit } from '../../src/kademlia/run-lookup.ts'
 import type { StallOptions } from '../../src/kademlia/stall.ts'
+import type { LookupLimits } from '../../src/routing/refresher.ts'
+import type { AbortOptions } from '@libp2p/interface'
 
 /** The service's stall detection, with kadmium's defaults. */
 export const DEFAULT_STALL: StallOptions = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
@@ -45,7 +57,11 @@ export interface SimPeer {
 export interface SimNode {
   readonly peer: SimPeer
   readonly table: RoutingTable<SimPeer>
-  /** Whether it answers requests. A node that is down stays in others' tables until they notice. */
+  readonly refresher: Refresher<SimPeer>
+  /**
+   * Whether it runs and answers ({@link SimNetwork.stop} takes it down). A node that is down
+   * stays in others' tables until they notice.
+   */
   up: boolean
 }
 
@@ -56,23 +72,29 @@ export type LatencyModel =
   /** Every pair has the same RTT. */
   | { kind: 'constant', rtt: number }
 
-/** How the simulated network behaves. */
+/** How the simulated network behaves; the service's defaults unless told otherwise. */
 export interface SimOptions {
   /** Seeds keys, choices and latencies: the same seed replays the same network. */
   seed: number
   /** k: bucket size and peers per answer and per result. */
   k?: number
   latency?: LatencyModel
-  /** A request to a node that is down fails after this many virtual ms. */
+  /** A request with no answer fails after this many virtual ms. */
   requestTimeout?: number
   /** A lookup still running after this many virtual ms fails. */
   queryTimeout?: number
-  /** A liveness check of a node that is down fails after this many virtual ms. */
+  /** A liveness check with no answer fails after this many virtual ms. */
   pingTimeout?: number
   /** A table peer seen within this many virtual ms is not checked before a newcomer is turned away. */
   freshness?: number
   /** When a lookup request stalls, as runLookup's `stall` option; on with kadmium's defaults unless told otherwise, `false` turns it off. */
   stall?: StallOptions | false
+  /** The bucket refresh of every node (and its join refresh) every this many virtual ms; 0 turns it off. */
+  refreshInterval?: number
+  /** After its join self-lookup, a node looks up each bucket it left short at a random moment within this many virtual ms. */
+  joinWindow?: number
+  /** The random walk of every node every this many virtual ms; 0 (the service's default) turns it off. */
+  randomWalkInterval?: number
 }
 
 /** Parameters of one lookup. */
@@ -87,11 +109,25 @@ export interface LookupParams {
   resultSize: number
 }
 
+/** Options of {@link SimNetwork.lookup}. */
+export interface SimLookupOptions {
+  /** Compare the result with the brute-force truth (O(N)); false leaves accuracy NaN. */
+  judge?: boolean
+  /** Aborts the lookup (besides the query timeout). */
+  signal?: AbortSignal
+  /** Told about every step, after the asker's table was. */
+  onEvent?(event: LookupEvent<SimPeer>): void
+  /** Of the peers answers name, only those it returns true for join the lookup (as the peer routing's `accept`). */
+  accept?(peer: SimPeer): boolean
+  /** Ends the lookup when it returns true after an answer. */
+  stopWhen?(): boolean
+}
+
 /** What one lookup did. */
 export interface LookupRecord {
   /** Requests sent. */
   requests: number
-  /** Requests that failed (to nodes that were down) before the lookup ended. */
+  /** Requests that failed (timed out) before the lookup ended. */
   failures: number
   /** Requests marked stalled. */
   stalls: number
@@ -99,30 +135,37 @@ export interface LookupRecord {
   hops: number
   /** Virtual milliseconds from start to end. */
   latency: number
-  /** Share of the true k closest live nodes among the k closest peers that answered. */
+  /** Share of the true k closest live nodes among the peers it returned (none when it timed out). */
   accuracy: number
-  /** Whether it found exactly the true k closest live nodes. */
+  /** Whether it returned exactly the true k closest live nodes. */
   exact: boolean
-  /** Whether it hit the query timeout (a failed query in the real service). */
+  /** Whether it was aborted: at the query timeout (a failed query in the real service), or by its signal. */
   timedOut: boolean
 }
 
 /** Counts of the whole network. */
 export interface NetworkCounters {
+  /** FIND_NODE requests of lookups. */
   requests: number
-  failures: number
-  pings: number
+  /** Liveness checks (FIND_NODE of the checker's own key). */
+  checks: number
+  /** Requests and checks sent to a node that was down (or went down before answering). */
+  unanswered: number
 }
+
+const log = logger('kadmium:sim')
 
 /** A simulated network. */
 export class SimNetwork {
   readonly clock = new VirtualClock()
   readonly nodes: SimNode[] = []
-  readonly counters: NetworkCounters = { requests: 0, failures: 0, pings: 0 }
+  readonly counters: NetworkCounters = { requests: 0, checks: 0, unanswered: 0 }
   readonly k: number
   readonly random: Random
+  /** The lookup parameters of the nodes' own lookups (their upkeep): kadmium's α and k. */
+  readonly defaults: LookupParams
   private readonly options: Required<SimOptions>
-  private pingsAnswered = false
+  private readonly now = (): number => this.clock.now
 
   constructor (options: SimOptions) {
     this.options = {
@@ -133,9 +176,13 @@ export class SimNetwork {
       pingTimeout: PING_TIMEOUT,
       freshness: PEER_FRESHNESS,
       stall: DEFAULT_STALL,
+      refreshInterval: REFRESH_INTERVAL,
+      joinWindow: JOIN_REFRESH_WINDOW,
+      randomWalkInterval: 0,
       ...options
     }
     this.k = this.options.k
+    this.defaults = { alpha: ALPHA, resultSize: this.k }
     this.random = new Random(options.seed)
   }
 
@@ -150,17 +197,10 @@ export class SimNetwork {
     return n
   }
 
-  /** Changes the request timeout (for what-if runs). */
-  setRequestTimeout (ms: number): void {
-    this.options.requestTimeout = ms
-  }
-
-  /** Turns stall detection on (with these options) or off, for what-if runs. */
-  setStall (stall: StallOptions | false): void {
-    this.options.stall = stall
-  }
-
-  /** Creates a node with a random key; it is up but knows nobody and nobody knows it. */
+  /**
+   * Creates a node with a random key and starts its refresher; it is up but knows nobody and
+   * nobody knows it until it {@link join}s.
+   */
   addNode (): SimNode {
     const index = this.nodes.length
     const peer: SimPeer = { id: `n${index}`, key: this.random.bytes(KAD_ID_BYTES), index }
@@ -168,14 +208,49 @@ export class SimNetwork {
       localKey: peer.key,
       kBucketSize: this.k,
       freshness: this.options.freshness,
-      now: () => this.clock.now,
-      // a peer leaves the table on its first failure here (the service allows two in a row)
-      maxFailures: 1,
-      onCheck: (entry) => { void this.ping(index, entry.peer.index).then(alive => { table.checked(entry.id, alive) }) }
+      maxFailures: MAX_PEER_FAILURES,
+      now: this.now,
+      onCheck: (entry) => { this.check(node, entry.peer, alive => { table.checked(entry.id, alive) }) },
+      onAdd: () => {
+        if (table.size === 1) {
+          refresher.joined()
+        }
+      }
     })
-    const node: SimNode = { peer, table, up: true }
+    const refresher: Refresher<SimPeer> = new Refresher<SimPeer>({
+      table,
+      // keys here are positions in the keyspace already: no hashing, no trial hashing
+      selfKey: peer.key,
+      selfKadId: peer.key,
+      lookup: async (key, options) => this.upkeepLookup(node, key, options),
+      ping: async (entry) => new Promise<boolean>(resolve => { this.check(node, entry.peer, resolve) }),
+      interval: this.options.refreshInterval,
+      queryTimeout: REFRESH_QUERY_TIMEOUT,
+      maxBucket: MAX_REFRESH_BUCKET,
+      kBucketSize: this.k,
+      joinWindow: this.options.joinWindow,
+      // servers only: no client re-checks its closest servers
+      closestCheckInterval: 0,
+      isClient: () => false,
+      randomWalkInterval: this.options.randomWalkInterval,
+      firstRefreshDelay: FIRST_REFRESH_DELAY,
+      now: this.now,
+      schedule: this.clock.schedule,
+      bucketKey: async (bucket) => keyInBucket(peer.key, bucket, this.random),
+      randomKey: () => this.random.bytes(KAD_ID_BYTES),
+      random: () => this.random.next(),
+      log
+    })
+    const node: SimNode = { peer, table, refresher, up: true }
     this.nodes.push(node)
+    refresher.start()
     return node
+  }
+
+  /** Takes a node down: it stops answering and its refresher stops. Others' tables keep it until they notice. */
+  stop (node: SimNode): void {
+    node.up = false
+    void node.refresher.stop()
   }
 
   /** The RTT between two nodes: the same every time for a pair. */
@@ -195,25 +270,29 @@ export class SimNetwork {
   }
 
   /**
-   * Runs events until `done()` holds or none is left. Liveness checks of routing tables are
-   * promises: after an event answers one, pending promise callbacks are let run.
+   * Runs events until `done()` holds or none is left. After each event, the promise callbacks it
+   * set off run before the next one.
    */
   async run (done: () => boolean = () => false): Promise<void> {
     while (!done()) {
       if (!this.clock.step()) {
         break
       }
-      if (this.pingsAnswered) {
-        this.pingsAnswered = false
-        await new Promise(resolve => setImmediate(resolve))
-      }
+      await new Promise(resolve => setImmediate(resolve))
     }
   }
 
+  /** Runs events until the virtual clock reaches `at` (every event before it, none after). */
+  async runUntil (at: number): Promise<void> {
+    let reached = false
+    this.clock.at(at, () => { reached = true })
+    await this.run(() => reached)
+  }
+
   /** Runs a lookup to its end and resolves to what it did. */
-  async lookupNow (from: SimNode, target: KadId, params: LookupParams): Promise<LookupRecord> {
+  async lookupNow (from: SimNode, target: KadId, params: LookupParams = this.defaults, options: SimLookupOptions = {}): Promise<LookupRecord> {
     let record: LookupRecord | undefined
-    this.lookup(from, target, params, (r) => { record = r })
+    this.lookup(from, target, params, (r) => { record = r }, options)
     await this.run(() => record != null)
     if (record == null) {
       throw new Error('the lookup never ended')
@@ -222,143 +301,127 @@ export class SimNetwork {
   }
 
   /**
-   * Starts a lookup from `from` for `target`; `onDone` gets its record when it ends. Runs as
-   * events: call {@link run} to make progress. `judge: false` skips the brute-force truth (and
-   * leaves accuracy NaN): joins do not need it, and it costs O(N) a lookup.
+   * Starts a lookup from `from` for `target`, as the service's peer routing runs one: seeded
+   * with the k closest of `from`'s table (the bucket marked as looked up), run by
+   * {@link runLookup} on the virtual clock, every step told to `from`'s table, failed at the
+   * query timeout. `onDone` gets its record when it ends. Runs as events: call {@link run} to
+   * make progress.
    */
-  lookup (from: SimNode, target: KadId, params: LookupParams, onDone: (record: LookupRecord) => void, judge = true): void {
-    const { k } = this
-    const seeds = from.table.closest(target, k).map(entry => entry.peer)
-    const lookup = new Lookup<SimPeer>({ target, alpha: params.alpha, resultSize: params.resultSize }, seeds)
+  lookup (from: SimNode, target: KadId, params: LookupParams, onDone: (record: LookupRecord) => void, options: SimLookupOptions = {}): void {
+    const judge = options.judge ?? true
+    const started = this.clock.now
+    const seeds = lookupSeeds(from.table, target, this.k)
     const depth = new Map<string, number>()
-    const known: SimPeer[] = []
     for (const seed of seeds) {
       depth.set(seed.id, 1)
-      known.push(seed)
     }
-    const started = this.clock.now
-    const stall = this.options.stall === false ? undefined : new StallDeadline(this.options.stall, this.options.requestTimeout)
-    const stallTimers = new Map<string, Cancellable>()
-    let finished = false
     let requests = 0
     let failures = 0
     let stalls = 0
-    const finish = (timedOut: boolean): void => {
-      finished = true
-      deadline.cancel()
-      for (const timer of stallTimers.values()) {
-        timer.cancel()
+    const query = new AbortController()
+    const cancelQuery = this.clock.schedule(this.options.queryTimeout, () => {
+      query.abort(new TimeoutError(`the query took more than ${this.options.queryTimeout} ms`))
+    })
+    const finish = (closest: SimPeer[], timedOut: boolean): void => {
+      cancelQuery()
+      const truth = judge ? this.trueClosest(target, this.k, from.peer.index) : []
+      const found = new Set(closest.slice(0, this.k).map(p => p.id))
+      const hits = truth.filter(p => found.has(p.id)).length
+      let accuracy = NaN
+      if (judge) {
+        accuracy = truth.length === 0 ? 1 : hits / truth.length
       }
-      // the k closest that answered (the state machine hands out only `resultSize` of them)
-      const answered = known.filter(p => lookup.state(p.id) === 'answered')
-        .sort((a, b) => compareDistance(a.key, b.key, target))
-        .slice(0, k)
-      const truth = new Set(judge ? this.trueClosest(target, k, from.peer.index).map(p => p.id) : [])
-      const hits = answered.filter(p => truth.has(p.id)).length
       onDone({
         requests,
         failures,
         stalls,
-        hops: answered.reduce((max, p) => Math.max(max, depth.get(p.id) ?? 1), 0),
+        hops: closest.reduce((max, p) => Math.max(max, depth.get(p.id) ?? 1), 0),
         latency: this.clock.now - started,
-        accuracy: !judge ? NaN : truth.size === 0 ? 1 : hits / truth.size,
-        exact: judge && !timedOut && hits === truth.size,
+        accuracy,
+        exact: judge && !timedOut && hits === truth.length,
         timedOut
       })
     }
-    const onAnswer = (peer: SimPeer, closer: SimPeer[], sent: number): void => {
-      if (finished) {
-        return
+    void runLookup<SimPeer>({
+      target,
+      alpha: params.alpha,
+      resultSize: params.resultSize,
+      requestTimeout: this.options.requestTimeout,
+      stall: this.options.stall === false ? undefined : this.options.stall,
+      seeds,
+      signal: options.signal == null ? query.signal : AbortSignal.any([query.signal, options.signal]),
+      now: this.now,
+      schedule: this.clock.schedule,
+      stopWhen: options.stopWhen,
+      ask: this.asker(from, target, options.accept),
+      onEvent: (event) => {
+        learnFromLookup(from.table, event)
+        if (event.type === 'ask') {
+          requests++
+        } else if (event.type === 'fail') {
+          failures++
+        } else if (event.type === 'stall') {
+          stalls++
+        } else {
+          const d = (depth.get(event.peer.id) ?? 1) + 1
+          for (const p of event.added) {
+            depth.set(p.id, d)
+          }
+        }
+        options.onEvent?.(event)
       }
-      stallTimers.get(peer.id)?.cancel()
-      stall?.observe(this.clock.now - sent)
-      const added = lookup.answered(peer.id, closer)
-      const d = (depth.get(peer.id) ?? 1) + 1
-      for (const p of added) {
-        depth.set(p.id, d)
-        known.push(p)
-      }
-      pump()
-    }
-    const onFail = (peer: SimPeer): void => {
-      if (finished) {
-        return
-      }
-      stallTimers.get(peer.id)?.cancel()
-      failures++
-      lookup.failed(peer.id)
-      // a peer that does not answer leaves the asker's table
-      from.table.remove(peer.id)
-      pump()
-    }
-    const onStall = (peer: SimPeer): void => {
-      if (finished || !lookup.stalled(peer.id)) {
-        return
-      }
-      stalls++
-      pump()
-    }
-    const ask = (peer: SimPeer): void => {
-      requests++
-      const sent = this.clock.now
-      const stallAfter = stall?.current ?? this.options.requestTimeout
-      if (stallAfter < this.options.requestTimeout) {
-        stallTimers.set(peer.id, this.clock.cancellable(stallAfter, () => { onStall(peer) }))
-      }
-      this.request(from, peer, target, (closer) => { onAnswer(peer, closer, sent) }, () => { onFail(peer) })
-    }
-    const pump = (): void => {
-      if (finished) {
-        return
-      }
-      if (lookup.done) {
-        finish(false)
-        return
-      }
-      lookup.next().forEach(ask)
-      if (lookup.pending === 0 && lookup.stalledPending === 0) {
-        finish(false)
-      }
-    }
-    const deadline = this.clock.cancellable(this.options.queryTimeout, () => {
-      if (!finished) {
-        finish(true)
-      }
-    })
-    pump()
+    }).then(outcome => { finish(outcome.closest, false) }, () => { finish([], true) })
   }
 
   /**
-   * A node joins: it connects to `bootstrap` (both put each other in their tables) and looks up
-   * its own key, which fills its table and makes its neighbours learn of it.
+   * The `ask` of a lookup from `from` for `target`: one FIND_NODE over the virtual network,
+   * answered after the pair's RTT, never when the peer is down (it fails when runLookup aborts
+   * it at its timeout).
    */
-  join (node: SimNode, bootstrap: SimNode | undefined, params: LookupParams, onDone?: (record: LookupRecord) => void): void {
-    node.up = true
+  asker (from: SimNode, target: KadId, accept?: (peer: SimPeer) => boolean): RunLookupInit<SimPeer>['ask'] {
+    return async (peer, signal) => new Promise((resolve, reject) => {
+      this.counters.requests++
+      signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+      this.request(from, peer, target, closer => { resolve(accept == null ? closer : closer.filter(accept)) })
+    })
+  }
+
+  /**
+   * Connects a node to a network through `bootstrap`: both put each other in their tables (each
+   * identified the other as a DHT server). Its first peer makes its refresher look up its own
+   * key soon after, and its short buckets over the join window.
+   */
+  join (node: SimNode, bootstrap: SimNode | undefined): void {
     if (bootstrap != null) {
       node.table.add(bootstrap.peer.id, bootstrap.peer.key, bootstrap.peer)
       bootstrap.table.add(node.peer.id, node.peer.key, node.peer)
     }
-    this.lookup(node, node.peer.key, params, onDone ?? (() => {}), false)
   }
 
   /**
-   * Builds a network of `n` nodes that join one at a time, each through a random node already
-   * in, and each looking itself up before the next joins.
+   * Builds a network of `n` nodes that join at even intervals over `joinMs` virtual ms, each
+   * through a random node already in, then runs it for `settleMs` more, so that every node ran
+   * its join refresh and (with the default settle of one refresh interval) a periodic refresh
+   * with the whole network in place.
    */
-  async buildByJoining (n: number, params: LookupParams): Promise<void> {
+  async buildByJoining (n: number, joinMs: number, settleMs: number = this.options.refreshInterval): Promise<void> {
+    const start = this.clock.now
+    const first = this.nodes.length
     for (let i = 0; i < n; i++) {
-      const node = this.addNode()
-      const bootstrap = this.nodes.length > 1 ? this.nodes[this.random.int(this.nodes.length - 1)] : undefined
-      let ended = false
-      this.join(node, bootstrap, params, () => { ended = true })
-      await this.run(() => ended)
+      this.clock.at(start + i * joinMs / n, () => {
+        const node = this.addNode()
+        const others = node.peer.index - first
+        this.join(node, others > 0 ? this.nodes[first + this.random.int(others)] : undefined)
+      })
     }
+    await this.runUntil(start + joinMs + settleMs)
   }
 
   /**
    * Builds a network of `n` nodes whose tables are filled from a global sorted view: for each
    * bucket of each node, up to k nodes drawn at random from those that belong in it. The tables
-   * a long-lived network converges to, without the cost of n joins.
+   * a long-lived network converges to, without the cost of n joins (each node still runs its
+   * join refresh a second later when refresh is on).
    */
   buildFromGlobalView (n: number): void {
     for (let i = 0; i < n; i++) {
@@ -424,7 +487,7 @@ export class SimNetwork {
     return this.nodes.find(node => node.up)
   }
 
-  /** Mean and maximum table size over the nodes that are up. */
+  /** Mean, smallest and largest table size over the nodes that are up. */
   tableSizes (): { mean: number, min: number, max: number } {
     let sum = 0
     let n = 0
@@ -441,53 +504,106 @@ export class SimNetwork {
     return { mean: n === 0 ? 0 : sum / n, min, max }
   }
 
-  /** One request from `from` to `to` about `target`. */
-  private request (from: SimNode, to: SimPeer, target: KadId, onAnswer: (closer: SimPeer[]) => void, onFail: () => void): void {
-    this.counters.requests++
+  /** Table entries, over the nodes that are up, of nodes that are down. */
+  deadEntries (): number {
+    let dead = 0
+    for (const node of this.nodes) {
+      if (node.up) {
+        for (const entry of node.table.entries()) {
+          if (!this.nodes[entry.peer.index].up) {
+            dead++
+          }
+        }
+      }
+    }
+    return dead
+  }
+
+  /** One FIND_NODE from `from` to `to` about `target`: `answer` after the pair's RTT, if `to` is up. */
+  private request (from: SimNode, to: SimPeer, target: KadId, answer: (closer: SimPeer[]) => void): void {
     const node = this.nodes[to.index]
-    const sent = this.clock.now
     if (!node.up) {
-      this.counters.failures++
-      this.clock.after(this.options.requestTimeout, onFail)
+      this.counters.unanswered++
       return
     }
     this.clock.after(this.rtt(from.peer.index, to.index), () => {
-      if (!node.up) {
-        // it left while the request was in flight: the asker only learns at the timeout
-        this.counters.failures++
-        this.clock.at(sent + this.options.requestTimeout, onFail)
+      if (!node.up || !from.up) {
+        // one of them went down meanwhile: no answer arrives
+        this.counters.unanswered++
         return
       }
       // the asker is a DHT server that connected: it enters the answerer's table
       node.table.add(from.peer.id, from.peer.key, from.peer)
-      const closer: SimPeer[] = []
-      for (const entry of node.table.closest(target, this.k + 1)) {
-        if (closer.length === this.k) {
-          break
-        }
-        if (entry.id !== from.peer.id) {
-          closer.push(entry.peer)
-        }
-      }
-      // it answered on the DHT protocol: it enters the asker's table
-      from.table.add(to.id, to.key, to)
-      onAnswer(closer)
+      answer(closestBut(node.table, target, this.k, from.peer.id))
     })
   }
 
-  /** A routing table's liveness check of one of its peers, answered in virtual time. */
-  private async ping (from: number, to: number): Promise<boolean> {
-    this.counters.pings++
-    const up = this.nodes[to].up
-    return new Promise<boolean>(resolve => {
-      this.clock.after(up ? this.rtt(from, to) : this.options.pingTimeout, () => {
-        this.pingsAnswered = true
-        resolve(this.nodes[to].up)
+  /**
+   * A liveness check of `to` by `from`, as the service's table keeper runs one: a FIND_NODE of
+   * `from`'s own key, dead when no answer came within the ping timeout.
+   */
+  private check (from: SimNode, to: SimPeer, done: (alive: boolean) => void): void {
+    this.counters.checks++
+    let open = true
+    const cancel = this.clock.schedule(this.options.pingTimeout, () => {
+      open = false
+      done(false)
+    })
+    this.request(from, to, from.peer.key, () => {
+      if (open) {
+        open = false
+        cancel()
+        done(true)
+      }
+    })
+  }
+
+  /** A lookup of the node's own upkeep (the Refresher's), as a promise. */
+  private async upkeepLookup (node: SimNode, target: KadId, options: AbortOptions & LookupLimits): Promise<void> {
+    const { within, stopWhen, signal } = options
+    await new Promise<void>((resolve, reject) => {
+      this.lookup(node, target, this.defaults, record => {
+        if (record.timedOut) {
+          reject(new TimeoutError('the lookup was aborted'))
+        } else {
+          resolve()
+        }
+      }, {
+        judge: false,
+        signal,
+        stopWhen,
+        // as the service's refresher: a bucket's lookup takes in only that bucket's peers
+        accept: inBucket(node.table, within)
       })
     })
   }
 }
 
+/** The `count` peers of `table` closest to `target`, `but` left out. */
+function closestBut (table: RoutingTable<SimPeer>, target: KadId, count: number, but: string): SimPeer[] {
+  let entries = table.closest(target, count)
+  if (entries.some(entry => entry.id === but)) {
+    entries = table.closest(target, count + 1).filter(entry => entry.id !== but).slice(0, count)
+  }
+  return entries.map(entry => entry.peer)
+}
+
+/** A random key in bucket `bucket` of `self`: its first `bucket` bits, then bit `bucket` flipped. */
+function keyInBucket (self: KadId, bucket: number, random: Random): KadId {
+  const prefix = self.slice()
+  prefix[bucket >> 3] ^= 0x80 >> (bucket & 7)
+  return inPart(prefix, bucket + 1, random.bytes(KAD_ID_BYTES))
+}
+
+/** `prefix`'s first `bits` bits, then `rest`'s. */
+export function inPart (prefix: Uint8Array, bits: number, rest: Uint8Array): Uint8Array {
+  const out = rest.slice()
+  for (let bit = 0; bit < bits; bit++) {
+    const mask = 0x80 >> (bit & 7)
+    out[bit >> 3] = (out[bit >> 3] & ~mask) | (prefix[bit >> 3] & mask)
+  }
+  return out
+}
 function compareBytes (a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== b[i]) {

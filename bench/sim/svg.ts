@@ -9,7 +9,7 @@ export interface Series {
   values: number[]
 }
 
-const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b']
+const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f']
 const WIDTH = 900
 const HEIGHT = 400
 const LEFT = 64

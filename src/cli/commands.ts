@@ -291,14 +291,17 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .action(async (_, command: Command) => {
       const options = globals(command)
       const client = await ApiClient.open(dataDir(options.dataDir))
-      const [store, counters] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters')])
+      const [store, counters, reprovide] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider')])
       if (options.json === true) {
-        print(JSON.stringify({ store, counters }, null, 2))
+        print(JSON.stringify({ store, counters, reprovide }, null, 2))
         return
       }
       print(`records held        ${store.records}`)
       print(`provider records    ${store.providers.records} under ${store.providers.keys} keys`)
       print(`keys we provide     ${store.provided}`)
+      if (reprovide.next != null) {
+        print(`reprovide           ${reprovide.regions} regions a cycle; next ${reprovide.next.region === '' ? 'the whole keyspace' : reprovide.next.region} at ${new Date(reprovide.next.due).toISOString()}${reprovide.waiting == null ? '' : ` (waiting: ${reprovide.waiting})`}`)
+      }
       print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
       const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
       for (const type of types) {

@@ -2,7 +2,7 @@
  * The API's methods: what each reads from its params and what it answers. Calls that go to the
  * network are tallied in the recent-queries log and report their progress events.
  */
-import { K_BUCKET_SIZE } from '../constants.ts'
+import { K_BUCKET_SIZE, REPROVIDE_INTERVAL } from '../constants.ts'
 import { askFindNode } from './find-node.ts'
 import { decodeBytes, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
 import { storeSummary } from './store-summary.ts'
@@ -133,6 +133,11 @@ export function methods (init: MethodsInit): Record<string, Method> {
     counters: method(false, () => ({}), async () => {
       const { inbound, outbound, errors, throttled, routingTableSize } = dht().stats()
       return { inbound, outbound, errors, throttled, routingTableSize, connections: node.getConnections().length }
+    }),
+
+    reprovider: method(false, () => ({}), async () => {
+      const { reprovide, networkSize } = dht().stats()
+      return { ...reprovide, interval: REPROVIDE_INTERVAL, networkSize: networkSize ?? null }
     }),
 
     recentQueries: method(false, p => ({ limit: p.integer('limit', 1, 50) }), async ({ limit }) => ({

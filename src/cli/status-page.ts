@@ -77,6 +77,12 @@ function duration (ms) {
   return m < 60 ? m + ' min' : Math.floor(m / 60) + ' h ' + (m % 60) + ' min'
 }
 
+function until (ms) {
+  const s = Math.round((ms - Date.now()) / 1000)
+  if (s <= 0) return 'now'
+  return 'in ' + duration(s * 1000)
+}
+
 function short (id) {
   return id.length > 20 ? id.slice(0, 8) + '…' + id.slice(-6) : id
 }
@@ -170,6 +176,21 @@ function renderStore (store) {
   fill('provided-list', list(store.providedKeys, 'nothing provided'))
 }
 
+function renderReprovide (r) {
+  const region = name => name === '' ? 'the whole keyspace' : name
+  const last = r.last
+  fill('reprovide',
+    h('dt', {}, 'keys provided'), h('dd', {}, r.keys == null ? 'counting…' : r.keys),
+    h('dt', {}, 'network size'), h('dd', {}, r.networkSize == null ? 'not known yet' : '≈ ' + r.networkSize + ' peer' + (r.networkSize === 1 ? '' : 's')),
+    h('dt', {}, 'regions'), h('dd', {}, r.regions === 0 ? 'not cut yet' : r.regions + ' a cycle of ' + duration(r.interval) + ', one every ' + duration(Math.round(r.interval / r.regions))),
+    h('dt', {}, 'cycle'), h('dd', {}, r.cycleStart == null ? '–' : r.cycle + (r.cycleStart > Date.now() ? ', begins ' + until(r.cycleStart) : ', began ' + ago(r.cycleStart))),
+    h('dt', {}, 'next region'), h('dd', { id: 'reprovide-next' }, r.next == null ? '–' : h('code', {}, region(r.next.region)), r.next == null ? '' : ' ' + until(r.next.due)),
+    h('dt', {}, 'last region'), h('dd', {}, last == null ? 'none yet' : [h('code', {}, region(last.region)), ' ' + ago(last.started) + ': ' + last.provided + ' of ' + last.keys + ' keys sent' +
+      (last.failed > 0 ? ', ' + last.failed + ' failed' : '') + (last.skipped > 0 ? ', ' + last.skipped + ' just provided' : '') + ', took ' + duration(last.duration)]),
+    h('dt', {}, 'last cycle'), h('dd', {}, r.lastCycle == null ? 'none complete yet' : 'took ' + duration(r.lastCycle.duration) + ', ended ' + ago(r.lastCycle.ended)),
+    ...(r.waiting == null ? [] : [h('dt', {}, 'waiting'), h('dd', { class: 'bad' }, r.waiting === 'offline' ? 'no DHT peer: waiting to reprovide' : 'for a network size estimate')]))
+}
+
 function renderCounters (counters) {
   const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
   fill('requests', types.length === 0
@@ -194,12 +215,13 @@ function renderQueries (queries) {
 async function refresh () {
   const state = document.getElementById('state')
   try {
-    const [info, table, store, counters, recent] = await batch([
-      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}]
+    const [info, table, store, counters, recent, reprovide] = await batch([
+      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}], ['reprovider', {}]
     ])
     renderIdentity(info)
     renderBuckets(table)
     renderStore(store)
+    renderReprovide(reprovide)
     renderCounters(counters)
     renderQueries(recent.queries)
     state.className = ''
@@ -235,6 +257,7 @@ export function statusPage (nonce: string): string {
 <h2>Records</h2><ul id="record-list"></ul>
 <h2>Provider records</h2><ul id="provider-list"></ul>
 <h2>Provided by us</h2><ul id="provided-list"></ul></section>
+<section><h2>Reproviding</h2><dl id="reprovide"></dl></section>
 <section><h2>Requests</h2><table><thead><tr><th>message</th><th class="num">in</th><th class="num">out</th></tr></thead><tbody id="requests"></tbody></table>
 <h2>Errors</h2><ul id="errors"></ul></section>
 <section class="wide"><h2>Peers</h2><table><thead><tr><th class="num">bucket</th><th>peer</th><th></th><th>last seen</th><th>added</th></tr></thead><tbody id="peers"></tbody></table></section>

@@ -321,8 +321,8 @@ export class RoutingTable<P> {
    * The `count` peers closest to `key`, closest first.
    *
    * Buckets are visited in order of distance, so only the buckets that can hold the answer are
-   * sorted: the bucket `key` falls into, then the deeper ones together, then the shallower
-   * ones one by one, stopping once `count` peers are collected.
+   * sorted, each on its own: the bucket `key` falls into, then the deeper ones, then the
+   * shallower ones, stopping once `count` peers are collected.
    */
   closest (key: KadId, count: number): Array<TableEntry<P>> {
     const out: Array<TableEntry<P>> = []
@@ -330,49 +330,50 @@ export class RoutingTable<P> {
       return out
     }
     const cpl = commonPrefixLength(this.init.localKey, key)
-    const byDistance = (a: TableEntry<P>, b: TableEntry<P>): number => compareDistance(a.key, b.key, key)
     // peers of bucket `cpl` agree with `key` on its first cpl+1 bits: the closest of all
-    if (cpl < KAD_ID_BITS) {
-      const own = this.buckets[cpl]
-      if (own != null && own.entries.length > 0) {
-        out.push(...own.entries)
-        out.sort(byDistance)
-        if (out.length >= count) {
-          out.length = count
-          return out
-        }
+    if (cpl < KAD_ID_BITS && this.collect(cpl, key, count, out)) {
+      return out
+    }
+    // a peer of a deeper bucket i agrees with us up to bit i, so with `key` up to bit i just as
+    // we do: bucket i is closer to `key` than every deeper one where `key` differs from us at
+    // bit i, and farther than all of them where it does not
+    const farther: number[] = []
+    const deepest = this.deepestBucket()
+    for (let i = cpl + 1; i <= deepest; i++) {
+      if (bitAt(key, i) === bitAt(this.init.localKey, i)) {
+        farther.push(i)
+      } else if (this.collect(i, key, count, out)) {
+        return out
       }
     }
-    // peers of deeper buckets all first differ from `key` at bit cpl: one group, sorted together
-    const deeper: Array<TableEntry<P>> = []
-    for (let i = cpl + 1; i < KAD_ID_BITS; i++) {
-      const bucket = this.buckets[i]
-      if (bucket != null) {
-        deeper.push(...bucket.entries)
-      }
-    }
-    deeper.sort(byDistance)
-    for (const entry of deeper) {
-      out.push(entry)
-      if (out.length === count) {
+    for (let j = farther.length - 1; j >= 0; j--) {
+      if (this.collect(farther[j], key, count, out)) {
         return out
       }
     }
     // peers of shallower bucket i first differ from `key` at bit i: nearer buckets first
     for (let i = Math.min(cpl, KAD_ID_BITS) - 1; i >= 0; i--) {
-      const bucket = this.buckets[i]
-      if (bucket == null || bucket.entries.length === 0) {
-        continue
-      }
-      const group = bucket.entries.slice().sort(byDistance)
-      for (const entry of group) {
-        out.push(entry)
-        if (out.length === count) {
-          return out
-        }
+      if (this.collect(i, key, count, out)) {
+        return out
       }
     }
     return out
+  }
+
+  /** Adds bucket `index`'s peers to `out`, closest to `key` first, up to `count`; true when full. */
+  private collect (index: number, key: KadId, count: number, out: Array<TableEntry<P>>): boolean {
+    const entries = this.buckets[index]?.entries
+    if (entries == null || entries.length === 0) {
+      return false
+    }
+    const group = entries.length === 1 ? entries : entries.slice().sort((a, b) => compareDistance(a.key, b.key, key))
+    for (const entry of group) {
+      out.push(entry)
+      if (out.length === count) {
+        return true
+      }
+    }
+    return false
   }
 
   /** Every peer in the table, bucket by bucket. */
@@ -496,4 +497,9 @@ export class RoutingTable<P> {
       bucket.entries.push(entry)
     }
   }
+}
+
+/** Bit `i` of a key, counted from the most significant bit of its first byte. */
+function bitAt (key: KadId, i: number): number {
+  return (key[i >> 3] >> (7 - (i & 7))) & 1
 }

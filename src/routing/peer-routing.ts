@@ -6,10 +6,12 @@ import { CustomProgressEvent } from 'progress-events'
 import { NotFoundError } from '../errors.ts'
 import { kadId } from '../kademlia/keys.ts'
 import { runLookup } from '../kademlia/run-lookup.ts'
+import { learnFromLookup, lookupSeeds } from '../kademlia/table-lookup.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
 import type { LookupEvent, LookupOutcome } from '../kademlia/run-lookup.ts'
 import type { StallOptions } from '../kademlia/stall.ts'
@@ -100,8 +102,8 @@ export interface PeerRoutingInit {
   lifetime(): AbortSignal
   /** Told about each peer first heard of in a lookup. */
   onDiscovered?(peer: PeerInfo): void
-  /** Gives an observer for each lookup that starts, if any. */
-  observe?(type: MessageType): LookupObserver | undefined
+  /** Gives an observer for each lookup that starts (asking with `type` about `target`, with `options`), if any. */
+  observe?(type: MessageType, target: KadId, options: QueryOptions): LookupObserver | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -123,9 +125,8 @@ export class PeerRouting {
     const { init } = this
     const target = kadId(key)
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
-    init.table.markLookup(target)
-    const seeds = init.table.closest(target, init.kBucketSize).map(entry => entry.peer)
-    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE)
+    const seeds = lookupSeeds(init.table, target, init.kBucketSize)
+    const observer = init.observe?.(options.type ?? MessageType.FIND_NODE, target, options)
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
@@ -213,8 +214,6 @@ export class PeerRouting {
     const { init } = this
     const type = options.type ?? MessageType.FIND_NODE
     const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, { signal })
-    // it answered on the DHT protocol: a server, worth a place in the table
-    init.table.add(peer.id, peer.key, peer)
     await options.onAnswer?.(peer, answer)
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
@@ -246,6 +245,8 @@ export class PeerRouting {
 
   private onEvent (event: LookupEvent<DHTPeer>, options: LookupOptions): void {
     const { init } = this
+    // an answer offers the peer to the table, a failure counts against it
+    learnFromLookup(init.table, event)
     switch (event.type) {
       case 'ask':
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))
@@ -264,8 +265,7 @@ export class PeerRouting {
         }))
         break
       case 'stall':
-        // late, not failed: the lookup goes on without it but takes its answer if it comes, and
-        // the routing table hears of it only if it fails in the end
+        // late, not failed: the lookup goes on without it but takes its answer if it comes
         init.log('%p stalled after %d ms', event.peer.peerId, Math.round(event.elapsed))
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:stall', {
           peer: event.peer.peerId,
@@ -273,8 +273,6 @@ export class PeerRouting {
         }))
         break
       case 'fail':
-        // a peer that stops answering leaves the table (after a few failures in a row)
-        init.table.failed(event.peer.id)
         init.log('%p failed: %s', event.peer.peerId, event.error.message)
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:fail', {
           peer: event.peer.peerId,

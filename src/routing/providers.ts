@@ -15,7 +15,9 @@ import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import { provideOptimistically } from './optimistic-provide.ts'
 import { keyWithPrefix } from './trial-hash.ts'
+import type { OptimisticSettings } from './optimistic-provide.ts'
 import type { LookupOptions, LookupProgressEvents, PeerRouting } from './peer-routing.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
@@ -112,14 +114,27 @@ export interface ProviderRoutingInit {
   beta: number
   /** Aborts when the service stops. */
   lifetime(): AbortSignal
+  /**
+   * When given, {@link ProviderRouting.publish} is optimistic whenever `networkSize` knows the
+   * network holds more than k peers (see optimistic-provide.ts).
+   */
+  optimistic?: OptimisticSettings & { networkSize(): number | undefined }
 }
 
 /** Providers over ADD_PROVIDER and GET_PROVIDERS. */
 export class ProviderRouting {
   private readonly init: ProviderRoutingInit
+  /** Sends of optimistic provides that outlived their call. */
+  private readonly background: Set<Promise<unknown>>
 
   constructor (init: ProviderRoutingInit) {
     this.init = init
+    this.background = new Set()
+  }
+
+  /** Resolves once the sends still under way after optimistic provides returned have settled. */
+  async settled (): Promise<void> {
+    await Promise.all(this.background)
   }
 
   /**
@@ -154,11 +169,48 @@ export class ProviderRouting {
   /**
    * Publishes `key` once: stores us as its provider locally, finds its k closest peers and sends
    * each an ADD_PROVIDER, without touching the reprovide list. Resolves to how many it was sent
-   * to; throws `NotStoredError` when none.
+   * to; throws `NotStoredError` when none. Optimistic (when on and the network size is known):
+   * resolves once most of the sends settled, to how many had reached their peer by then.
    */
   async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
-    const { closest } = await this.init.peerRouting.lookup(key, options)
-    return this.publishTo(key, closest, options)
+    const { init } = this
+    const networkSize = init.optimistic?.networkSize()
+    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize) {
+      const { closest } = await init.peerRouting.lookup(key, options)
+      return this.publishTo(key, closest, options)
+    }
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    // the sends outlive the call: what they report after it returned goes nowhere
+    let returned = false
+    const onProgress = (event: ProviderProgressEvents): void => {
+      if (!returned) {
+        options.onProgress?.(event)
+      }
+    }
+    const { sent, chosen, rest } = await provideOptimistically<DHTPeer>({
+      ...init.optimistic,
+      kBucketSize: init.kBucketSize,
+      networkSize,
+      lookup: async (key, hooks) => init.peerRouting.lookup(key, {
+        ...options,
+        signal: hooks.signal,
+        stopWhen: hooks.stopWhen,
+        onProgress: (event) => {
+          if (event.type === 'kadmium:lookup:fail') {
+            hooks.failed(event.detail.peer.toString())
+          }
+          onProgress(event)
+        }
+      }),
+      send: async (peer, sendOptions) => this.addProvider(peer, key, multiaddrs, { signal: sendOptions.signal, onProgress })
+    }, key, options).finally(() => { returned = true })
+    const done = rest.finally(() => { this.background.delete(done) })
+    this.background.add(done)
+    if (sent === 0) {
+      throw new NotStoredError(`the provider record reached none of the ${chosen} closest peers`)
+    }
+    return sent
   }
 
   /**

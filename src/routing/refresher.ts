@@ -3,7 +3,10 @@
  * and the optional random walk.
  *
  * A refresh looks up our own id first, then checks every peer not heard from within the
- * interval and drops those that fail, then fills the buckets the self-lookup left short: every
+ * interval, and every one of our k closest that did not answer that self-lookup, and drops those
+ * that fail (a neighbour that went silent would otherwise be checked only once it had not been
+ * heard from for a whole interval, and until then we would hand it out in every answer about our
+ * part of the keyspace), then fills the buckets the self-lookup left short: every
  * bucket that saw no lookup within the interval and holds fewer than k peers is looked up (a key
  * that falls in it, found by trial hashing) until it holds k. Buckets nearer us than our k-th
  * closest peer are left out: every peer in them is closer to us than that peer, and the
@@ -20,7 +23,7 @@
  * {@link PeerTags}) keep the connections between checks. The random walk looks up a random key
  * every interval; every server that answers joins the table.
  */
-import { deadline } from '../utils/abort.ts'
+import { TimeoutError } from '../errors.ts'
 import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
@@ -66,7 +69,26 @@ export interface RefresherInit<P> {
   /** How soon after the table's first peer the first refresh runs. */
   firstRefreshDelay: number
   now(): number
+  /**
+   * Calls `fire` after `ms` milliseconds of the same clock as `now` and returns a function that
+   * calls it off. `setTimeout` unless told otherwise; a simulation passes a virtual clock.
+   */
+  schedule?(ms: number, fire: () => void): () => void
+  /**
+   * A raw key that a lookup of bucket `bucket` looks up. Trial hashing unless told otherwise
+   * (a simulation whose keys are positions needs none).
+   */
+  bucketKey?(bucket: number, options: AbortOptions): Promise<Uint8Array>
+  /** A random raw key, for the random walk. `crypto.getRandomValues` unless told otherwise. */
+  randomKey?(): Uint8Array
+  /** A number in [0, 1), for the join spread. `Math.random` unless told otherwise. */
+  random?(): number
   log: Logger
+}
+
+function setTimer (ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms)
+  return () => { clearTimeout(timer) }
 }
 
 /**
@@ -75,15 +97,18 @@ export interface RefresherInit<P> {
 export class Refresher<P> {
   private readonly init: RefresherInit<P>
   private running?: AbortController
-  private timers: Array<ReturnType<typeof setTimeout>>
+  /** The timers set, each as the function that calls it off. */
+  private readonly timers: Set<() => void>
   private current?: Promise<void>
   /** When our own id was last looked up (clock ms; 0: never). */
   private lastSelfLookup: number
+  private readonly schedule: (ms: number, fire: () => void) => () => void
 
   constructor (init: RefresherInit<P>) {
     this.init = init
-    this.timers = []
+    this.timers = new Set()
     this.lastSelfLookup = 0
+    this.schedule = init.schedule ?? setTimer
   }
 
   /** Starts the periodic refresh, the client's check and, if enabled, the random walk. */
@@ -103,8 +128,8 @@ export class Refresher<P> {
   /** Stops every timer and aborts the lookups under way. */
   async stop (): Promise<void> {
     this.running?.abort(new Error('the refresher stopped'))
-    this.timers.forEach(clearTimeout)
-    this.timers = []
+    this.timers.forEach(cancel => { cancel() })
+    this.timers.clear()
     await this.current?.catch(() => {})
   }
 
@@ -121,7 +146,7 @@ export class Refresher<P> {
       }
       await this.selfLookup({})
       for (const bucket of this.shortBuckets(this.init.now() - this.init.interval)) {
-        this.later(Math.random() * this.init.joinWindow, async () => this.fillBucket(bucket, {}))
+        this.later((this.init.random?.() ?? Math.random()) * this.init.joinWindow, async () => this.fillBucket(bucket, {}))
       }
     })
   }
@@ -148,7 +173,7 @@ export class Refresher<P> {
 
   /** One lookup of a random key. */
   async randomWalk (options: AbortOptions = {}): Promise<void> {
-    await this.timedLookup(crypto.getRandomValues(new Uint8Array(32)), options)
+    await this.timedLookup(this.init.randomKey?.() ?? crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
   private async runRefresh (options: AbortOptions): Promise<void> {
@@ -156,8 +181,9 @@ export class Refresher<P> {
     const stale = this.init.now() - this.init.interval
     // our own id first: the peers nearest us hear of us at once, and what the lookup learns
     // tells which buckets still need one of their own
+    const selfLookup = this.init.now()
     await this.selfLookup({ signal })
-    await this.checkStale(stale, signal)
+    await this.checkStale(stale, selfLookup, signal)
     for (const bucket of this.shortBuckets(stale)) {
       await this.fillBucket(bucket, { signal })
     }
@@ -174,7 +200,8 @@ export class Refresher<P> {
       return
     }
     const signal = this.signal(options)
-    await this.timedLookup(await keyInBucket(init.selfKadId, bucket, { signal }), {
+    const key = await (init.bucketKey?.(bucket, { signal }) ?? keyInBucket(init.selfKadId, bucket, { signal }))
+    await this.timedLookup(key, {
       signal,
       within: bucket,
       stopWhen: () => init.table.bucketSize(bucket) >= init.kBucketSize
@@ -199,12 +226,17 @@ export class Refresher<P> {
     return out
   }
 
-  /** Checks every peer not heard from since `stale`; those that fail leave the table. */
-  private async checkStale (stale: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Checks every peer not heard from since `stale`, and every one of our k closest not heard from
+   * since `selfLookup` (they answered the self-lookup that began then, unless they are gone);
+   * those that fail leave the table.
+   */
+  private async checkStale (stale: number, selfLookup: number, signal: AbortSignal): Promise<void> {
     const { init } = this
+    const neighbours = new Set(init.table.closest(init.selfKadId, init.kBucketSize).map(entry => entry.id))
     for (const entry of [...init.table.entries()]) {
       signal.throwIfAborted()
-      if (entry.lastSeen > stale) {
+      if (entry.lastSeen > stale && !(neighbours.has(entry.id) && entry.lastSeen < selfLookup)) {
         continue
       }
       if (await init.ping(entry)) {
@@ -222,18 +254,19 @@ export class Refresher<P> {
   }
 
   private async timedLookup (key: Uint8Array, options: AbortOptions & LookupLimits): Promise<void> {
-    const query = deadline(this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
+    const timeout = new AbortController()
+    const cancel = this.schedule(this.init.queryTimeout, () => { timeout.abort(new TimeoutError('the refresh lookup took too long')) })
     try {
-      await this.init.lookup(key, { ...options, signal: query.signal })
+      await this.init.lookup(key, { ...options, signal: this.signal(options, timeout.signal) })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {
-      query.clear()
+      cancel()
     }
   }
 
-  private signal (options: AbortOptions): AbortSignal {
-    const signals = [this.running?.signal, options.signal].filter((s): s is AbortSignal => s != null)
+  private signal (options: AbortOptions, ...more: AbortSignal[]): AbortSignal {
+    const signals = [this.running?.signal, options.signal, ...more].filter((s): s is AbortSignal => s != null)
     return AbortSignal.any(signals)
   }
 
@@ -249,13 +282,13 @@ export class Refresher<P> {
     if (this.running?.signal.aborted !== false) {
       return
     }
-    const timer = setTimeout(() => {
-      this.timers = this.timers.filter(t => t !== timer)
+    const cancel = this.schedule(ms, () => {
+      this.timers.delete(cancel)
       if (this.running?.signal.aborted !== false) {
         return
       }
       task().catch(err => { this.init.log('upkeep failed: %s', err.message) })
-    }, ms)
-    this.timers.push(timer)
+    })
+    this.timers.add(cancel)
   }
 }

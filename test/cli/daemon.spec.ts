@@ -201,6 +201,11 @@ describe('kadmium daemon and CLI', function () {
     const fromB = await cidOf('b, before the crash')
     await cliJson(b.dir, ['put', '/kadmium/from-b', 'written just before the crash'])
     await cliJson(b.dir, ['provide', fromB])
+    // the reprovide schedule began once b knew the network's size (its provides' lookups told it)
+    const schedule = await until(async () => {
+      const state = await cliJson(b.dir, ['rpc', 'reprovider'])
+      return state.regions > 0 ? state : undefined
+    }, 10_000, 'b\'s reprovide schedule')
     const id = b.peerId
     await kill9(b)
 
@@ -211,6 +216,12 @@ describe('kadmium daemon and CLI', function () {
     expect(store.recordList.map((r: any) => r.key)).to.include.members(['/kadmium/greeting', '/kadmium/from-b'])
     expect(store.providerKeys).to.include.members([providerKey(fromA), providerKey(fromB)])
     expect(store.providedKeys).to.include(providerKey(fromB))
+    // the schedule resumes where it was: the same cycle, begun at the same time, every key counted
+    const resumed = await until(async () => {
+      const state = await cliJson(b.dir, ['rpc', 'reprovider'])
+      return state.keys != null && state.regions > 0 ? state : undefined
+    }, 10_000, 'b\'s reprovide schedule after the restart')
+    expect(resumed).to.include({ cycle: schedule.cycle, cycleStart: schedule.cycleStart, regions: schedule.regions, keys: store.provided })
     // no --bootstrap this time: a comes back from the peer store
     await until(async () => (await tableIds(b)).includes(a.peerId) ? true : undefined, 15_000, 'b to reconnect to a')
     const found = await cliJson(b.dir, ['find-providers', fromA])

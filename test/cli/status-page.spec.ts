@@ -21,6 +21,7 @@ describe('kadmium status page', function () {
     await until(async () => (await cliJson(a.dir, ['peers'])).size > 0 ? true : undefined, 15_000, 'a peer in a\'s table')
     // something in the store and in the recent queries
     await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page'])
+    await cliJson(a.dir, ['provide', 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'])
   })
 
   after(async () => {
@@ -46,6 +47,9 @@ describe('kadmium status page', function () {
     expect(await tab.textContent('#record-list')).to.include('/kadmium/page')
     expect(await tab.textContent('#queries')).to.include('put')
     expect(await tab.textContent('#addresses')).to.include('/ip4/127.0.0.1/tcp/')
+    // the reprovide schedule: the key provided, the regions of a cycle and the next one due
+    await tab.waitForFunction(() => document.getElementById('reprovide-next')?.textContent?.match(/in \d|now/) != null, undefined, { timeout: 10_000 })
+    expect(await tab.textContent('#reprovide')).to.match(/keys provided\s*1(?!\d)/)
     // it refreshes on its own: the state line changes
     const first = await tab.textContent('#state')
     await tab.waitForFunction((before) => document.getElementById('state')?.textContent !== before, first, { timeout: 10_000 })

@@ -201,6 +201,33 @@ describe('routing/refresher', () => {
     expect(s.table.get('old-live')?.lastSeen).to.equal(s.clock.now)
   })
 
+  it('checks our closest peers that did not answer the self lookup, even when seen within the interval', async () => {
+    const self = kadId(new TextEncoder().encode('self'))
+    const answering = new Set(['near-live'])
+    const s = setup({
+      kBucketSize: 2,
+      lookup: async (key) => {
+        if (isSelf(key)) {
+          // the self lookup: the neighbours that are alive answer it
+          answering.forEach(id => { s.table.touch(id) })
+        }
+      }
+    })
+    s.table.add('near-live', keyInBucket(self, 9, 1), 'near-live')
+    s.table.add('near-gone', keyInBucket(self, 9, 2), 'near-gone')
+    s.table.add('far', keyInBucket(self, 0, 3), 'far')
+    s.dead.add('near-gone')
+    // everybody was seen a minute ago: no peer is stale
+    s.clock.now += MINUTE
+    s.table.touch('near-live')
+    s.table.touch('near-gone')
+    s.table.touch('far')
+    s.clock.now += MINUTE
+    await s.refresher.refresh()
+    expect(s.pinged).to.deep.equal(['near-gone'])
+    expect([s.table.has('near-live'), s.table.has('near-gone'), s.table.has('far')]).to.deep.equal([true, false, true])
+  })
+
   it('a refresh asked for while one runs joins it instead of running twice', async () => {
     const s = setup()
     await Promise.all([s.refresher.refresh(), s.refresher.refresh()])

@@ -1,9 +1,24 @@
 import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
 import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
+import { MAX_PEER_FAILURES, REFRESH_INTERVAL, REQUEST_TIMEOUT } from '../../src/constants.ts'
+import { runLookup } from '../../src/kademlia/run-lookup.ts'
+import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
+import type { SimPeer } from '../../bench/sim/network.ts'
+import type { LookupEvent, LookupOutcome } from '../../src/kademlia/run-lookup.ts'
+
+const PARAMS = { alpha: 10, resultSize: 20 }
+
+/** A lookup's events as text, with the virtual time of each. */
+function trace (clock: VirtualClock, into: string[]): (event: LookupEvent<SimPeer>) => void {
+  return (event) => {
+    const detail = event.type === 'answer' ? ` +${event.added.map(p => p.id).join(',')}` : ''
+    into.push(`${clock.now.toFixed(3)} ${event.type} ${event.peer.id}${detail}`)
+  }
+}
 
 describe('network simulator', function () {
-  this.timeout(20_000)
+  this.timeout(60_000)
 
   it('runs events in virtual-time order, ties in scheduling order, and skips cancelled ones', () => {
     const clock = new VirtualClock()
@@ -14,58 +29,123 @@ describe('network simulator', function () {
       clock.after(5, () => seen.push('a+5'))
     })
     clock.at(10, () => seen.push('b'))
-    clock.cancellable(12, () => seen.push('cancelled')).cancel()
+    clock.schedule(12, () => seen.push('cancelled'))()
     while (clock.step()) { /* run all */ }
     expect(seen).to.deep.equal(['a', 'b', 'a+5', 'c'])
     expect(clock.now).to.equal(30)
   })
 
-  it('in a 2,000-node network with no churn, every lookup finds the true 20 closest', async () => {
-    const net = new SimNetwork({ seed: 42 })
-    await net.buildByJoining(2_000, { alpha: 10, resultSize: 20 })
-    for (let i = 0; i < 50; i++) {
-      const from = net.nodes[net.random.int(net.nodes.length)]
-      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 })
-      expect(record.exact, `lookup ${i}: accuracy ${record.accuracy}`).to.equal(true)
-      expect(record.requests).to.be.greaterThan(0)
+  it('its lookups are runLookup with the peer routing\'s table policy: the same lookup on the same network gives the same events, at the same virtual times, and teaches the table the same', async () => {
+    // a network where some peers are silent, so that answers, stalls and failures all happen
+    const network = (): SimNetwork => {
+      const net = new SimNetwork({ seed: 21, refreshInterval: 0 })
+      net.buildFromGlobalView(400)
+      for (let i = 0; i < 400; i += 5) {
+        net.stop(net.nodes[i])
+      }
+      return net
     }
+    const viaSim = network()
+    const target = viaSim.random.bytes(32)
+    const simEvents: string[] = []
+    const record = await viaSim.lookupNow(viaSim.nodes[1], target, PARAMS, { onEvent: trace(viaSim.clock, simEvents) })
+
+    // the same network again, and runLookup with the peer routing's table policy, on its clock
+    const direct = network()
+    const from = direct.nodes[1]
+    const directEvents: string[] = []
+    const onEvent = trace(direct.clock, directEvents)
+    let outcome: LookupOutcome<SimPeer> | undefined
+    void runLookup<SimPeer>({
+      target,
+      ...PARAMS,
+      requestTimeout: REQUEST_TIMEOUT,
+      stall: DEFAULT_STALL,
+      seeds: lookupSeeds(from.table, target, 20),
+      now: () => direct.clock.now,
+      schedule: direct.clock.schedule,
+      ask: direct.asker(from, target),
+      onEvent: (event) => {
+        learnFromLookup(from.table, event)
+        onEvent(event)
+      }
+    }).then(result => { outcome = result })
+    await direct.run(() => outcome != null)
+    if (outcome == null) {
+      throw new Error('the lookup never ended')
+    }
+
+    expect(directEvents).to.deep.equal(simEvents)
+    expect(simEvents.some(e => e.includes(' stall '))).to.equal(true)
+    expect(simEvents.filter(e => e.includes(' ask ')).length).to.equal(record.requests)
+    const truth = new Set(viaSim.trueClosest(target, 20, 1).map(p => p.id))
+    expect(outcome.closest.filter(p => truth.has(p.id)).length / 20).to.equal(record.accuracy)
+    // and the tables learnt the same from it
+    expect([...direct.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}`).sort())
+      .to.deep.equal([...viaSim.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}`).sort())
   })
 
-  it('tables filled from the global view also give exact lookups', async () => {
-    const net = new SimNetwork({ seed: 7 })
+  it('nodes that join one by one, with the refresher they run, make a network where every lookup finds the true 20 closest; the same seed replays it', async () => {
+    const run = async (): Promise<unknown[]> => {
+      const net = new SimNetwork({ seed: 42 })
+      await net.buildByJoining(200, 60_000)
+      const sizes = net.tableSizes()
+      // the join refresh and one periodic refresh filled the tables well past the bootstrap peer
+      expect(sizes.min).to.be.greaterThan(50)
+      const out: unknown[] = []
+      for (let i = 0; i < 30; i++) {
+        const record = await net.lookupNow(net.nodes[net.random.int(net.nodes.length)], net.random.bytes(32))
+        expect(record.exact, `lookup ${i}: accuracy ${record.accuracy}`).to.equal(true)
+        out.push(record)
+      }
+      return out
+    }
+    expect(await run()).to.deep.equal(await run())
+  })
+
+  it('tables filled from the global view give exact lookups', async () => {
+    const net = new SimNetwork({ seed: 7, refreshInterval: 0 })
     net.buildFromGlobalView(2_000)
     for (let i = 0; i < 30; i++) {
       const from = net.nodes[net.random.int(net.nodes.length)]
-      const record = await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 })
+      const record = await net.lookupNow(from, net.random.bytes(32), PARAMS)
       expect(record.exact).to.equal(true)
     }
   })
 
-  it('a request to a node that is down fails after the request timeout, in virtual time', async () => {
-    const net = new SimNetwork({ seed: 3, latency: { kind: 'constant', rtt: 10 }, requestTimeout: 1_000 })
+  it('a request to a node that is down fails after the request timeout; the asker drops it after its second failure in a row, as the service does', async () => {
+    const net = new SimNetwork({ seed: 3, latency: { kind: 'constant', rtt: 10 }, requestTimeout: 1_000, stall: false, refreshInterval: 0 })
     net.buildFromGlobalView(200)
     const from = net.nodes[0]
     const target = net.random.bytes(32)
     // every peer the lookup would ask first is down
-    for (const entry of from.table.closest(target, 20)) {
-      net.nodes[entry.peer.index].up = false
+    const down = from.table.closest(target, 20).map(entry => entry.peer)
+    for (const peer of down) {
+      net.stop(net.nodes[peer.index])
     }
-    const record = await net.lookupNow(from, target, { alpha: 10, resultSize: 20 })
-    expect(record.failures).to.be.at.least(10)
-    expect(record.latency).to.be.at.least(1_000)
+    const first = await net.lookupNow(from, target, PARAMS)
+    expect(first.failures).to.be.at.least(10)
+    expect(first.latency).to.be.at.least(1_000)
+    const failedOnce = down.filter(peer => from.table.get(peer.id)?.failures === 1)
+    expect(failedOnce.length).to.equal(first.failures)
+    expect(MAX_PEER_FAILURES).to.equal(2)
+    await net.lookupNow(from, target, PARAMS)
+    for (const peer of failedOnce) {
+      expect(from.table.has(peer.id), `${peer.id} failed twice`).to.equal(false)
+    }
   })
 
   it('with silent nodes, stall detection keeps lookups from waiting out the request timeout', async () => {
     const run = async (stall: boolean): Promise<Array<{ latency: number, stalls: number, timedOut: boolean, accuracy: number }>> => {
-      const net = new SimNetwork({ seed: 5, stall: stall ? DEFAULT_STALL : false })
+      const net = new SimNetwork({ seed: 5, stall: stall ? DEFAULT_STALL : false, refreshInterval: 0 })
       net.buildFromGlobalView(1_000)
       for (const i of net.random.sample(1_000, 200)) {
-        net.nodes[i].up = false
+        net.stop(net.nodes[i])
       }
       const out = []
       for (let i = 0; i < 20; i++) {
         const from = net.randomUp()!
-        out.push(await net.lookupNow(from, net.random.bytes(32), { alpha: 10, resultSize: 20 }))
+        out.push(await net.lookupNow(from, net.random.bytes(32), PARAMS))
       }
       return out
     }
@@ -80,16 +160,19 @@ describe('network simulator', function () {
     expect(withStall.every(r => r.accuracy >= 0.9)).to.equal(true)
   })
 
-  it('the same seed replays the same network and lookups', async () => {
-    const run = async (): Promise<unknown[]> => {
-      const net = new SimNetwork({ seed: 11 })
-      await net.buildByJoining(300, { alpha: 10, resultSize: 20 })
-      const out: unknown[] = []
-      for (let i = 0; i < 5; i++) {
-        out.push(await net.lookupNow(net.nodes[i], net.random.bytes(32), { alpha: 3, resultSize: 20 }))
-      }
-      return out
+  it('the refresher runs on the virtual clock: within two refresh intervals, every live node checked its stale peers and dropped every silent one', async () => {
+    const net = new SimNetwork({ seed: 9 })
+    net.buildFromGlobalView(200)
+    await net.runUntil(REFRESH_INTERVAL)
+    for (let i = 0; i < 200; i += 4) {
+      net.stop(net.nodes[i])
     }
-    expect(await run()).to.deep.equal(await run())
+    expect(net.deadEntries()).to.be.greaterThan(2_000)
+    const checks = net.counters.checks
+    // a refresh checks the peers not seen within the interval before it began; the first one
+    // after the silence may have seen them just before, the next one cannot have
+    await net.runUntil(net.clock.now + 2 * REFRESH_INTERVAL)
+    expect(net.deadEntries()).to.equal(0)
+    expect(net.counters.checks - checks).to.be.greaterThan(net.upCount * 50)
   })
 })
