@@ -12,6 +12,7 @@
  * node dist/bench/sim/optimistic.js --nodes 200,2000,10000 --provides 200
  * node dist/bench/sim/reprovide.js --nodes 10000 --keys 100000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
+ * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN (npm run bench:wan; not run here: ~30 min)
  * node dist/bench/bundle.js
  * ```
  *

@@ -33,9 +33,9 @@
  * - accuracy: the share of the true 20 closest (by brute force over every node's kad id,
  * leaving out the asker) among the peers returned.
  */
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { printReport, runReportChild } from './lib/child.ts'
 import { isMain } from './lib/main.ts'
 import { intList, positiveInt } from './lib/stats.ts'
 import { JOIN_WINDOW, child } from './network/child.ts'
@@ -58,28 +58,13 @@ async function spawnChild (impl: Impl, n: number, options: NetworkBenchOptions):
 }
 
 async function runChild (impl: Impl, n: number, options: NetworkBenchOptions): Promise<ChildReport> {
-  const script = fileURLToPath(import.meta.url)
   const args = [
-    '--expose-gc', script, '--child', '--impl', impl, '--nodes', String(n),
+    fileURLToPath(import.meta.url), '--child', '--impl', impl, '--nodes', String(n),
     '--lookups', String(options.lookups), '--ops', String(options.ops), '--batch', String(options.batch), '--degree', String(options.degree),
     '--seed', String(options.seed), '--phases', options.phases.join(','), '--phase-minutes', String(options.phaseMinutes),
     '--joins', String(options.joins), ...(options.defaults ? ['--defaults'] : [])
   ]
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-    let stdout = ''
-    proc.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-    const timer = setTimeout(() => { proc.kill('SIGKILL') }, options.timeoutMinutes * 60_000)
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer)
-      const line = stdout.split('\n').find(l => l.startsWith('REPORT '))
-      if (line == null) {
-        reject(new Error(`the ${impl} child with ${n} nodes ended (${code ?? signal}) without a report`))
-        return
-      }
-      resolve(JSON.parse(line.slice('REPORT '.length)))
-    })
-  })
+  return runReportChild(args, options.timeoutMinutes * 60_000, `${impl} with ${n} nodes`)
 }
 
 /** Builds each network with each implementation, runs the phases and prints the tables. */
@@ -179,7 +164,7 @@ if (isMain(import.meta.url)) {
     await runNetworkBench(options)
   } else {
     const report = await child(impl, (options.nodes ?? [50])[0], { ...NETWORK_DEFAULTS, ...options })
-    process.stdout.write(`REPORT ${JSON.stringify(report)}\n`)
+    printReport(report)
     for (const [i, sample] of report.lookups.entries()) {
       if (sample.errors.length > 0) {
         process.stderr.write(`  [${impl}] lookup ${i}: ${Math.round(sample.ms)} ms, failed requests: ${sample.errors.join('; ')}\n`)

@@ -16,9 +16,9 @@ import { kadDHT } from '../../src/index.ts'
 import { mix32 } from './random.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream, StreamHandler, Transport } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
-import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT as JsKadDHT, KadDHTInit as JsKadDHTInit } from '@libp2p/kad-dht'
 
 /** The private protocol both implementations speak in the benchmarks. */
 export const BENCH_PROTOCOL = '/kadmium-bench/kad/1.0.0'
@@ -31,12 +31,17 @@ export type Impl = 'kadmium' | 'js'
 /** Inbound streams counted by protocol, shared by every node of a process. */
 export const inboundStreams = new Map<string, number>()
 
-/** Inbound DHT streams counted by the peer that opened them, shared by every node of a process. */
+/** Inbound DHT streams counted by the peer that opened them (requests it sent), every node of a process. */
 export const dhtStreamsFrom = new Map<string, number>()
 
-/** A service that wraps the registered handler of a protocol to count its inbound streams. */
+/**
+ * A service that wraps the registered handler of a protocol to count its inbound streams, and
+ * can make the node silent on it.
+ */
 export class StreamCounter {
   private readonly registrar: Registrar
+  private silent = false
+  private readonly held = new Set<Stream>()
 
   constructor (components: { registrar: Registrar }) {
     this.registrar = components.registrar
@@ -50,10 +55,27 @@ export class StreamCounter {
       if (protocol === BENCH_PROTOCOL) {
         const from = connection.remotePeer.toString()
         dhtStreamsFrom.set(from, (dhtStreamsFrom.get(from) ?? 0) + 1)
+        if (this.silent) {
+          // accepted, never read, never answered: the asker waits until it gives up
+          this.held.add(stream)
+          return
+        }
       }
       await handler(stream, connection)
     }
     await this.registrar.handle(protocol, counted, { ...options, force: true })
+  }
+
+  /**
+   * Makes the node silent on the DHT protocol (it accepts streams and never answers) or speak
+   * again (the streams it held are reset).
+   */
+  setSilent (silent: boolean): void {
+    this.silent = silent
+    if (!silent) {
+      this.held.forEach(stream => { stream.abort(new Error('the node speaks again')) })
+      this.held.clear()
+    }
   }
 }
 
@@ -78,8 +100,14 @@ export interface BenchNodeInit {
   transport: 'memory' | 'tcp'
   /** A name unique in the process, for the memory transport's address. */
   name: string
+  /** A memory transport of the caller's (the emulated WAN's) instead of the plain one. */
+  memoryTransport?(components: any): Transport
+  /** A DHT client (asks, never answers) instead of a server. */
+  client?: boolean
   /** kadmium's options (kadmium nodes only). */
   kadmium?: KadDHTInit
+  /** `@libp2p/kad-dht`'s options (js nodes only), over the benchmarks' own. */
+  js?: Partial<JsKadDHTInit>
   /**
    * libp2p's own connection-manager defaults (300 connections at most) with its connection
    * monitor on, as a user runs a node; otherwise the limits are lifted and the monitor is off.
@@ -95,7 +123,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
   const base = {
     privateKey: init.privateKey,
     addresses: { listen: [init.transport === 'memory' ? `/memory/${init.name}` : '/ip4/127.0.0.1/tcp/0'] },
-    transports: [init.transport === 'memory' ? memory() : tcp()],
+    transports: [init.transport === 'memory' ? (init.memoryTransport ?? memory()) : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.defaults === true
@@ -119,7 +147,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
       ...base,
       services: {
         ...services,
-        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
+        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: init.client === true ? 'client' : 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
       }
     })
     : await createLibp2p({
@@ -128,15 +156,19 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
         ...services,
         dht: jsKadDHT({
           protocol: BENCH_PROTOCOL,
-          clientMode: false,
+          clientMode: init.client === true,
           peerInfoMapper: passthroughMapper,
           allowQueryWithZeroPeers: true,
           validators: { bench: async () => {} },
-          selectors: { bench: () => 0 }
+          selectors: { bench: () => 0 },
+          ...init.js
         })
       }
     }) as JsBenchNode
-  await node.services.counter.count(BENCH_PROTOCOL)
+  if (init.client !== true) {
+    // a client serves no DHT protocol
+    await node.services.counter.count(BENCH_PROTOCOL)
+  }
   await node.services.counter.count(PING_PROTOCOL)
   return node
 }

@@ -6,6 +6,7 @@ import { EventTypes } from '@libp2p/kad-dht'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
 import { BENCH_PROTOCOL, PING_PROTOCOL, inboundStreams, tableSize } from '../lib/nodes.ts'
 import type { BenchNode, Impl, JsBenchNode, KadmiumBenchNode } from '../lib/nodes.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export const OP_TIMEOUT = 120_000
@@ -56,8 +57,14 @@ export function truth (nodes: BenchNode[], key: Uint8Array, exclude: BenchNode, 
     .map(p => p.id))
 }
 
+/**
+ * Sees every event of an operation: kadmium's progress events, `@libp2p/kad-dht`'s query events
+ * (the WAN benchmark traces who referred whom with it).
+ */
+export type OnEvent = (event: unknown) => void
+
 /** One getClosestPeers with either implementation: the ids returned, requests and peers asked. */
-export async function closest (node: BenchNode, impl: Impl, key: Uint8Array): Promise<{ ids: string[], sent: number, asked: Set<string>, errors: string[] }> {
+export async function closest (node: BenchNode, impl: Impl, key: Uint8Array, onEvent?: OnEvent): Promise<{ ids: string[], sent: number, asked: Set<string>, errors: string[] }> {
   const signal = AbortSignal.timeout(OP_TIMEOUT)
   const ids: string[] = []
   const asked = new Set<string>()
@@ -68,6 +75,7 @@ export async function closest (node: BenchNode, impl: Impl, key: Uint8Array): Pr
     for await (const peer of dht.getClosestPeers(key, {
       signal,
       onProgress: (event) => {
+        onEvent?.(event)
         if (event.type === 'kadmium:lookup:ask') {
           asked.add(event.detail.peer.toString())
         } else if (event.type === 'kadmium:lookup:fail') {
@@ -81,6 +89,7 @@ export async function closest (node: BenchNode, impl: Impl, key: Uint8Array): Pr
   }
   let sent = 0
   for await (const event of (node as JsBenchNode).services.dht.getClosestPeers(key, { signal })) {
+    onEvent?.(event)
     if (event.type === EventTypes.SEND_QUERY) {
       sent++
       asked.add(event.to.toString())
@@ -113,14 +122,15 @@ export async function timed<T> (work: () => Promise<T>): Promise<{ ms: number, s
   return { ms: elapsed, streams: streams() - s, ok, value }
 }
 
-export async function put (node: BenchNode, impl: Impl, key: Uint8Array, value: Uint8Array): Promise<void> {
+export async function put (node: BenchNode, impl: Impl, key: Uint8Array, value: Uint8Array, onEvent?: OnEvent): Promise<void> {
   const signal = AbortSignal.timeout(OP_TIMEOUT)
   if (impl === 'kadmium') {
-    await (node as KadmiumBenchNode).services.dht.put(key, value, { signal })
+    await (node as KadmiumBenchNode).services.dht.put(key, value, { signal, onProgress: onEvent })
     return
   }
   let stored = 0
   for await (const event of (node as JsBenchNode).services.dht.put(key, value, { signal })) {
+    onEvent?.(event)
     if (event.type === EventTypes.PEER_RESPONSE && event.messageName === 'PUT_VALUE') {
       stored++
     }
@@ -130,13 +140,14 @@ export async function put (node: BenchNode, impl: Impl, key: Uint8Array, value: 
   }
 }
 
-export async function get (node: BenchNode, impl: Impl, key: Uint8Array): Promise<Uint8Array | undefined> {
+export async function get (node: BenchNode, impl: Impl, key: Uint8Array, onEvent?: OnEvent): Promise<Uint8Array | undefined> {
   const signal = AbortSignal.timeout(OP_TIMEOUT)
   if (impl === 'kadmium') {
-    return (node as KadmiumBenchNode).services.dht.get(key, { signal })
+    return (node as KadmiumBenchNode).services.dht.get(key, { signal, onProgress: onEvent })
   }
   let found: Uint8Array | undefined
   for await (const event of (node as JsBenchNode).services.dht.get(key, { signal })) {
+    onEvent?.(event)
     if (event.type === EventTypes.VALUE) {
       found ??= event.value
     }
@@ -144,14 +155,14 @@ export async function get (node: BenchNode, impl: Impl, key: Uint8Array): Promis
   return found
 }
 
-export async function provide (node: BenchNode, impl: Impl, cid: CID): Promise<void> {
+export async function provide (node: BenchNode, impl: Impl, cid: CID, onEvent?: OnEvent): Promise<void> {
   const signal = AbortSignal.timeout(OP_TIMEOUT)
   if (impl === 'kadmium') {
-    await (node as KadmiumBenchNode).services.dht.provide(cid, { signal })
+    await (node as KadmiumBenchNode).services.dht.provide(cid, { signal, onProgress: onEvent })
     return
   }
   for await (const event of (node as JsBenchNode).services.dht.provide(cid, { signal })) {
-    void event
+    onEvent?.(event)
   }
 }
 
@@ -165,17 +176,18 @@ export async function provideMany (node: KadmiumBenchNode, cids: CID[]): Promise
 }
 
 /** Finds the first provider of `cid` other than the asker; resolves to its id. */
-export async function findProvider (node: BenchNode, impl: Impl, cid: CID): Promise<string | undefined> {
+export async function findProvider (node: BenchNode, impl: Impl, cid: CID, onEvent?: OnEvent): Promise<string | undefined> {
   const stop = new AbortController()
   const signal = AbortSignal.any([AbortSignal.timeout(OP_TIMEOUT), stop.signal])
   try {
     if (impl === 'kadmium') {
-      const providers = (node as KadmiumBenchNode).services.dht.findProviders(cid, { signal, count: 1 })
+      const providers = (node as KadmiumBenchNode).services.dht.findProviders(cid, { signal, count: 1, onProgress: onEvent })
       const first = await providers.next()
       await providers.return(undefined)
       return first.done === true ? undefined : first.value.id.toString()
     }
     for await (const event of (node as JsBenchNode).services.dht.findProviders(cid, { signal })) {
+      onEvent?.(event)
       if (event.type === EventTypes.PROVIDER && event.providers.length > 0) {
         return event.providers[0].id.toString()
       }
@@ -184,4 +196,23 @@ export async function findProvider (node: BenchNode, impl: Impl, cid: CID): Prom
   } finally {
     stop.abort()
   }
+}
+
+/**
+ * Finds a peer through the network (not the peer store: `useCache: false`), stopping at the
+ * first answer that lists it; resolves to how many addresses were found (throws when none).
+ */
+export async function findPeer (node: BenchNode, impl: Impl, peer: PeerId, onEvent?: OnEvent): Promise<number> {
+  const signal = AbortSignal.timeout(OP_TIMEOUT)
+  if (impl === 'kadmium') {
+    const found = await (node as KadmiumBenchNode).services.dht.findPeer(peer, { signal, useCache: false, onProgress: onEvent })
+    return found.multiaddrs.length
+  }
+  for await (const event of (node as JsBenchNode).services.dht.findPeer(peer, { signal, useCache: false })) {
+    onEvent?.(event)
+    if (event.type === EventTypes.FINAL_PEER) {
+      return event.peer.multiaddrs.length
+    }
+  }
+  throw new Error(`${peer} not found`)
 }

@@ -1,0 +1,165 @@
+/**
+ * The WAN benchmark's tables (kadmium and js side by side with their ratio), its targets and
+ * its charts.
+ */
+import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
+import { cdfChart } from '../sim/svg.ts'
+import { sigmaOf } from './latency.ts'
+import { JOIN_WINDOW } from './report.ts'
+import type { JoinSample, OpSample, PhaseReport, WanOp, WanOptions, WanPhase, WanReport } from './report.ts'
+
+const HEADER = ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js']
+
+/** How each operation is named in the tables, and what its success means. */
+const OPS: Record<WanOp, { name: string, success: string }> = {
+  closest: { name: 'getClosestPeers, cold', success: 'exactly the true 20 closest live servers' },
+  closestWarm: { name: 'getClosestPeers, repeated warm', success: 'exactly the true 20 closest live servers' },
+  findPeer: { name: 'findPeer of a random node', success: 'an address found' },
+  put: { name: 'put', success: 'did not throw' },
+  get: { name: 'get (of the value put)', success: 'the value put' },
+  provide: { name: 'provide', success: 'did not throw' },
+  findProviders: { name: 'findProviders (first provider)', success: 'the provider found' },
+  provideMany: { name: 'provideMany (kadmium)', success: 'every CID reached a peer' }
+}
+
+const finite = (values: number[]): number[] => values.filter(Number.isFinite)
+const q = (values: number[], p: number): number => quantile(finite(values), p)
+
+/** The latency model, what it realised, and the round trips libp2p's steps took. */
+export function latencyTable (a: WanReport, b: WanReport, options: WanOptions): string {
+  const rtt = a.rtt[0] > 0 ? a.rtt : b.rtt
+  const rows: string[][] = [
+    ['pair RTT p50 · p90 · p99 · max, model', `${options.latency.medianRtt} ms · – · ${options.latency.p99Rtt} ms · – (log-normal, σ ${sigmaOf(options.latency).toFixed(3)})`, '', ''],
+    ['pair RTT p50 · p90 · p99 · max, realised over every pair of the servers', rtt.map(v => ms(v)).join(' · '), '(the same nodes)', '']
+  ]
+  for (const [label, pick] of [
+    ['dial, round trips (median · p90)', (r: WanReport) => r.calibration.dial],
+    ['opening a stream, round trips', (r: WanReport) => r.calibration.stream],
+    ['one request on it, round trips', (r: WanReport) => r.calibration.request]
+  ] as Array<[string, (r: WanReport) => number[]]>) {
+    rows.push([label, `${fmt(q(pick(a), 0.5), 2)} · ${fmt(q(pick(a), 0.9), 2)}`, `${fmt(q(pick(b), 0.5), 2)} · ${fmt(q(pick(b), 0.9), 2)}`, ''])
+  }
+  return table(`The emulated WAN, ${a.nodes || b.nodes} servers: pair round-trip times, and libp2p's steps in round trips (${a.calibration.dial.length} pairs not connected before)`, HEADER, rows)
+}
+
+/** Building the network. */
+export function buildTable (a: WanReport, b: WanReport): string {
+  const rows: string[][] = []
+  const add = (name: string, x: number, y: number, f: (v: number) => string): void => { rows.push([name, f(x), f(y), ratio(x, y)]) }
+  add('building: dialling, self-lookups, settling', a.buildMs, b.buildMs, ms)
+  add('self-lookups done within the bound', a.selfLookups, b.selfLookups, v => fmt(v))
+  add('routing-table size after building, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
+  add('resident memory per node after building', a.rssPerNode, b.rssPerNode, v => `${fmt(v / 1024 / 1024, 2)} MB`)
+  add('idle: libp2p ping streams per second, whole network (connection monitor)', a.idle.pingsPerSecond, b.idle.pingsPerSecond, v => fmt(v, 1))
+  add('idle: DHT streams per second, whole network', a.idle.dhtPerSecond, b.idle.dhtPerSecond, v => fmt(v, 1))
+  rows.push(['idle: event-loop delay p50 · p99', `${ms(a.idle.lagMs[0])} · ${ms(a.idle.lagMs[1])}`, `${ms(b.idle.lagMs[0])} · ${ms(b.idle.lagMs[1])}`, ''])
+  return table(`WAN, ${a.nodes || b.nodes} servers: building the network`, HEADER, rows)
+}
+
+/** One phase: every operation's wall time, floor, cost and success, both implementations. */
+export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: PhaseReport | undefined, nodes: number): string {
+  const rows: string[][] = []
+  for (const op of Object.keys(OPS) as WanOp[]) {
+    const x = a?.ops[op] ?? []
+    const y = b?.ops[op] ?? []
+    if (x.length === 0 && y.length === 0) {
+      continue
+    }
+    const { name, success } = OPS[op]
+    const wall = (s: OpSample[]): string => s.length === 0 ? '–' : `${ms(q(s.map(v => v.ms), 0.5))} · ${ms(q(s.map(v => v.ms), 0.9))} · ${ms(q(s.map(v => v.ms), 0.99))}`
+    rows.push([`**${name}** (${x.length} · ${y.length}): wall p50 · p90 · p99`, wall(x), wall(y), ratio(q(x.map(v => v.ms), 0.5), q(y.map(v => v.ms), 0.5))])
+    const add = (label: string, pick: (s: OpSample) => number, f: (v: number) => string): void => {
+      const vx = q(x.map(pick), 0.5)
+      const vy = q(y.map(pick), 0.5)
+      if (Number.isFinite(vx) || Number.isFinite(vy)) {
+        rows.push([`${name}: ${label}`, f(vx), f(vy), ratio(vx, vy)])
+      }
+    }
+    add('floor p50', s => s.floorMs, ms)
+    add('wall / floor, median', s => s.ms / s.floorMs, v => fmt(v, 2))
+    add('hops on the floor\'s chain, p50', s => s.hops, v => fmt(v))
+    add('peers returned, p50', s => s.returned ?? NaN, v => fmt(v))
+    add('requests sent, p50', s => s.requests, v => fmt(v))
+    add('new connections, p50', s => s.connections, v => fmt(v))
+    add('failed requests, p50', s => s.failed, v => fmt(v))
+    const share = (s: OpSample[], f: (v: OpSample) => boolean): number => s.length === 0 ? NaN : s.filter(f).length / s.length
+    const okOf = (v: OpSample): boolean => v.accuracy == null ? v.ok : v.accuracy === 1
+    rows.push([`${name}: success (${success})`, pct(share(x, okOf), 0), pct(share(y, okOf), 0), ratio(share(x, okOf), share(y, okOf))])
+    const meanOf = (s: OpSample[], pick: (v: OpSample) => number | undefined): number => mean(s.map(v => pick(v) ?? NaN).filter(Number.isFinite))
+    const shares: Array<[string, (v: OpSample) => number | undefined]> = [
+      ['accuracy (true 20 found), mean', v => v.accuracy],
+      ['records sent that landed on the true 20 closest, mean', v => v.onTrue],
+      ['true 20 closest that got a record, mean', v => v.reached]
+    ]
+    for (const [label, pick] of shares) {
+      if (x.some(v => pick(v) != null) || y.some(v => pick(v) != null)) {
+        rows.push([`${name}: ${label}`, pct(meanOf(x, pick)), pct(meanOf(y, pick)), ratio(meanOf(x, pick), meanOf(y, pick))])
+      }
+    }
+  }
+  const lag = (p?: PhaseReport): string => p == null ? '–' : `${ms(p.lagMs[0])} · ${ms(p.lagMs[1])}`
+  rows.push(['event-loop delay p50 · p99 (timers running late: the emulation\'s own error)', lag(a), lag(b), ''])
+  const tables = (p?: PhaseReport): string => p == null ? '–' : `${fmt(p.tables[0], 1)} · ${fmt(p.tables[1])}`
+  rows.push(['routing-table size of the answering servers at the end, mean · min', tables(a), tables(b), ratio(a?.tables[0] ?? NaN, b?.tables[0] ?? NaN)])
+  rows.push(['phase duration', ms(a?.ms ?? NaN), ms(b?.ms ?? NaN), ratio(a?.ms ?? NaN, b?.ms ?? NaN)])
+  const note = a?.note ?? b?.note ?? ''
+  return table(`WAN, ${nodes} servers, ${phase}: ${note} (operations: kadmium · js)`, HEADER, rows)
+}
+
+/** Nodes joining the healthy network. */
+export function joinTable (a: JoinSample[], b: JoinSample[]): string {
+  const rows: string[][] = []
+  const add = (name: string, x: number, y: number, f: (v: number) => string): void => { rows.push([name, f(x), f(y), ratio(x, y)]) }
+  const col = (s: JoinSample[], f: (j: JoinSample) => number): number[] => s.map(f)
+  add('found by others within 30 s', col(a, j => j.findableMs).filter(Number.isFinite).length / a.length, col(b, j => j.findableMs).filter(Number.isFinite).length / b.length, v => pct(v, 0))
+  add('findable after its first connection: end of the first findPeer that found it, p50', q(col(a, j => j.findableMs), 0.5), q(col(b, j => j.findableMs), 0.5), ms)
+  add('the same, max', Math.max(...finite(col(a, j => j.findableMs))), Math.max(...finite(col(b, j => j.findableMs))), ms)
+  add('start of that findPeer, p50', q(col(a, j => j.probeStartMs), 0.5), q(col(b, j => j.probeStartMs), 0.5), ms)
+  add('findPeer probes until found, p50', q(col(a, j => j.probes), 0.5), q(col(b, j => j.probes), 0.5), v => fmt(v))
+  add(`requests the joiner sent in its first ${JOIN_WINDOW / 1_000} s, p50`, q(col(a, j => j.requests), 0.5), q(col(b, j => j.requests), 0.5), v => fmt(v))
+  add('connections it opened in that time, p50', q(col(a, j => j.connections), 0.5), q(col(b, j => j.connections), 0.5), v => fmt(v))
+  return table(`Joining the healthy network through one random server, then looked up (findPeer) by random servers one after another (${a.length} kadmium, ${b.length} js)`, HEADER, rows)
+}
+
+/** The issue's targets, met or missed, from the silent phase (the targets' condition) and the joins. */
+export function targetsTable (a: WanReport, b: WanReport): string {
+  const phase = (r: WanReport, p: WanPhase): PhaseReport | undefined => r.phases.find(x => x.phase === p)
+  const silent = phase(a, 'silent')
+  const js = phase(b, 'silent')
+  const cold = silent?.ops.closest ?? []
+  const rows: string[][] = []
+  const add = (target: string, value: number, f: (v: number) => string, met: boolean): void => {
+    let verdict = met ? 'met' : 'missed'
+    if (!Number.isFinite(value)) {
+      verdict = '–'
+    }
+    rows.push([target, f(value), verdict])
+  }
+  const wallOverFloor = q(cold.map(s => s.ms / s.floorMs), 0.5)
+  add('cold getClosestPeers p50 ≤ 1.3 × its floor (median wall / floor)', wallOverFloor, v => `${fmt(v, 2)}×`, wallOverFloor <= 1.3)
+  const vsJs = q(cold.map(s => s.ms), 0.5) / q((js?.ops.closest ?? []).map(s => s.ms), 0.5)
+  add('cold getClosestPeers p50 ≤ 0.3 × js wall time', vsJs, v => `${fmt(v, 2)}×`, vsJs <= 0.3)
+  const exact = cold.length === 0 ? NaN : cold.filter(s => s.accuracy === 1).length / cold.length
+  add('cold getClosestPeers ≥ 99 % exact', exact, v => pct(v, 0), exact >= 0.99)
+  const find = q((silent?.ops.findProviders ?? []).map(s => s.ms), 0.5)
+  add('findProviders p50 ≤ 0.5 s', find, ms, find <= 500)
+  const prov = q((silent?.ops.provide ?? []).map(s => s.ms), 0.5)
+  add('provide p50 ≤ 1 s', prov, ms, prov <= 1_000)
+  const onTrue = mean((silent?.ops.provide ?? []).map(s => s.onTrue ?? NaN).filter(Number.isFinite))
+  add('provide: ≥ 95 % of the records sent on the true 20 closest (issue 12)', onTrue, v => pct(v), onTrue >= 0.95)
+  const joins = finite(a.joins.map(j => j.findableMs))
+  const joinP50 = joins.length === 0 ? NaN : quantile(joins, 0.5)
+  add('a joined node findable ≤ 2 s after its first connection (p50, healthy network)', joinP50, ms, joinP50 <= 2_000)
+  return table(`kadmium against the targets (${a.nodes} servers, ${silent?.note ?? 'silent phase not run'})`, ['target', 'kadmium', ''], rows)
+}
+
+/** CDFs of cold getClosestPeers wall time and floor, both implementations, in one phase. */
+export function lookupCdf (a: WanReport, b: WanReport, phase: WanPhase): string {
+  const of = (r: WanReport): OpSample[] => r.phases.find(p => p.phase === phase)?.ops.closest ?? []
+  return cdfChart(`Cold getClosestPeers over the emulated WAN, ${a.nodes} servers, ${phase}`, 'ms', [
+    { name: 'kadmium, wall', values: of(a).map(s => s.ms) },
+    { name: 'kadmium, floor', values: finite(of(a).map(s => s.floorMs)) },
+    { name: '@libp2p/kad-dht, wall', values: of(b).map(s => s.ms) },
+    { name: '@libp2p/kad-dht, floor', values: finite(of(b).map(s => s.floorMs)) }
+  ], 1)
+}

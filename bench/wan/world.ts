@@ -1,0 +1,113 @@
+/**
+ * The nodes of one implementation's emulated WAN, in one process: made in index order from the
+ * seed (the same peer ids and latencies for both implementations), the servers that answer, and
+ * the ways nodes fall silent, leave and join.
+ */
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { REFRESH_INTERVAL } from '../../src/constants.ts'
+import { benchKey, benchNode } from '../lib/nodes.ts'
+import { Random } from '../lib/random.ts'
+import { drawFactors, pairRtt } from './latency.ts'
+import { WanNetwork } from './transport.ts'
+import type { OpContext } from './ops.ts'
+import type { WanOptions } from './report.ts'
+import type { BenchNode, Impl } from '../lib/nodes.ts'
+
+/** `@libp2p/kad-dht`'s self-query and table-refresh interval (its QUERY_SELF_INTERVAL, TABLE_REFRESH_INTERVAL). */
+const JS_UPKEEP_INTERVAL = 5 * 60_000
+
+export class WanWorld implements OpContext {
+  readonly impl: Impl
+  readonly wan: WanNetwork
+  /** Every node made, by index. */
+  readonly nodes: BenchNode[] = []
+  /** Latency factors by index, drawn in index order from their own generator. */
+  readonly factors: number[] = []
+  /** Servers that answer: askers, targets and truths are drawn from them. */
+  servers: BenchNode[] = []
+  /** Servers that left. */
+  gone = 0
+  private readonly options: WanOptions
+  private readonly factorRandom: Random
+  private readonly upkeepRandom: Random
+
+  constructor (impl: Impl, options: WanOptions) {
+    this.impl = impl
+    this.options = options
+    this.wan = new WanNetwork(pairRtt(options.latency))
+    this.factorRandom = new Random(options.seed * 7_919 + 17)
+    this.upkeepRandom = new Random(options.seed * 7_919 + 29)
+  }
+
+  live (): BenchNode[] {
+    return this.servers
+  }
+
+  /**
+   * The latency factor of node `index`: the first `nodes` (the servers built first) drawn
+   * together (see `drawFactors`), later ones (clients, joiners) one by one, in index order.
+   */
+  factor (index: number): number {
+    if (this.factors.length === 0) {
+      this.factors.push(...drawFactors(this.factorRandom, this.options.nodes))
+    }
+    while (this.factors.length <= index) {
+      this.factors.push(this.factorRandom.normal())
+    }
+    return this.factors[index]
+  }
+
+  /**
+   * Makes and starts the next node: a server, or a client behind a NAT (it dials out; dials to
+   * it hang). A server joins `servers` only when `serve` is called (after it connected).
+   */
+  async make (client = false): Promise<BenchNode> {
+    const index = this.nodes.length
+    const privateKey = await benchKey(this.options.seed, index)
+    const name = `wan-${this.options.seed}-${index}`
+    const id = peerIdFromPrivateKey(privateKey).toString()
+    this.wan.add(id, `/memory/${name}`, this.factor(index))
+    this.wan.setReachable(id, !client)
+    // Each node's periodic upkeep (kadmium's bucket refresh every 10 min, js's self-query and
+    // table refresh every 5 min) runs every 0.5–1.5 × its default: nodes started within a minute
+    // would otherwise all refresh at once, every 5 and 10 minutes, which no real network does
+    // (its nodes started at unrelated times); the mean interval stays the default
+    const upkeep = 0.5 + this.upkeepRandom.next()
+    const node = await benchNode({
+      impl: this.impl,
+      privateKey,
+      transport: 'memory',
+      name,
+      memoryTransport: this.wan.transport(),
+      defaults: true,
+      client,
+      kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) } },
+      js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
+    })
+    if (this.impl === 'js') {
+      // js's table refresh interval is no option: its refresher reads this field each time it
+      // sets its next timer
+      (node.services.dht as any).routingTableRefresh.refreshInterval = Math.round(JS_UPKEEP_INTERVAL * upkeep)
+    }
+    this.nodes.push(node)
+    return node
+  }
+
+  serve (node: BenchNode): void {
+    this.servers.push(node)
+  }
+
+  /** A node leaves: it stops, and dials to it hang from now on; it stays in others' tables. */
+  async leave (node: BenchNode): Promise<void> {
+    this.gone++
+    this.servers = this.servers.filter(n => n !== node)
+    this.wan.setReachable(node.peerId.toString(), false)
+    await Promise.resolve(node.stop()).catch(() => {})
+  }
+
+  /** A random server, other than the ones in `not`. */
+  pick (random: Random, ...not: BenchNode[]): BenchNode {
+    const from = this.servers.filter(n => !not.includes(n))
+    return from[random.int(from.length)]
+  }
+}
