@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import drain from 'it-drain'
 import { kadDHT } from '../src/index.ts'
 import { stoppedAfterEach, TEST_PROTOCOL, connect, eventually, jsNode, kadmiumNode } from './utils/nodes.ts'
+import { cidOf } from './utils/records.ts'
 import type { PeerInfo } from '@libp2p/interface'
 
 describe('service', function () {
@@ -67,6 +68,19 @@ describe('service', function () {
     await connect(a, b)
     await eventually(() => a.services.dht.stats().routingTableSize === 1, 5_000, 'a table')
     await expect(a.services.dht.findPeer(stranger.peerId)).to.eventually.be.rejected.with.property('name', 'NotFoundError')
+  })
+
+  it('a provide from a node with no DHT peer says its lookup found none, and keeps the record locally', async () => {
+    const alone = await track(kadmiumNode())
+    const cid = await cidOf('alone')
+    const err = await alone.services.dht.provide(cid).then(() => undefined, (err: Error) => err)
+    expect(err).to.have.property('name', 'NotStoredError')
+    expect(err?.message).to.include('the lookup found none')
+    const providers: string[] = []
+    for await (const provider of alone.services.dht.findProviders(cid)) {
+      providers.push(provider.id.toString())
+    }
+    expect(providers).to.include(alone.peerId.toString())
   })
 
   it('in client mode, neither handles nor advertises the protocol, and still looks up', async () => {

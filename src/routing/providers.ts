@@ -208,7 +208,7 @@ export class ProviderRouting {
     const done = rest.finally(() => { this.background.delete(done) })
     this.background.add(done)
     if (sent === 0) {
-      throw new NotStoredError(`the provider record reached none of the ${chosen} closest peers`)
+      throw notStored(chosen)
     }
     return sent
   }
@@ -328,7 +328,7 @@ export class ProviderRouting {
     const sent = await Promise.all(peers.map(async peer => this.addProvider(peer, key, multiaddrs, options)))
     const count = sent.filter(Boolean).length
     if (count === 0) {
-      throw new NotStoredError(`the provider record reached none of the ${peers.length} closest peers`)
+      throw notStored(peers.length)
     }
     return count
   }
@@ -353,4 +353,11 @@ export class ProviderRouting {
       request.clear()
     }
   }
+}
+
+/** The error of a provide that reached no peer: `closest` is how many it tried. */
+function notStored (closest: number): NotStoredError {
+  return new NotStoredError(closest === 0
+    ? 'the provider record was sent to no peer: the lookup found none (is the node connected to the DHT?)'
+    : `the provider record reached none of the ${closest} closest peers`)
 }
