@@ -1,3 +1,4 @@
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { expect } from 'aegir/chai'
 import drain from 'it-drain'
 import { CID } from 'multiformats/cid'
@@ -12,8 +13,14 @@ describe('providers: provideMany over regions of the keyspace', function () {
   let nodes: KadmiumNode[] = []
 
   before(async () => {
-    // k = 4 over 16 nodes: a region holds a handful of peers, so a batch has to explore
-    nodes = await Promise.all(Array.from({ length: 16 }, async () => kadmiumNode({ kBucketSize: K })))
+    // k = 4 over 16 nodes: a region holds a handful of peers, so a batch has to explore. The
+    // comparison is with a provide that runs its whole lookup: an optimistic one stops early
+    // (fewer requests, records sent on confidence), which provideMany does not claim to beat
+    // (fixed keys: how many peers a region holds depends on where the ids fall, and a failure
+    // must replay; with random ids the batch took 0.15-0.35x the requests, once in ~15 runs 0.55x)
+    nodes = await Promise.all(Array.from({ length: 16 }, async (_, i) => kadmiumNode({ kBucketSize: K, optimisticProvide: false }, {
+      privateKey: await generateKeyPairFromSeed('Ed25519', Uint8Array.from({ length: 32 }, (_, j) => (i * 37 + j * 11 + 1) & 0xff))
+    })))
     await Promise.all(nodes.map(async (node, i) => {
       await connect(node, nodes[(i + 1) % nodes.length])
       await connect(node, nodes[(i + 7) % nodes.length])
