@@ -30,7 +30,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { OUTBOUND_IDLE_TIMEOUT } from '../src/constants.ts'
+import { MAX_KEPT_STREAMS, OUTBOUND_IDLE_TIMEOUT } from '../src/constants.ts'
 import { Client } from '../src/network/client.ts'
 import { Counters } from '../src/network/counters.ts'
 import { streamSink, streamSource } from '../src/network/stream-source.ts'
@@ -281,7 +281,7 @@ async function run (clients: Libp2p[], server: ServerHandle, ready: Ready, kind:
   const kadmiumClients = conns.map(conn => new Client({
     connectionManager: { openStream: async (_target: unknown, proto: string, opts: AbortOptions) => conn.newStream(proto, opts) } as unknown as ConnectionManager,
     logger: defaultLogger()
-  }, { protocol, maxMessageSize: 4 * 1024 * 1024, counters: new Counters(), logPrefix: 'bench', readTimeout: 10_000, idleTimeout: OUTBOUND_IDLE_TIMEOUT }))
+  }, { protocol, maxMessageSize: 4 * 1024 * 1024, counters: new Counters(), logPrefix: 'bench', readTimeout: 10_000, idleTimeout: OUTBOUND_IDLE_TIMEOUT, maxKept: MAX_KEPT_STREAMS }))
   const cpu0 = await server.cpu()
   const t0 = performance.now()
   await Promise.all(Array.from({ length: concurrency }, async (_, w) => {

@@ -96,7 +96,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     counters,
     logPrefix: hooks.logPrefix,
     readTimeout: settings.requestTimeout,
-    idleTimeout: settings.connections.outboundIdleTimeout
+    idleTimeout: settings.connections.outboundIdleTimeout,
+    maxKept: C.MAX_KEPT_STREAMS
   })
   const validator = new RecordValidator(validators)
   const valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { log('record sweep failed: %s', err.message) } })

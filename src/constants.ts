@@ -352,6 +352,12 @@ export const CLOSEST_CHECK_INTERVAL = 10 * 60_000
  */
 export const OUTBOUND_IDLE_TIMEOUT = 5_000
 
+/**
+ * The most outbound streams kept for reuse at once, one per peer. A request whose stream would
+ * be kept past it has its stream closed instead, as with no reuse.
+ */
+export const MAX_KEPT_STREAMS = 256
+
 /** Peers of one IPv4 /16 (IPv6 /32) per bucket, when the diversity filter is on. */
 export const MAX_PEERS_PER_GROUP_PER_BUCKET = 2
 

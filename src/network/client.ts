@@ -38,6 +38,8 @@ export interface ClientInit {
   readTimeout: number
   /** A stream is kept for the next request to its peer until idle this many ms; 0 keeps none. */
   idleTimeout: number
+  /** The most streams kept at once; past it a stream is closed after its answer. */
+  maxKept: number
 }
 
 /** A request to send. */
@@ -181,7 +183,7 @@ export class Client {
   /** Keeps a stream whose answer came back for the peer's next request, or closes it. */
   private keep (peer: string, open: OpenStream): void {
     const { stream } = open
-    if (this.kept.has(peer) || !usable(stream)) {
+    if (this.kept.has(peer) || this.kept.size >= this.init.maxKept || !usable(stream)) {
       closeQuietly(stream)
       return
     }

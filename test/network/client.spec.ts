@@ -33,7 +33,7 @@ async function setup (remote: (stream: Stream, index: number) => Promise<void>, 
       return local
     }
   } as unknown as ConnectionManager
-  const client = new Client({ connectionManager, logger: defaultLogger() }, { protocol: PROTOCOL, maxMessageSize: 1024, counters, logPrefix: 'test', readTimeout: 5_000, idleTimeout: 0, ...init })
+  const client = new Client({ connectionManager, logger: defaultLogger() }, { protocol: PROTOCOL, maxMessageSize: 1024, counters, logPrefix: 'test', readTimeout: 5_000, idleTimeout: 0, maxKept: 256, ...init })
   return { client, counters, opened, streams, remotesDone: async () => Promise.all(served) }
 }
 
@@ -137,6 +137,20 @@ describe('network/client', () => {
       // the next request opens a new stream
       await ask(client, 4)
       expect(opened).to.have.length(2)
+    })
+
+    it('keeps at most maxKept streams: past it a stream is closed after its answer', async () => {
+      const { client, opened, streams } = await setup(serving(), { idleTimeout: 1_000, maxKept: 1 })
+      const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      await ask(client, 1)
+      await client.request(other, { type: MessageType.FIND_NODE, key: new Uint8Array([2]) })
+      expect(opened).to.have.length(2)
+      expect(streams[0].status).to.equal('open')
+      expect(streams[1].writeStatus).to.not.equal('writable')
+      // the first peer's stream is still kept and reused
+      await ask(client, 3)
+      expect(opened).to.have.length(2)
+      client.closeAll()
     })
 
     it('opens a stream for every request when idleTimeout is 0', async () => {
