@@ -66,7 +66,8 @@ export interface LookupOutcome<P> {
   stats: LookupStats
 }
 
-function setTimer (ms: number, fire: () => void): () => void {
+/** A `schedule` on the real clock: `fire` after `ms` ms; the function returned calls it off. */
+export function setTimer (ms: number, fire: () => void): () => void {
   const timer = setTimeout(fire, ms)
   return () => { clearTimeout(timer) }
 }

@@ -24,6 +24,7 @@
  * every interval; every server that answers joins the table.
  */
 import { TimeoutError } from '../errors.ts'
+import { setTimer } from '../kademlia/run-lookup.ts'
 import { keyInBucket } from './trial-hash.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable, TableEntry } from '../kademlia/routing-table.ts'
@@ -84,11 +85,6 @@ export interface RefresherInit<P> {
   /** A number in [0, 1), for the join spread. `Math.random` unless told otherwise. */
   random?(): number
   log: Logger
-}
-
-function setTimer (ms: number, fire: () => void): () => void {
-  const timer = setTimeout(fire, ms)
-  return () => { clearTimeout(timer) }
 }
 
 /**
