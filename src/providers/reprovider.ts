@@ -15,10 +15,9 @@
  * up, in order, once it has some again.
  */
 import { Key } from 'interface-datastore'
-import { base32 } from 'multiformats/bases/base32'
 import { CustomProgressEvent } from 'progress-events'
 import { kadId } from '../kademlia/keys.ts'
-import { checkPrefix } from '../storage/datastore-key.ts'
+import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
 import { decodeTime, encodeTime } from '../storage/time.ts'
 import { catchUp, dueTime, hexPrefixes, regionName, regionOf } from './schedule.ts'
@@ -463,7 +462,7 @@ export class Reprovider {
       }
       for (const old of unplaced) {
         try {
-          await datastore.put(this.dsKey(base32.baseDecode(old.baseNamespace())), await datastore.get(old))
+          await datastore.put(this.dsKey(keyOf(old)), await datastore.get(old))
         } catch {
           keys-- // not a key of ours
         }
@@ -476,10 +475,9 @@ export class Reprovider {
 
   private async * entries (prefix: string, options?: AbortOptions): AsyncGenerator<Entry> {
     for await (const { key, value } of this.init.datastore.query({ prefix }, options)) {
-      const key32 = key.baseNamespace()
       let bytes: Uint8Array
       try {
-        bytes = base32.baseDecode(key32)
+        bytes = keyOf(key)
       } catch {
         continue
       }
@@ -490,7 +488,7 @@ export class Reprovider {
 
   private dsKey (key: Uint8Array): Key {
     const position = kadId(key).subarray(0, POSITION_DIGITS / 2)
-    return new Key(`${this.init.prefix}/${hex(position)}/${base32.baseEncode(key)}`, false)
+    return datastoreKey(`${this.init.prefix}/${hex(position)}`, key)
   }
 }
 
