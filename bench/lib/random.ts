@@ -65,3 +65,17 @@ export class Random {
     return [...picked]
   }
 }
+
+/**
+ * The links of a random network of `n` nodes: each node links to `degree` others drawn with
+ * `random` (node i's draws first, then node i + 1's), as index pairs [from, to].
+ */
+export function randomLinks (n: number, degree: number, random: Random): Array<[number, number]> {
+  const links: Array<[number, number]> = []
+  for (let i = 0; i < n; i++) {
+    for (const j of random.sample(n - 1, Math.min(degree, n - 1))) {
+      links.push([i, j >= i ? j + 1 : j])
+    }
+  }
+  return links
+}

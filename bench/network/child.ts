@@ -5,7 +5,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { benchKey, benchNode, dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
-import { Random } from '../lib/random.ts'
+import { Random, randomLinks } from '../lib/random.ts'
 import { mean, memory } from '../lib/stats.ts'
 import { closest, findProvider, get, pings, provide, provideMany, put, settle, sleep, streams, timed, truth } from './operations.ts'
 import type { ChildReport, JoinSample, NetworkBenchOptions } from './report.ts'
@@ -219,12 +219,7 @@ async function batchPhase (nodes: BenchNode[], impl: Impl, options: NetworkBench
  */
 async function formNetwork (nodes: BenchNode[], options: NetworkBenchOptions, random: Random): Promise<Pick<ChildReport, 'dialMs' | 'dialFailures' | 'connectMs' | 'connectStreams' | 'connectionsPerNode'>> {
   const n = nodes.length
-  const links: Array<[number, number]> = []
-  for (let i = 0; i < n; i++) {
-    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
-      links.push([i, j >= i ? j + 1 : j])
-    }
-  }
+  const links = randomLinks(n, options.degree, random)
   const t = performance.now()
   const streams0 = streams()
   let dialFailures = 0

@@ -7,7 +7,7 @@ import { byteStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { PING_PROTOCOL, pool, tableSize } from '../lib/nodes.ts'
-import { Random } from '../lib/random.ts'
+import { Random, randomLinks } from '../lib/random.ts'
 import { mean, memory, quantile } from '../lib/stats.ts'
 import { closest, findPeer, pings, settle, sleep, streams } from '../network/operations.ts'
 import { pairRttPercentiles } from './latency.ts'
@@ -99,12 +99,7 @@ async function buildNetwork (world: WanWorld, options: WanOptions, progress: Pro
   progress('nodes started; dialling')
   const random = new Random(options.seed)
   const n = options.nodes
-  const links: Array<[number, number]> = []
-  for (let i = 0; i < n; i++) {
-    for (const j of random.sample(n - 1, Math.min(options.degree, n - 1))) {
-      links.push([i, j >= i ? j + 1 : j])
-    }
-  }
+  const links = randomLinks(n, options.degree, random)
   const nodes = world.servers
   await pool(links, 8, async ([a, b]) => {
     await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
