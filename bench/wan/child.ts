@@ -8,7 +8,8 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { PING_PROTOCOL, pool, tableSize } from '../lib/nodes.ts'
 import { Random, randomLinks } from '../lib/random.ts'
-import { mean, memory, quantile } from '../lib/stats.ts'
+import { cpuMsSince, mean, memory, quantile } from '../lib/stats.ts'
+import { realNow, virtualTime } from '../lib/virtual-time.ts'
 import { closest, findPeer, pings, settle, sleep, streams } from '../network/operations.ts'
 import { pairRttPercentiles } from './latency.ts'
 import { closestPair, findPeerOp, provideFind, provideManyOp, putGet } from './ops.ts'
@@ -31,68 +32,107 @@ type Progress = (what: string) => void
  * report so far after the build and after each phase.
  */
 export async function wanChild (impl: Impl, options: WanOptions, partial: (report: WanReport) => void = () => {}): Promise<WanReport> {
-  const began = performance.now()
+  const began = realNow()
   const progress: Progress = (what) => {
-    process.stderr.write(`  [wan ${impl}, ${options.nodes} nodes, ${((performance.now() - began) / 1_000).toFixed(0)} s] ${what}\n`)
+    const clock = options.clock === 'virtual' ? `, virtual ${(performance.now() / 1_000).toFixed(0)} s` : ''
+    process.stderr.write(`  [wan ${impl}, ${options.nodes} nodes, ${((realNow() - began) / 1_000).toFixed(0)} s${clock}] ${what}\n`)
   }
   const world = new WanWorld(impl, options)
   const baseline = memory()
   const build = await buildNetwork(world, options, progress)
-  // what the built network does while nobody asks anything: libp2p's connection monitor pings
-  // every connection every 10 s
-  const idle = await idleLoad(5_000)
+  const rssPerNode = (memory().rss - baseline.rss) / options.nodes
+  if (options.ageMinutes > 0) {
+    progress(`ageing ${options.ageMinutes} min`)
+    await sleep(options.ageMinutes * 60_000)
+  }
+  // what the network does while nobody asks anything: libp2p's connection monitor pings every
+  // connection every 10 s, the DHTs' upkeep
+  const idle = await idleLoad(options.idleMinutes * 60_000, options)
   const report: WanReport = {
     impl,
     nodes: options.nodes,
     rtt: pairRttPercentiles(world.factors.slice(0, options.nodes), world.wan.pairRtt, [0.5, 0.9, 0.99, 1]) as WanReport['rtt'],
     calibration: await calibrate(world, new Random(options.seed * 100 + 99)),
     buildMs: build.ms,
+    buildRealMs: build.realMs,
+    buildCpuMsPerNode: build.cpuMsPerNode,
     selfLookups: build.selfLookups,
     tableMean: mean(world.servers.map(tableSize)),
-    rssPerNode: (memory().rss - baseline.rss) / options.nodes,
+    rssPerNode,
     idle,
     phases: [],
-    joins: []
+    joins: [],
+    clock: options.clock,
+    realMs: NaN
   }
-  progress(`built; calibration: dial ${quantile(report.calibration.dial, 0.5).toFixed(2)} RTT, stream ${quantile(report.calibration.stream, 0.5).toFixed(2)}, request ${quantile(report.calibration.request, 0.5).toFixed(2)}`)
-  partial(report)
+  const inRtt = (steps: number[]): string => quantile(steps.map((v, i) => v / report.calibration.rtt[i]), 0.5).toFixed(2)
+  progress(`built; calibration: dial ${inRtt(report.calibration.dial)} RTT, stream ${inRtt(report.calibration.stream)}, request ${inRtt(report.calibration.request)}`)
+  const finish = (): WanReport => {
+    report.virtualTime = virtualTime()?.stats()
+    report.realMs = realNow() - began
+    return report
+  }
+  partial(finish())
   // a phase that could not end before the parent's kill is left out
-  const deadline = began + (options.timeoutMinutes - 4 * options.opMinutes - 3) * 60_000
+  const deadline = began + (options.timeoutMinutes - 10) * 60_000
   for (const [i, phase] of options.phases.entries()) {
-    if (performance.now() > deadline) {
+    if (realNow() > deadline) {
       progress(`no time left for ${phase}`)
       break
     }
     progress(`phase ${phase}`)
     const random = new Random(options.seed * 100 + i)
-    const lag = monitorEventLoopDelay({ resolution: 10 })
-    lag.enable()
+    const lag = eventLoopDelay(options)
     const t = performance.now()
     const result = await PHASES[phase](world, options, random, progress, report)
-    lag.disable()
     const sizes = world.servers.map(tableSize)
-    report.phases.push({ phase, ...result, lagMs: [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6], tables: [mean(sizes), Math.min(...sizes)], ms: performance.now() - t })
-    partial(report)
+    report.phases.push({ phase, ...result, lagMs: lag(), tables: [mean(sizes), Math.min(...sizes)], ms: performance.now() - t })
+    partial(finish())
   }
   progress('done')
   await Promise.all(world.nodes.map(async node => { await Promise.resolve(node.stop()).catch(() => {}) }))
-  return report
+  return finish()
 }
 
-/** Ping and DHT streams per second, and the event-loop delay, over `ms` of quiet. */
-async function idleLoad (ms: number): Promise<WanReport['idle']> {
+/**
+ * Starts watching the event-loop delay (how late timers run: the real-time emulation's own
+ * error); the function returned stops and gives p50 and p99 in ms. In virtual time no timer
+ * is ever late: NaN.
+ */
+function eventLoopDelay (options: WanOptions): () => [number, number] {
+  if (options.clock === 'virtual') {
+    return () => [NaN, NaN]
+  }
   const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
+  return () => {
+    lag.disable()
+    return [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6]
+  }
+}
+
+/** Ping and DHT streams per second, CPU per node per minute and the event-loop delay, over `ms` of quiet. */
+async function idleLoad (ms: number, options: WanOptions): Promise<WanReport['idle']> {
+  const lag = eventLoopDelay(options)
   const p = pings()
   const d = streams()
-  lag.enable()
+  const cpu = process.cpuUsage()
   await sleep(ms)
-  lag.disable()
-  return { pingsPerSecond: (pings() - p) * 1_000 / ms, dhtPerSecond: (streams() - d) * 1_000 / ms, lagMs: [lag.percentile(50) / 1e6, lag.percentile(99) / 1e6] }
+  const cpuMs = cpuMsSince(cpu)
+  return { pingsPerSecond: (pings() - p) * 1_000 / ms, dhtPerSecond: (streams() - d) * 1_000 / ms, cpuMsPerNodeMinute: cpuMs / options.nodes / (ms / 60_000), lagMs: lag() }
+}
+
+interface Built {
+  ms: number
+  realMs: number
+  cpuMsPerNode: WanReport['buildCpuMsPerNode']
+  selfLookups: number
 }
 
 /** N servers; each dials `degree` others; every node looks itself up, four at a time. */
-async function buildNetwork (world: WanWorld, options: WanOptions, progress: Progress): Promise<{ ms: number, selfLookups: number }> {
+async function buildNetwork (world: WanWorld, options: WanOptions, progress: Progress): Promise<Built> {
   const t = performance.now()
+  const real = realNow()
   for (let i = 0; i < options.nodes; i++) {
     world.serve(await world.make())
   }
@@ -101,12 +141,15 @@ async function buildNetwork (world: WanWorld, options: WanOptions, progress: Pro
   const n = options.nodes
   const links = randomLinks(n, options.degree, random)
   const nodes = world.servers
+  const dialCpu = process.cpuUsage()
   await pool(links, 8, async ([a, b]) => {
     await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(30_000) }).catch(() => {})
   })
   progress('dialled; waiting until the tables are still')
   await settle(nodes, 2_000, 60_000)
+  const dial = cpuMsSince(dialCpu) / n
   progress('self-lookups')
+  const selfCpu = process.cpuUsage()
   // every node should look itself up, as a joining node does: the bound is generous
   const end = performance.now() + options.opMinutes * 5 * 60_000
   let selfLookups = 0
@@ -117,7 +160,7 @@ async function buildNetwork (world: WanWorld, options: WanOptions, progress: Pro
     }
   })
   await settle(nodes, 2_000, 60_000)
-  return { ms: performance.now() - t, selfLookups }
+  return { ms: performance.now() - t, realMs: realNow() - real, cpuMsPerNode: { dial, selfLookups: cpuMsSince(selfCpu) / n }, selfLookups }
 }
 
 /**
@@ -126,7 +169,7 @@ async function buildNetwork (world: WanWorld, options: WanOptions, progress: Pro
  * pairs of servers that were not connected, each in units of the pair's RTT.
  */
 async function calibrate (world: WanWorld, random: Random): Promise<Calibration> {
-  const out: Calibration = { dial: [], stream: [], request: [] }
+  const out: Calibration = { rtt: [], dial: [], stream: [], request: [] }
   for (let i = 0; i < CALIBRATION_PAIRS; i++) {
     const a = world.pick(random)
     const b = world.pick(random, a)
@@ -143,9 +186,10 @@ async function calibrate (world: WanWorld, random: Random): Promise<Calibration>
       await bytes.read({ bytes: 32, signal: AbortSignal.timeout(10_000) })
       const t3 = performance.now()
       await stream.close().catch(() => {})
-      out.dial.push((t1 - t0) / rtt)
-      out.stream.push((t2 - t1) / rtt)
-      out.request.push((t3 - t2) / rtt)
+      out.rtt.push(rtt)
+      out.dial.push(t1 - t0)
+      out.stream.push(t2 - t1)
+      out.request.push(t3 - t2)
     } catch {
       // a pair that failed leaves no sample
     }
@@ -354,7 +398,8 @@ async function join (world: WanWorld, random: Random): Promise<JoinSample> {
   const onOpen = (event: CustomEvent<{ direction: string }>): void => { connections += event.detail.direction === 'outbound' ? 1 : 0 }
   node.addEventListener('connection:open', onOpen as any)
   const bootstrap = world.pick(random)
-  const out: JoinSample = { findableMs: NaN, probeStartMs: NaN, probes: 0, requests: 0, connections: 0 }
+  const out: JoinSample = { findableMs: NaN, probeStartMs: NaN, probes: 0, requests: 0, connections: 0, cpuMs: NaN }
+  const cpu = process.cpuUsage()
   try {
     await node.dial(bootstrap.getMultiaddrs(), { signal: AbortSignal.timeout(30_000) })
   } catch {
@@ -364,6 +409,7 @@ async function join (world: WanWorld, random: Random): Promise<JoinSample> {
   const watched = sleep(JOIN_WINDOW).then(() => {
     out.requests = requestsSent(node, world.impl)
     out.connections = connections
+    out.cpuMs = cpuMsSince(cpu)
   })
   while (performance.now() - first < JOIN_LIMIT) {
     const prober = world.pick(random, bootstrap)

@@ -6,8 +6,13 @@
  * child process of its own; the parent prints the tables side by side with ratios kadmium / js.
  *
  * ```
- * npm run build && node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs
+ * npm run build && node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs --json docs/wan.json
  * ```
+ *
+ * By default the children run in virtual time (`--clock virtual`, bench/lib/virtual-time.ts):
+ * time moves only when the process has nothing left to run, so every time measured is the
+ * emulated network's alone, whatever the machine's load, and the same seed gives the same
+ * numbers. `--clock real` runs on the machine's clock (a late timer is then a longer round trip).
  *
  * The network conditions, each its own table, in this order on one network:
  * - healthy: every server answers (then kadmium's provideMany, and nodes joining);
@@ -23,18 +28,22 @@
  * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
- * `--op-minutes 1`, `--timeout-minutes 30`, `--impls kadmium,js`, `--parallel` (both children at
- * once), `--charts DIR`.
+ * `--clock virtual|real`, `--age-minutes 10` (the built network ages before it is measured),
+ * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--timeout-minutes 240`
+ * (real), `--impls kadmium,js`, `--parallel` (both children at once), `--charts DIR`,
+ * `--json FILE` (bench/wan/json.ts).
  */
 import { writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { loadavg, uptime } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { printReport, runReportChild } from '../lib/child.ts'
 import { isMain } from '../lib/main.ts'
 import { numberIn, positiveInt } from '../lib/stats.ts'
+import { SEED_VARIABLE } from '../lib/virtual-time.ts'
 import { wanChild } from './child.ts'
+import { jsonReport } from './json.ts'
 import { WAN_DEFAULTS, WAN_PHASES } from './report.ts'
 import { buildTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
 import type { WanOptions, WanPhase, WanReport } from './report.ts'
@@ -44,30 +53,57 @@ export { WAN_DEFAULTS } from './report.ts'
 export type { WanOptions, WanReport } from './report.ts'
 
 /** A report with nothing in it, for an implementation left out or whose child failed. */
-function emptyReport (impl: Impl, nodes: number): WanReport {
-  return { impl, nodes, rtt: [NaN, NaN, NaN, NaN], calibration: { dial: [], stream: [], request: [] }, buildMs: NaN, selfLookups: NaN, tableMean: NaN, rssPerNode: NaN, idle: { pingsPerSecond: NaN, dhtPerSecond: NaN, lagMs: [NaN, NaN] }, phases: [], joins: [] }
+function emptyReport (impl: Impl, options: WanOptions): WanReport {
+  return {
+    impl,
+    nodes: options.nodes,
+    rtt: [NaN, NaN, NaN, NaN],
+    calibration: { rtt: [], dial: [], stream: [], request: [] },
+    buildMs: NaN,
+    buildRealMs: NaN,
+    buildCpuMsPerNode: { dial: NaN, selfLookups: NaN },
+    selfLookups: NaN,
+    tableMean: NaN,
+    rssPerNode: NaN,
+    idle: { pingsPerSecond: NaN, dhtPerSecond: NaN, cpuMsPerNodeMinute: NaN, lagMs: [NaN, NaN] },
+    phases: [],
+    joins: [],
+    clock: options.clock,
+    realMs: NaN
+  }
 }
 
 async function runChild (impl: Impl, options: WanOptions): Promise<WanReport> {
   if (!options.impls.includes(impl)) {
-    return emptyReport(impl, options.nodes)
+    return emptyReport(impl, options)
   }
+  // virtual time is installed before anything else loads (node --import)
+  const start = options.clock === 'virtual'
+    ? { nodeArgs: ['--import', fileURLToPath(new URL(`../lib/virtual-install.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url))], env: { [SEED_VARIABLE]: String(options.seed) } }
+    : {}
   try {
-    return await runReportChild([fileURLToPath(import.meta.url), '--child', impl, '--options', JSON.stringify(options)], options.timeoutMinutes * 60_000, `wan ${impl}`)
+    return await runReportChild([fileURLToPath(import.meta.url), '--child', impl, '--options', JSON.stringify(options)], options.timeoutMinutes * 60_000, `wan ${impl}`, start)
   } catch (err: any) {
     process.stderr.write(`  ${err.message}: its columns are left empty\n`)
-    return emptyReport(impl, options.nodes)
+    return emptyReport(impl, options)
   }
 }
 
 const load = (): string => loadavg().map(v => v.toFixed(2)).join(', ')
 
+/** What `uptime` says: the machine's load while a wall time was measured. */
+export function machineLoad (): string {
+  return `up ${(uptime() / 3_600).toFixed(1)} h, load average ${load()}`
+}
+
 /** Runs both implementations and prints every table; writes the charts when asked. */
 export async function runWanBench (partial: Partial<WanOptions> = {}): Promise<{ kadmium: WanReport, js: WanReport }> {
   const options = { ...WAN_DEFAULTS, ...partial }
   const out = (text: string): void => { process.stdout.write(text) }
-  out(`\n## The emulated WAN: ${options.nodes} servers of each implementation (seed ${options.seed}; each dials ${options.degree} random others)\n`)
+  out(`\n## The emulated WAN: ${options.nodes} servers of each implementation (seed ${options.seed}; each dials ${options.degree} random others; ${options.clock} time)\n`)
   out(`\nload average before: ${load()}\n`)
+  const startedAt = new Date().toISOString()
+  const loadBefore = loadavg()
   const started = performance.now()
   let kadmium: WanReport
   let js: WanReport
@@ -100,7 +136,12 @@ export async function runWanBench (partial: Partial<WanOptions> = {}): Promise<{
     }
     out(`\ncharts written: ${files.join(', ')}\n`)
   }
-  out(`\n(${options.nodes} servers: both networks built and measured in ${((performance.now() - started) / 60_000).toFixed(1)} min)\n`)
+  const minutes = (performance.now() - started) / 60_000
+  if (options.json != null) {
+    writeFileSync(options.json, jsonReport(kadmium, js, options, { startedAt, wallMinutes: minutes, loadBefore, loadAfter: loadavg(), node: process.version }))
+    out(`\nJSON report written: ${options.json}\n`)
+  }
+  out(`\n(${options.nodes} servers: both networks built and measured in ${minutes.toFixed(1)} min of wall time; ${machineLoad()})\n`)
   return { kadmium, js }
 }
 
@@ -124,6 +165,10 @@ export function wanArgs (args: string[]): Partial<WanOptions> & { child?: Impl }
       'p99-rtt': { type: 'string' },
       phases: { type: 'string' },
       'op-minutes': { type: 'string' },
+      'age-minutes': { type: 'string' },
+      'idle-minutes': { type: 'string' },
+      clock: { type: 'string' },
+      json: { type: 'string' },
       'timeout-minutes': { type: 'string' },
       impls: { type: 'string' },
       charts: { type: 'string' },
@@ -153,7 +198,22 @@ export function wanArgs (args: string[]): Partial<WanOptions> & { child?: Impl }
     }
   }
   if (values['op-minutes'] != null) {
-    out.opMinutes = numberIn('op-minutes', values['op-minutes'], 0.1, 60)
+    out.opMinutes = numberIn('op-minutes', values['op-minutes'], 0.1, 600)
+  }
+  if (values['age-minutes'] != null) {
+    out.ageMinutes = numberIn('age-minutes', values['age-minutes'], 0, 600)
+  }
+  if (values['idle-minutes'] != null) {
+    out.idleMinutes = numberIn('idle-minutes', values['idle-minutes'], 0.01, 600)
+  }
+  if (values.clock != null) {
+    if (values.clock !== 'virtual' && values.clock !== 'real') {
+      throw new Error(`--clock takes virtual or real, got ${values.clock}`)
+    }
+    out.clock = values.clock
+  }
+  if (values.json != null) {
+    out.json = values.json
   }
   if (values['median-rtt'] != null || values['p99-rtt'] != null) {
     const medianRtt = values['median-rtt'] == null ? WAN_DEFAULTS.latency.medianRtt : numberIn('median-rtt', values['median-rtt'], 1, 10_000)

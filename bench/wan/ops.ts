@@ -5,6 +5,7 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { cpuMsSince } from '../lib/stats.ts'
 import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
 import { lookupFloor } from './floor.ts'
 import { Trace, requestsSent } from './trace.ts'
@@ -59,6 +60,7 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
   const self = asker.peerId.toString()
   const trace = new Trace(asker, ctx.impl, ctx.wan)
   const sent = requestsSent(asker, ctx.impl)
+  const cpu = process.cpuUsage()
   const started = performance.now()
   let value: T | undefined
   let error: string | undefined
@@ -68,6 +70,7 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
     error = `${err.name}: ${err.message}`.slice(0, 200)
   }
   const ms = performance.now() - started
+  const cpuMs = cpuMsSince(cpu)
   trace.end()
   await sleep(COUNT_PAUSE)
   const g = goal(trace, value)
@@ -81,6 +84,7 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       requests: requestsSent(asker, ctx.impl) - sent,
       connections: trace.opened,
       failed: trace.failed,
+      cpuMs,
       ok: error == null,
       // what it threw, and why its first requests failed
       error: error == null ? undefined : [error, ...trace.failures].join('; ')

@@ -4,6 +4,13 @@
 import { AMINO_RTT } from './latency.ts'
 import type { LatencyModel } from './latency.ts'
 import type { Impl } from '../lib/nodes.ts'
+import type { VirtualTimeStats } from '../lib/virtual-time.ts'
+
+/**
+ * The clocks the benchmark runs on: `virtual` (bench/lib/virtual-time.ts: time moves only when
+ * the process has nothing left to run, so CPU load cannot become latency) or `real`.
+ */
+export type WanClock = 'virtual' | 'real'
 
 /** The network conditions, each its own table, in the order they run. */
 export const WAN_PHASES = ['healthy', 'silent', 'nat', 'unreachable', 'churn'] as const
@@ -27,6 +34,8 @@ export interface OpSample {
   connections: number
   /** Requests that failed or timed out. */
   failed: number
+  /** CPU time of the whole process (every node's share of the work) from the call until it returned, in ms. */
+  cpuMs: number
   /** It did what was asked (see the table's notes for each operation). */
   ok: boolean
   /** What it threw, if it did. */
@@ -47,7 +56,7 @@ export interface PhaseReport {
   /** What the condition was, in words. */
   note: string
   ops: Partial<Record<WanOp, OpSample[]>>
-  /** The process's event-loop delay during the phase, p50 and p99 in ms: how far timers ran late. */
+  /** The process's event-loop delay during the phase, p50 and p99 in ms: how far timers ran late (real clock only; NaN in virtual time). */
   lagMs: [number, number]
   /** Routing-table sizes of the servers answering at the end of the phase: mean, min. */
   tables: [number, number]
@@ -69,10 +78,16 @@ export interface JoinSample {
   requests: number
   /** Connections it opened in that time. */
   connections: number
+  /** CPU of the whole process in that time, in ms (the joiner's work and the network's answers, and the idle network's own). */
+  cpuMs: number
 }
 
-/** Round trips each step of libp2p's stack took over the emulated WAN, in units of the pair's RTT. */
+/**
+ * What each step of libp2p's stack took over the emulated WAN between pairs of servers that were
+ * not connected, in ms, with the pair's RTT.
+ */
 export interface Calibration {
+  rtt: number[]
   dial: number[]
   stream: number[]
   request: number[]
@@ -85,14 +100,28 @@ export interface WanReport {
   /** Pair RTTs over every pair of the first `nodes` nodes: p50, p90, p99, max. */
   rtt: [number, number, number, number]
   calibration: Calibration
+  /** Building the network: dialling, self-lookups, settling (on the run's clock). */
   buildMs: number
+  /** The same in real time. */
+  buildRealMs: number
+  /** CPU of the build per node, in ms: dialling the topology until the tables were still, then the self-lookups until still again. */
+  buildCpuMsPerNode: { dial: number, selfLookups: number }
   selfLookups: number
   tableMean: number
   rssPerNode: number
-  /** The built network left alone for a few seconds: streams per second and the event-loop delay (p50, p99). */
-  idle: { pingsPerSecond: number, dhtPerSecond: number, lagMs: [number, number] }
+  /**
+   * The built network left alone (after ageing `ageMinutes`) for `idleMinutes`: streams per
+   * second, the process's CPU per node per minute of the run's clock, and the event-loop delay
+   * (p50, p99; real clock only).
+   */
+  idle: { pingsPerSecond: number, dhtPerSecond: number, cpuMsPerNodeMinute: number, lagMs: [number, number] }
   phases: PhaseReport[]
   joins: JoinSample[]
+  clock: WanClock
+  /** What ran on the virtual clock (virtual time only). */
+  virtualTime?: VirtualTimeStats
+  /** The whole child in real time, in ms. */
+  realMs: number
 }
 
 /** Options of the WAN benchmark. */
@@ -119,7 +148,13 @@ export interface WanOptions {
   /** Servers that leave, and new ones that join, per minute in the churn phase. */
   churnPerMinute: number
   phases: WanPhase[]
-  /** Each kind of operation in a phase starts nothing new after this many minutes. */
+  /** The clock the children run on. */
+  clock: WanClock
+  /** Minutes (of the run's clock) the built network ages before its idle cost is measured and the phases start: the nodes' join work ends. */
+  ageMinutes: number
+  /** Minutes (of the run's clock) over which the idle network's cost is measured. */
+  idleMinutes: number
+  /** Each kind of operation in a phase starts nothing new after this many minutes of the run's clock. */
   opMinutes: number
   /** A child still running after this long is killed. */
   timeoutMinutes: number
@@ -131,6 +166,8 @@ export interface WanOptions {
   parallel: boolean
   /** Writes the SVG charts into this directory. */
   charts?: string
+  /** Writes the machine-readable report (see bench/wan/json.ts) to this file. */
+  json?: string
 }
 
 export const WAN_DEFAULTS: WanOptions = {
@@ -147,8 +184,11 @@ export const WAN_DEFAULTS: WanOptions = {
   nat: 0.25,
   churnPerMinute: 20,
   phases: [...WAN_PHASES],
-  opMinutes: 1,
-  timeoutMinutes: 30,
+  clock: 'virtual',
+  ageMinutes: 10,
+  idleMinutes: 1,
+  opMinutes: 10,
+  timeoutMinutes: 240,
   impls: ['kadmium', 'js'],
   parallel: false
 }

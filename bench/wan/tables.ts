@@ -4,6 +4,7 @@
  */
 import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
 import { cdfChart } from '../sim/svg.ts'
+import { succeeded } from './json.ts'
 import { sigmaOf } from './latency.ts'
 import { JOIN_WINDOW } from './report.ts'
 import type { JoinSample, OpSample, PhaseReport, WanOp, WanOptions, WanPhase, WanReport } from './report.ts'
@@ -32,28 +33,44 @@ export function latencyTable (a: WanReport, b: WanReport, options: WanOptions): 
     ['pair RTT p50 · p90 · p99 · max, model', `${options.latency.medianRtt} ms · – · ${options.latency.p99Rtt} ms · – (log-normal, σ ${sigmaOf(options.latency).toFixed(3)})`, '', ''],
     ['pair RTT p50 · p90 · p99 · max, realised over every pair of the servers', rtt.map(v => ms(v)).join(' · '), '(the same nodes)', '']
   ]
+  const inRtt = (r: WanReport, steps: number[]): number[] => steps.map((v, i) => v / r.calibration.rtt[i])
+  // the largest distance of a step from its median number of round trips, in ms
+  const offBy = (r: WanReport, steps: number[]): number => {
+    const whole = Math.round(q(inRtt(r, steps), 0.5))
+    return Math.max(...steps.map((v, i) => Math.abs(v - whole * r.calibration.rtt[i])))
+  }
   for (const [label, pick] of [
-    ['dial, round trips (median · p90)', (r: WanReport) => r.calibration.dial],
+    ['dial, round trips (median · p90 · max off that many round trips)', (r: WanReport) => r.calibration.dial],
     ['opening a stream, round trips', (r: WanReport) => r.calibration.stream],
     ['one request on it, round trips', (r: WanReport) => r.calibration.request]
   ] as Array<[string, (r: WanReport) => number[]]>) {
-    rows.push([label, `${fmt(q(pick(a), 0.5), 2)} · ${fmt(q(pick(a), 0.9), 2)}`, `${fmt(q(pick(b), 0.5), 2)} · ${fmt(q(pick(b), 0.9), 2)}`, ''])
+    const cell = (r: WanReport): string => r.calibration.rtt.length === 0 ? '–' : `${fmt(q(inRtt(r, pick(r)), 0.5), 2)} · ${fmt(q(inRtt(r, pick(r)), 0.9), 2)} · ${ms(offBy(r, pick(r)))}`
+    rows.push([label, cell(a), cell(b), ''])
   }
-  return table(`The emulated WAN, ${a.nodes || b.nodes} servers: pair round-trip times, and libp2p's steps in round trips (${a.calibration.dial.length} pairs not connected before)`, HEADER, rows)
+  return table(`The emulated WAN, ${a.nodes || b.nodes} servers: pair round-trip times, and libp2p's steps in round trips (${a.calibration.dial.length} pairs not connected before; ${a.clock} time)`, HEADER, rows)
 }
 
 /** Building the network. */
 export function buildTable (a: WanReport, b: WanReport): string {
   const rows: string[][] = []
   const add = (name: string, x: number, y: number, f: (v: number) => string): void => { rows.push([name, f(x), f(y), ratio(x, y)]) }
-  add('building: dialling, self-lookups, settling', a.buildMs, b.buildMs, ms)
+  const clock = a.clock === 'virtual' ? 'virtual' : 'wall'
+  add(`building: dialling, self-lookups, settling (${clock} time)`, a.buildMs, b.buildMs, ms)
+  if (a.clock === 'virtual') {
+    add('building, real time', a.buildRealMs, b.buildRealMs, ms)
+  }
   add('self-lookups done within the bound', a.selfLookups, b.selfLookups, v => fmt(v))
   add('routing-table size after building, mean', a.tableMean, b.tableMean, v => fmt(v, 1))
   add('resident memory per node after building', a.rssPerNode, b.rssPerNode, v => `${fmt(v / 1024 / 1024, 2)} MB`)
+  add('CPU per node: dialling the topology until the tables were still', a.buildCpuMsPerNode.dial, b.buildCpuMsPerNode.dial, ms)
+  add('CPU per node: its self-lookup (and the others\' answers) until the tables were still', a.buildCpuMsPerNode.selfLookups, b.buildCpuMsPerNode.selfLookups, ms)
+  add(`idle: CPU per node per minute (${clock})`, a.idle.cpuMsPerNodeMinute, b.idle.cpuMsPerNodeMinute, ms)
   add('idle: libp2p ping streams per second, whole network (connection monitor)', a.idle.pingsPerSecond, b.idle.pingsPerSecond, v => fmt(v, 1))
   add('idle: DHT streams per second, whole network', a.idle.dhtPerSecond, b.idle.dhtPerSecond, v => fmt(v, 1))
-  rows.push(['idle: event-loop delay p50 · p99', `${ms(a.idle.lagMs[0])} · ${ms(a.idle.lagMs[1])}`, `${ms(b.idle.lagMs[0])} · ${ms(b.idle.lagMs[1])}`, ''])
-  return table(`WAN, ${a.nodes || b.nodes} servers: building the network`, HEADER, rows)
+  if (a.clock === 'real') {
+    rows.push(['idle: event-loop delay p50 · p99', `${ms(a.idle.lagMs[0])} · ${ms(a.idle.lagMs[1])}`, `${ms(b.idle.lagMs[0])} · ${ms(b.idle.lagMs[1])}`, ''])
+  }
+  return table(`WAN, ${a.nodes || b.nodes} servers: building the network, and the idle network (after ageing)`, HEADER, rows)
 }
 
 /** One phase: every operation's wall time, floor, cost and success, both implementations. */
@@ -82,9 +99,9 @@ export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: Phas
     add('requests sent, p50', s => s.requests, v => fmt(v))
     add('new connections, p50', s => s.connections, v => fmt(v))
     add('failed requests, p50', s => s.failed, v => fmt(v))
+    add('CPU of the process while it ran, p50', s => s.cpuMs, ms)
     const share = (s: OpSample[], f: (v: OpSample) => boolean): number => s.length === 0 ? NaN : s.filter(f).length / s.length
-    const okOf = (v: OpSample): boolean => v.accuracy == null ? v.ok : v.accuracy === 1
-    rows.push([`${name}: success (${success})`, pct(share(x, okOf), 0), pct(share(y, okOf), 0), ratio(share(x, okOf), share(y, okOf))])
+    rows.push([`${name}: success (${success})`, pct(share(x, succeeded), 0), pct(share(y, succeeded), 0), ratio(share(x, succeeded), share(y, succeeded))])
     const meanOf = (s: OpSample[], pick: (v: OpSample) => number | undefined): number => mean(s.map(v => pick(v) ?? NaN).filter(Number.isFinite))
     const shares: Array<[string, (v: OpSample) => number | undefined]> = [
       ['accuracy (true 20 found), mean', v => v.accuracy],
@@ -97,8 +114,10 @@ export function phaseTable (phase: WanPhase, a: PhaseReport | undefined, b: Phas
       }
     }
   }
-  const lag = (p?: PhaseReport): string => p == null ? '–' : `${ms(p.lagMs[0])} · ${ms(p.lagMs[1])}`
-  rows.push(['event-loop delay p50 · p99 (timers running late: the emulation\'s own error)', lag(a), lag(b), ''])
+  if (Number.isFinite(a?.lagMs[0]) || Number.isFinite(b?.lagMs[0])) {
+    const lag = (p?: PhaseReport): string => p == null ? '–' : `${ms(p.lagMs[0])} · ${ms(p.lagMs[1])}`
+    rows.push(['event-loop delay p50 · p99 (timers running late: the real-time emulation\'s own error)', lag(a), lag(b), ''])
+  }
   const tables = (p?: PhaseReport): string => p == null ? '–' : `${fmt(p.tables[0], 1)} · ${fmt(p.tables[1])}`
   rows.push(['routing-table size of the answering servers at the end, mean · min', tables(a), tables(b), ratio(a?.tables[0] ?? NaN, b?.tables[0] ?? NaN)])
   rows.push(['phase duration', ms(a?.ms ?? NaN), ms(b?.ms ?? NaN), ratio(a?.ms ?? NaN, b?.ms ?? NaN)])
@@ -118,6 +137,7 @@ export function joinTable (a: JoinSample[], b: JoinSample[]): string {
   add('findPeer probes until found, p50', q(col(a, j => j.probes), 0.5), q(col(b, j => j.probes), 0.5), v => fmt(v))
   add(`requests the joiner sent in its first ${JOIN_WINDOW / 1_000} s, p50`, q(col(a, j => j.requests), 0.5), q(col(b, j => j.requests), 0.5), v => fmt(v))
   add('connections it opened in that time, p50', q(col(a, j => j.connections), 0.5), q(col(b, j => j.connections), 0.5), v => fmt(v))
+  add('CPU of the process from its dial to the end of that time, p50', q(col(a, j => j.cpuMs), 0.5), q(col(b, j => j.cpuMs), 0.5), ms)
   return table(`Joining the healthy network through one random server, then looked up (findPeer) by random servers one after another (${a.length} kadmium, ${b.length} js)`, HEADER, rows)
 }
 
