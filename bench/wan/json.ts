@@ -15,11 +15,11 @@
  * this shape: fields may be added, none renamed or removed.
  */
 import { mean, quantile } from '../lib/stats.ts'
-import type { JoinSample, OpSample, WanOp, WanOptions, WanReport } from './report.ts'
+import type { BenchOptions, BenchReport, HourSample, JoinSample, Op, OpSample } from '../harness/report.ts'
 import type { VirtualTimeStats } from '../lib/virtual-time.ts'
 
 /** The name of each operation in the JSON report. */
-export const JSON_OPS: Record<WanOp, string> = {
+export const JSON_OPS: Record<Op, string> = {
   closest: 'getClosestPeers-cold',
   closestWarm: 'getClosestPeers-warm',
   findPeer: 'findPeer',
@@ -27,6 +27,7 @@ export const JSON_OPS: Record<WanOp, string> = {
   get: 'get',
   provide: 'provide',
   findProviders: 'findProviders',
+  provideEach: 'provideEach',
   provideMany: 'provideMany'
 }
 
@@ -77,7 +78,10 @@ export interface JsonImpl {
     realMs: number
   }
   phases: Record<string, Record<string, JsonOp>>
+  /** Nodes that joined the healthy network (and in a `join` phase). */
   joins: { samples: number, findable: number, findableP50: number, requestsP50: number, connectionsP50: number, cpuMsP50: number }
+  /** A long run (`--hours`): one sample per hour. */
+  hours: HourSample[]
 }
 
 const finite = (values: number[]): number[] => values.filter(Number.isFinite)
@@ -117,18 +121,18 @@ function inRtt (steps: number[], rtt: number[]): number {
 }
 
 /** The largest distance of any calibration step from a whole number of round trips, in ms. */
-function offWholeRtt (report: WanReport): number {
+function offWholeRtt (report: BenchReport): number {
   const { rtt, dial, stream, request } = report.calibration
   const off = [dial, stream, request].flatMap(steps => steps.map((v, i) => Math.abs(v - Math.round(v / rtt[i]) * rtt[i])))
   return off.length === 0 ? NaN : Math.max(...off)
 }
 
 /** One implementation's report in the JSON shape. */
-export function jsonImpl (report: WanReport): JsonImpl {
+export function jsonImpl (report: BenchReport): JsonImpl {
   const phases: JsonImpl['phases'] = {}
   for (const phase of report.phases) {
     const ops: Record<string, JsonOp> = {}
-    for (const [name, samples] of Object.entries(phase.ops) as Array<[WanOp, OpSample[]]>) {
+    for (const [name, samples] of Object.entries(phase.ops) as Array<[Op, OpSample[]]>) {
       if (samples.length > 0) {
         ops[JSON_OPS[name]] = op(samples)
       }
@@ -136,16 +140,16 @@ export function jsonImpl (report: WanReport): JsonImpl {
     phases[phase.phase] = ops
   }
   const c = report.calibration
-  const joins = report.joins
+  const joins = report.phases.flatMap(p => p.joins)
   return {
     network: {
       servers: report.nodes,
-      buildMs: report.buildMs,
+      buildMs: report.build.ms,
       cpuMsPerNodeIdleMinute: report.idle.cpuMsPerNodeMinute,
-      rssBytesPerNode: report.rssPerNode,
-      buildRealMs: report.buildRealMs,
-      buildCpuMsPerNode: report.buildCpuMsPerNode,
-      tableMean: report.tableMean,
+      rssBytesPerNode: report.build.rssPerNode,
+      buildRealMs: report.build.realMs,
+      buildCpuMsPerNode: report.build.cpuMsPerNode,
+      tableMean: report.build.tableMean,
       idle: { pingsPerSecond: report.idle.pingsPerSecond, dhtPerSecond: report.idle.dhtPerSecond },
       calibration: { pairs: c.rtt.length, dialRtt: inRtt(c.dial, c.rtt), streamRtt: inRtt(c.stream, c.rtt), requestRtt: inRtt(c.request, c.rtt), offWholeRttMs: offWholeRtt(report) },
       rtt: report.rtt,
@@ -159,14 +163,15 @@ export function jsonImpl (report: WanReport): JsonImpl {
       findable: joins.length === 0 ? NaN : joins.filter(j => Number.isFinite(j.findableMs)).length / joins.length,
       findableP50: median(joins.map(j => j.findableMs)),
       requestsP50: median(joins.map((j: JoinSample) => j.requests)),
-      connectionsP50: median(joins.map(j => j.connections)),
+      connectionsP50: median(joins.map(j => j.outbound)),
       cpuMsP50: median(joins.map(j => j.cpuMs))
-    }
+    },
+    hours: report.hours
   }
 }
 
 /** The whole JSON report; `run` says how it was made. */
-export function jsonReport (kadmium: WanReport, js: WanReport, options: WanOptions, run: Record<string, unknown>): string {
+export function jsonReport (kadmium: BenchReport, js: BenchReport, options: BenchOptions, run: Record<string, unknown>): string {
   // NaN is no JSON: it is written as null
   return JSON.stringify({ kadmium: jsonImpl(kadmium), js: jsonImpl(js), run: { ...run, options } }, (_, v) => typeof v === 'number' && !Number.isFinite(v) ? null : v, 2) + '\n'
 }

@@ -6,10 +6,10 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'aegir/chai'
+import { WAN_DEFAULTS } from '../../bench/harness/report.ts'
 import { runReportChild } from '../../bench/lib/child.ts'
 import { ESCAPES_VARIABLE, SEED_VARIABLE, VirtualTime } from '../../bench/lib/virtual-time.ts'
-import { WAN_DEFAULTS } from '../../bench/wan/report.ts'
-import type { WanOptions, WanReport } from '../../bench/wan/report.ts'
+import type { BenchOptions, BenchReport } from '../../bench/harness/report.ts'
 
 /**
  * A file beside this one: its TypeScript source when the tests run from source (as
@@ -146,22 +146,25 @@ describe('virtual time: nothing escapes it', function () {
 })
 
 /** A report's figures that depend on virtual time alone: CPU, memory and real time left out. */
-function virtualFigures (report: WanReport): unknown {
-  return JSON.parse(JSON.stringify(report, (key, value) => ['cpuMs', 'cpuMsPerNodeMinute', 'buildCpuMsPerNode', 'rssPerNode', 'buildRealMs', 'realMs', 'escapes'].includes(key) ? undefined : value))
+function virtualFigures (report: BenchReport): unknown {
+  return JSON.parse(JSON.stringify(report, (key, value) => ['cpuMs', 'cpuMsPerNodeMinute', 'cpuMsPerNode', 'cpuShare', 'rssPerNode', 'heapPerNode', 'rssPerNodeStarted', 'heapPerNodeStarted', 'rssPerNodeEnd', 'heapPerNodeEnd', 'realMs', 'escapes'].includes(key) ? undefined : value))
+}
+
+/** Runs the harness's child in virtual time (with the escape watcher), quietly. */
+async function child (options: BenchOptions): Promise<BenchReport> {
+  return runReportChild([nearby('../../bench/harness/child'), '--impl', 'kadmium', '--options', JSON.stringify(options)], 110_000, 'virtual-time test', {
+    nodeArgs: ['--import', INSTALL],
+    env: { ...ENV, [SEED_VARIABLE]: String(options.seed), [ESCAPES_VARIABLE]: '1' },
+    quiet: true
+  })
 }
 
 describe('virtual time: a small emulated WAN', function () {
   this.timeout(120_000)
 
   it('gives the same times twice from the same seed, with no escape, and libp2p\'s steps in exact round trips', async () => {
-    const options: WanOptions = { ...WAN_DEFAULTS, nodes: 6, lookups: 2, ops: 1, batch: 2, joins: 1, phases: ['healthy'], ageMinutes: 0.2, idleMinutes: 0.2, impls: ['kadmium'] }
-    const script = nearby('../../bench/wan/index')
-    const run = async (): Promise<WanReport> => runReportChild([script, '--child', 'kadmium', '--options', JSON.stringify(options)], 100_000, 'virtual-time test', {
-      nodeArgs: ['--import', INSTALL],
-      env: { ...ENV, [SEED_VARIABLE]: String(options.seed), [ESCAPES_VARIABLE]: '1' },
-      quiet: true
-    })
-    const [a, b] = await Promise.all([run(), run()])
+    const options: BenchOptions = { ...WAN_DEFAULTS, nodes: 6, lookups: 2, ops: 1, batch: 2, joins: 1, phases: ['healthy'], ageMinutes: 0.2, idleMinutes: 0.2, impls: ['kadmium'] }
+    const [a, b] = await Promise.all([child(options), child(options)])
     expect(virtualFigures(a)).to.deep.equal(virtualFigures(b))
     // it did something: every operation ran and took virtual time
     const healthy = a.phases[0]
@@ -177,5 +180,20 @@ describe('virtual time: a small emulated WAN', function () {
     expect(dial).to.deep.equal(rtt.map(r => 3 * r + 1))
     expect(stream).to.deep.equal(rtt)
     expect(request).to.deep.equal(rtt)
+  })
+
+  it('lives hours with its upkeep on its own schedule, sampled every hour (--hours)', async () => {
+    // the connection monitor off (its pings would cost most of the CPU): the refresh alone
+    const report = await child({ ...WAN_DEFAULTS, nodes: 4, degree: 2, phases: [], defaults: false, ageMinutes: 0, idleMinutes: 0.1, hours: 2, impls: ['kadmium'] })
+    expect(report.hours.map(h => h.hour)).to.deep.equal([1, 2])
+    expect(report.virtualTime?.now).to.be.above(2 * 3_600_000)
+    for (const hour of report.hours) {
+      expect(hour.servers).to.equal(4)
+      // each node's refresh (every 5 to 15 minutes) looked itself up: DHT requests every hour
+      expect(hour.dhtStreams).to.be.above(0)
+      expect(hour.connectionsPerNode).to.be.above(0)
+      expect(hour.timersPerNode).to.be.above(0)
+      expect(hour.datastoreKeysPerNode).to.be.at.least(0)
+    }
   })
 })
