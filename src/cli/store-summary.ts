@@ -3,8 +3,8 @@
  * others, and the keys it provides itself, with a short list of each for the status page.
  */
 import { PROVIDED_PREFIX, PROVIDERS_DATASTORE_PREFIX, RECORDS_PREFIX } from '../constants.ts'
-import { decodeRecord } from '../records/record.ts'
 import { keyOf } from '../storage/datastore-key.ts'
+import { decodeRecord } from '../values/record.ts'
 import { displayKey, displayMultihash } from './params.ts'
 import type { ProviderStoreStats } from '../index.ts'
 import type { Datastore } from 'interface-datastore'

@@ -16,7 +16,7 @@
  */
 import { Key } from 'interface-datastore'
 import { CustomProgressEvent } from 'progress-events'
-import { kadId } from '../kademlia/keys.ts'
+import { kadId } from '../keys.ts'
 import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
 import { decodeTime, encodeTime } from '../storage/time.ts'
