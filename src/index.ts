@@ -32,7 +32,7 @@ import type { KadDHTComponents } from './service.ts'
 import type { KadDHTInit } from './settings.ts'
 
 export { KadDHT } from './service.ts'
-export type { KadDHTComponents, KadDHTStats, ProvideManyResult } from './service.ts'
+export type { KadDHTComponents, KadDHTStats, ProvideManyResult, StoredLists } from './service.ts'
 export type { KadDHTInit } from './settings.ts'
 export * from './errors.ts'
 export * as constants from './constants.ts'

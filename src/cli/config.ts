@@ -20,9 +20,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expandBootstrap, isBootstrapProfile } from './bootstrap.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
-/** The DHT protocol the daemon speaks unless told otherwise: the public Amino DHT's. */
-export const DEFAULT_PROTOCOL = '/ipfs/kad/1.0.0'
-
 /** The API port unless told otherwise. */
 export const DEFAULT_API_PORT = 5101
 
@@ -43,8 +40,8 @@ export interface DaemonConfig {
   announce: string[]
   /** Multiaddrs (with `/p2p/<id>`) dialled at start, or a profile name (`amino`). */
   bootstrap: string[]
-  /** The DHT protocol: `/ipfs/kad/1.0.0` or a private network's. */
-  protocol: string
+  /** The DHT protocol: a private network's; kadmium's default (the Amino DHT's) when unset. */
+  protocol?: string
   /** The DHT mode, passed to kadmium as it is (`server`, `client`, `auto`). */
   mode: string
   /** Which addresses are shared and accepted; kadmium's default when unset. */
@@ -171,7 +168,7 @@ export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfi
     listen: pick('listen', [DEFAULT_LISTEN]),
     announce: pick('announce', []),
     bootstrap: expandBootstrap(pick('bootstrap', [])),
-    protocol: pick('protocol', DEFAULT_PROTOCOL),
+    protocol: options.protocol ?? file.protocol,
     mode: pick('mode', 'server'),
     addresses: options.addresses ?? file.addresses,
     randomWalk: pick('randomWalk', false),

@@ -71,7 +71,7 @@ async function eachLimited<T> (items: T[], concurrency: number, work: (item: T) 
  */
 async function reconnect (node: DaemonNode, config: DaemonConfig, output: DaemonOutput, signal: AbortSignal): Promise<void> {
   const known = (await node.peerStore.all())
-    .filter(peer => peer.protocols.includes(config.protocol) && peer.addresses.length > 0 && !peer.id.equals(node.peerId))
+    .filter(peer => peer.protocols.includes(node.services.dht.protocol) && peer.addresses.length > 0 && !peer.id.equals(node.peerId))
     .slice(0, RECONNECT_MAX_PEERS)
   const targets: Array<{ label: string, dial(): Promise<unknown> }> = [
     ...config.bootstrap.map(text => ({
@@ -190,8 +190,7 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
 
   const started = Date.now()
   const queries = new QueryLog()
-  const addressScope = config.addresses ?? (config.protocol === '/ipfs/kad/1.0.0' ? 'public' : 'all')
-  const dispatcher = new Dispatcher(methods({ node, datastore, protocol: config.protocol, addressScope, dataDir: dir, started, queries }))
+  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started, queries }))
   let api: ApiServer
   try {
     api = await startApiServer({

@@ -27,7 +27,7 @@ async function runDaemon (dir: string, options: ConfigFile): Promise<void> {
   const { node, api } = daemon
   output.info(`kadmium daemon (data directory ${dir})`)
   output.info(`peer id:   ${node.peerId.toString()}`)
-  output.info(`mode:      ${node.services.dht.getMode()} on ${config.protocol}`)
+  output.info(`mode:      ${node.services.dht.getMode()} on ${node.services.dht.protocol}`)
   for (const ma of node.getMultiaddrs()) {
     output.info(`listening: ${ma.toString()}`)
   }

@@ -2,8 +2,7 @@
  * The API's methods: what each reads from its params and what it answers. Calls that go to the
  * network are tallied in the recent-queries log and report their progress events.
  */
-import { K_BUCKET_SIZE, REPROVIDE_INTERVAL } from '../constants.ts'
-import { askFindNode } from './find-node.ts'
+import { constants } from '../index.ts'
 import { decodeBytes, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
 import { storeSummary } from './store-summary.ts'
 import type { CallContext, Method, ProgressJson } from './rpc.ts'
@@ -13,7 +12,6 @@ import type { QueryLog, QueryTally } from './queries.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
-import type { Datastore } from 'interface-datastore'
 
 /** The libp2p node the daemon runs. */
 export type DaemonNode = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
@@ -21,9 +19,6 @@ export type DaemonNode = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>
 /** What the methods work on. */
 export interface MethodsInit {
   node: DaemonNode
-  datastore: Datastore
-  protocol: string
-  addressScope: 'public' | 'all'
   dataDir: string
   /** When the daemon started, in ms since the epoch. */
   started: number
@@ -104,8 +99,8 @@ export function methods (init: MethodsInit): Record<string, Method> {
       peerId: node.peerId.toString(),
       addresses: node.getMultiaddrs().map(String),
       mode: dht().getMode(),
-      protocol: init.protocol,
-      addressScope: init.addressScope,
+      protocol: dht().protocol,
+      addressScope: dht().addressScope,
       connections: node.getConnections().length,
       dataDir: init.dataDir,
       started: init.started,
@@ -122,12 +117,12 @@ export function methods (init: MethodsInit): Record<string, Method> {
           connected: await connected(node, entry.peer.peerId)
         })))
       })))
-      return { size: dht().stats().routingTableSize, kBucketSize: K_BUCKET_SIZE, buckets }
+      return { size: dht().stats().routingTableSize, kBucketSize: constants.K_BUCKET_SIZE, buckets }
     }),
 
     storeStats: method(false, p => ({ list: p.integer('list', 0, 100) ?? 0 }), async ({ list }, { signal }) => {
       const stats = dht().stats()
-      return storeSummary(init.datastore, { records: stats.records, providers: stats.providers, list, signal })
+      return storeSummary(dht(), { records: stats.records, providers: stats.providers, list, signal })
     }),
 
     counters: method(false, () => ({}), async () => {
@@ -137,7 +132,7 @@ export function methods (init: MethodsInit): Record<string, Method> {
 
     reprovider: method(false, () => ({}), async () => {
       const { reprovide, networkSize } = dht().stats()
-      return { ...reprovide, interval: REPROVIDE_INTERVAL, networkSize: networkSize ?? null }
+      return { ...reprovide, interval: constants.REPROVIDE_INTERVAL, networkSize: networkSize ?? null }
     }),
 
     recentQueries: method(false, p => ({ limit: p.integer('limit', 1, 50) }), async ({ limit }) => ({
@@ -162,7 +157,7 @@ export function methods (init: MethodsInit): Record<string, Method> {
       const bytes = key == null ? node.peerId.toMultihash().bytes : routingKey(key, keyEncoding, 'key')
       return tallied(init, 'findNode', peer.toString(), context, async ({ signal }, tally) => {
         tally.count('kadmium:lookup:ask')
-        const peers = await askFindNode(node, peer, init.protocol, bytes, { signal })
+        const peers = await dht().findNode(peer, bytes, { signal })
         tally.count('kadmium:lookup:answer')
         return { peer: peer.toString(), peers: peers.map(peerJson) }
       })

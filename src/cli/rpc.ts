@@ -7,7 +7,7 @@
  * leaves to servers (see {@link ErrorCode}). Every error carries `data.name`, the name of the
  * error behind it.
  */
-import { deadline } from '../utils/abort.ts'
+import { TimeoutError } from '../index.ts'
 import { INVALID_PARAMS, Params, RpcError } from './params.ts'
 
 /** Every error code the API answers with. */
@@ -214,7 +214,9 @@ export class Dispatcher {
   private async run (spec: Method, rawParams: unknown, options: { signal: AbortSignal, progress?(event: ProgressJson): void }): Promise<unknown> {
     const params = new Params(rawParams)
     const timeout = params.integer('timeout', 1, this.maxTimeout) ?? (spec.network ? this.networkTimeout : this.localTimeout)
-    const call = deadline(timeout, `the call took more than ${timeout} ms`, options.signal)
+    const timer = new AbortController()
+    const expiry = setTimeout(() => { timer.abort(new TimeoutError(`the call took more than ${timeout} ms`)) }, timeout)
+    const call = { signal: AbortSignal.any([options.signal, timer.signal]) }
     try {
       const running = spec.run(params, { signal: call.signal, progress: options.progress ?? (() => {}) })
       // a method that ignores its signal still gets an answer at the deadline
@@ -233,7 +235,7 @@ export class Dispatcher {
       // what an operation throws after our deadline is the deadline's doing
       throw call.signal.aborted ? call.signal.reason : err
     } finally {
-      call.clear()
+      clearTimeout(expiry)
     }
   }
 }

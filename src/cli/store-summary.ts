@@ -1,13 +1,9 @@
 /**
- * What the node stores, read from its datastore: the records and provider records it holds for
+ * What the node stores, as the DHT lists it: the records and provider records it holds for
  * others, and the keys it provides itself, with a short list of each for the status page.
  */
-import { PROVIDED_PREFIX, PROVIDERS_DATASTORE_PREFIX, RECORDS_PREFIX } from '../constants.ts'
-import { keyOf } from '../storage/datastore-key.ts'
-import { decodeRecord } from '../values/record.ts'
 import { displayKey, displayMultihash } from './params.ts'
-import type { ProviderStoreStats } from '../index.ts'
-import type { Datastore } from 'interface-datastore'
+import type { KadDHT, ProviderStoreStats } from '../index.ts'
 
 /** A stored record as the API lists it. */
 export interface RecordSummary {
@@ -32,38 +28,15 @@ export interface StoreSummary {
   providedKeys?: string[]
 }
 
-async function listKeys (datastore: Datastore, prefix: string, limit: number, signal?: AbortSignal): Promise<string[]> {
-  const out: string[] = []
-  for await (const key of datastore.queryKeys({ prefix, limit }, { signal })) {
-    try {
-      out.push(displayMultihash(keyOf(key)))
-    } catch {
-      // not one of ours
-    }
-  }
-  return out
-}
-
-/** Counts and, when `list` > 0, lists what the datastore holds. */
-export async function storeSummary (datastore: Datastore, options: { records: number, providers: ProviderStoreStats, list: number, signal?: AbortSignal }): Promise<StoreSummary> {
+/** Counts and, when `list` > 0, lists what the node stores. */
+export async function storeSummary (dht: KadDHT, options: { records: number, providers: ProviderStoreStats, list: number, signal?: AbortSignal }): Promise<StoreSummary> {
   const { list, signal } = options
-  let provided = 0
-  for await (const _ of datastore.queryKeys({ prefix: PROVIDED_PREFIX }, { signal })) { // eslint-disable-line @typescript-eslint/no-unused-vars
-    provided++
-  }
-  const summary: StoreSummary = { records: options.records, providers: options.providers, provided }
+  const stored = await dht.listStored(list, { signal })
+  const summary: StoreSummary = { records: options.records, providers: options.providers, provided: stored.provided }
   if (list > 0) {
-    summary.recordList = []
-    for await (const { value } of datastore.query({ prefix: RECORDS_PREFIX, limit: list }, { signal })) {
-      try {
-        const record = decodeRecord(value)
-        summary.recordList.push({ key: displayKey(record.key), bytes: record.value.length, received: record.timeReceived?.toISOString() ?? null })
-      } catch {
-        // unreadable: the value store deletes it when it is next read
-      }
-    }
-    summary.providerKeys = await listKeys(datastore, PROVIDERS_DATASTORE_PREFIX, list, signal)
-    summary.providedKeys = await listKeys(datastore, PROVIDED_PREFIX, list, signal)
+    summary.recordList = stored.records.map(record => ({ key: displayKey(record.key), bytes: record.bytes, received: record.received?.toISOString() ?? null }))
+    summary.providerKeys = stored.providerKeys.map(displayMultihash)
+    summary.providedKeys = stored.providedKeys.map(displayMultihash)
   }
   return summary
 }

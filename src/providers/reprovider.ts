@@ -235,6 +235,12 @@ export class Reprovider {
     yield * this.entries(`${this.init.prefix}/`, options)
   }
 
+  /** How many keys are tracked. */
+  async size (): Promise<number> {
+    await this.count()
+    return this.keys ?? 0
+  }
+
   /** Where the schedule stands. */
   stats (): ReprovideStats {
     const { state } = this

@@ -168,6 +168,22 @@ export class ValueStore {
     return valid
   }
 
+  /**
+   * The first `limit` records held, in datastore order, as stored (not validated again; an
+   * unreadable one is left out).
+   */
+  async list (limit: number, options?: AbortOptions): Promise<DHTRecord[]> {
+    const out: DHTRecord[] = []
+    for await (const { value } of this.datastore.query({ prefix: this.prefix, limit }, options)) {
+      try {
+        out.push(decodeRecord(value))
+      } catch {
+        // unreadable: deleted when it is next read or swept
+      }
+    }
+    return out
+  }
+
   /** Deletes every expired record; resolves to how many were deleted. */
   async sweep (options?: AbortOptions): Promise<number> {
     const doomed: Key[] = []
