@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process'
  * `aegir test -t node` runs them, stripping types), the compiled file when they run from dist.
  */
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
-export const CLI = fileURLToPath(new URL(`../../src/cli/index.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url))
+export const CLI = fileURLToPath(new URL(`../src/index.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url))
 
 /** How node runs {@link CLI}: with type stripping when it is the source. */
 const NODE_ARGS = FROM_SOURCE ? ['--experimental-strip-types', '--no-warnings=ExperimentalWarning', CLI] : [CLI]

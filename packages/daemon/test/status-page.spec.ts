@@ -2,10 +2,10 @@
  * The status page in a real browser: Debian's headless Chromium, driven by playwright-core.
  */
 import { expect } from 'aegir/chai'
-import { launchChromium, skipWithoutChromium } from '../utils/chromium.ts'
+import { launchChromium, skipWithoutChromium } from './chromium.ts'
 import { cleanUp, cli, cliJson, startDaemon, tempDir, until } from './processes.ts'
+import type { Chromium } from './chromium.ts'
 import type { DaemonProcess } from './processes.ts'
-import type { Chromium } from '../utils/chromium.ts'
 
 describe('kadmium status page', function () {
   this.timeout(40_000)

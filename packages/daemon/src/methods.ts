@@ -2,16 +2,16 @@
  * The API's methods: what each reads from its params and what it answers. Calls that go to the
  * network are tallied in the recent-queries log and report their progress events.
  */
-import { constants } from '../index.ts'
+import { constants } from 'kadmium'
 import { decodeBytes, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
 import { storeSummary } from './store-summary.ts'
-import type { CallContext, Method, ProgressJson } from './rpc.ts'
-import type { KadDHT } from '../index.ts'
 import type { Params, Encoding, KeyEncoding } from './params.ts'
 import type { QueryLog, QueryTally } from './queries.ts'
+import type { CallContext, Method, ProgressJson } from './rpc.ts'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { KadDHT } from 'kadmium'
 
 /** The libp2p node the daemon runs. */
 export type DaemonNode = Libp2p<{ identify: Identify, ping: Ping, dht: KadDHT }>

@@ -3,7 +3,7 @@
  * others, and the keys it provides itself, with a short list of each for the status page.
  */
 import { displayKey, displayMultihash } from './params.ts'
-import type { KadDHT, ProviderStoreStats } from '../index.ts'
+import type { KadDHT, ProviderStoreStats } from 'kadmium'
 
 /** A stored record as the API lists it. */
 export interface RecordSummary {

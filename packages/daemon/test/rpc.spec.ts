@@ -3,14 +3,14 @@
  * /kadmium/ namespace.
  */
 import { expect } from 'aegir/chai'
-import { AMINO_BOOTSTRAP } from '../../src/cli/bootstrap.ts'
-import { ConfigError, checkConfig, mergeConfig } from '../../src/cli/config.ts'
-import { kadmiumValidator } from '../../src/cli/namespace.ts'
-import { decodeBytes, displayKey, encodeBytes } from '../../src/cli/params.ts'
-import { QueryLog } from '../../src/cli/queries.ts'
-import { Dispatcher, ErrorCode, toRpcError } from '../../src/cli/rpc.ts'
-import { NotFoundError } from '../../src/errors.ts'
-import type { Method } from '../../src/cli/rpc.ts'
+import { NotFoundError } from 'kadmium'
+import { AMINO_BOOTSTRAP } from '../src/bootstrap.ts'
+import { ConfigError, checkConfig, mergeConfig } from '../src/config.ts'
+import { kadmiumValidator } from '../src/namespace.ts'
+import { decodeBytes, displayKey, encodeBytes } from '../src/params.ts'
+import { QueryLog } from '../src/queries.ts'
+import { Dispatcher, ErrorCode, toRpcError } from '../src/rpc.ts'
+import type { Method } from '../src/rpc.ts'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 

@@ -8,7 +8,7 @@
  * never replaces a value with one that sorts before it. To update a value, put one that sorts
  * after it: begin values with an increasing version or an ISO date (`2025-06-01 …`).
  */
-import type { Validator } from '../index.ts'
+import type { Validator } from 'kadmium'
 
 /** The namespace's name: keys begin with `/kadmium/`. */
 export const KADMIUM_NAMESPACE = 'kadmium'

@@ -7,7 +7,7 @@
  * leaves to servers (see {@link ErrorCode}). Every error carries `data.name`, the name of the
  * error behind it.
  */
-import { TimeoutError } from '../index.ts'
+import { TimeoutError } from 'kadmium'
 import { INVALID_PARAMS, Params, RpcError } from './params.ts'
 
 /** Every error code the API answers with. */
