@@ -5,7 +5,7 @@
  * starts from a node with no open connection (see `coldStart`).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { compareDistance, kadId } from '../../src/keys.ts'
 import { cpuMsSince } from '../lib/stats.ts'
 import { lookupFloor } from '../wan/floor.ts'
 import { closest, findPeer, findProvider, get, pings, provide, provideMany, put, sleep, streams, truth } from './operations.ts'
