@@ -245,6 +245,13 @@ export interface BenchOptions {
   phases: Phase[]
   /** libp2p's connection-manager defaults with its connection monitor on (else limits lifted and the monitor off). */
   defaults: boolean
+  /**
+   * With `defaults`: seconds between the connection monitor's pings of every connection
+   * (libp2p's default 10); 0 turns the monitor off. Neither DHT reads what it measures, and it
+   * acts only when a ping fails (it then aborts the connection), which no ping here does: it
+   * costs CPU and changes no time measured in virtual time (checked: docs/benchmarks.md).
+   */
+  pingSeconds: number
   /** Every operation starts from a node with no open connection (as a node of a network of thousands is connected to few of the peers it asks). */
   coldStart: boolean
   /** How long after an operation returned its streams and requests are still counted (messages sent without an answer, get's corrections), ms. */
@@ -286,6 +293,7 @@ export const WAN_DEFAULTS: BenchOptions = {
   churnPerMinute: 20,
   phases: [...CONDITIONS],
   defaults: true,
+  pingSeconds: 10,
   coldStart: true,
   countPauseMs: 1_000,
   ageMinutes: 10,

@@ -126,6 +126,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
       'age-minutes': { type: 'string' },
       'idle-minutes': { type: 'string' },
       'op-minutes': { type: 'string' },
+      'ping-seconds': { type: 'string' },
       hours: { type: 'string' },
       'timeout-minutes': { type: 'string' },
       impls: { type: 'string' },
@@ -153,6 +154,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
     'age-minutes': ['ageMinutes', 0, 600],
     'idle-minutes': ['idleMinutes', 0.01, 600],
     'op-minutes': ['opMinutes', 0.1, 600],
+    'ping-seconds': ['pingSeconds', 0, 3_600],
     hours: ['hours', 0, 1_000]
   } as const
   for (const [flag, [key, min, max]] of Object.entries(numbers)) {

@@ -144,6 +144,9 @@ export interface Escapes {
   /** Where the first real timer was made. */
   firstRealTimer?: string
   callbacks: Record<string, number>
+  /** `WeakRef`s and `FinalizationRegistry`s made outside Node's internals: what they see depends on the garbage collector. */
+  weakRefs: number
+  finalizationRegistries: number
 }
 
 /**
@@ -252,8 +255,18 @@ export class VirtualTime {
    * time (see {@link Escapes}). Costly (it turns on promise hooks): for tests and checks.
    */
   watchEscapes (): void {
-    const escapes: Escapes = { realTimers: 0, callbacks: {} }
+    const escapes: Escapes = { realTimers: 0, callbacks: {}, weakRefs: 0, finalizationRegistries: 0 }
     this.escapes = escapes
+    const g = globalThis as any
+    for (const [name, field] of [['WeakRef', 'weakRefs'], ['FinalizationRegistry', 'finalizationRegistries']] as const) {
+      const Real = g[name]
+      g[name] = new Proxy(Real, {
+        construct (target, args, newTarget) {
+          escapes[field]++
+          return Reflect.construct(target, args, newTarget)
+        }
+      })
+    }
     const types = new Map<number, string>()
     createHook({
       init (id, type) {

@@ -173,6 +173,9 @@ describe('virtual time: a small emulated WAN', function () {
     expect(a.virtualTime?.fired).to.be.above(1_000)
     expect(a.virtualTime?.escapes?.realTimers, a.virtualTime?.escapes?.firstRealTimer).to.equal(0)
     expect(a.virtualTime?.escapes?.callbacks).to.deep.equal({})
+    // nothing whose course the garbage collector decides
+    expect(a.virtualTime?.escapes?.weakRefs).to.equal(0)
+    expect(a.virtualTime?.escapes?.finalizationRegistries).to.equal(0)
     expect(a.virtualTime?.threadPoolCalls).to.equal(0)
     // a dial is 3 round trips (and the memory transport's own 1 ms), a stream 1, a request 1
     const { rtt, dial, stream, request } = a.calibration
