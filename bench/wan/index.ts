@@ -39,7 +39,7 @@ import { WAN_DEFAULTS } from '../harness/report.ts'
 import { benchArgs, machineLoad, runBoth } from '../harness/run.ts'
 import { isMain } from '../lib/main.ts'
 import { jsonReport } from './json.ts'
-import { buildTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
+import { buildTable, cpuTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
 import type { BenchOptions, BenchReport, Phase } from '../harness/report.ts'
 
 export { WAN_DEFAULTS } from '../harness/report.ts'
@@ -64,6 +64,7 @@ export async function runWanBench (partial: Partial<BenchOptions> = {}): Promise
       out(joinTable(a?.joins ?? [], b?.joins ?? []))
     }
   }
+  out(cpuTable(kadmium, js))
   if (options.hours > 0) {
     out(hoursTable(kadmium, js))
   }

@@ -75,6 +75,32 @@ export function buildTable (a: BenchReport, b: BenchReport): string {
   return table(`WAN, ${a.nodes || b.nodes} servers: building the network, and the idle network (after ageing)`, HEADER, rows)
 }
 
+/**
+ * Where the CPU goes, both implementations (every node of one implementation in one process, so
+ * each figure is the whole network's work): forming the network, idle, joining, and each
+ * operation of each phase (p50).
+ */
+export function cpuTable (a: BenchReport, b: BenchReport): string {
+  const rows: string[][] = []
+  const add = (name: string, x: number, y: number): void => { rows.push([name, ms(x), ms(y), ratio(x, y)]) }
+  add('forming, per node: dialling the topology until the tables were still', a.build.cpuMsPerNode.dial, b.build.cpuMsPerNode.dial)
+  add('forming, per node: the self-lookups until the tables were still', a.build.cpuMsPerNode.selfLookups, b.build.cpuMsPerNode.selfLookups)
+  add('forming, per node: both', a.build.cpuMsPerNode.dial + a.build.cpuMsPerNode.selfLookups, b.build.cpuMsPerNode.dial + b.build.cpuMsPerNode.selfLookups)
+  add(`idle, per node per ${a.clock === 'virtual' ? 'virtual ' : ''}minute (after ageing)`, a.idle.cpuMsPerNodeMinute, b.idle.cpuMsPerNodeMinute)
+  const joins = (r: BenchReport): number[] => r.phases.flatMap(p => p.joins).map(j => j.cpuMs)
+  add(`a joining node, from its dial to the end of its first ${JOIN_WINDOW / 1_000} s, p50 (the whole process)`, q(joins(a), 0.5), q(joins(b), 0.5))
+  for (const phase of a.phases.length > 0 ? a.phases : b.phases) {
+    for (const op of Object.keys(OPS) as Op[]) {
+      const x = a.phases.find(p => p.phase === phase.phase)?.ops[op] ?? []
+      const y = b.phases.find(p => p.phase === phase.phase)?.ops[op] ?? []
+      if (x.length > 0 || y.length > 0) {
+        add(`${phase.phase}: ${OPS[op].name}, p50`, q(x.map(s => s.cpuMs), 0.5), q(y.map(s => s.cpuMs), 0.5))
+      }
+    }
+  }
+  return table(`WAN, ${a.nodes || b.nodes} servers: CPU of the process (all nodes of one implementation: the whole network's work)`, HEADER, rows)
+}
+
 /** A long run (`--hours`): each hour's figures per node, both implementations. */
 export function hoursTable (a: BenchReport, b: BenchReport): string {
   const rows: string[][] = []
