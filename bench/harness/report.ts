@@ -213,6 +213,8 @@ export interface BenchReport {
   virtualTime?: VirtualTimeStats
   /** The whole child in real time, in ms. */
   realMs: number
+  /** The whole child's CPU, in ms (with the virtual clock's `now`: what a virtual second costs). */
+  cpuMs: number
 }
 
 /** Options of the harness (both transports). */
