@@ -246,6 +246,18 @@ export class RoutingTable<P> {
     }
   }
 
+  /**
+   * A liveness check that `onCheck` asked for will not come (the owner stopped): the peer stays
+   * as it was, and the newcomer waiting on it is turned away, so that the next one can be checked.
+   */
+  checkAbandoned (id: string): void {
+    const entry = this.byId.get(id)
+    const bucket = entry == null ? undefined : this.buckets[this.bucketIndex(entry.key)]
+    if (bucket?.waiting?.checking === id) {
+      bucket.waiting = undefined
+    }
+  }
+
   /** Marks a peer in the table as alive now. */
   touch (id: string): void {
     const entry = this.byId.get(id)
