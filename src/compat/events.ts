@@ -156,6 +156,17 @@ export class QueryFeed {
   }
 
   /**
+   * A FINAL_PEER for one of the closest peers, unless the mapper leaves it no address: such a peer
+   * is not handed out (`@libp2p/kad-dht` never admits it to its table, so never finds it).
+   */
+  closestPeer (peer: PeerInfo): void {
+    const mapped = this.map(peer)
+    if (mapped.multiaddrs.length > 0) {
+      this.emit({ type: EventTypes.FINAL_PEER, name: 'FINAL_PEER', from: this.init.self, peer: mapped, path: localPath() })
+    }
+  }
+
+  /**
    * Who told us of `id`: the first peer whose answer listed it, else `id` itself when it
    * answered, else us (it was known locally).
    */
