@@ -34,7 +34,7 @@ const APART = [
 /** The pure parts, and the only packages they may import at run time besides one another. */
 const PURE = [
   'keys.ts',
-  'table/routing-table.ts', 'table/group-limits.ts',
+  'table/routing-table.ts', 'table/buckets.ts', 'table/group-limits.ts',
   'query/lookup.ts', 'query/stall.ts', 'query/table-lookup.ts',
   'providers/region-plan.ts', 'providers/optimistic.ts', 'providers/network-size.ts', 'providers/schedule.ts'
 ]
