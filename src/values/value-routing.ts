@@ -106,7 +106,9 @@ export class ValueRouting {
     const confirmed = await Promise.all(closest.map(async peer => this.send(peer, record, options)))
     const count = confirmed.filter(Boolean).length
     if (count === 0) {
-      throw new NotStoredError(`none of the ${closest.length} closest peers stored the record`)
+      throw new NotStoredError(closest.length === 0
+        ? 'the record is stored on this node only: the lookup found no peer (is the node connected to the DHT?)'
+        : `the record is stored on this node only: none of the ${closest.length} closest peers stored it`)
     }
     return count
   }

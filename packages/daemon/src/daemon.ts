@@ -26,6 +26,7 @@ import { Dispatcher } from './rpc.ts'
 import type { DaemonConfig } from './config.ts'
 import type { ApiServer } from './http.ts'
 import type { DaemonNode } from './methods.ts'
+import type { PrivateKey } from '@libp2p/interface'
 import type { KadDHTInit } from 'kadmium'
 
 /** Known DHT peers dialled at start, at most. */
@@ -122,11 +123,8 @@ async function runningDaemon (dir: string): Promise<number | undefined> {
   }
 }
 
-/** Starts the daemon on the data directory `dir` with `config`. */
-export async function startDaemon (dir: string, config: DaemonConfig, output: DaemonOutput): Promise<Daemon> {
-  await ensureDataDir(dir)
-  const privateKey = await loadOrCreateKey(dir)
-  const token = await loadOrCreateToken(dir)
+/** Opens the LevelDB datastore in `dir`; its lock keeps a second daemon out. */
+async function openDatastore (dir: string): Promise<LevelDatastore> {
   const datastore = new LevelDatastore(join(dir, 'datastore'))
   try {
     await datastore.open()
@@ -137,32 +135,36 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       ? `the data directory ${dir} is in use by the daemon with process id ${other}`
       : `cannot open the datastore in ${dir} (is another daemon using it?): ${err.message}`)
   }
+  return datastore
+}
 
-  const dhtInit: Record<string, unknown> = {
+/** kadmium's options for the daemon's config: what the config leaves out, kadmium decides. */
+function dhtOptions (config: DaemonConfig): KadDHTInit {
+  const init: Record<string, unknown> = {
     protocol: config.protocol,
     // passed as it is: kadmium decides which modes it knows
     mode: config.mode,
     validators: { [KADMIUM_NAMESPACE]: kadmiumValidator }
   }
   if (config.addresses != null) {
-    dhtInit.addresses = config.addresses
+    init.addresses = config.addresses
   }
   if (config.randomWalk) {
-    dhtInit.randomWalk = { enabled: true }
+    init.randomWalk = { enabled: true }
   }
+  return init as KadDHTInit
+}
 
+/** The libp2p node: TCP and WebSocket, noise, yamux, identify, ping, AutoNAT and kadmium, with metrics in `registry` when given. */
+async function createNode (config: DaemonConfig, privateKey: PrivateKey, datastore: LevelDatastore, registry?: Registry): Promise<DaemonNode> {
   const connectionManager: Record<string, number> = {}
   for (const key of CONNECTION_LIMITS) {
     if (config[key] != null) {
       connectionManager[key] = config[key]
     }
   }
-  // the daemon's own registry: what GET /metrics serves
-  const registry = config.metrics ? new Registry() : undefined
-
-  let node: DaemonNode
   try {
-    node = await createLibp2p({
+    return await createLibp2p({
       privateKey,
       datastore,
       addresses: { listen: config.listen, announce: config.announce },
@@ -180,17 +182,51 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
         ping: ping(),
         // has peers dial our public addresses back: what confirms them for the 'auto' mode
         autoNAT: autoNAT(),
-        dht: kadDHT(dhtInit as KadDHTInit)
+        dht: kadDHT(dhtOptions(config))
       }
     })
   } catch (err: any) {
-    await datastore.close().catch(() => {})
     throw err.name === 'InvalidParametersError' ? new ConfigError(`the DHT refused a setting: ${err.message}`) : err
   }
+}
 
-  const started = Date.now()
-  const queries = new QueryLog()
-  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started, queries }))
+/**
+ * Dials the known and bootstrap peers now, and the bootstrap peers again every
+ * {@link BOOTSTRAP_RETRY_INTERVAL} while the routing table is empty; returns the function that
+ * stops it.
+ */
+function keepConnected (node: DaemonNode, config: DaemonConfig, output: DaemonOutput): () => void {
+  const running = new AbortController()
+  void reconnect(node, config, output, running.signal).catch(err => { output.warn(`reconnecting failed: ${err.message}`) })
+  const retry = setInterval(() => {
+    if (config.bootstrap.length > 0 && node.services.dht.stats().routingTableSize === 0) {
+      void reconnect(node, { ...config }, output, running.signal).catch(() => {})
+    }
+  }, BOOTSTRAP_RETRY_INTERVAL)
+  retry.unref()
+  return () => {
+    running.abort()
+    clearInterval(retry)
+  }
+}
+
+/** Starts the daemon on the data directory `dir` with `config`. */
+export async function startDaemon (dir: string, config: DaemonConfig, output: DaemonOutput): Promise<Daemon> {
+  await ensureDataDir(dir)
+  const privateKey = await loadOrCreateKey(dir)
+  const token = await loadOrCreateToken(dir)
+  const datastore = await openDatastore(dir)
+  // the daemon's own registry: what GET /metrics serves
+  const registry = config.metrics ? new Registry() : undefined
+  let node: DaemonNode
+  try {
+    node = await createNode(config, privateKey, datastore, registry)
+  } catch (err) {
+    await datastore.close().catch(() => {})
+    throw err
+  }
+
+  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started: Date.now(), queries: new QueryLog() }))
   let api: ApiServer
   try {
     api = await startApiServer({
@@ -208,21 +244,12 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       : `cannot start the API: ${err.message}`)
   }
   await writeApiInfo(dir, { url: `${api.origin}/rpc`, port: api.port, pid: process.pid, peerId: node.peerId.toString() })
-
-  const running = new AbortController()
-  void reconnect(node, config, output, running.signal).catch(err => { output.warn(`reconnecting failed: ${err.message}`) })
-  const retry = setInterval(() => {
-    if (config.bootstrap.length > 0 && node.services.dht.stats().routingTableSize === 0) {
-      void reconnect(node, { ...config }, output, running.signal).catch(() => {})
-    }
-  }, BOOTSTRAP_RETRY_INTERVAL)
-  retry.unref()
+  const disconnect = keepConnected(node, config, output)
 
   let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
-      running.abort()
-      clearInterval(retry)
+      disconnect()
       await api.close()
       await node.stop()
       await datastore.close()
