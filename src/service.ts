@@ -26,10 +26,20 @@ import type { CID } from 'multiformats/cid'
 export type { KadDHTComponents } from './assemble.ts'
 export type { ProvideManyResult } from './providers/provider-routing.ts'
 
+/** A record held for others, as {@link KadDHT.listStored} lists it. */
+export interface StoredRecord {
+  /** Its key. */
+  key: Uint8Array
+  /** The size of its value, in bytes. */
+  bytes: number
+  /** When it was received, if that can be read. */
+  received?: Date
+}
+
 /** What {@link KadDHT.listStored} lists: the first few of each, in datastore order. */
 export interface StoredLists {
-  /** Records held for others: the key, the value's size and when it was received. */
-  records: Array<{ key: Uint8Array, bytes: number, received?: Date }>
+  /** Records held for others. */
+  records: StoredRecord[]
   /** Keys with provider records held (a CID's multihash bytes). */
   providerKeys: Uint8Array[]
   /** How many keys this node provides (and provides again every 22 h). */
