@@ -3,7 +3,7 @@
  * no import that runs up a layer. The layers, top to bottom: index.ts; service.ts and
  * assemble.ts; settings.ts, mode.ts and metrics.ts; routing/; network/, records/ and
  * providers/; wire/ and storage/; kademlia/; errors.ts, constants.ts and utils/. cli/ sits
- * beside index.ts: it may import anything, and
+ * beside index.ts, as do kad-dht/ and routing-v1/ (the package's other faces): it may import anything, and
  * nothing in src imports it.
  */
 import tsParser from '@typescript-eslint/parser'
@@ -16,7 +16,7 @@ const zones = [
   { target: './src/kademlia', from: './src', except: ['./kademlia', './errors.ts'] },
   // nothing below the service imports the package's face, the service, or the CLI
   ...['kademlia', 'wire', 'storage', 'records', 'providers', 'network', 'routing', 'utils', 'errors.ts', 'constants.ts', 'settings.ts', 'mode.ts', 'metrics.ts']
-    .map(target => ({ target: `./src/${target}`, from: ['./src/index.ts', './src/service.ts', './src/assemble.ts', './src/cli', './src/kad-dht'] })),
+    .map(target => ({ target: `./src/${target}`, from: ['./src/index.ts', './src/service.ts', './src/assemble.ts', './src/cli', './src/kad-dht', './src/routing-v1'] })),
   // the lower layers do not import the layers above them
   ...['wire', 'storage', 'records', 'providers', 'network', 'utils', 'errors.ts', 'constants.ts']
     .map(target => ({ target: `./src/${target}`, from: ['./src/routing', './src/settings.ts', './src/mode.ts', './src/metrics.ts'] })),
