@@ -28,6 +28,8 @@ export interface MethodsInit {
   /** When the daemon started, in ms since the epoch. */
   started: number
   queries: QueryLog
+  /** Where the Delegated Routing V1 HTTP API is served: `http://<host>:<port>/routing/v1`. */
+  routingV1?: string
 }
 
 const ENCODINGS = ['utf8', 'base64'] as const
@@ -108,6 +110,7 @@ export function methods (init: MethodsInit): Record<string, Method> {
       addressScope: init.addressScope,
       connections: node.getConnections().length,
       dataDir: init.dataDir,
+      routingV1: init.routingV1,
       started: init.started,
       uptime: Date.now() - init.started
     })),
