@@ -112,6 +112,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
     .option('--routing-port <port>', 'the Delegated Routing V1 HTTP API\'s port (/routing/v1, public, no token), 0 for any free one (default 5102)', integer(0, 65535))
     .option('--routing-listen <host>', 'the host the Delegated Routing V1 HTTP API listens on: 0.0.0.0 or :: serves the world (default 127.0.0.1)')
+    .option('--routing-trust-proxy', 'a reverse proxy forwards every request to the Delegated Routing V1 HTTP API: tell callers apart by X-Forwarded-For')
     .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
     .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
     .option('--max-connections <n>', 'open connections at most (libp2p\'s default: 300)', integer(1, 1_000_000))
@@ -131,6 +132,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         apiPort: options.apiPort,
         routingPort: options.routingPort,
         routingListen: options.routingListen,
+        routingTrustProxy: options.routingTrustProxy,
         announce: options.announce,
         metrics: options.metrics,
         maxConnections: options.maxConnections,

@@ -65,6 +65,11 @@ export interface DaemonConfig {
   routingPort: number
   /** The host the Delegated Routing V1 HTTP API listens on (`0.0.0.0` or `::` serves the world). */
   routingListen: string
+  /**
+   * A reverse proxy forwards every request to the Delegated Routing V1 HTTP API: each caller is
+   * told apart by the last address of `X-Forwarded-For`.
+   */
+  routingTrustProxy: boolean
   /** The connection manager's limit on open connections (libp2p's default when unset). */
   maxConnections?: number
   /** Inbound connections still being upgraded at once, at most (libp2p's default when unset). */
@@ -97,6 +102,7 @@ const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> =
   metrics: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   routingPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535',
   routingListen: (v) => typeof v === 'string' && /^[\w.:-]+$/.test(v) ? undefined : 'a host: an IP address such as "0.0.0.0" or a name',
+  routingTrustProxy: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   maxConnections: positiveInteger,
   maxIncomingPendingConnections: positiveInteger,
   inboundConnectionThreshold: positiveInteger,
@@ -190,7 +196,8 @@ export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfi
     apiPort: pick('apiPort', DEFAULT_API_PORT),
     metrics: pick('metrics', false),
     routingPort: pick('routingPort', DEFAULT_ROUTING_PORT),
-    routingListen: pick('routingListen', DEFAULT_ROUTING_LISTEN)
+    routingListen: pick('routingListen', DEFAULT_ROUTING_LISTEN),
+    routingTrustProxy: pick('routingTrustProxy', false)
   }
   for (const key of CONNECTION_LIMITS) {
     const value = options[key] ?? file[key]

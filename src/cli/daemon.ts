@@ -200,7 +200,7 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
   const addressScope = config.addresses ?? (config.protocol === '/ipfs/kad/1.0.0' ? 'public' : 'all')
   let routing: RoutingListener
   try {
-    routing = await startRoutingListener({ routing: node.services.dht, port: config.routingPort, host: config.routingListen, log: output.warn })
+    routing = await startRoutingListener({ routing: node.services.dht, port: config.routingPort, host: config.routingListen, trustProxy: config.routingTrustProxy, log: output.warn })
   } catch (err: any) {
     await node.stop()
     await datastore.close().catch(() => {})

@@ -3,7 +3,9 @@
  * `node:http` server of its own, apart from the token-guarded JSON-RPC API, that hands each
  * request to the fetch handler as a `Request` (with the caller's address as the client) and
  * writes its `Response` back, streaming. Each address may hold a bounded number of connections;
- * a request on a connection past that bound is answered 429 and the connection closed.
+ * a request on a connection past that bound is answered 429 and the connection closed. Behind a
+ * reverse proxy (`trustProxy`), the client is the address the proxy names last in
+ * `X-Forwarded-For`, and the proxy's connections are not bounded per address.
  */
 import { once } from 'node:events'
 import { createServer } from 'node:http'
@@ -36,6 +38,11 @@ export interface RoutingListenerInit extends RoutingV1Init {
   port: number
   /** The host to listen on. */
   host: string
+  /**
+   * Whether a reverse proxy forwards every request: the client is then the last address of
+   * `X-Forwarded-For` (the one the proxy saw), and connections are not bounded per address.
+   */
+  trustProxy?: boolean
 }
 
 /** The running listener. */
@@ -49,12 +56,21 @@ export interface RoutingListener {
   close(): Promise<void>
 }
 
-/** A socket with how it counts against its address. */
+/** A socket, with whether it is past its address's bound of connections. */
 interface CountedSocket extends Socket {
-  /** The address it counts against (unknown when the socket closed before it was read). */
-  client?: string
   /** Whether it is past its address's bound: its requests are answered 429. */
   over?: boolean
+}
+
+/** Who sent a request: the socket's address, or behind a trusted proxy the last `X-Forwarded-For` entry. */
+function clientOf (req: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (trustProxy) {
+    const forwarded = req.headersDistinct['x-forwarded-for']?.join(',').split(',').pop()?.trim()
+    if (forwarded != null && forwarded !== '') {
+      return forwarded
+    }
+  }
+  return req.socket.remoteAddress
 }
 
 /** The request as the Fetch API's `Request`: its body streamed, its signal aborted when the caller goes away. */
@@ -119,6 +135,7 @@ function refuse (res: ServerResponse): void {
 /** Starts the listener; resolves once it listens. */
 export async function startRoutingListener (init: RoutingListenerInit): Promise<RoutingListener> {
   const routing = new RoutingV1Server(init.routing, init)
+  const trustProxy = init.trustProxy === true
   const perClient = new Map<string, number>()
   let origin = ''
 
@@ -131,7 +148,7 @@ export async function startRoutingListener (init: RoutingListenerInit): Promise<
     const gone = new AbortController()
     res.on('close', () => { gone.abort(new Error('the caller closed the connection')) })
     void (async () => {
-      const response = await routing.fetch(toRequest(req, origin, gone.signal), { client: socket.client })
+      const response = await routing.fetch(toRequest(req, origin, gone.signal), { client: clientOf(req, trustProxy) })
       await writeResponse(response, res)
     })().catch((err: any) => {
       if (!res.headersSent) {
@@ -145,12 +162,11 @@ export async function startRoutingListener (init: RoutingListenerInit): Promise<
   server.headersTimeout = ROUTING_REQUEST_TIMEOUT
   server.on('connection', (socket: CountedSocket) => {
     const client = socket.remoteAddress
-    if (client == null) {
+    if (client == null || trustProxy) {
       return
     }
     const count = (perClient.get(client) ?? 0) + 1
     perClient.set(client, count)
-    socket.client = client
     socket.over = count > ROUTING_MAX_CONNECTIONS_PER_CLIENT
     socket.once('close', () => {
       const left = (perClient.get(client) ?? 1) - 1

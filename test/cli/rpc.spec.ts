@@ -146,7 +146,8 @@ describe('daemon: params, config, namespace and query log', () => {
       apiPort: 0,
       metrics: false,
       routingPort: 5102,
-      routingListen: '127.0.0.1'
+      routingListen: '127.0.0.1',
+      routingTrustProxy: false
     })
   })
 
