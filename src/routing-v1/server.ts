@@ -166,7 +166,7 @@ export class RoutingV1Server {
       addrs: parseFilter(url.searchParams, 'filter-addrs'),
       protocols: parseFilter(url.searchParams, 'filter-protocols')
     }
-    let lookup: SharedLookup<Found>
+    let lookup: SharedLookup<FoundPeer>
     let field: 'Providers' | 'Peers' = 'Peers'
     let limit = type === NDJSON_TYPE ? STREAM_RECORDS_LIMIT : JSON_RECORDS_LIMIT
     if (route.endpoint === 'providers') {
@@ -181,7 +181,7 @@ export class RoutingV1Server {
       limit = CLOSEST_PEERS_LIMIT
       lookup = this.lookup(`closest/${keyText(route.key)}`, signal => routing.getClosestPeers(route.key, { signal }))
     }
-    const records = this.records(lookup as SharedLookup<FoundPeer>, filters, limit, request.signal)
+    const records = this.records(lookup, filters, limit, request.signal)
     if (type === NDJSON_TYPE) {
       // the headers wait for the first record, so that they can say whether there are results
       const first = await records.next()
