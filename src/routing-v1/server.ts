@@ -4,7 +4,7 @@
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { NotFoundError } from '../errors.ts'
-import { MAX_IPNS_RECORD_BYTES, ipnsRecordTimes } from '../records/ipns.ts'
+import { MAX_IPNS_RECORD_BYTES, ipnsRecordTimes } from '../values/ipns.ts'
 import { deadline } from '../utils/abort.ts'
 import { CLOSEST_PEERS_LIMIT, JSON_RECORDS_LIMIT, LOOKUP_TIMEOUT, MAX_LOOKUPS, MAX_REQUESTS, MAX_REQUESTS_PER_CLIENT, MAX_WAITING, STREAM_RECORDS_LIMIT } from './constants.ts'
 import { LookupGate, RequestLimits, TooManyRequestsError } from './limits.ts'
