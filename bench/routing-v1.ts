@@ -178,7 +178,7 @@ interface RunningServer {
 /** Starts the kadmium daemon as a user does, on a fresh data directory, dialling `bootstrap`. */
 async function startKadmium (bootstrap: string[]): Promise<RunningServer> {
   const dir = await mkdtemp(join(tmpdir(), 'kadmium-bench-routing-'))
-  const cli = fileURLToPath(new URL('../src/cli/index.js', import.meta.url))
+  const cli = fileURLToPath(new URL('../../packages/daemon/dist/src/index.js', import.meta.url))
   const args = [cli, 'daemon', '--data-dir', dir, '--protocol', BENCH_PROTOCOL, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--routing-port', '0',
     '--max-connections', '2000', '--inbound-connection-threshold', '100000', ...bootstrap.flatMap(a => ['--bootstrap', a])]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -407,9 +407,9 @@ async function load (server: ServerName, running: RunningServer, networkPid: num
 
   const greedyAgent = new Agent({ keepAlive: true, maxSockets: options.greedy, localAddress: '127.0.0.250' })
   const greedy = { sent: 0, ok: 0, refused: 0, other: 0 }
-  let contending = true
+  const contending = new AbortController()
   const greedyLoops = Array.from({ length: options.greedy }, async () => {
-    while (contending) {
+    while (!contending.signal.aborted) {
       const answer = await send(running.url, work[random.int(work.length)], greedyAgent)
       greedy.sent++
       if (answer.status === 200) {
@@ -424,7 +424,7 @@ async function load (server: ServerName, running: RunningServer, networkPid: num
     }
   })
   const contended = await drive(running.url, work.slice(0, Math.ceil(work.length * CONTENDED_SHARE)), agents, options.seconds * CONTENDED_SHARE)
-  contending = false
+  contending.abort()
   await Promise.all(greedyLoops)
   clearInterval(sampler)
   for (const agent of [...agents, greedyAgent]) {

@@ -4,8 +4,8 @@
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { NotFoundError } from '../errors.ts'
-import { MAX_IPNS_RECORD_BYTES, ipnsRecordTimes } from '../values/ipns.ts'
 import { deadline } from '../utils/abort.ts'
+import { MAX_IPNS_RECORD_BYTES, ipnsRecordTimes } from '../values/ipns.ts'
 import { CLOSEST_PEERS_LIMIT, JSON_RECORDS_LIMIT, LOOKUP_TIMEOUT, MAX_LOOKUPS, MAX_REQUESTS, MAX_REQUESTS_PER_CLIENT, MAX_WAITING, STREAM_RECORDS_LIMIT } from './constants.ts'
 import { LookupGate, RequestLimits, TooManyRequestsError } from './limits.ts'
 import { filterRecord } from './records.ts'
@@ -55,9 +55,15 @@ export interface RoutingV1Stats {
   /** Requests in flight now. */
   inFlight: number
   /** Lookups started, and requests that joined an identical one in flight instead. */
-  lookups: { started: number, joined: number }
-  /** Lookups running now, and waiting in line for a place. */
+  lookups: {
+    /** Lookups started. */
+    started: number
+    /** Requests that joined a lookup already in flight. */
+    joined: number
+  }
+  /** Lookups running now. */
   running: number
+  /** Lookups waiting in line for a place now. */
   waiting: number
 }
 

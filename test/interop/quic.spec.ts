@@ -4,9 +4,9 @@
  */
 import { quic } from '@chainsafe/libp2p-quic'
 import { expect } from 'aegir/chai'
-import drain from 'it-drain'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
+import drain from 'it-drain'
 import { connect, jsNode, kadmiumNode, stopAll } from '../utils/nodes.ts'
 import { cidOf, ipnsKey, ipnsRecord, newKey } from '../utils/records.ts'
 import type { AnyNode, JsNode, KadmiumNode, NodeOptions } from '../utils/nodes.ts'

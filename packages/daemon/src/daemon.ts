@@ -28,8 +28,8 @@ import { startRoutingListener } from './routing-server.ts'
 import { Dispatcher } from './rpc.ts'
 import type { DaemonConfig } from './config.ts'
 import type { ApiServer } from './http.ts'
-import type { RoutingListener } from './routing-server.ts'
 import type { DaemonNode } from './methods.ts'
+import type { RoutingListener } from './routing-server.ts'
 import type { KadDHTInit } from 'kadmium'
 
 /** Known DHT peers dialled at start, at most. */

@@ -16,6 +16,8 @@ function heldRouting (): { routing: RoutingV1Routing, release(): void } {
   const routing = {
     findProviders: async function * (_cid: unknown, options: { signal: AbortSignal }) {
       await Promise.race([released, new Promise(resolve => options.signal.addEventListener('abort', resolve, { once: true }))])
+      // and finds no provider
+      yield * []
     }
   } as unknown as RoutingV1Routing
   return { routing, release }

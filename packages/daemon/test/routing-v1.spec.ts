@@ -6,15 +6,15 @@
 import { get as httpGet } from 'node:http'
 import { connect as tcpConnect } from 'node:net'
 import { delegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
-import type { CID } from 'multiformats/cid'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { cleanUp, cliJson, rpc, startDaemon, tempDir, until } from './processes.ts'
 import { cidOf, closestFirst, ipnsRecord, newKey } from './records.ts'
 import type { DaemonProcess } from './processes.ts'
 import type { DelegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
+import type { CID } from 'multiformats/cid'
 import type { Socket } from 'node:net'
 
 /** The client pointed at a daemon's API (it takes the origin, and appends /routing/v1 itself). */
