@@ -16,6 +16,17 @@ export class TooManyRequestsError extends RequestError {
   }
 }
 
+/** `release` made safe to call more than once: only the first call runs it. */
+function once (release: () => void): () => void {
+  let released = false
+  return () => {
+    if (!released) {
+      released = true
+      release()
+    }
+  }
+}
+
 /** Counts requests in flight, in all and per client, and turns away those over the bounds. */
 export class RequestLimits {
   private readonly maxRequests: number
@@ -52,12 +63,7 @@ export class RequestLimits {
     if (client != null) {
       this.perClient.set(client, mine + 1)
     }
-    let released = false
-    return () => {
-      if (released) {
-        return
-      }
-      released = true
+    return once(() => {
       this.inFlight--
       if (client != null) {
         const left = (this.perClient.get(client) ?? 1) - 1
@@ -67,7 +73,7 @@ export class RequestLimits {
           this.perClient.set(client, left)
         }
       }
-    }
+    })
   }
 }
 
@@ -134,14 +140,9 @@ export class LookupGate {
   }
 
   private releaser (): () => void {
-    let released = false
-    return () => {
-      if (released) {
-        return
-      }
-      released = true
+    return once(() => {
       this.active--
       this.line.shift()?.()
-    }
+    })
   }
 }
