@@ -279,6 +279,22 @@ describe('routing v1 server: shared lookups, streaming and bounds', () => {
     expect(server.stats().inFlight).to.equal(0)
   })
 
+  it('answers at most 100 records in JSON and 1,000 in NDJSON', async () => {
+    const server = serverWith()
+    const many = await Promise.all(Array.from({ length: 1_050 }, async (_, i) => ({
+      id: i < peers.length ? peers[i].id : peerIdFromPrivateKey(await generateKeyPair('Ed25519')),
+      multiaddrs: []
+    })))
+    const path = `/routing/v1/providers/${await cidOf('many providers')}`
+    const json = server.fetch(get(path))
+    const streamed = server.fetch(get(path, { accept: 'application/x-ndjson' }))
+    await until(() => script.calls.length === 1)
+    many.forEach(peer => { script.calls[0].results.push(peer) })
+    script.calls[0].results.end()
+    expect((await (await json).json()).Providers).to.have.length(100)
+    expect(await ndjson(await streamed)).to.have.length(1_000)
+  })
+
   it('answers with what was found when the lookup runs out of time', async () => {
     const server = serverWith({ lookupTimeout: 200 })
     const responding = server.fetch(get(`/routing/v1/providers/${await cidOf('slow')}`))
