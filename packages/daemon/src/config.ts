@@ -85,6 +85,8 @@ export const CONNECTION_LIMITS = ['maxConnections', 'maxIncomingPendingConnectio
 /** The settings a config file may hold, all optional. */
 export type ConfigFile = Partial<DaemonConfig>
 
+const port = (v: unknown): string | undefined => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535'
+
 const positiveInteger = (v: unknown): string | undefined => Number.isSafeInteger(v) && (v as number) > 0 ? undefined : 'a positive integer'
 
 const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> = {
@@ -95,9 +97,9 @@ const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> =
   mode: (v) => typeof v === 'string' && v !== '' ? undefined : 'a mode name such as "server" or "client"',
   addresses: (v) => v === 'public' || v === 'all' ? undefined : '"public" or "all"',
   randomWalk: (v) => typeof v === 'boolean' ? undefined : 'true or false',
-  apiPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535',
+  apiPort: port,
   metrics: (v) => typeof v === 'boolean' ? undefined : 'true or false',
-  routingPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535',
+  routingPort: port,
   routingListen: (v) => typeof v === 'string' && /^[\w.:-]+$/.test(v) ? undefined : 'a host: an IP address such as "0.0.0.0" or a name',
   routingTrustProxy: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   maxConnections: positiveInteger,
