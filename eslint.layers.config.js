@@ -22,7 +22,7 @@ const LAYERS = [
   ['peers', 'values', 'providers'],
   ['mode.ts', 'metrics.ts', 'settings.ts'],
   ['assemble.ts', 'service.ts'],
-  ['index.ts', 'compat']
+  ['index.ts', 'compat', 'routing-v1']
 ]
 
 /** Folders of one layer that do not import each other. */

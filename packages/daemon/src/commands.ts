@@ -134,7 +134,7 @@ function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigF
   root.command('daemon')
     .description('run the DHT node and its API (Ctrl-C stops it)')
     .argument('[peers...]', 'multiaddrs to dial at start, like --bootstrap')
-    .option('--listen <multiaddr>', 'listen on this address, TCP or WebSocket: /ip4/0.0.0.0/tcp/4001, /ip6/::/tcp/4001, /ip4/0.0.0.0/tcp/4002/ws (repeatable; default /ip4/127.0.0.1/tcp/0)', collect)
+    .option('--listen <multiaddr>', 'listen on this address, TCP, QUIC or WebSocket: /ip4/0.0.0.0/tcp/4001, /ip4/0.0.0.0/udp/4001/quic-v1, /ip6/::/tcp/4001, /ip4/0.0.0.0/tcp/4002/ws (repeatable; default TCP and QUIC on 127.0.0.1, any port)', collect)
     .option('--announce <multiaddr>', 'tell peers to dial this address instead of the listen addresses (repeatable)', collect)
     .option('--bootstrap <multiaddr>', 'dial this peer at start, with /p2p/<id>, or "amino" for the public Amino DHT\'s bootstrap peers (repeatable)', collect)
     .option('--protocol <id>', 'the DHT protocol: /ipfs/kad/1.0.0 (default) or a private network\'s')
@@ -142,6 +142,9 @@ function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigF
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
+    .option('--routing-port <port>', 'the Delegated Routing V1 HTTP API\'s port (/routing/v1, public, no token), 0 for any free one (default 5102)', integer(0, 65535))
+    .option('--routing-listen <host>', 'the host the Delegated Routing V1 HTTP API listens on: 0.0.0.0 or :: serves the world (default 127.0.0.1)')
+    .option('--routing-trust-proxy', 'a reverse proxy forwards every request to the Delegated Routing V1 HTTP API: tell callers apart by X-Forwarded-For')
     .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
     .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
     .option('--max-connections <n>', 'open connections at most (libp2p\'s default: 300)', integer(1, 1_000_000))
@@ -159,6 +162,9 @@ function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigF
         addresses: options.addresses,
         randomWalk: options.randomWalk,
         apiPort: options.apiPort,
+        routingPort: options.routingPort,
+        routingListen: options.routingListen,
+        routingTrustProxy: options.routingTrustProxy,
         announce: options.announce,
         metrics: options.metrics,
         maxConnections: options.maxConnections,
@@ -183,6 +189,9 @@ function nodeCommands (root: Command, cli: Cli): void {
         cli.print(`peers      ${info.connections} connected`)
         info.addresses.forEach((a: string, i: number) => { cli.print(`${i === 0 ? 'addresses ' : '          '} ${a}`) })
         cli.print(`data dir   ${info.dataDir}`)
+        if (info.routingV1 != null) {
+          cli.print(`routing v1 ${info.routingV1}`)
+        }
       })
     })
 

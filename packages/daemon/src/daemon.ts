@@ -1,10 +1,12 @@
 /**
- * The daemon: a libp2p node (TCP and WebSocket, noise, yamux, identify, ping, AutoNAT, kadmium)
- * on a LevelDB datastore in the data directory, its API server (with Prometheus metrics when
- * asked), reconnecting to known peers, and a clean stop on SIGINT and SIGTERM.
+ * The daemon: a libp2p node (TCP, QUIC and WebSocket, noise, yamux, identify, ping, AutoNAT,
+ * kadmium) on a LevelDB datastore in the data directory, its API server (with Prometheus metrics
+ * when asked), the public Delegated Routing V1 HTTP API on a port of its own, reconnecting to
+ * known peers, and a clean stop on SIGINT and SIGTERM.
  */
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
+import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { identify, identifyPush } from '@libp2p/identify'
@@ -22,10 +24,12 @@ import { startApiServer } from './http.ts'
 import { methods } from './methods.ts'
 import { KADMIUM_NAMESPACE, kadmiumValidator } from './namespace.ts'
 import { QueryLog } from './queries.ts'
+import { startRoutingListener } from './routing-server.ts'
 import { Dispatcher } from './rpc.ts'
 import type { DaemonConfig } from './config.ts'
 import type { ApiServer } from './http.ts'
 import type { DaemonNode } from './methods.ts'
+import type { RoutingListener } from './routing-server.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { KadDHTInit } from 'kadmium'
 
@@ -45,7 +49,9 @@ export const BOOTSTRAP_RETRY_INTERVAL = 60_000
 export interface Daemon {
   node: DaemonNode
   api: ApiServer
-  /** Stops the API, the node and the datastore, and removes `api.json`. */
+  /** The Delegated Routing V1 HTTP API. */
+  routing: RoutingListener
+  /** Stops the APIs, the node and the datastore, and removes `api.json`. */
   stop(): Promise<void>
 }
 
@@ -155,7 +161,7 @@ function dhtOptions (config: DaemonConfig): KadDHTInit {
   return init as KadDHTInit
 }
 
-/** The libp2p node: TCP and WebSocket, noise, yamux, identify, ping, AutoNAT and kadmium, with metrics in `registry` when given. */
+/** The libp2p node: TCP, QUIC and WebSocket, noise, yamux, identify, ping, AutoNAT and kadmium, with metrics in `registry` when given. */
 async function createNode (config: DaemonConfig, privateKey: PrivateKey, datastore: LevelDatastore, registry?: Registry): Promise<DaemonNode> {
   const connectionManager: Record<string, number> = {}
   for (const key of CONNECTION_LIMITS) {
@@ -168,8 +174,9 @@ async function createNode (config: DaemonConfig, privateKey: PrivateKey, datasto
       privateKey,
       datastore,
       addresses: { listen: config.listen, announce: config.announce },
-      // WebSocket for browser clients, which cannot open TCP connections
-      transports: [tcp(), webSockets()],
+      // QUIC sets a connection up in one round trip (TCP, noise and yamux take three), and most
+      // Amino servers listen on it; WebSocket for browser clients, which cannot open TCP connections
+      transports: [tcp(), quic(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager,
@@ -226,7 +233,17 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
     throw err
   }
 
-  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started: Date.now(), queries: new QueryLog() }))
+  let routing: RoutingListener
+  try {
+    routing = await startRoutingListener({ routing: node.services.dht, port: config.routingPort, host: config.routingListen, trustProxy: config.routingTrustProxy, log: output.warn })
+  } catch (err: any) {
+    await node.stop()
+    await datastore.close().catch(() => {})
+    throw new ConfigError(err.code === 'EADDRINUSE'
+      ? `the routing port ${config.routingPort} is in use: pass --routing-port with another port, or 0 for any free one`
+      : `cannot start the Delegated Routing V1 HTTP API on ${config.routingListen}: ${err.message}`)
+  }
+  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started: Date.now(), queries: new QueryLog(), routingV1: routing.url }))
   let api: ApiServer
   try {
     api = await startApiServer({
@@ -237,6 +254,7 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       metrics: registry == null ? undefined : async () => ({ contentType: registry.contentType, text: await registry.metrics() })
     })
   } catch (err: any) {
+    await routing.close()
     await node.stop()
     await datastore.close().catch(() => {})
     throw new ConfigError(err.code === 'EADDRINUSE'
@@ -250,12 +268,12 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
       disconnect()
-      await api.close()
+      await Promise.all([api.close(), routing.close()])
       await node.stop()
       await datastore.close()
       await removeApiInfo(dir)
     })()
     return stopping
   }
-  return { node, api, stop }
+  return { node, api, routing, stop }
 }

@@ -23,6 +23,8 @@ export interface MethodsInit {
   /** When the daemon started, in ms since the epoch. */
   started: number
   queries: QueryLog
+  /** Where the Delegated Routing V1 HTTP API is served: `http://<host>:<port>/routing/v1`. */
+  routingV1?: string
 }
 
 const ENCODINGS = ['utf8', 'base64'] as const
@@ -107,6 +109,7 @@ function nodeMethods (init: MethodsInit): Record<string, Method> {
       addressScope: dht().addressScope,
       connections: node.getConnections().length,
       dataDir: init.dataDir,
+      routingV1: init.routingV1,
       started: init.started,
       uptime: Date.now() - init.started
     })),
