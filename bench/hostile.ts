@@ -36,7 +36,7 @@ import { Random } from './lib/random.ts'
 import { fmt, positiveInt, quantile, ratio, table } from './lib/stats.ts'
 import { ServerHandle, clientNode } from './serve.ts'
 import type { Impl } from './lib/nodes.ts'
-import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Options of the hostile-message benchmark. */
@@ -194,8 +194,8 @@ async function measure (impl: Impl, messages: Hostile[], attacker: Libp2p, probe
   try {
     const ready = await server.ready
     const target = multiaddr(ready.addrs[0])
-    const serverId = (await attacker.dial(target)).remotePeer
-    await prober.dial(target)
+    const serverId = (await dial(attacker, target)).remotePeer
+    await dial(prober, target)
     const baseline = probe(prober, serverId)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     const baselinePingMs = Math.max(...await baseline.stop())
@@ -292,10 +292,23 @@ async function answerTime (client: Libp2p, server: PeerId, bytes: Uint8Array): P
   }
 }
 
+/** Dials `target`, up to five times with 30 s each: a handshake can take seconds on a loaded machine. */
+async function dial (client: Libp2p, target: Multiaddr): Promise<Connection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.dial(target, { signal: AbortSignal.timeout(30_000) })
+    } catch (err) {
+      if (attempt === 5) {
+        throw err
+      }
+    }
+  }
+}
+
 /** A client of its own (a peer the rate limit has not seen), connected to `target`. */
 async function freshClient (target: Multiaddr): Promise<{ client: Libp2p, server: PeerId }> {
   const client = await clientNode()
-  return { client, server: (await client.dial(target)).remotePeer }
+  return { client, server: (await dial(client, target)).remotePeer }
 }
 
 /** One implementation's figures for legitimate records. */
@@ -332,7 +345,7 @@ async function measureLarge (impl: Impl, legit: Legit[], prober: Libp2p, options
   try {
     const ready = await server.ready
     const target = multiaddr(ready.addrs[0])
-    const serverId = (await prober.dial(target)).remotePeer
+    const serverId = (await dial(prober, target)).remotePeer
     const out: LargeMeasured = { rows: [], flood: { answered: 0, refused: 0, ms: NaN } }
     for (const message of legit) {
       process.stderr.write(`  [${impl}, rate limit on] ${message.name}\n`)

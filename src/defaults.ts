@@ -163,8 +163,10 @@ export const RATE_LIMIT_MAX_DELAY = 5_000
 
 /**
  * An inbound request is charged to the rate limit as one request per this many bytes (16 KiB,
- * the largest record value), at least one: a 4 MiB message costs 257 requests, more than the
- * burst, so a peer can send one now and then but not a stream of them.
+ * the largest record value by default), at least one: a 4 MiB message costs 257 requests, more
+ * than the burst. It goes once the peer's bucket is full and leaves the rest as a debt (see
+ * network/rate-limit.ts), so a peer can send one at once now and then, but a stream of them no
+ * faster than one each 5 s (800 KiB/s at the default rate).
  */
 export const RATE_LIMIT_BYTES_PER_REQUEST = 16 * 1024
 

@@ -128,11 +128,13 @@ export interface KadDHTInit {
   }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
-   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
-   * request after another is just slowed down); one that would wait more than `maxDelay` ms
-   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
-   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
-   * limit off.
+   * `perSecond` (50) sustained. A request costs one per 16 KiB it holds; one that costs more
+   * than `burst` (a large record) goes as soon as the peer's bucket is full, and leaves the rest
+   * as a debt that its next requests wait off. Requests over the rate wait their turn (a peer
+   * asking one request after another is just slowed down); one that would wait more than
+   * `maxDelay` ms (5000), which takes requests queued on parallel streams, resets its stream
+   * instead, counted as `RateLimitedError`. `stats().throttled` counts the requests held back.
+   * `false` turns the limit off.
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
