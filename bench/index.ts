@@ -13,6 +13,7 @@
  * node dist/bench/sim/reprovide.js --nodes 10000 --keys 100000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
  * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN in virtual time (npm run bench:wan; not run here)
+ * node dist/bench/routing-v1.js --requests 10000 --clients 200   # the Delegated Routing V1 HTTP API under load (not run here: ~10 min)
  * node dist/bench/bundle.js
  * ```
  *

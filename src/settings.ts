@@ -1,13 +1,17 @@
 /**
  * The options of {@link kadDHT}, checked and filled with their defaults.
  */
+import { boundClock, realClock } from './clock.ts'
 import * as C from './constants.ts'
+import * as D from './defaults.ts'
 import { InvalidParametersError } from './errors.ts'
 import { finiteNumber, positiveInteger } from './utils/numbers.ts'
+import type { Clock } from './clock.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { ReprovideProgressEvents } from './providers/reprovider.ts'
 import type { StallOptions } from './query/stall.ts'
+import type { RepublishProgressEvents } from './values/republisher.ts'
 import type { Validator } from './values/validators.ts'
 
 /** Options of {@link kadDHT}. */
@@ -125,11 +129,13 @@ export interface KadDHTInit {
   }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
-   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
-   * request after another is just slowed down); one that would wait more than `maxDelay` ms
-   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
-   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
-   * limit off.
+   * `perSecond` (50) sustained. A request costs one per 16 KiB it holds; one that costs more
+   * than `burst` (a large record) goes as soon as the peer's bucket is full, and leaves the rest
+   * as a debt that its next requests wait off. Requests over the rate wait their turn (a peer
+   * asking one request after another is just slowed down); one that would wait more than
+   * `maxDelay` ms (5000), which takes requests queued on parallel streams, resets its stream
+   * instead, counted as `RateLimitedError`. `stats().throttled` counts the requests held back.
+   * `false` turns the limit off.
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
@@ -226,6 +232,33 @@ export interface KadDHTInit {
     /** Told about each step of the schedule. */
     onProgress?(event: ReprovideProgressEvents): void
   }
+  /**
+   * Republishing the values this node keeps (`put(key, value, { keep: true })`): each is put
+   * again every `interval` ms on average (12 h), at its own phase of the interval, between half
+   * an interval and one and a half after its last put, so its records never expire (they live
+   * 48 h); at most 32 h (a put 48 h after the last would come too late). `onProgress` is told
+   * about each step: the keys due (`kadmium:republish:due`), each value put or failed, and when
+   * it waits for a DHT peer.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ republish: { interval: 4 * 60 * 60_000, onProgress: (event) => { if (event.type === 'kadmium:republish:failed') console.warn(event.detail.error) } } })
+   * ```
+   */
+  republish?: {
+    /** How often a kept value is put again, on average, in ms. */
+    interval?: number
+    /** Told about each step. */
+    onProgress?(event: RepublishProgressEvents): void
+  }
+  /**
+   * The clock every timer of the DHT runs on: lookups and their deadlines, the routing-table
+   * upkeep, the reprovide schedule, the tags, the stores' sweeps. A simulation or an emulation
+   * in virtual time passes its own; the timeouts of socket I/O stay on the host's timers.
+   *
+   * @default the host's clock (`Date.now` and `setTimeout`)
+   */
+  clock?: Clock
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
@@ -255,6 +288,10 @@ export interface Settings {
   diversity?: { maxPerBucket: number, maxPerTable: number }
   optimisticProvide: boolean
   onReprovideProgress?(event: ReprovideProgressEvents): void
+  /** How often a kept value is put again, on average, in ms. */
+  republishInterval: number
+  onRepublishProgress?(event: RepublishProgressEvents): void
+  clock: Clock
 }
 
 /** Throws {@link InvalidParametersError} unless `mode` is one of the three. */
@@ -272,7 +309,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
   if (addresses !== 'public' && addresses !== 'all') {
     throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(addresses)}`)
   }
-  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? C.QUERY_TIMEOUT)
+  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? D.QUERY_TIMEOUT)
   const kBucketSize = positiveInteger('kBucketSize', init.kBucketSize ?? C.K_BUCKET_SIZE)
   const beta = positiveInteger('beta', init.beta ?? C.BETA)
   if (beta > kBucketSize) {
@@ -281,22 +318,25 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
   return {
     protocol,
-    metricsPrefix: init.metricsPrefix ?? C.METRICS_PREFIX,
+    metricsPrefix: init.metricsPrefix ?? D.METRICS_PREFIX,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
     kBucketSize,
     alpha: positiveInteger('alpha', init.alpha ?? C.ALPHA),
     beta,
     queryTimeout,
-    requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
-    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
+    requestTimeout: Math.min(D.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? D.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
     connections: resolveConnections(init.connections),
     diversity: resolveDiversity(init.diversity ?? addresses === 'public'),
     optimisticProvide: init.optimisticProvide ?? true,
-    onReprovideProgress: init.reprovide?.onProgress
+    onReprovideProgress: init.reprovide?.onProgress,
+    republishInterval: republishInterval(init.republish?.interval),
+    onRepublishProgress: init.republish?.onProgress,
+    clock: init.clock == null ? realClock : boundClock(init.clock)
   }
 }
 
@@ -304,10 +344,20 @@ function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'r
   const { refresh, randomWalk } = init
   return {
     refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
-    joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? C.JOIN_REFRESH_WINDOW, true),
-    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? D.REFRESH_QUERY_TIMEOUT),
+    joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? D.JOIN_REFRESH_WINDOW, true),
+    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? D.RANDOM_WALK_INTERVAL) : 0
   }
+}
+
+/** The republish interval: each put comes at most 1½ intervals after the last, inside a record's life. */
+function republishInterval (given = D.REPUBLISH_INTERVAL): number {
+  const interval = positiveInteger('republish.interval', given)
+  const max = Math.floor(C.RECORD_MAX_AGE * 2 / 3)
+  if (interval > max) {
+    throw new InvalidParametersError(`republish.interval must be at most ${max} ms (a put 1½ intervals after the last must come before the record expires), got ${interval}`)
+  }
+  return interval
 }
 
 function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'] {
@@ -315,9 +365,9 @@ function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'
     return undefined
   }
   return {
-    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? C.RATE_LIMIT_PER_SECOND),
-    burst: positiveInteger('rateLimit.burst', given?.burst ?? C.RATE_LIMIT_BURST),
-    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? C.RATE_LIMIT_MAX_DELAY)
+    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? D.RATE_LIMIT_PER_SECOND),
+    burst: positiveInteger('rateLimit.burst', given?.burst ?? D.RATE_LIMIT_BURST),
+    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? D.RATE_LIMIT_MAX_DELAY)
   }
 }
 
@@ -326,11 +376,11 @@ function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['c
     throw new InvalidParametersError(`connections.keepAlive must be true or false, got ${String(given.keepAlive)}`)
   }
   return {
-    tableTag: tagValue('connections.tableTag', given.tableTag ?? C.TABLE_TAG_VALUE),
-    closeTag: tagValue('connections.closeTag', given.closeTag ?? C.CLOSE_TAG_VALUE),
+    tableTag: tagValue('connections.tableTag', given.tableTag ?? D.TABLE_TAG_VALUE),
+    closeTag: tagValue('connections.closeTag', given.closeTag ?? D.CLOSE_TAG_VALUE),
     keepAlive: given.keepAlive ?? true,
     checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
-    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? C.OUTBOUND_IDLE_TIMEOUT, true)
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true)
   }
 }
 
@@ -359,8 +409,8 @@ function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   }
   const given = typeof stall === 'object' ? stall : {}
   return {
-    initial: finiteNumber('stall.initial', given.initial ?? C.STALL_INITIAL_TIMEOUT),
-    factor: finiteNumber('stall.factor', given.factor ?? C.STALL_RTT_FACTOR),
-    min: finiteNumber('stall.min', given.min ?? C.STALL_MIN_TIMEOUT, true)
+    initial: finiteNumber('stall.initial', given.initial ?? D.STALL_INITIAL_TIMEOUT),
+    factor: finiteNumber('stall.factor', given.factor ?? D.STALL_RTT_FACTOR),
+    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true)
   }
 }

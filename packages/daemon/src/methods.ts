@@ -3,7 +3,7 @@
  * network are tallied in the recent-queries log and report their progress events.
  */
 import { constants } from 'kadmium'
-import { decodeBytes, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
+import { decodeBytes, displayKey, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
 import { storeSummary } from './store-summary.ts'
 import type { Params, Encoding, KeyEncoding } from './params.ts'
 import type { QueryLog, QueryTally } from './queries.ts'
@@ -23,12 +23,16 @@ export interface MethodsInit {
   /** When the daemon started, in ms since the epoch. */
   started: number
   queries: QueryLog
+  /** Where the Delegated Routing V1 HTTP API is served: `http://<host>:<port>/routing/v1`. */
+  routingV1?: string
 }
 
 const ENCODINGS = ['utf8', 'base64'] as const
 const KEY_ENCODINGS = ['utf8', 'base64', 'peer', 'cid'] as const
 /** The most CIDs one `provideMany` call takes. */
 const MAX_PROVIDE_MANY = 10_000
+/** The most kept values one `kept` call lists. */
+const MAX_KEPT_LIST = 1_000
 
 /** A progress event of kadmium as JSON: its type and its detail with peers as strings. */
 export function progressJson (event: { type: string, detail?: any }): ProgressJson {
@@ -91,9 +95,13 @@ async function connected (node: DaemonNode, id: PeerId): Promise<boolean> {
 
 /** Every method of the API, by name. */
 export function methods (init: MethodsInit): Record<string, Method> {
+  return { ...nodeMethods(init), ...peerMethods(init), ...valueMethods(init), ...providerMethods(init) }
+}
+
+/** What the node is and holds: info, routingTable, storeStats, counters, reprovider, recentQueries. */
+function nodeMethods (init: MethodsInit): Record<string, Method> {
   const { node } = init
   const dht = (): KadDHT => node.services.dht
-
   return {
     info: method(false, () => ({}), async () => ({
       peerId: node.peerId.toString(),
@@ -103,6 +111,7 @@ export function methods (init: MethodsInit): Record<string, Method> {
       addressScope: dht().addressScope,
       connections: node.getConnections().length,
       dataDir: init.dataDir,
+      routingV1: init.routingV1,
       started: init.started,
       uptime: Date.now() - init.started
     })),
@@ -137,8 +146,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
 
     recentQueries: method(false, p => ({ limit: p.integer('limit', 1, 50) }), async ({ limit }) => ({
       queries: init.queries.list(limit)
-    })),
+    }))
+  }
+}
 
+/** Peers: ping, findNode, closestPeers, findPeer. */
+function peerMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  return {
     ping: method(true, p => ({ peer: p.string('peer') }), async ({ peer }, context) => {
       const target = peer.startsWith('/') ? parseMultiaddr(peer, 'peer') : parsePeerId(peer, 'peer')
       return tallied(init, 'ping', peer, context, async ({ signal }, tally) => {
@@ -176,21 +192,55 @@ export function methods (init: MethodsInit): Record<string, Method> {
     })),
 
     findPeer: method(true, p => ({ peer: parsePeerId(p.string('peer'), 'peer'), useCache: p.boolean('useCache', true) }), async ({ peer, useCache }, context) =>
-      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, { ...options, useCache })))),
+      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, { ...options, useCache }))))
+  }
+}
 
+/** Values: put, get, kept, forget. */
+function valueMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  const keyParam = (p: Params): { key: string, keyBytes: Uint8Array } => {
+    const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
+    const key = p.string('key')
+    return { key, keyBytes: decodeBytes(key, keyEncoding, 'key') }
+  }
+  return {
     put: method(true, p => {
-      const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
+      const key = keyParam(p)
       const valueEncoding = p.choice<Encoding>('valueEncoding', ENCODINGS, 'utf8')
-      const key = p.string('key')
       const value = p.optionalString('value')
       if (value == null) {
         throw new RpcError(INVALID_PARAMS, '"value" must be a string')
       }
-      return { key, keyBytes: decodeBytes(key, keyEncoding, 'key'), value: decodeBytes(value, valueEncoding, 'value') }
-    }, async ({ key, keyBytes, value }, context) => tallied(init, 'put', key, context, async (options) => ({
+      return { ...key, value: decodeBytes(value, valueEncoding, 'value'), keep: p.boolean('keep', false) }
+    }, async ({ key, keyBytes, value, keep }, context) => tallied(init, 'put', key, context, async (options) => {
+      try {
+        return { key, stored: await dht().put(keyBytes, value, { ...options, keep }), kept: keep }
+      } catch (err: any) {
+        if (err.name !== 'NotStoredError') {
+          throw err
+        }
+        // kadmium stored it here before it looked for peers (and keeps it, when asked): say so, not that it failed
+        return { key, stored: 0, kept: keep }
+      }
+    })),
+
+    kept: method(false, p => ({ limit: p.integer('limit', 1, MAX_KEPT_LIST) ?? 100 }), async ({ limit }, { signal }) => {
+      const { republish } = dht().stats()
+      const kept = await dht().listKept(limit, { signal })
+      return {
+        ...republish,
+        next: republish.next == null ? null : { key: displayKey(republish.next.key), due: republish.next.due },
+        last: republish.last == null ? null : { ...republish.last, key: displayKey(republish.last.key) },
+        kept: kept.map(k => ({ key: displayKey(k.key), bytes: k.bytes, put: k.put ?? null, due: k.due }))
+      }
+    }),
+
+    forget: method(false, keyParam, async ({ key, keyBytes }, { signal }) => ({
       key,
-      stored: await dht().put(keyBytes, value, options)
-    }))),
+      forgotten: await dht().forget(keyBytes, { signal })
+    })),
 
     get: method(true, p => {
       const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
@@ -204,8 +254,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
     }, async ({ key, keyBytes, quorum, valueEncoding }, context) => tallied(init, 'get', key, context, async (options) => {
       const { text, encoding } = encodeBytes(await dht().get(keyBytes, { ...options, quorum }), valueEncoding)
       return { key, value: text, encoding }
-    })),
+    }))
+  }
+}
 
+/** Providers: provide, provideMany, findProviders, cancelReprovide. */
+function providerMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  return {
     provide: method(true, p => ({ cid: parseCid(p.string('cid'), 'cid') }), async ({ cid }, context) =>
       tallied(init, 'provide', cid.toString(), context, async (options) => ({
         cid: cid.toString(),
