@@ -181,7 +181,10 @@ export interface KadDHTInit {
    * `checkInterval` (10 min) is how often a client looks up its own id to stay connected to its
    * k closest servers, through which other nodes find it (0: never). An outbound stream is kept
    * for the next request to the same peer until it has been idle `outboundIdleTimeout` ms (5 s;
-   * 0 opens a stream for every request).
+   * 0 opens a stream for every request). With `protocolFirst` (true) a new DHT stream's protocol
+   * goes out with its first request instead of being negotiated first: a request costs one round
+   * trip on an open connection instead of two (a peer that fails such a stream before confirming
+   * the protocol is asked again, and from then on, on streams negotiated in full).
    *
    * A tag value of 0 leaves that tag off.
    *
@@ -201,6 +204,8 @@ export interface KadDHTInit {
     checkInterval?: number
     /** How long an outbound stream is kept after its last answer, in ms (0: a stream per request). */
     outboundIdleTimeout?: number
+    /** Whether a new DHT stream's protocol goes out with its first request (no round trip to negotiate it). */
+    protocolFirst?: boolean
   }
   /**
    * Optimistic providing: `provide` sends the record during its lookup to each peer that is, with
@@ -259,7 +264,7 @@ export interface Settings {
   joinWindow: number
   randomWalkInterval: number
   /** Tag values (0: no tag), keep-alive, the client's check and the outbound stream idle time (0: off). */
-  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number }
+  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number, protocolFirst: boolean }
   /** The per-peer inbound request limit, or undefined when it is off. */
   rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
@@ -335,15 +340,18 @@ function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'
 }
 
 function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['connections'] {
-  if (given.keepAlive != null && typeof given.keepAlive !== 'boolean') {
-    throw new InvalidParametersError(`connections.keepAlive must be true or false, got ${String(given.keepAlive)}`)
+  for (const flag of ['keepAlive', 'protocolFirst'] as const) {
+    if (given[flag] != null && typeof given[flag] !== 'boolean') {
+      throw new InvalidParametersError(`connections.${flag} must be true or false, got ${String(given[flag])}`)
+    }
   }
   return {
     tableTag: tagValue('connections.tableTag', given.tableTag ?? D.TABLE_TAG_VALUE),
     closeTag: tagValue('connections.closeTag', given.closeTag ?? D.CLOSE_TAG_VALUE),
     keepAlive: given.keepAlive ?? true,
     checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
-    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true)
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true),
+    protocolFirst: given.protocolFirst ?? true
   }
 }
 
