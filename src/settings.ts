@@ -150,7 +150,11 @@ export interface KadDHTInit {
    * answer is still taken if it comes within the 10 s request timeout and before the lookup
    * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
    * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
-   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
+   * answer time, at least `min` ms (1000) and at most the request timeout. Once the node has
+   * measured round trips, a request's deadline is `factor` times the round trips still ahead of
+   * it (a dial 3, a stream 1, the request 1) at its peer's round trip (or the node's typical
+   * one), at least `min` ms until it is sent and `minSent` ms (250) after; a request whose dial
+   * was late but which is then sent is waited for again. At most α stalled
    * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
    * (every request is waited for until it answers or times out).
    *
@@ -163,6 +167,8 @@ export interface KadDHTInit {
     factor?: number
     /** The shortest deadline, in ms. */
     min?: number
+    /** The shortest deadline of a request on the wire to a peer whose round trip is known, in ms. */
+    minSent?: number
   }
   /**
    * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
@@ -382,6 +388,7 @@ function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   return {
     initial: finiteNumber('stall.initial', given.initial ?? D.STALL_INITIAL_TIMEOUT),
     factor: finiteNumber('stall.factor', given.factor ?? D.STALL_RTT_FACTOR),
-    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true)
+    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true),
+    minSent: finiteNumber('stall.minSent', given.minSent ?? D.STALL_MIN_SENT_TIMEOUT, true)
   }
 }

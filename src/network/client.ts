@@ -58,6 +58,12 @@ export interface ClientInit {
 /** A request to send. */
 export type Request = OutgoingMessage
 
+/** Options of {@link Client.request}. */
+export interface RequestOptions extends AbortOptions {
+  /** Called once the request is on the wire (after any dial and stream negotiation). */
+  onSent?(): void
+}
+
 /** An outbound stream and the reader of its answers, which lives as long as the stream. */
 interface OpenStream {
   stream: Stream
@@ -110,8 +116,8 @@ export class Client {
    * a stream that ends without one, no answer within the read timeout (`TimeoutError`), or when
    * `signal` aborts (with its reason).
    */
-  async request (target: DialTarget, request: Request, options: AbortOptions = {}): Promise<Message> {
-    const { signal } = options
+  async request (target: DialTarget, request: Request, options: RequestOptions = {}): Promise<Message> {
+    const { signal, onSent } = options
     signal?.throwIfAborted()
     this.init.counters.request(request.type, 'outbound')
     const peer = this.init.idleTimeout > 0 ? peerOf(target) : undefined
@@ -119,7 +125,7 @@ export class Client {
       const kept = peer == null ? undefined : this.take(peer)
       if (kept != null) {
         try {
-          const answer = await this.exchange(kept, request, signal) as Message
+          const answer = await this.exchange(kept, request, signal, true, onSent) as Message
           this.keep(peer as string, kept)
           return answer
         } catch (err: any) {
@@ -129,7 +135,7 @@ export class Client {
           this.log.trace('kept stream to %s failed (%s): a new stream', peer, err.message)
         }
       }
-      return await this.onNewStream(target, signal, async open => await this.exchange(open, request, signal) as Message, (open) => {
+      return await this.onNewStream(target, signal, async open => await this.exchange(open, request, signal, true, onSent) as Message, (open) => {
         if (peer == null) {
           closeQuietly(open.stream)
         } else {
@@ -220,7 +226,7 @@ export class Client {
    * listener's confirmation is read before the answer (with no answer expected, after the close,
    * without waiting for it). Any failure aborts the stream.
    */
-  private async exchange (open: OpenStream, request: Request, signal?: AbortSignal, expectAnswer = true): Promise<Message | undefined> {
+  private async exchange (open: OpenStream, request: Request, signal?: AbortSignal, expectAnswer = true, onSent?: () => void): Promise<Message | undefined> {
     const { stream, answers } = open
     const limit = deadline(realClock, this.init.readTimeout, `no answer within ${this.init.readTimeout} ms`, signal)
     const onAbort = (): void => { stream.abort(limit.signal.reason) }
@@ -234,6 +240,7 @@ export class Client {
       if (!stream.send(bytes)) {
         await stream.onDrain({ signal: limit.signal })
       }
+      onSent?.()
       if (!expectAnswer) {
         await stream.close({ signal: limit.signal })
         if (open.negotiation === 'confirm') {

@@ -29,9 +29,10 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
   seeds: Iterable<P>
   /**
    * Asks one peer for the peers it knows closest to the target. Must honour `signal`, which
-   * fires on the request timeout and when the lookup ends or is aborted.
+   * fires on the request timeout and when the lookup ends or is aborted; calls `sent` (when it
+   * can tell) once the request is on the wire, any dial and stream behind it.
    */
-  ask(peer: P, signal: AbortSignal): Promise<P[]>
+  ask(peer: P, signal: AbortSignal, sent: () => void): Promise<P[]>
   /** A request that has not answered within this many milliseconds fails. */
   requestTimeout: number
   /**
@@ -43,6 +44,14 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * out.
    */
   stall?: StallOptions
+  /**
+   * With `stall`: the stall deadline of a request in ms from now, from what is known of its
+   * peer, asked when the request starts (`sent` false: a dial or a stream may come first) and
+   * again when `ask` reports it sent; undefined leaves the lookup's adaptive deadline. A request
+   * that stalled before it was sent (its dial was late) and is then sent is waited for again: a
+   * slow peer that connects is not left behind, a gone one whose dial hangs is.
+   */
+  stallAfter?(peer: P, sent: boolean): number | undefined
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -106,18 +115,37 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     const cancelTimeout = schedule(init.requestTimeout, () => {
       request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
     })
-    const stallAfter = stall?.current ?? init.requestTimeout
-    const cancelStall = stallAfter < init.requestTimeout
-      ? schedule(stallAfter, () => {
-        if (ended.signal.aborted || !lookup.stalled(peer.id)) {
-          return
-        }
-        init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
-        // its slot is free, and the lookup may be done without it
-        wake?.()
-      })
-      : undefined
-    init.ask(peer, request.signal).then(closer => {
+    let cancelStall: (() => void) | undefined
+    let sent = false
+    const arm = (after: number): void => {
+      cancelStall?.()
+      cancelStall = after < init.requestTimeout
+        ? schedule(after, () => {
+          if (ended.signal.aborted || !lookup.stalled(peer.id)) {
+            return
+          }
+          init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
+          // its slot is free, and the lookup may be done without it
+          wake?.()
+        })
+        : undefined
+    }
+    if (stall != null) {
+      arm(init.stallAfter?.(peer, false) ?? stall.current)
+    }
+    const onSent = (): void => {
+      if (sent || stall == null || ended.signal.aborted) {
+        return
+      }
+      sent = true
+      const after = init.stallAfter?.(peer, true)
+      if (after != null) {
+        // late in its dial, not gone: the lookup waits for it again
+        lookup.resumed(peer.id)
+        arm(after)
+      }
+    }
+    init.ask(peer, request.signal, onSent).then(closer => {
       if (ended.signal.aborted) {
         return
       }
