@@ -14,7 +14,7 @@ import { MessageType } from '../wire/codec.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline } from './stall.ts'
-import { learnFromLookup, lookupSeeds } from './table-lookup.ts'
+import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
 import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { StallOptions } from './stall.ts'
 import type { Clock } from '../clock.ts'
@@ -169,6 +169,7 @@ export class QueryRunner {
           this.onEvent(event, options)
         }
       })
+      learnFromOutcome(init.table, outcome)
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {

@@ -280,6 +280,8 @@ interface VirtualRun {
   endedAt: number
   /** Requests aborted, with why. */
   aborted: Array<{ id: string, reason: string }>
+  /** The lookup's unanswered peers. */
+  unanswered: string[]
   /** The most requests open at once, and the most live (open, not stalled) ones. */
   maxOpen: number
   maxLive: number
@@ -346,6 +348,7 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
     events,
     endedAt: clock.now,
     aborted,
+    unanswered: outcome.unanswered.map(p => p.id),
     maxOpen,
     maxLive
   }
@@ -603,11 +606,35 @@ describe('kademlia/lookup: stalled requests', () => {
       '1000 stall s', '1000 ask h', '1000 stall g', '1000 ask i',
       // s connects at 1.2 s and is waited for again; h and i answer, then s
       '1240 answer h', '1240 answer i',
-      '1600 answer s'
+      '1600 answer s',
+      // the lookup ended with g's dial still hanging past its stall deadline: g failed
+      '1600 fail g'
     ])
     expect(run.closest).to.deep.equal([a.id, s.id, e.id, h.id])
-    // the gone and the silent peer were open at the end: aborted, not reported
+    // both were open at the end and aborted; the silent one, sent but unanswered, is told apart
     expect(run.aborted.map(x => names.get(x.id)).sort()).to.deep.equal(['g', 'q'])
+    expect(run.unanswered).to.deep.equal([q.id])
+    const failure = run.events.find(ev => ev.type === 'fail')
+    expect(failure?.type === 'fail' && failure.error.name).to.equal('TimeoutError')
+  })
+
+  it('a dial that hangs past twice its stall deadline is given up and reported failed while the lookup goes on', async () => {
+    const target = kadId(new Uint8Array([19]))
+    const [g, s, x] = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((p, r) => compareDistance(p.key, r.key, target))
+    // g's dial hangs; s is connected at once and answers at 3 s; x quickly
+    const plans = new Map<string, Plan>([[g.id, {}], [s.id, { sent: 0, after: 3_000 }], [x.id, { sent: 10, after: 20 }]])
+    const stallAfter = (_peer: SimPeer, sent: boolean): number => sent ? 5_000 : 1_000
+    const names = new Map([[g.id, 'g'], [s.id, 's'], [x.id, 'x']])
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 3, requestTimeout: 10_000, stall: STALL, stallAfter, seeds: [g, s, x] }, peer => plans.get(peer.id) ?? 'silent')
+    expect(run.events.map(ev => `${ev.at} ${ev.type} ${names.get(ev.peer.id)}`)).to.deep.equal([
+      '0 ask g', '0 ask s', '0 ask x',
+      '20 answer x',
+      '1000 stall g',
+      '2000 fail g',
+      '3000 answer s'
+    ])
+    expect(run.aborted.map(a => names.get(a.id))).to.deep.equal(['g'])
+    expect(run.unanswered).to.deep.equal([])
   })
 
   it('at most α live requests and 2α open ones, stalled included, when every peer is silent', async () => {
