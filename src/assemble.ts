@@ -3,8 +3,10 @@
  * and the resolved settings. The service keeps the lifecycle and the public methods; this file
  * only says which part gets what.
  */
+import { AcceleratedRouting } from './accelerated/accelerated.ts'
 import * as C from './constants.ts'
 import { kadId } from './kademlia/keys.ts'
+import { setTimer } from './kademlia/run-lookup.ts'
 import { inBucket } from './kademlia/table-lookup.ts'
 import { DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
@@ -82,6 +84,8 @@ export interface Layers {
   providers: ProviderRouting
   refresher: Refresher<DHTPeer>
   networkSize: NetworkSize
+  /** The full table and its crawl; its rolling crawl runs only with `accelerated` on. */
+  accelerated: AcceleratedRouting
   /** kadmium's metrics, when libp2p was given a metrics implementation. */
   metrics?: DHTMetrics
 }
@@ -177,6 +181,28 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     }
   }, settings.mode)
 
+  const accelerated = new AcceleratedRouting({
+    self: components.peerId,
+    client,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    addresses: settings.addresses,
+    kBucketSize: settings.kBucketSize,
+    maxAddresses: C.ACCELERATED_MAX_ADDRESSES,
+    visitTimeout: C.CRAWL_VISIT_TIMEOUT,
+    log,
+    now: Date.now,
+    schedule: setTimer,
+    settings: settings.accelerated ?? { crawlInterval: C.CRAWL_INTERVAL, crawlConcurrency: C.CRAWL_CONCURRENCY, maxPeers: C.ACCELERATED_MAX_PEERS },
+    table,
+    maxDepth: C.CRAWL_MAX_DEPTH,
+    maxFailedVisits: C.CRAWL_MAX_FAILED_VISITS,
+    maxFailures: C.ACCELERATED_MAX_FAILURES,
+    idleRecheck: C.CRAWL_IDLE_RECHECK,
+    bulkConcurrency: C.BULK_SEND_CONCURRENCY,
+    requestTimeout: settings.requestTimeout,
+    selfAddresses
+  })
   const peerRouting = new PeerRouting({
     self: components.peerId,
     table,
@@ -194,8 +220,15 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     onDiscovered: hooks.onDiscovered,
     observe: (type, target, options) => {
       const observers = [metrics?.lookup(type), networkSize.observe(type, target, options)].filter(o => o != null)
-      return { event: (event) => { observers.forEach(o => { o.event(event) }) }, end: (outcome) => { observers.forEach(o => { o.end(outcome) }) } }
-    }
+      return {
+        event: (event) => {
+          observers.forEach(o => { o.event(event) })
+          accelerated.observe(event)
+        },
+        end: (outcome) => { observers.forEach(o => { o.end(outcome) }) }
+      }
+    },
+    fullView: (target, count) => accelerated.seeds(target, count)
   })
   const values = new ValueRouting({
     peerRouting,
@@ -252,6 +285,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     defaultCount: C.FIND_PROVIDERS_COUNT,
     beta: settings.beta,
     lifetime,
+    fullTable: () => accelerated.ready ? accelerated : undefined,
     optimistic: settings.optimisticProvide
       ? {
           certainty: C.OPTIMISTIC_CERTAINTY,
@@ -293,5 +327,5 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       providers: () => providerStore.stats(),
       mode: () => modes.mode
     })
-  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, networkSize, metrics }
+  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, networkSize, accelerated, metrics }
 }

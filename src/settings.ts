@@ -4,6 +4,7 @@
 import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 import { finiteNumber, positiveInteger } from './utils/numbers.ts'
+import type { AcceleratedSettings } from './accelerated/accelerated.ts'
 import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
@@ -226,6 +227,31 @@ export interface KadDHTInit {
     /** Told about each step of the schedule. */
     onProgress?(event: ReprovideProgressEvents): void
   }
+  /**
+   * The accelerated client (go's fullrt, Kubo's `AcceleratedDHTClient`), off unless `true` or an
+   * object: a rolling crawl keeps every DHT server in one full table, and every operation starts
+   * from the key's closest peers in it, so a lookup is one round of requests instead of ~4 hops,
+   * and `provideMany` and the reprovider send records straight to each key's closest peers. The
+   * node's mode and its own routing table stay as they are. Until the crawl's first pass is over
+   * (minutes on a large network), operations run the normal lookups.
+   *
+   * It costs a visit of every server once per `crawlInterval` (about 12 requests each, spread
+   * evenly over the round; at most `crawlConcurrency` at once) and about 0.5 KiB of memory per
+   * server, `maxPeers` at most.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ accelerated: { crawlInterval: 30 * 60_000, crawlConcurrency: 16 } })
+   * ```
+   */
+  accelerated?: boolean | {
+    /** The rolling crawl's round, in ms: each server is visited once per round (1 h). */
+    crawlInterval?: number
+    /** Crawl visits (each one connection) under way at once, at most (32). */
+    crawlConcurrency?: number
+    /** Servers the full table holds at most (100,000). */
+    maxPeers?: number
+  }
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
@@ -255,6 +281,8 @@ export interface Settings {
   diversity?: { maxPerBucket: number, maxPerTable: number }
   optimisticProvide: boolean
   onReprovideProgress?(event: ReprovideProgressEvents): void
+  /** The accelerated client's settings, or undefined when it is off. */
+  accelerated?: AcceleratedSettings
 }
 
 /** Throws {@link InvalidParametersError} unless `mode` is one of the three. */
@@ -296,7 +324,20 @@ export function resolveSettings (init: KadDHTInit): Settings {
     connections: resolveConnections(init.connections),
     diversity: resolveDiversity(init.diversity ?? addresses === 'public'),
     optimisticProvide: init.optimisticProvide ?? true,
-    onReprovideProgress: init.reprovide?.onProgress
+    onReprovideProgress: init.reprovide?.onProgress,
+    accelerated: resolveAccelerated(init.accelerated)
+  }
+}
+
+function resolveAccelerated (given: KadDHTInit['accelerated']): Settings['accelerated'] {
+  if (given == null || given === false) {
+    return undefined
+  }
+  const options = given === true ? {} : given
+  return {
+    crawlInterval: positiveInteger('accelerated.crawlInterval', options.crawlInterval ?? C.CRAWL_INTERVAL),
+    crawlConcurrency: positiveInteger('accelerated.crawlConcurrency', options.crawlConcurrency ?? C.CRAWL_CONCURRENCY),
+    maxPeers: positiveInteger('accelerated.maxPeers', options.maxPeers ?? C.ACCELERATED_MAX_PEERS)
   }
 }
 

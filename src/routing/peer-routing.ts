@@ -104,6 +104,11 @@ export interface PeerRoutingInit {
   onDiscovered?(peer: PeerInfo): void
   /** Gives an observer for each lookup that starts (asking with `type` about `target`, with `options`), if any. */
   observe?(type: MessageType, target: KadId, options: QueryOptions): LookupObserver | undefined
+  /**
+   * The accelerated client's start for a lookup of `target`: peers to seed it with instead of the
+   * routing table's k closest, and how many to ask at once; undefined for a normal lookup.
+   */
+  fullView?(target: KadId, count: number): { seeds: DHTPeer[], alpha: number } | undefined
 }
 
 /** Lookups over FIND_NODE. */
@@ -125,12 +130,13 @@ export class PeerRouting {
     const { init } = this
     const target = kadId(key)
     const query = deadline(init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
-    const seeds = lookupSeeds(init.table, target, init.kBucketSize)
+    const full = init.fullView?.(target, init.kBucketSize)
+    const seeds = full?.seeds ?? lookupSeeds(init.table, target, init.kBucketSize)
     const observer = init.observe?.(options.type ?? MessageType.FIND_NODE, target, options)
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
-        alpha: init.alpha,
+        alpha: full?.alpha ?? init.alpha,
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,

@@ -23,9 +23,10 @@ import type { KadId } from '../kademlia/keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
+import type { BulkEntry, BulkResult } from '../accelerated/bulk-send.ts'
 import type { ProviderStore } from '../providers/provider-store.ts'
 import type { Reprovider } from '../providers/reprovider.ts'
-import type { Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
+import type { AbortOptions, Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -119,6 +120,18 @@ export interface ProviderRoutingInit {
    * network holds more than k peers (see optimistic-provide.ts).
    */
   optimistic?: OptimisticSettings & { networkSize(): number | undefined }
+  /**
+   * The accelerated client, when it is on and its full table ready: {@link ProviderRouting.publishMany}
+   * sends through it with no lookup, and {@link ProviderRouting.publish} runs its (one-hop) lookup
+   * in full instead of optimistically.
+   */
+  fullTable?(): FullTableSender | undefined
+}
+
+/** Sends provider records straight to each key's closest peers of the full table. */
+export interface FullTableSender {
+  /** Sends each entry's key to its k closest peers; yields each entry as its sends are over. */
+  provideMany<T>(entries: Iterable<BulkEntry<T>>, options: AbortOptions): AsyncGenerator<BulkResult<T>>
 }
 
 /** Providers over ADD_PROVIDER and GET_PROVIDERS. */
@@ -175,7 +188,7 @@ export class ProviderRouting {
   async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
     const { init } = this
     const networkSize = init.optimistic?.networkSize()
-    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize) {
+    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize || init.fullTable?.() != null) {
       const { closest } = await init.peerRouting.lookup(key, options)
       return this.publishTo(key, closest, options)
     }
@@ -226,6 +239,14 @@ export class ProviderRouting {
     for (const item of items) {
       const key = keyOf(item)
       byKey.set(uint8ArrayToString(key, 'base64'), { item, key })
+    }
+    const full = init.fullTable?.()
+    if (full != null) {
+      for (const { key } of byKey.values()) {
+        await init.store.add(key, init.self, options)
+      }
+      yield * full.provideMany(byKey.values(), options)
+      return
     }
     const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
       const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)

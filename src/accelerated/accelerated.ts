@@ -1,0 +1,307 @@
+/**
+ * The accelerated client: a full table of every DHT server, kept by a rolling crawl, from which
+ * every operation starts. A lookup is seeded with the full table's closest peers and asks all of
+ * them at once: when the table is right, they answer with nobody closer and the lookup is over
+ * after one round (one hop); a peer that left is replaced by the next one, a closer peer the table
+ * lacked is asked as in any lookup, so the result is still the closest peers that answered. Bulk
+ * provides go straight to each key's closest peers (see bulk-send.ts).
+ *
+ * Until the first pass of the crawl is over the full table is not used: every operation runs the
+ * node's normal lookups (go's fullrt has nothing to offer until its first crawl ends, and provides
+ * issued meanwhile fail).
+ */
+import { CustomProgressEvent } from 'progress-events'
+import { inScope } from '../network/addresses.ts'
+import { dialTarget } from '../network/dht-peer.ts'
+import { deadline } from '../utils/abort.ts'
+import { MessageType } from '../wire/codec.ts'
+import { bulkSend } from './bulk-send.ts'
+import { Crawl } from './crawl.ts'
+import { Crawler } from './crawler.ts'
+import { FullTable } from './full-table.ts'
+import { PrefixKeys } from './prefix-keys.ts'
+import type { BulkEntry, BulkResult } from './bulk-send.ts'
+import type { CrawlProgress } from './crawl.ts'
+import type { CrawlerInit, IdentifyCensus } from './crawler.ts'
+import type { KadId } from '../kademlia/keys.ts'
+import type { RoutingTable } from '../kademlia/routing-table.ts'
+import type { LookupEvent } from '../kademlia/run-lookup.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ProgressEvent } from 'progress-events'
+
+/** The accelerated client's settings, resolved. */
+export interface AcceleratedSettings {
+  /** The rolling crawl's round, in ms. */
+  crawlInterval: number
+  /** Crawl visits under way at once, at most. */
+  crawlConcurrency: number
+  /** Servers the full table holds at most. */
+  maxPeers: number
+}
+
+/** What {@link AcceleratedRouting} needs besides what the crawler does. */
+export interface AcceleratedInit extends Omit<CrawlerInit, 'keys' | 'keepConnection'> {
+  settings: AcceleratedSettings
+  /** The node's k-bucket table: where the crawl starts, and whose peers' connections it keeps. */
+  table: RoutingTable<DHTPeer>
+  maxDepth: number
+  maxFailedVisits: number
+  maxFailures: number
+  idleRecheck: number
+  bulkConcurrency: number
+  /** The longest one bulk send may take, in ms. */
+  requestTimeout: number
+  /** Our own addresses as we announce them, sent with our provider records. */
+  selfAddresses(): Multiaddr[]
+}
+
+/** What `stats().accelerated` reports. */
+export interface AcceleratedStats extends CrawlProgress {
+  /** Servers in the full table. */
+  peers: number
+  /** Whether operations start from the full table (the first pass of the crawl is over). */
+  ready: boolean
+  /** Crawl visits under way now. */
+  crawling: number
+  /** The most crawl visits ever under way at once. */
+  peakCrawling: number
+  /** Servers refused because the full table was full. */
+  refused: number
+  /** The rolling crawl's round, in ms. */
+  crawlInterval: number
+  /** When the last full round of the rolling crawl ended (the first pass until one did), in ms since the epoch. */
+  lastFullPass?: number
+}
+
+/** What a one-pass crawl found. */
+export interface CrawlCensus extends IdentifyCensus {
+  /** Servers heard of: named by another, or a starting peer. */
+  found: number
+  /** Servers that answered. */
+  answering: number
+  /** Servers that did not (unreachable, not a DHT server, or too slow). */
+  unreachable: number
+  /** FIND_NODE requests sent. */
+  requests: number
+  /** The most visits under way at once. */
+  peakVisiting: number
+  /** How long it took, in ms. */
+  duration: number
+}
+
+/** Progress events of a crawl. */
+export type CrawlProgressEvents =
+  | ProgressEvent<'kadmium:crawl:visited', {
+    /** The peer visited. */
+    peer: DHTPeer
+    /** Whether it answered. */
+    ok: boolean
+    /** The crawl so far. */
+    progress: CrawlProgress
+  }>
+
+/** Options of a one-pass crawl. */
+export interface CrawlOptions extends AbortOptions {
+  /** Visits under way at once, at most (default 32). */
+  concurrency?: number
+  /** Told about each visit as it ends. */
+  onProgress?(event: CrawlProgressEvents): void
+}
+
+/** The full table, its rolling crawl, and the operations' hooks into them. */
+export class AcceleratedRouting {
+  /** Every server the crawl found answering. */
+  readonly table: FullTable<DHTPeer>
+  private readonly init: AcceleratedInit
+  private readonly keys = new PrefixKeys()
+  private readonly crawler: Crawler
+  private crawl: Crawl<DHTPeer>
+  private running?: AbortController
+  private loop?: Promise<void>
+  private lastFullPass?: number
+
+  constructor (init: AcceleratedInit) {
+    this.init = init
+    this.table = new FullTable({ maxPeers: init.settings.maxPeers, maxFailures: init.maxFailures })
+    this.crawler = this.makeCrawler()
+    this.crawl = this.makeCrawl(init.settings.crawlInterval)
+  }
+
+  /** Whether operations start from the full table. */
+  get ready (): boolean {
+    return this.crawl.progress().firstPassDone && this.table.size > 0
+  }
+
+  /** Starts the rolling crawl (in the background). */
+  start (): void {
+    if (this.running != null) {
+      return
+    }
+    const running = new AbortController()
+    this.running = running
+    this.crawl = this.makeCrawl(this.init.settings.crawlInterval)
+    let rounds = 0
+    this.loop = this.crawler.run(this.crawl, {
+      concurrency: this.init.settings.crawlConcurrency,
+      signal: running.signal,
+      idleRecheck: this.init.idleRecheck,
+      onIdle: () => {
+        let progress = this.crawl.progress()
+        if (!progress.firstPassDone || progress.known === 0) {
+          // the routing table's peers start the crawl, and restart it after it lost everyone
+          this.crawl.offer([...this.init.table.entries()].map(entry => entry.peer))
+          progress = this.crawl.progress()
+        }
+        if (progress.rounds > rounds || (this.lastFullPass == null && progress.firstPassEndedAt != null)) {
+          rounds = progress.rounds
+          this.lastFullPass = this.init.now()
+        }
+      },
+      onVisit: (visit, ok) => { this.learn(visit.peer, ok) }
+    }).catch(err => { this.init.log.error('the rolling crawl failed: %s', err.message) })
+  }
+
+  /** Stops the rolling crawl and waits for its visits to end. */
+  async stop (): Promise<void> {
+    this.running?.abort()
+    this.running = undefined
+    await this.loop
+  }
+
+  /**
+   * The peers a lookup for `target` starts from, and how many it asks at once: the full table's
+   * `2 × count` closest, `count` at once; undefined until the table is ready.
+   */
+  seeds (target: KadId, count: number): { seeds: DHTPeer[], alpha: number } | undefined {
+    if (!this.ready) {
+      return undefined
+    }
+    return { seeds: this.table.closest(target, 2 * count).map(entry => entry.peer), alpha: count }
+  }
+
+  /**
+   * Tells the full table and the crawl what a lookup step showed: an answer refreshes the peer
+   * (or adds it, if the crawl already knew it answering), a failure counts against it, and peers
+   * the crawl never heard of are visited soon.
+   */
+  observe (event: LookupEvent<DHTPeer>): void {
+    if (this.running == null) {
+      return
+    }
+    if (event.type === 'answer') {
+      if (this.table.has(event.peer.id)) {
+        this.table.answered(event.peer, this.init.now())
+      }
+      this.crawl.offer(event.closer.filter(peer => peer.multiaddrs.length > 0))
+    } else if (event.type === 'fail') {
+      this.table.failed(event.peer.id)
+    }
+  }
+
+  /** Sends each key's provider record to its k closest peers of the full table (see bulk-send.ts). */
+  async * provideMany<T> (entries: Iterable<BulkEntry<T>>, options: AbortOptions = {}): AsyncGenerator<BulkResult<T>> {
+    const { init } = this
+    const providers = [{ id: init.self, multiaddrs: inScope(init.addresses, init.selfAddresses()) }]
+    yield * bulkSend(entries, {
+      table: this.table,
+      kBucketSize: init.kBucketSize,
+      concurrency: init.bulkConcurrency,
+      send: async (peer, key, sendOptions) => {
+        const limit = deadline(init.requestTimeout, `sending to ${peer.id} took more than ${init.requestTimeout} ms`, sendOptions.signal)
+        try {
+          await init.client.send(dialTarget(peer, init.connectionManager), { type: MessageType.ADD_PROVIDER, key, providers }, { signal: limit.signal })
+        } finally {
+          limit.clear()
+        }
+      },
+      connected: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
+      release: async (peer) => this.release(peer)
+    }, options)
+  }
+
+  /** The full table and the crawl, for `stats().accelerated`. */
+  stats (): AcceleratedStats {
+    return {
+      ...this.crawl.progress(),
+      peers: this.table.size,
+      ready: this.ready,
+      crawling: this.crawler.visiting,
+      peakCrawling: this.crawler.peakVisiting,
+      refused: this.table.refused,
+      crawlInterval: this.init.settings.crawlInterval,
+      lastFullPass: this.lastFullPass
+    }
+  }
+
+  /** Runs one crawl pass from `start` to its end and says what it found. */
+  async census (start: DHTPeer[], options: CrawlOptions = {}): Promise<CrawlCensus> {
+    const began = this.init.now()
+    const crawler = this.makeCrawler()
+    const crawl = this.makeCrawl(0)
+    crawl.offer(start)
+    const answering: DHTPeer[] = []
+    await crawler.run(crawl, {
+      concurrency: options.concurrency ?? this.init.settings.crawlConcurrency,
+      signal: options.signal ?? new AbortController().signal,
+      onVisit: (visit, ok) => {
+        if (ok) {
+          answering.push(visit.peer)
+        }
+        if (this.running != null) {
+          // the rolling crawl runs: what this pass learnt is as good
+          this.learn(visit.peer, ok)
+        }
+        options.onProgress?.(new CustomProgressEvent('kadmium:crawl:visited', { peer: visit.peer, ok, progress: crawl.progress() }))
+      }
+    })
+    options.signal?.throwIfAborted()
+    const progress = crawl.progress()
+    return {
+      found: progress.known,
+      answering: progress.answering,
+      unreachable: progress.unreachable,
+      requests: crawler.requests,
+      peakVisiting: crawler.peakVisiting,
+      duration: this.init.now() - began,
+      ...await crawler.census(answering)
+    }
+  }
+
+  /** A visit's outcome, told to the full table. */
+  private learn (peer: DHTPeer, ok: boolean): void {
+    if (ok) {
+      this.table.answered(peer, this.init.now())
+    } else {
+      this.table.remove(peer.id)
+    }
+  }
+
+  /** Closes a connection opened only for the crawl or a bulk send. */
+  private async release (peer: DHTPeer): Promise<void> {
+    if (!this.keepConnection(peer)) {
+      await this.init.connectionManager.closeConnections(peer.peerId).catch(() => {})
+    }
+  }
+
+  private keepConnection (peer: DHTPeer): boolean {
+    return this.init.table.has(peer.id)
+  }
+
+  private makeCrawler (): Crawler {
+    return new Crawler({ ...this.init, keys: this.keys, keepConnection: (peer) => this.keepConnection(peer) })
+  }
+
+  private makeCrawl (interval: number): Crawl<DHTPeer> {
+    const { init } = this
+    return new Crawl<DHTPeer>({
+      kBucketSize: init.kBucketSize,
+      maxDepth: init.maxDepth,
+      interval,
+      maxKnown: 2 * init.settings.maxPeers,
+      maxFailedVisits: init.maxFailedVisits,
+      now: init.now
+    })
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The crawler over libp2p: runs the visits a {@link Crawl} hands out, at most `concurrency` at
+ * once, each one connection and one FIND_NODE at a time, bucket depth by bucket depth. A visit
+ * that had to dial closes its connection afterwards unless the peer is in the routing table, so
+ * the crawl's thousands of peers never pile up in the connection manager. It counts its requests
+ * and the most visits it ever had under way.
+ */
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { inScope } from '../network/addresses.ts'
+import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
+import { deadline } from '../utils/abort.ts'
+import { MessageType } from '../wire/codec.ts'
+import type { Crawl, Visit } from './crawl.ts'
+import type { PrefixKeys } from './prefix-keys.ts'
+import type { AddressScope } from '../network/addresses.ts'
+import type { Client } from '../network/client.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+
+/** What the crawler needs. */
+export interface CrawlerInit {
+  self: PeerId
+  client: Client
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  keys: PrefixKeys
+  addresses: AddressScope
+  kBucketSize: number
+  /** Addresses kept per peer named. */
+  maxAddresses: number
+  /** The longest one visit may take, in ms. */
+  visitTimeout: number
+  /** Whether a peer's connection is someone else's to keep (a routing-table peer's). */
+  keepConnection(peer: DHTPeer): boolean
+  log: Logger
+  /** The clock, in ms. */
+  now(): number
+  /** Calls `fire` after `ms` ms of the same clock; the function returned calls it off. */
+  schedule(ms: number, fire: () => void): () => void
+}
+
+/** Options of {@link Crawler.run}. */
+export interface CrawlRunOptions {
+  /** Visits under way at once, at most. */
+  concurrency: number
+  /** Ends the run; visits under way are aborted. */
+  signal: AbortSignal
+  /** Keep running when nothing is due (a rolling crawl), looking again after this many ms; undefined ends a one-pass crawl. */
+  idleRecheck?: number
+  /** Told before each look for work (a rolling crawl offers the routing table's peers). */
+  onIdle?(): void
+  /** Told about each visit as it ends, before the crawl is. */
+  onVisit?(visit: Visit<DHTPeer>, ok: boolean): void
+}
+
+/** Agents and protocols, as identify told them, of the peers that answered a crawl. */
+export interface IdentifyCensus {
+  /** Answering peers by agent version (`unknown` when identify told none). */
+  agents: Record<string, number>
+  /** Answering peers by protocol they list. */
+  protocols: Record<string, number>
+}
+
+/** Runs crawl visits over libp2p. */
+export class Crawler {
+  private readonly init: CrawlerInit
+  /** Visits under way now. */
+  visiting = 0
+  /** The most visits ever under way at once. */
+  peakVisiting = 0
+  /** FIND_NODE requests sent. */
+  requests = 0
+
+  constructor (init: CrawlerInit) {
+    this.init = init
+  }
+
+  /**
+   * Runs `crawl`: a one-pass crawl until every peer heard of was visited, a rolling one (with
+   * `idleRecheck`) until `signal` aborts.
+   */
+  async run (crawl: Crawl<DHTPeer>, options: CrawlRunOptions): Promise<void> {
+    const { signal, concurrency } = options
+    const running = new Set<Promise<void>>()
+    let wake = (): void => {}
+    while (!signal.aborted) {
+      options.onIdle?.()
+      for (let peer = running.size < concurrency ? crawl.take() : undefined; peer != null; peer = running.size < concurrency ? crawl.take() : undefined) {
+        const visit = this.visit(crawl, peer, options).finally(() => {
+          running.delete(visit)
+          wake()
+        })
+        running.add(visit)
+      }
+      const due = crawl.nextDue()
+      if (running.size === 0 && due == null && options.idleRecheck == null) {
+        break
+      }
+      // wait for a visit to end, the next peer to fall due, or the idle recheck
+      let delay: number | undefined
+      if (running.size < concurrency) {
+        delay = due == null ? options.idleRecheck : Math.max(0, due - this.init.now())
+      }
+      await new Promise<void>(resolve => {
+        const cancel = delay == null ? () => {} : this.init.schedule(delay, () => { wake() })
+        const onAbort = (): void => { wake() }
+        signal.addEventListener('abort', onAbort, { once: true })
+        wake = () => {
+          wake = () => {}
+          cancel()
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      })
+    }
+    await Promise.allSettled(running)
+  }
+
+  /** Agents and protocols of these peers, from what identify left in the peer store. */
+  async census (peers: Iterable<DHTPeer>): Promise<IdentifyCensus> {
+    const census: IdentifyCensus = { agents: {}, protocols: {} }
+    for (const peer of peers) {
+      const stored = await this.init.peerStore.get(peer.peerId).catch(() => undefined)
+      const agent = stored?.metadata.get('AgentVersion')
+      const name = agent == null ? 'unknown' : uint8ArrayToString(agent)
+      census.agents[name] = (census.agents[name] ?? 0) + 1
+      for (const protocol of stored?.protocols ?? []) {
+        census.protocols[protocol] = (census.protocols[protocol] ?? 0) + 1
+      }
+    }
+    return census
+  }
+
+  /** One visit: FIND_NODE per bucket depth until the visit has heard enough, within the visit timeout. */
+  private async visit (crawl: Crawl<DHTPeer>, peer: DHTPeer, options: CrawlRunOptions): Promise<void> {
+    const { init } = this
+    const visit = crawl.visit(peer)
+    const wasConnected = init.connectionManager.getConnections(peer.peerId).length > 0
+    const limit = deadline(init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
+    this.visiting++
+    this.peakVisiting = Math.max(this.peakVisiting, this.visiting)
+    let requests = 0
+    let ok = false
+    try {
+      do {
+        requests++
+        this.requests++
+        const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
+          type: MessageType.FIND_NODE,
+          key: init.keys.atDepth(peer.key, visit.depth)
+        }, { signal: limit.signal })
+        ok = true
+        const closer: DHTPeer[] = []
+        for (const entry of answer.closer.first(init.kBucketSize)) {
+          if (!entry.id.equals(init.self)) {
+            closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs).slice(0, init.maxAddresses)))
+          }
+        }
+        // the stop rule counts what the peer named, also those we cannot dial
+        if (!visit.answer(closer)) {
+          break
+        }
+      } while (visit.more)
+    } catch (err: any) {
+      init.log.trace('crawl visit of %p ended after %d requests: %s', peer.peerId, requests, err.message)
+    } finally {
+      limit.clear()
+      this.visiting--
+    }
+    if (!wasConnected && !init.keepConnection(peer)) {
+      await init.connectionManager.closeConnections(peer.peerId).catch(() => {})
+    }
+    options.onVisit?.(visit, ok)
+    // peers named with no address we may use are dropped here: the crawl could never visit them
+    for (const [id, named] of visit.named) {
+      if (named.multiaddrs.length === 0) {
+        visit.named.delete(id)
+      }
+    }
+    crawl.finish(visit, ok, requests)
+  }
+}
