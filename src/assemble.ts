@@ -190,6 +190,9 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     kBucketSize: settings.kBucketSize,
     maxAddresses: C.ACCELERATED_MAX_ADDRESSES,
     visitTimeout: C.CRAWL_VISIT_TIMEOUT,
+    // the k closest carry the keep-alive tag: closing their connection would only make libp2p dial again
+    keepsConnected: (peer) => settings.connections.keepAlive && table.has(peer.id) &&
+      table.closest(selfKadId, settings.kBucketSize).some(entry => entry.id === peer.id),
     log,
     now: Date.now,
     schedule: setTimer,

@@ -17,7 +17,7 @@ import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { bulkSend } from './bulk-send.ts'
 import { Crawl } from './crawl.ts'
-import { Crawler } from './crawler.ts'
+import { Crawler, closeIdle } from './crawler.ts'
 import { FullTable } from './full-table.ts'
 import { PrefixKeys } from './prefix-keys.ts'
 import type { BulkEntry, BulkResult } from './bulk-send.ts'
@@ -42,9 +42,9 @@ export interface AcceleratedSettings {
 }
 
 /** What {@link AcceleratedRouting} needs besides what the crawler does. */
-export interface AcceleratedInit extends Omit<CrawlerInit, 'keys' | 'keepConnection'> {
+export interface AcceleratedInit extends Omit<CrawlerInit, 'keys'> {
   settings: AcceleratedSettings
-  /** The node's k-bucket table: where the crawl starts, and whose peers' connections it keeps. */
+  /** The node's k-bucket table: where the crawl starts. */
   table: RoutingTable<DHTPeer>
   maxDepth: number
   maxFailedVisits: number
@@ -217,7 +217,11 @@ export class AcceleratedRouting {
         }
       },
       connected: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
-      release: async (peer) => this.release(peer)
+      release: async (peer) => {
+        if (!init.keepsConnected(peer)) {
+          await closeIdle(init.client, init.connectionManager, peer)
+        }
+      }
     }, options)
   }
 
@@ -278,19 +282,8 @@ export class AcceleratedRouting {
     }
   }
 
-  /** Closes a connection opened only for the crawl or a bulk send. */
-  private async release (peer: DHTPeer): Promise<void> {
-    if (!this.keepConnection(peer)) {
-      await this.init.connectionManager.closeConnections(peer.peerId).catch(() => {})
-    }
-  }
-
-  private keepConnection (peer: DHTPeer): boolean {
-    return this.init.table.has(peer.id)
-  }
-
   private makeCrawler (): Crawler {
-    return new Crawler({ ...this.init, keys: this.keys, keepConnection: (peer) => this.keepConnection(peer) })
+    return new Crawler({ ...this.init, keys: this.keys })
   }
 
   private makeCrawl (interval: number): Crawl<DHTPeer> {

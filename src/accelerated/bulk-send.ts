@@ -117,6 +117,14 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
     }
   }
 
+  const attempt = async (peer: DHTPeer, state: KeyState<T>): Promise<boolean> => {
+    try {
+      await init.send(peer, state.entry.key, options)
+      return true
+    } catch {
+      return false
+    }
+  }
   const sender = async (): Promise<void> => {
     for (let batch = queue.shift(); batch != null; batch = queue.shift()) {
       waiting.delete(batch.peer.id)
@@ -128,14 +136,18 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
           settle(state)
           continue
         }
-        try {
-          await init.send(batch.peer, state.entry.key, options)
+        // a peer that took a record already is tried twice (its connection may have gone under
+        // the send); one that took none gets no second try
+        let ok = await attempt(batch.peer, state)
+        if (!ok && reached) {
+          ok = await attempt(batch.peer, state)
+        }
+        state.open--
+        if (ok) {
           reached = true
           state.sent++
-          state.open--
           settle(state)
-        } catch {
-          state.open--
+        } else {
           // this peer cannot take it: the next closest can
           assign(state)
         }

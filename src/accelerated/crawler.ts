@@ -1,9 +1,9 @@
 /**
  * The crawler over libp2p: runs the visits a {@link Crawl} hands out, at most `concurrency` at
  * once, each one connection and one FIND_NODE at a time, bucket depth by bucket depth. A visit
- * that had to dial closes its connection afterwards unless the peer is in the routing table, so
- * the crawl's thousands of peers never pile up in the connection manager. It counts its requests
- * and the most visits it ever had under way.
+ * that had to dial closes its connection afterwards, so the crawl's thousands of peers never pile
+ * up in the connection manager (but to the node's k closest, which it keeps connected anyway).
+ * It counts its requests and the most visits it ever had under way.
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { inScope } from '../network/addresses.ts'
@@ -31,8 +31,8 @@ export interface CrawlerInit {
   maxAddresses: number
   /** The longest one visit may take, in ms. */
   visitTimeout: number
-  /** Whether a peer's connection is someone else's to keep (a routing-table peer's). */
-  keepConnection(peer: DHTPeer): boolean
+  /** Whether the node keeps a connection to the peer open anyway (one of its k closest): the crawl leaves it. */
+  keepsConnected(peer: DHTPeer): boolean
   log: Logger
   /** The clock, in ms. */
   now(): number
@@ -168,8 +168,8 @@ export class Crawler {
       limit.clear()
       this.visiting--
     }
-    if (!wasConnected && !init.keepConnection(peer)) {
-      await init.connectionManager.closeConnections(peer.peerId).catch(() => {})
+    if (!wasConnected && !init.keepsConnected(peer)) {
+      await closeIdle(init.client, init.connectionManager, peer)
     }
     options.onVisit?.(visit, ok)
     // peers named with no address we may use are dropped here: the crawl could never visit them
@@ -180,4 +180,17 @@ export class Crawler {
     }
     crawl.finish(visit, ok, requests)
   }
+}
+
+/**
+ * Closes the stream kept for `peer` and then its connections that carry no other stream: a
+ * connection the crawl or a bulk send opened goes once its questions are answered, unless a
+ * lookup or another service uses it meanwhile.
+ */
+export async function closeIdle (client: Client, connectionManager: ConnectionManager, peer: DHTPeer): Promise<void> {
+  await client.release(peer.id)
+  await Promise.all(connectionManager.getConnections(peer.peerId)
+    // a stream still writable is someone's request (ours are closed for writing by now)
+    .filter(connection => connection.streams.every(stream => stream.writeStatus !== 'writable'))
+    .map(async connection => connection.close().catch(() => {})))
 }

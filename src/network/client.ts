@@ -123,13 +123,18 @@ export class Client {
     }
   }
 
+  /** Closes the stream kept for `peer` (a peer id string), if any: its asker has no more questions. */
+  async release (peer: string): Promise<void> {
+    const kept = this.take(peer)
+    if (kept != null) {
+      await kept.stream.close().catch(err => { kept.stream.abort(err) })
+    }
+  }
+
   /** Closes every kept stream (when the service stops). */
   closeAll (): void {
     for (const peer of [...this.kept.keys()]) {
-      const kept = this.take(peer)
-      if (kept != null) {
-        closeQuietly(kept.stream)
-      }
+      void this.release(peer)
     }
   }
 

@@ -1,0 +1,252 @@
+/**
+ * The accelerated client in a 30-server mixed network of kadmium and `@libp2p/kad-dht` nodes
+ * over libp2p's memory transport: the crawl, one-hop closest peers against the brute-force
+ * truth, providing both ways, bulk providing, operations before the first pass ends, and the
+ * crawl's concurrency counted at the servers.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, identifyPush } from '@libp2p/identify'
+import { kadDHT as jsKadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { memory } from '@libp2p/memory'
+import { ping } from '@libp2p/ping'
+import { expect } from 'aegir/chai'
+import drain from 'it-drain'
+import { createLibp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { kadDHT } from '../../src/index.ts'
+import { TEST_PROTOCOL, components, connect, eventually, stopAll, trueClosest } from '../utils/nodes.ts'
+import type { KadDHTInit } from '../../src/index.ts'
+import type { AnyNode, JsNode, KadmiumNode } from '../utils/nodes.ts'
+import type { Libp2p, PeerId, PeerInfo, Stream } from '@libp2p/interface'
+
+let counter = 0
+
+function memoryBase (): any {
+  return {
+    addresses: { listen: [`/memory/kadmium-accel-${process.pid}-${counter++}`] },
+    transports: [memory()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: 500, inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1_000 }
+  }
+}
+
+async function kadmiumMemoryNode (init: KadDHTInit = {}): Promise<KadmiumNode> {
+  return createLibp2p({
+    ...memoryBase(),
+    services: { identify: identify(), identifyPush: identifyPush(), ping: ping(), dht: kadDHT({ protocol: TEST_PROTOCOL, addresses: 'all', ...init }) }
+  }) as Promise<KadmiumNode>
+}
+
+async function jsMemoryNode (): Promise<JsNode> {
+  return createLibp2p({
+    ...memoryBase(),
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      dht: jsKadDHT({ protocol: TEST_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true })
+    }
+  }) as Promise<JsNode>
+}
+
+/** The providers of `cid` in a server's own store (read from each implementation's store). */
+async function storedProviders (server: AnyNode, cid: CID): Promise<PeerId[]> {
+  const dht = server.services.dht as any
+  return dht.layers != null ? dht.layers.providerStore.get(cid.multihash.bytes) : dht.providers.getProviders(cid)
+}
+
+async function cidOf (text: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text)))
+}
+
+async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of source) {
+    out.push(item)
+  }
+  return out
+}
+
+/**
+ * Counts the DHT streams `node` has open at once, from the moment its connection manager opened
+ * one until it was closed or aborted: a crawl visit holds one such stream from its first request
+ * to its end, so this is the crawl's concurrency as the connection manager sees it.
+ */
+function countOpenStreams (node: Libp2p): { open: number, peak: number, total: number } {
+  const count = { open: 0, peak: 0, total: 0 }
+  const connectionManager = components(node).connectionManager
+  const openStream = connectionManager.openStream.bind(connectionManager)
+  connectionManager.openStream = async (target: any, protocol: string, options: any): Promise<Stream> => {
+    const stream: Stream = await openStream(target, protocol, options)
+    if (protocol === TEST_PROTOCOL) {
+      count.open++
+      count.total++
+      count.peak = Math.max(count.peak, count.open)
+      let open = true
+      const done = (): void => {
+        if (open) {
+          open = false
+          count.open--
+        }
+      }
+      const close = stream.close.bind(stream)
+      const abort = stream.abort.bind(stream)
+      stream.close = async (closeOptions) => { done(); await close(closeOptions) }
+      stream.abort = (err) => { done(); abort(err) }
+      stream.addEventListener('close', done, { once: true })
+    }
+    return stream
+  }
+  return count
+}
+
+describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` network (memory transport)', function () {
+  this.timeout(180_000)
+  let kadmium: KadmiumNode[] = []
+  let js: JsNode[] = []
+  let servers: AnyNode[] = []
+  let extra: Libp2p[] = []
+
+  before(async () => {
+    kadmium = await Promise.all(Array.from({ length: 15 }, async () => kadmiumMemoryNode({ mode: 'server' })))
+    js = await Promise.all(Array.from({ length: 15 }, async () => jsMemoryNode()))
+    servers = [...kadmium, ...js]
+    // a ring with chords: every node knows two others, nobody knows everyone
+    await Promise.all(servers.map(async (node, i) => {
+      await connect(node, servers[(i + 1) % servers.length])
+      await connect(node, servers[(i + 7) % servers.length])
+    }))
+    for (const node of kadmium) {
+      await drain(node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes))
+    }
+  })
+
+  afterEach(async () => {
+    await stopAll(extra.splice(0))
+  })
+
+  after(async () => {
+    await stopAll(servers)
+  })
+
+  it('crawl() finds every server, within its concurrency counted at the servers, and closes what it opened', async () => {
+    // no lookups of its own (refresh, the client's check of its closest): only the crawl asks; no
+    // keep-alive for its closest, whose connections a crawl leaves open
+    const crawler = await kadmiumMemoryNode({ mode: 'client', refresh: { enabled: false }, connections: { checkInterval: 0, keepAlive: false } })
+    extra.push(crawler)
+    await connect(crawler, js[3])
+    const streams = countOpenStreams(crawler)
+    let closed = 0
+    crawler.addEventListener('connection:close', () => { closed++ })
+    const census = await crawler.services.dht.crawl({ concurrency: 4 })
+    expect(census.found).to.equal(servers.length)
+    expect(census.answering).to.equal(servers.length)
+    expect(census.unreachable).to.equal(0)
+    // a visit's requests share one stream (kept for reuse): a stream per visit, at least
+    expect(streams.total).to.be.within(servers.length, census.requests)
+    // each visit asks one depth at a time on one stream, closed when the visit ends: never more
+    // than 4 of them open at once
+    expect(streams.peak).to.be.within(2, 4)
+    expect(census.peakVisiting).to.be.within(2, 4)
+    // about two requests a server here: 29 others fill depth 0, fewer than k share a bit with it
+    expect(census.requests).to.be.below(servers.length * 4)
+    expect(census.protocols[TEST_PROTOCOL]).to.equal(servers.length)
+    // every connection it dialled it closed once its questions were answered
+    expect(closed).to.be.at.least(servers.length - 1)
+  })
+
+  describe('an accelerated node', () => {
+    let node: KadmiumNode
+
+    before(async () => {
+      node = await kadmiumMemoryNode({ mode: 'server', accelerated: { crawlConcurrency: 8 } })
+      await connect(node, kadmium[5])
+      await eventually(() => node.services.dht.stats().accelerated?.ready === true, 60_000, 'the first pass of the crawl')
+    })
+
+    after(async () => {
+      await stopAll([node])
+    })
+
+    it('holds every server in its full table after the first pass', () => {
+      const stats = node.services.dht.stats().accelerated
+      expect(stats?.peers).to.equal(servers.length)
+      expect(stats?.firstPassDone).to.equal(true)
+      expect(stats?.lastFullPass).to.be.a('number')
+    })
+
+    it('getClosestPeers equals the brute-force truth, asking one round of peers', async () => {
+      const ids = servers.map(s => s.peerId)
+      for (let i = 0; i < 5; i++) {
+        const key = (await cidOf(`closest ${i}`)).multihash.bytes
+        let asks = 0
+        const found = await collect(node.services.dht.getClosestPeers(key, {
+          onProgress: (event) => { asks += event.type === 'kadmium:lookup:ask' ? 1 : 0 }
+        }))
+        expect(found.map((p: PeerInfo) => p.id.toString())).to.deep.equal(trueClosest(ids, key, 20))
+        // the full table's 20 closest, all at once (and the next for one whose request failed
+        // while the rolling crawl closed its connection); nobody named a closer peer
+        expect(asks).to.be.within(20, 24)
+      }
+    })
+
+    it('provides what `@libp2p/kad-dht` nodes find, and finds what they provide', async () => {
+      const cid = await cidOf('accelerated provides')
+      expect(await node.services.dht.provide(cid)).to.equal(20)
+      for (const finder of [js[0], js[9]]) {
+        const found = await collect(finder.contentRouting.findProviders(cid))
+        expect(found.map(p => p.id.toString())).to.include(node.peerId.toString())
+      }
+      const other = await cidOf('js provides to the accelerated node')
+      await js[6].contentRouting.provide(other)
+      const found = await collect(node.services.dht.findProviders(other))
+      expect(found.map(p => p.id.toString())).to.include(js[6].peerId.toString())
+    })
+
+    it('provideMany sends each record to its true 20 closest with no lookup, and js nodes find them', async () => {
+      const cids = await Promise.all(Array.from({ length: 40 }, async (_, i) => cidOf(`bulk ${i}`)))
+      const before = node.services.dht.stats().outbound
+      const failedBefore = node.services.dht.stats().outboundFailed
+      const results = await collect(node.services.dht.provideMany(cids))
+      expect(results.map(r => r.cid.toString()).sort()).to.deep.equal(cids.map(String).sort())
+      for (const result of results) {
+        expect(result.error).to.equal(undefined)
+        expect(result.sent).to.equal(20)
+      }
+      const after = node.services.dht.stats().outbound
+      expect((after.FIND_NODE ?? 0) - (before.FIND_NODE ?? 0), 'no lookup').to.be.below(5)
+      // every send that went through was one of the 40 × 20 (a send whose connection closed under it is tried again)
+      const failed = (node.services.dht.stats().outboundFailed.ADD_PROVIDER ?? 0) - (failedBefore.ADD_PROVIDER ?? 0)
+      expect((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0) - failed).to.equal(40 * 20)
+      // on the true 20: each holder's store has the record
+      const ids = servers.map(s => s.peerId)
+      for (const cid of [cids[0], cids[17], cids[33]]) {
+        for (const id of trueClosest(ids, cid.multihash.bytes, 20)) {
+          const holder = servers.find(s => s.peerId.toString() === id) as AnyNode
+          expect((await storedProviders(holder, cid)).map(String), `${id} holds ${cid}`).to.include(node.peerId.toString())
+        }
+      }
+    })
+  })
+
+  it('operations issued before the first pass of the crawl ends succeed through the normal lookups', async () => {
+    const early = await kadmiumMemoryNode({ mode: 'server', accelerated: { crawlConcurrency: 1 } })
+    extra.push(early)
+    await connect(early, js[11])
+    expect(early.services.dht.stats().accelerated?.ready).to.equal(false)
+    const key = (await cidOf('early')).multihash.bytes
+    const closest = await collect(early.services.dht.getClosestPeers(key))
+    expect(closest.map(p => p.id.toString())).to.deep.equal(trueClosest(servers.map(s => s.peerId), key, 20))
+    const cid = await cidOf('provided before the first pass')
+    expect(await early.services.dht.provide(cid)).to.be.at.least(15)
+    const found = await collect(js[2].contentRouting.findProviders(cid))
+    expect(found.map(p => p.id.toString())).to.include(early.peerId.toString())
+    expect(await early.services.dht.findPeer(js[14].peerId)).to.have.property('multiaddrs').with.length.above(0)
+    expect(early.services.dht.stats().accelerated?.ready, 'still crawling').to.equal(false)
+  })
+})
+
