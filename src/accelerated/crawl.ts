@@ -10,15 +10,14 @@
  * fewer than k peers (the peer told all it holds that deep) or nothing this visit had not heard
  * (go's crawler always asks 16 depths: 4 to 5 more than a 20,000-server network fills).
  *
- * Two ways to run:
- * - one pass (`interval` 0): every peer heard of is visited once, as soon as a slot is free;
- *   {@link Crawl.done} when none is left. `kadmium crawl` and `crawl()` run this.
- * - rolling (`interval` > 0): the first pass as above, then each peer is visited again when a
- *   sweep of the keyspace, one round per `interval`, reaches its position. Requests spread evenly
- *   over the interval instead of arriving as one storm per interval (go's fullrt crawls the whole
- *   network every hour, with up to 1,000 visits at once). A peer heard of for the first time is
- *   visited at once; one that failed `maxFailedVisits` visits in a row is forgotten until named
- *   again.
+ * One pass (`interval` 0), as `kadmium crawl` and `crawl()` run it: every peer heard of is
+ * visited once, as soon as a slot is free; {@link Crawl.done} when none is left.
+ *
+ * Rolling (`interval` > 0): the first pass as above, then each peer is visited again when a sweep
+ * of the keyspace, one round per `interval`, reaches its position. Requests spread evenly over the
+ * interval instead of arriving as one storm per interval (go's fullrt crawls the whole network
+ * every hour, with up to 1,000 visits at once). A peer heard of for the first time is visited at
+ * once; one that failed `maxFailedVisits` visits in a row is forgotten until named again.
  *
  * Pure: no I/O, no await; the caller gives the clock.
  */

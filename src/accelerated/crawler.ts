@@ -83,13 +83,14 @@ export class Crawler {
   async run (crawl: Crawl<DHTPeer>, options: CrawlRunOptions): Promise<void> {
     const { signal, concurrency } = options
     const running = new Set<Promise<void>>()
-    let wake = (): void => {}
+    // wakes the loop: a visit ended, the next peer fell due, or the run was aborted
+    const waker = { wake: (): void => {} }
     while (!signal.aborted) {
       options.onIdle?.()
       for (let peer = running.size < concurrency ? crawl.take() : undefined; peer != null; peer = running.size < concurrency ? crawl.take() : undefined) {
         const visit = this.visit(crawl, peer, options).finally(() => {
           running.delete(visit)
-          wake()
+          waker.wake()
         })
         running.add(visit)
       }
@@ -103,11 +104,11 @@ export class Crawler {
         delay = due == null ? options.idleRecheck : Math.max(0, due - this.init.now())
       }
       await new Promise<void>(resolve => {
-        const cancel = delay == null ? () => {} : this.init.schedule(delay, () => { wake() })
-        const onAbort = (): void => { wake() }
+        const cancel = delay == null ? () => {} : this.init.schedule(delay, () => { waker.wake() })
+        const onAbort = (): void => { waker.wake() }
         signal.addEventListener('abort', onAbort, { once: true })
-        wake = () => {
-          wake = () => {}
+        waker.wake = () => {
+          waker.wake = () => {}
           cancel()
           signal.removeEventListener('abort', onAbort)
           resolve()

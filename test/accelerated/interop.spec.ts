@@ -109,7 +109,7 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
   let kadmium: KadmiumNode[] = []
   let js: JsNode[] = []
   let servers: AnyNode[] = []
-  let extra: Libp2p[] = []
+  const extra: Libp2p[] = []
 
   before(async () => {
     kadmium = await Promise.all(Array.from({ length: 15 }, async () => kadmiumMemoryNode({ mode: 'server' })))
@@ -249,4 +249,3 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
     expect(early.services.dht.stats().accelerated?.ready, 'still crawling').to.equal(false)
   })
 })
-
