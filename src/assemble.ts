@@ -328,7 +328,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       bucketSizes: () => new Map(table.info().map(bucket => [bucket.index, bucket.peers.length])),
       records: () => valueStore.size,
       providers: () => providerStore.stats(),
-      mode: () => modes.mode
+      mode: () => modes.mode,
+      accelerated: settings.accelerated == null ? undefined : () => accelerated.stats()
     })
   return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, networkSize, accelerated, metrics }
 }

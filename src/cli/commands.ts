@@ -109,6 +109,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .option('--mode <mode>', 'server (answers requests; default) or client (only asks)')
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
+    .option('--accelerated', 'the accelerated client: a rolling crawl keeps every DHT server in one table, lookups take one hop (costs a visit of every server an hour, ~0.5 KiB of memory each)')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
     .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
     .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
@@ -126,6 +127,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         mode: options.mode,
         addresses: options.addresses,
         randomWalk: options.randomWalk,
+        accelerated: options.accelerated,
         apiPort: options.apiPort,
         announce: options.announce,
         metrics: options.metrics,
@@ -279,6 +281,25 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
       await call(command, 'findNode', params, `find-node ${peer}`, (result) => { peerLines(result.peers) })
     })
 
+  root.command('crawl')
+    .description('crawl the DHT once from the routing table and print a census: servers found, answering, unreachable, agents, protocols (use --timeout for a large network)')
+    .option('--concurrency <n>', 'servers visited at once, at most (default 32)', integer(1, 1_000))
+    .action(async (options, command: Command) => {
+      const params = options.concurrency == null ? {} : { concurrency: options.concurrency }
+      await call(command, 'crawl', params, 'crawl', (census) => {
+        print(`servers found       ${census.found}`)
+        print(`answering           ${census.answering}`)
+        print(`unreachable         ${census.unreachable}`)
+        print(`requests            ${census.requests} (at most ${census.peakVisiting} servers at once)`)
+        print(`took                ${(census.duration / 1000).toFixed(1)} s`)
+        const top = (counts: Record<string, number>): Array<[string, number]> => Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 10)
+        print('agents (identify)')
+        top(census.agents).forEach(([name, n]) => { print(`  ${String(n).padStart(6)}  ${name}`) })
+        print('protocols (identify)')
+        top(census.protocols).forEach(([name, n]) => { print(`  ${String(n).padStart(6)}  ${name}`) })
+      })
+    })
+
   root.command('ping')
     .description('ping a peer (a peer id or a multiaddr)')
     .argument('<peer>')
@@ -291,9 +312,9 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .action(async (_, command: Command) => {
       const options = globals(command)
       const client = await ApiClient.open(dataDir(options.dataDir))
-      const [store, counters, reprovide] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider')])
+      const [store, counters, reprovide, accelerated] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider'), client.call('accelerated')])
       if (options.json === true) {
-        print(JSON.stringify({ store, counters, reprovide }, null, 2))
+        print(JSON.stringify({ store, counters, reprovide, accelerated }, null, 2))
         return
       }
       print(`records held        ${store.records}`)
@@ -303,6 +324,10 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         print(`reprovide           ${reprovide.regions} regions a cycle; next ${reprovide.next.region === '' ? 'the whole keyspace' : reprovide.next.region} at ${new Date(reprovide.next.due).toISOString()}${reprovide.waiting == null ? '' : ` (waiting: ${reprovide.waiting})`}`)
       }
       print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
+      if (accelerated != null) {
+        const state = accelerated.ready ? 'ready' : `first pass: ${accelerated.visited} of ${accelerated.known} servers visited`
+        print(`accelerated         ${accelerated.peers} servers in the full table, ${state}; ${accelerated.requests} crawl requests, sweep ${Math.round(accelerated.sweep * 100)} % of the round`)
+      }
       const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
       for (const type of types) {
         print(`${type.padEnd(20)}${String(counters.inbound[type] ?? 0).padStart(6)} in ${String(counters.outbound[type] ?? 0).padStart(6)} out`)

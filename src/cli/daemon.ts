@@ -150,6 +150,9 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
   if (config.randomWalk) {
     dhtInit.randomWalk = { enabled: true }
   }
+  if (config.accelerated) {
+    dhtInit.accelerated = true
+  }
 
   const connectionManager: Record<string, number> = {}
   for (const key of CONNECTION_LIMITS) {
