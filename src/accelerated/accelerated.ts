@@ -16,18 +16,20 @@ import { dialTarget } from '../network/dht-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { bulkSend } from './bulk-send.ts'
+import { compact, expand } from './compact-peer.ts'
 import { Crawl } from './crawl.ts'
 import { Crawler, closeIdle } from './crawler.ts'
 import { FullTable } from './full-table.ts'
 import { PrefixKeys } from './prefix-keys.ts'
 import type { BulkEntry, BulkResult } from './bulk-send.ts'
+import type { CompactPeer } from './compact-peer.ts'
 import type { CrawlProgress } from './crawl.ts'
 import type { CrawlerInit, IdentifyCensus } from './crawler.ts'
 import type { KadId } from '../kademlia/keys.ts'
 import type { RoutingTable } from '../kademlia/routing-table.ts'
 import type { LookupEvent } from '../kademlia/run-lookup.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ProgressEvent } from 'progress-events'
 
@@ -95,7 +97,7 @@ export interface CrawlCensus extends IdentifyCensus {
 export type CrawlProgressEvents =
   | ProgressEvent<'kadmium:crawl:visited', {
     /** The peer visited. */
-    peer: DHTPeer
+    peer: PeerId
     /** Whether it answered. */
     ok: boolean
     /** The crawl so far. */
@@ -113,11 +115,11 @@ export interface CrawlOptions extends AbortOptions {
 /** The full table, its rolling crawl, and the operations' hooks into them. */
 export class AcceleratedRouting {
   /** Every server the crawl found answering. */
-  readonly table: FullTable<DHTPeer>
+  readonly table: FullTable<CompactPeer>
   private readonly init: AcceleratedInit
   private readonly keys = new PrefixKeys()
   private readonly crawler: Crawler
-  private crawl: Crawl<DHTPeer>
+  private crawl: Crawl<CompactPeer>
   private running?: AbortController
   private loop?: Promise<void>
   private lastFullPass?: number
@@ -151,7 +153,7 @@ export class AcceleratedRouting {
         let progress = this.crawl.progress()
         if (!progress.firstPassDone || progress.known === 0) {
           // the routing table's peers start the crawl, and restart it after it lost everyone
-          this.crawl.offer([...this.init.table.entries()].map(entry => entry.peer))
+          this.crawl.offer([...this.init.table.entries()].map(entry => compact(entry.peer, this.init.maxAddresses)))
           progress = this.crawl.progress()
         }
         if (progress.rounds > rounds || (this.lastFullPass == null && progress.firstPassEndedAt != null)) {
@@ -178,7 +180,7 @@ export class AcceleratedRouting {
     if (!this.ready) {
       return undefined
     }
-    return { seeds: this.table.closest(target, 2 * count).map(entry => entry.peer), alpha: count }
+    return { seeds: this.table.closest(target, 2 * count).map(entry => expand(entry.peer)), alpha: count }
   }
 
   /**
@@ -192,9 +194,9 @@ export class AcceleratedRouting {
     }
     if (event.type === 'answer') {
       if (this.table.has(event.peer.id)) {
-        this.table.answered(event.peer, this.init.now())
+        this.table.answered(compact(event.peer, this.init.maxAddresses), this.init.now())
       }
-      this.crawl.offer(event.closer.filter(peer => peer.multiaddrs.length > 0))
+      this.crawl.offer(event.closer.filter(peer => peer.multiaddrs.length > 0 && !this.crawl.has(peer.id)).map(peer => compact(peer, this.init.maxAddresses)))
     } else if (event.type === 'fail') {
       this.table.failed(event.peer.id)
     }
@@ -244,8 +246,8 @@ export class AcceleratedRouting {
     const began = this.init.now()
     const crawler = this.makeCrawler()
     const crawl = this.makeCrawl(0)
-    crawl.offer(start)
-    const answering: DHTPeer[] = []
+    crawl.offer(start.map(peer => compact(peer, this.init.maxAddresses)))
+    const answering: CompactPeer[] = []
     await crawler.run(crawl, {
       concurrency: options.concurrency ?? this.init.settings.crawlConcurrency,
       signal: options.signal ?? new AbortController().signal,
@@ -257,7 +259,7 @@ export class AcceleratedRouting {
           // the rolling crawl runs: what this pass learnt is as good
           this.learn(visit.peer, ok)
         }
-        options.onProgress?.(new CustomProgressEvent('kadmium:crawl:visited', { peer: visit.peer, ok, progress: crawl.progress() }))
+        options.onProgress?.(new CustomProgressEvent('kadmium:crawl:visited', { peer: expand(visit.peer).peerId, ok, progress: crawl.progress() }))
       }
     })
     options.signal?.throwIfAborted()
@@ -274,7 +276,7 @@ export class AcceleratedRouting {
   }
 
   /** A visit's outcome, told to the full table. */
-  private learn (peer: DHTPeer, ok: boolean): void {
+  private learn (peer: CompactPeer, ok: boolean): void {
     if (ok) {
       this.table.answered(peer, this.init.now())
     } else {
@@ -286,9 +288,9 @@ export class AcceleratedRouting {
     return new Crawler({ ...this.init, keys: this.keys })
   }
 
-  private makeCrawl (interval: number): Crawl<DHTPeer> {
+  private makeCrawl (interval: number): Crawl<CompactPeer> {
     const { init } = this
-    return new Crawl<DHTPeer>({
+    return new Crawl<CompactPeer>({
       kBucketSize: init.kBucketSize,
       maxDepth: init.maxDepth,
       interval,

@@ -8,6 +8,8 @@
 import { pushable } from 'it-pushable'
 import { NotStoredError } from '../errors.ts'
 import { kadId } from '../kademlia/keys.ts'
+import { expand } from './compact-peer.ts'
+import type { CompactPeer } from './compact-peer.ts'
 import type { FullTable } from './full-table.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -29,7 +31,7 @@ export interface BulkResult<T> {
 
 /** What a bulk send needs. */
 export interface BulkSendInit {
-  table: FullTable<DHTPeer>
+  table: FullTable<CompactPeer>
   kBucketSize: number
   /** Peers sent to at once. */
   concurrency: number
@@ -105,7 +107,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
         given++
         let batch = waiting.get(peer.id)
         if (batch == null) {
-          batch = { peer, keys: [] }
+          batch = { peer: expand(peer), keys: [] }
           waiting.set(peer.id, batch)
           queue.push(batch)
         }

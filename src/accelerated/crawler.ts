@@ -8,8 +8,10 @@
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
+import { compact, expand } from './compact-peer.ts'
 import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
+import type { CompactPeer } from './compact-peer.ts'
 import type { Crawl, Visit } from './crawl.ts'
 import type { PrefixKeys } from './prefix-keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
@@ -51,7 +53,7 @@ export interface CrawlRunOptions {
   /** Told before each look for work (a rolling crawl offers the routing table's peers). */
   onIdle?(): void
   /** Told about each visit as it ends, before the crawl is. */
-  onVisit?(visit: Visit<DHTPeer>, ok: boolean): void
+  onVisit?(visit: Visit<CompactPeer>, ok: boolean): void
 }
 
 /** Agents and protocols, as identify told them, of the peers that answered a crawl. */
@@ -80,7 +82,7 @@ export class Crawler {
    * Runs `crawl`: a one-pass crawl until every peer heard of was visited, a rolling one (with
    * `idleRecheck`) until `signal` aborts.
    */
-  async run (crawl: Crawl<DHTPeer>, options: CrawlRunOptions): Promise<void> {
+  async run (crawl: Crawl<CompactPeer>, options: CrawlRunOptions): Promise<void> {
     const { signal, concurrency } = options
     const running = new Set<Promise<void>>()
     // wakes the loop: a visit ended, the next peer fell due, or the run was aborted
@@ -119,10 +121,10 @@ export class Crawler {
   }
 
   /** Agents and protocols of these peers, from what identify left in the peer store. */
-  async census (peers: Iterable<DHTPeer>): Promise<IdentifyCensus> {
+  async census (peers: Iterable<CompactPeer>): Promise<IdentifyCensus> {
     const census: IdentifyCensus = { agents: {}, protocols: {} }
     for (const peer of peers) {
-      const stored = await this.init.peerStore.get(peer.peerId).catch(() => undefined)
+      const stored = await this.init.peerStore.get(expand(peer).peerId).catch(() => undefined)
       const agent = stored?.metadata.get('AgentVersion')
       const name = agent == null ? 'unknown' : uint8ArrayToString(agent)
       census.agents[name] = (census.agents[name] ?? 0) + 1
@@ -134,9 +136,10 @@ export class Crawler {
   }
 
   /** One visit: FIND_NODE per bucket depth until the visit has heard enough, within the visit timeout. */
-  private async visit (crawl: Crawl<DHTPeer>, peer: DHTPeer, options: CrawlRunOptions): Promise<void> {
+  private async visit (crawl: Crawl<CompactPeer>, known: CompactPeer, options: CrawlRunOptions): Promise<void> {
     const { init } = this
-    const visit = crawl.visit(peer)
+    const visit = crawl.visit(known)
+    const peer = expand(known)
     const wasConnected = init.connectionManager.getConnections(peer.peerId).length > 0
     const limit = deadline(init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
     this.visiting++
@@ -152,10 +155,10 @@ export class Crawler {
           key: init.keys.atDepth(peer.key, visit.depth)
         }, { signal: limit.signal })
         ok = true
-        const closer: DHTPeer[] = []
+        const closer: CompactPeer[] = []
         for (const entry of answer.closer.first(init.kBucketSize)) {
           if (!entry.id.equals(init.self)) {
-            closer.push(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs).slice(0, init.maxAddresses)))
+            closer.push(compact(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)), init.maxAddresses))
           }
         }
         // the stop rule counts what the peer named, also those we cannot dial
@@ -175,7 +178,7 @@ export class Crawler {
     options.onVisit?.(visit, ok)
     // peers named with no address we may use are dropped here: the crawl could never visit them
     for (const [id, named] of visit.named) {
-      if (named.multiaddrs.length === 0) {
+      if (named.addresses.length === 0) {
         visit.named.delete(id)
       }
     }
