@@ -247,7 +247,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   ], rows))
   lines.push(`most visits at once: kadmium ${kadmium.peak}, go ${go.peak}; go's crawls took ${goDurations.map(d => fmt(d / 1000, 1)).join(', ')} s (virtual)\n`)
   if (options.lookups > 0) {
-    lines.push(table(`One-hop getClosestPeers from each table (the 40 closest seeded, 20 asked at once): exact true 20 live, requests, latency and its floor (the slowest round trip to the true 20)`, [
+    lines.push(table('One-hop getClosestPeers from each table (the 40 closest seeded, 20 asked at once): exact true 20 live, requests, latency and its floor (the slowest round trip to the true 20)', [
       'minutes', 'kadmium exact', 'requests p50', 'latency p50 ms', 'latency / floor p50', 'go table exact', 'requests p50', 'latency p50 ms', 'latency / floor p50'
     ], lookupRows))
   }
@@ -342,9 +342,9 @@ if (isMain(import.meta.url)) {
     }
   })
   if (values.memory) {
-    console.log(await measureMemory(positiveInt('nodes', values.nodes)))
+    process.stdout.write(await measureMemory(positiveInt('nodes', values.nodes)) + '\n')
   } else {
-    console.log(await runAccelerated({
+    process.stdout.write(await runAccelerated({
       nodes: positiveInt('nodes', values.nodes),
       churn: numberIn('churn', values.churn, 0, 100),
       hours: numberIn('hours', values.hours, 0, 48),
@@ -353,6 +353,6 @@ if (isMain(import.meta.url)) {
       seed: positiveInt('seed', values.seed),
       sample: numberIn('sample', values.sample, 1, 24 * 60),
       lookups: numberIn('lookups', values.lookups, 0, 1_000)
-    }))
+    }) + '\n')
   }
 }
