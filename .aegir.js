@@ -12,8 +12,9 @@ export default {
     timeout: 60_000
   },
   dependencyCheck: {
-    // node runs the scripts; long is the type protobufjs's generated declarations name
-    ignore: ['node', 'long'],
+    // node runs the scripts; long is the type protobufjs's generated declarations name;
+    // playwright-core drives Chromium in test/browser through the daemon's chromium.ts
+    ignore: ['node', 'long', 'playwright-core'],
     productionIgnorePatterns: ['/bench', '/dist', '/test', '/scripts', '.aegir.js', 'eslint.layers.config.js']
   }
 }

@@ -1,37 +1,56 @@
 /**
  * The layering rules of src/ (run by `npm run lint` after aegir's own lint): no import cycle, and
- * no import that runs up a layer. The layers, top to bottom: index.ts; service.ts and
- * assemble.ts; settings.ts, mode.ts and metrics.ts; routing/ and accelerated/; network/, records/ and
- * providers/; wire/ and storage/; kademlia/; errors.ts, constants.ts and utils/. cli/ sits
- * beside index.ts: it may import anything, and
- * nothing in src imports it.
+ * no import that runs up a layer. The layers, bottom to top, are in {@link LAYERS}; a folder or
+ * file may import from its own layer and the layers below it, never from one above. Folders side
+ * by side in one layer that must not import each other are in {@link APART}.
  */
 import tsParser from '@typescript-eslint/parser'
 import importPlugin from 'eslint-plugin-import'
 import tseslint from 'typescript-eslint'
 
-/** Each folder or file and what it may not import. */
+/** The layers of src/, bottom first: each a list of folders and files. */
+const LAYERS = [
+  ['errors.ts', 'constants.ts', 'keys.ts', 'utils'],
+  ['wire', 'storage'],
+  ['network'],
+  ['table'],
+  ['query'],
+  ['peers', 'accelerated'],
+  ['values', 'providers'],
+  ['mode.ts', 'metrics.ts', 'settings.ts', 'handlers.ts'],
+  ['assemble.ts', 'service.ts'],
+  ['index.ts', 'compat', 'cli']
+]
+
+/** Folders of one layer that do not import each other. */
+const APART = [
+  ['wire', 'storage'],
+  ['values', 'providers'],
+  ['peers', 'accelerated']
+]
+
+/**
+ * What table/ may still import from query/ until the clock has its own module: the real-clock
+ * `setTimer` of query/run-lookup.ts, which the refresher uses.
+ */
+const EXCEPTIONS = { table: { from: 'query', except: ['./run-lookup.ts'] } }
+
+const path = (name) => `./src/${name}`
+
 const zones = [
-  // the pure core imports nothing of kadmium's but errors.ts
-  { target: './src/kademlia', from: './src', except: ['./kademlia', './errors.ts'] },
-  // so do the accelerated client's pure parts: the full table, the crawl's state, the prefix keys
+  ...LAYERS.flatMap((layer, i) => layer.map(target => ({
+    target: path(target),
+    from: LAYERS.slice(i + 1).flat().filter(from => EXCEPTIONS[target]?.from !== from).map(path)
+  }))),
+  ...Object.entries(EXCEPTIONS).map(([target, { from, except }]) => ({ target: path(target), from: path(from), except })),
+  ...APART.flatMap(group => group.map(target => ({ target: path(target), from: group.filter(other => other !== target).map(path) }))),
+  // the accelerated client's pure parts (the full table, the crawl's state, the prefix keys)
+  // import nothing of kadmium's but the keyspace, the errors and each other
   ...['full-table.ts', 'crawl.ts', 'prefix-keys.ts'].map(file => ({
-    target: `./src/accelerated/${file}`,
+    target: path(`accelerated/${file}`),
     from: './src',
-    except: ['./kademlia', './errors.ts', './accelerated/full-table.ts', './accelerated/crawl.ts', './accelerated/prefix-keys.ts']
-  })),
-  // nothing below the service imports the package's face, the service, or the CLI
-  ...['kademlia', 'wire', 'storage', 'records', 'providers', 'network', 'routing', 'accelerated', 'utils', 'errors.ts', 'constants.ts', 'settings.ts', 'mode.ts', 'metrics.ts']
-    .map(target => ({ target: `./src/${target}`, from: ['./src/index.ts', './src/service.ts', './src/assemble.ts', './src/cli', './src/kad-dht'] })),
-  // the lower layers do not import the layers above them
-  ...['wire', 'storage', 'records', 'providers', 'network', 'utils', 'errors.ts', 'constants.ts']
-    .map(target => ({ target: `./src/${target}`, from: ['./src/routing', './src/settings.ts', './src/mode.ts', './src/metrics.ts'] })),
-  { target: './src/routing', from: './src/metrics.ts' },
-  // the accelerated client sits beside routing/: it uses the network, never the lookups' layer
-  { target: './src/accelerated', from: ['./src/routing', './src/settings.ts', './src/mode.ts', './src/metrics.ts'] },
-  ...['wire', 'storage', 'utils', 'errors.ts', 'constants.ts']
-    .map(target => ({ target: `./src/${target}`, from: ['./src/network', './src/records', './src/providers'] })),
-  { target: './src/utils', from: ['./src/wire', './src/storage'] }
+    except: ['./keys.ts', './errors.ts', './accelerated/full-table.ts', './accelerated/crawl.ts', './accelerated/prefix-keys.ts']
+  }))
 ]
 
 export default [

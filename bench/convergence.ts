@@ -7,7 +7,7 @@
  * Run: `node dist/bench/convergence.js [--nodes 50] [--walk 3000] [--limit 300000]`
  */
 import { parseArgs } from 'node:util'
-import { kadId } from '../src/kademlia/keys.ts'
+import { kadId } from '../src/keys.ts'
 import { connect, kadmiumNode, trueClosest } from '../test/utils/nodes.ts'
 import type { KadmiumNode } from '../test/utils/nodes.ts'
 

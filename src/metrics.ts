@@ -30,8 +30,8 @@
 import { MessageType } from './wire/codec.ts'
 import type { ActiveMode } from './mode.ts'
 import type { CounterSnapshot } from './network/counters.ts'
+import type { LookupObserver } from './peers/peer-routing.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
-import type { LookupObserver } from './routing/peer-routing.ts'
 import type { Counter, HistogramGroup, Metrics } from '@libp2p/interface'
 
 /** Buckets of the query duration histogram, in seconds. */

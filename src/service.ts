@@ -6,24 +6,38 @@ import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCa
 import { TypedEventEmitter } from 'main-event'
 import { assemble } from './assemble.ts'
 import { checkMode, resolveSettings } from './settings.ts'
+import { MessageType } from './wire/codec.ts'
 import type { AcceleratedStats, CrawlCensus, CrawlOptions } from './accelerated/accelerated.ts'
 import type { KadDHTComponents, Layers } from './assemble.ts'
-import type { BucketInfo, RoutingTable } from './kademlia/routing-table.ts'
 import type { ActiveMode, Mode } from './mode.ts'
+import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { LookupOptions } from './peers/peer-routing.ts'
+import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './providers/provider-routing.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { ReprovideStats } from './providers/reprovider.ts'
-import type { LookupOptions } from './routing/peer-routing.ts'
-import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './routing/providers.ts'
-import type { GetOptions, PutOptions } from './routing/values.ts'
 import type { KadDHTInit } from './settings.ts'
+import type { BucketInfo, RoutingTable } from './table/routing-table.ts'
+import type { GetOptions, PutOptions } from './values/value-routing.ts'
 import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 
 export type { KadDHTComponents } from './assemble.ts'
-export type { ProvideManyResult } from './routing/providers.ts'
+export type { ProvideManyResult } from './providers/provider-routing.ts'
+
+/** What {@link KadDHT.listStored} lists: the first few of each, in datastore order. */
+export interface StoredLists {
+  /** Records held for others: the key, the value's size and when it was received. */
+  records: Array<{ key: Uint8Array, bytes: number, received?: Date }>
+  /** Keys with provider records held (a CID's multihash bytes). */
+  providerKeys: Uint8Array[]
+  /** How many keys this node provides (and provides again every 22 h). */
+  provided: number
+  /** The first of those keys. */
+  providedKeys: Uint8Array[]
+}
 
 /** What {@link KadDHT.stats} reports. */
 export interface KadDHTStats extends CounterSnapshot {
@@ -55,6 +69,8 @@ const P2P_CODE = 0x01a5
 export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery, Startable {
   /** The protocol served and spoken. */
   readonly protocol: string
+  /** Which peer addresses are shared and accepted (the `addresses` option, or its default). */
+  readonly addressScope: AddressScope
   /** The k-bucket routing table. */
   readonly routingTable: RoutingTable<DHTPeer>
   /** The service's name in logs and `toString()`. */
@@ -75,6 +91,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     const settings = resolveSettings(init)
     this.components = components
     this.protocol = settings.protocol
+    this.addressScope = settings.addresses
     this.log = components.logger.forComponent(LOG_PREFIX)
     this.running = new AbortController()
     this.running.abort()
@@ -286,6 +303,20 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     yield * this.layers.providers.findProviders(cid.multihash.bytes, options)
   }
 
+  /**
+   * Asks one peer, with one FIND_NODE, for the peers it knows closest to `key` (raw key bytes),
+   * as it answers: no lookup, and nothing of the answer enters the routing table.
+   *
+   * @example
+   * ```ts
+   * const peers = await node.services.dht.findNode(peerId, key, { signal: AbortSignal.timeout(5_000) })
+   * ```
+   */
+  async findNode (peer: PeerId, key: Uint8Array, options: AbortOptions = {}): Promise<PeerInfo[]> {
+    const answer = await this.layers.client.request(peer, { type: MessageType.FIND_NODE, key }, options)
+    return answer.closer.all().map(({ id, multiaddrs }) => ({ id, multiaddrs }))
+  }
+
   /** Stops providing `cid` again; resolves whether it was being provided. */
   async cancelReprovide (cid: CID, options: ProvideOptions = {}): Promise<boolean> {
     return this.layers.providers.cancelReprovide(cid.multihash.bytes, options)
@@ -317,6 +348,38 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
   routingTableInfo (): Array<BucketInfo<DHTPeer>> {
     return this.routingTable.info()
+  }
+
+  /**
+   * The first `limit` records held for others, keys with provider records and keys this node
+   * provides, each in datastore order, with how many keys it provides.
+   *
+   * @example
+   * ```ts
+   * const { records, providedKeys } = await node.services.dht.listStored(10)
+   * ```
+   */
+  async listStored (limit: number, options: AbortOptions = {}): Promise<StoredLists> {
+    const { valueStore, providerStore, reprovider } = this.layers
+    const provided = await reprovider.size()
+    const providedKeys: Uint8Array[] = []
+    if (limit <= 0) {
+      // a datastore may read a limit of 0 as no limit
+      return { records: [], providerKeys: [], provided, providedKeys }
+    }
+    for await (const { key } of reprovider.list(options)) {
+      providedKeys.push(key)
+      if (providedKeys.length >= limit) {
+        break
+      }
+    }
+    const [records, providerKeys] = await Promise.all([valueStore.list(limit, options), providerStore.listKeys(limit, options)])
+    return {
+      records: records.map(record => ({ key: record.key, bytes: record.value.length, received: record.timeReceived })),
+      providerKeys,
+      provided,
+      providedKeys
+    }
   }
 
   /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule, the network size and the accelerated client's state. */

@@ -5,11 +5,11 @@ import * as C from './constants.ts'
 import { InvalidParametersError } from './errors.ts'
 import { finiteNumber, positiveInteger } from './utils/numbers.ts'
 import type { AcceleratedSettings } from './accelerated/accelerated.ts'
-import type { StallOptions } from './kademlia/stall.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { ReprovideProgressEvents } from './providers/reprovider.ts'
-import type { Validator } from './records/validators.ts'
+import type { StallOptions } from './query/stall.ts'
+import type { Validator } from './values/validators.ts'
 
 /** Options of {@link kadDHT}. */
 export interface KadDHTInit {

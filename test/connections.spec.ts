@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { kadId } from '../src/kademlia/keys.ts'
+import { kadId } from '../src/keys.ts'
 import { components, connect, eventually, kadmiumNode, plainNode, stoppedAfterEach } from './utils/nodes.ts'
 import type { KadmiumNode } from './utils/nodes.ts'
 

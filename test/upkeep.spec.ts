@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { kadId } from '../src/kademlia/keys.ts'
+import { kadId } from '../src/keys.ts'
 import { stoppedAfterEach, TEST_PROTOCOL, connect, eventually, kadmiumNode, trueClosest } from './utils/nodes.ts'
 import type { KadmiumNode } from './utils/nodes.ts'
 import type { Libp2p } from '@libp2p/interface'

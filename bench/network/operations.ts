@@ -3,7 +3,7 @@
  * getClosestPeers, a put, a get, a provide, finding a provider, and the counting around them.
  */
 import { EventTypes } from '@libp2p/kad-dht'
-import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { compareDistance, kadId } from '../../src/keys.ts'
 import { BENCH_PROTOCOL, PING_PROTOCOL, inboundStreams, tableSize } from '../lib/nodes.ts'
 import type { BenchNode, Impl, JsBenchNode, KadmiumBenchNode } from '../lib/nodes.ts'
 import type { PeerId } from '@libp2p/interface'

@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ALPHA, K_BUCKET_SIZE, MAX_REGION_LOOKUPS, MIN_REGION_KEYS } from '../../src/constants.ts'
-import { settleBatch } from '../../src/kademlia/region.ts'
+import { settleBatch } from '../../src/providers/region.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, pct, positiveInt, ratio, table } from '../lib/stats.ts'
 import { SimNetwork, inPart } from './network.ts'

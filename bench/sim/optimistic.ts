@@ -17,15 +17,15 @@
  */
 import { parseArgs } from 'node:util'
 import { ALPHA, K_BUCKET_SIZE, OPTIMISTIC_CERTAINTY, OPTIMISTIC_CLOSEST_ANSWERED, OPTIMISTIC_RETURN_RATIO, OPTIMISTIC_STRICTNESS, REQUEST_TIMEOUT } from '../../src/constants.ts'
-import { kadId } from '../../src/kademlia/keys.ts'
-import { NetworkSizeEstimator } from '../../src/kademlia/netsize.ts'
-import { runLookup } from '../../src/kademlia/run-lookup.ts'
-import { provideOptimistically } from '../../src/routing/optimistic-provide.ts'
+import { kadId } from '../../src/keys.ts'
+import { NetworkSizeEstimator } from '../../src/providers/network-size.ts'
+import { provideOptimistically } from '../../src/providers/optimistic-provide.ts'
+import { runLookup } from '../../src/query/run-lookup.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, mean, ms, pct, positiveInt, quantile, table } from '../lib/stats.ts'
 import { DEFAULT_STALL, SimNetwork } from './network.ts'
 import type { SimNode, SimPeer } from './network.ts'
-import type { OptimisticLookupHooks } from '../../src/routing/optimistic-provide.ts'
+import type { OptimisticLookupHooks } from '../../src/providers/optimistic-provide.ts'
 
 /** Options of {@link runOptimisticSimulation}. */
 export interface OptimisticSimulationOptions {

@@ -4,7 +4,7 @@
  * what was asked. Every operation starts from a node with no open connection (see `coldStart`).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { compareDistance, kadId } from '../../src/keys.ts'
 import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
 import { lookupFloor } from './floor.ts'
 import { Trace, requestsSent } from './trace.ts'

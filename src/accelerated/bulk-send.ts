@@ -7,7 +7,7 @@
  */
 import { pushable } from 'it-pushable'
 import { NotStoredError } from '../errors.ts'
-import { kadId } from '../kademlia/keys.ts'
+import { kadId } from '../keys.ts'
 import { expand } from './compact-peer.ts'
 import type { CompactPeer } from './compact-peer.ts'
 import type { FullTable } from './full-table.ts'

@@ -7,7 +7,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { dhtPeer } from '../network/dht-peer.ts'
 import { peerIdFromBytes } from '../utils/peer-id.ts'
-import type { KadId } from '../kademlia/keys.ts'
+import type { KadId } from '../keys.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { PeerId } from '@libp2p/interface'
 

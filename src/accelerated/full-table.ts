@@ -6,8 +6,8 @@
  *
  * Pure: no I/O, no await; times are given by the caller.
  */
-import { KAD_ID_BITS, KAD_ID_BYTES, commonPrefixLength, compareDistance } from '../kademlia/keys.ts'
-import type { KadId } from '../kademlia/keys.ts'
+import { KAD_ID_BITS, KAD_ID_BYTES, commonPrefixLength, compareDistance } from '../keys.ts'
+import type { KadId } from '../keys.ts'
 
 /** What the full table needs to know of a peer. */
 export interface FullTablePeer {

@@ -8,8 +8,8 @@
  *
  * Pure: no I/O, no clock, no await.
  */
-import { kadId } from '../kademlia/keys.ts'
-import type { KadId } from '../kademlia/keys.ts'
+import { kadId } from '../keys.ts'
+import type { KadId } from '../keys.ts'
 
 /** Leading bits of a kad id the key table is indexed by: keys reach depths 0 to 15. */
 export const PREFIX_KEY_BITS = 16

@@ -2,9 +2,9 @@
  * The peer as the routing layer sees it: its id, its place in the keyspace and the addresses we
  * may share, with its wire form kept for answering requests without re-encoding.
  */
-import { kadId } from '../kademlia/keys.ts'
+import { kadId } from '../keys.ts'
 import { toEncodedPeer } from '../wire/codec.ts'
-import type { KadId } from '../kademlia/keys.ts'
+import type { KadId } from '../keys.ts'
 import type { EncodedPeer } from '../wire/codec.ts'
 import type { DialTarget, PeerId } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'

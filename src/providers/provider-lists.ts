@@ -8,7 +8,7 @@
  * ```
  */
 import { InvalidParametersError } from '../errors.ts'
-import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
+import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
 import { decodeProviders, encodeProviders } from './list-codec.ts'
 import type { ProviderEntry } from './list-codec.ts'
@@ -143,6 +143,19 @@ export class ProviderLists {
       options?.signal?.throwIfAborted()
       yield { dsKey: key, entries: decodeProviders(value) }
     }
+  }
+
+  /** The first `limit` keys with a stored list, in datastore order. */
+  async keys (limit: number, options?: AbortOptions): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    for await (const dsKey of this.datastore.queryKeys({ prefix: this.prefix + '/', limit }, options)) {
+      try {
+        out.push(keyOf(dsKey))
+      } catch {
+        // not one of ours
+      }
+    }
+    return out
   }
 
   private remember (id: string, entries: ProviderEntry[]): void {

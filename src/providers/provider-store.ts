@@ -271,6 +271,11 @@ export class ProviderStore {
     return providers
   }
 
+  /** The first `limit` keys with provider records, in datastore order (expired ones until swept). */
+  async listKeys (limit: number, options?: AbortOptions): Promise<Uint8Array[]> {
+    return this.lists.keys(limit, options)
+  }
+
   /** Deletes the record of `provider` for `key`. Resolves `true` if there was one. */
   async remove (key: Uint8Array, provider: PeerId, options?: AbortOptions): Promise<boolean> {
     return this.changeList(key, provider, options, false, async ({ dsKey, multihash, now, stored, entries }) => {

@@ -16,7 +16,7 @@
  */
 import { Key } from 'interface-datastore'
 import { CustomProgressEvent } from 'progress-events'
-import { kadId } from '../kademlia/keys.ts'
+import { kadId } from '../keys.ts'
 import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
 import { decodeTime, encodeTime } from '../storage/time.ts'
@@ -233,6 +233,12 @@ export class Reprovider {
   /** Every tracked key with when it was last provided (ms), in keyspace order where the datastore sorts. */
   async * list (options?: AbortOptions): AsyncGenerator<Entry> {
     yield * this.entries(`${this.init.prefix}/`, options)
+  }
+
+  /** How many keys are tracked. */
+  async size (): Promise<number> {
+    await this.count()
+    return this.keys ?? 0
   }
 
   /** Where the schedule stands. */

@@ -14,7 +14,7 @@
  * later. So a cycle with one more or one less bit than the last keeps every key within one
  * region's time of where it was.
  */
-import type { KadId } from '../kademlia/keys.ts'
+import type { KadId } from '../keys.ts'
 
 /** The deepest schedule: 2^24 regions (a network of some 300 million peers). */
 export const MAX_REGION_BITS = 24

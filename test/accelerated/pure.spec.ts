@@ -6,7 +6,7 @@ import { expect } from 'aegir/chai'
 import { Crawl, Visit } from '../../src/accelerated/crawl.ts'
 import { FullTable } from '../../src/accelerated/full-table.ts'
 import { PrefixKeys } from '../../src/accelerated/prefix-keys.ts'
-import { commonPrefixLength, compareDistance, kadId } from '../../src/kademlia/keys.ts'
+import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 
 interface P { id: string, key: Uint8Array }
 

@@ -2,10 +2,10 @@ import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
 import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
 import { MAX_PEER_FAILURES, REFRESH_INTERVAL, REQUEST_TIMEOUT } from '../../src/constants.ts'
-import { runLookup } from '../../src/kademlia/run-lookup.ts'
-import { learnFromLookup, lookupSeeds } from '../../src/kademlia/table-lookup.ts'
+import { runLookup } from '../../src/query/run-lookup.ts'
+import { learnFromLookup, lookupSeeds } from '../../src/query/table-lookup.ts'
 import type { SimPeer } from '../../bench/sim/network.ts'
-import type { LookupEvent, LookupOutcome } from '../../src/kademlia/run-lookup.ts'
+import type { LookupEvent, LookupOutcome } from '../../src/query/run-lookup.ts'
 
 const PARAMS = { alpha: 10, resultSize: 20 }
 

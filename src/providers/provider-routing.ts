@@ -1,0 +1,384 @@
+/**
+ * Providing content and finding its providers. Three acts, one verb each: to *provide* a key is
+ * to publish it now and keep it on the reprovide list; to *publish* a key is to store us as its
+ * provider locally and send an ADD_PROVIDER to each of its k closest peers (the reprovider
+ * publishes again what we provide); *addProvider* sends one ADD_PROVIDER to one peer. Finding
+ * providers yields the local ones first, then each new provider as GET_PROVIDERS answers arrive.
+ */
+import { pushable } from 'it-pushable'
+import { CustomProgressEvent } from 'progress-events'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { NotStoredError } from '../errors.ts'
+import { KAD_ID_BITS, kadId } from '../keys.ts'
+import { inScope } from '../network/addresses.ts'
+import { dialTarget } from '../network/dht-peer.ts'
+import { keyWithPrefix } from '../table/trial-hash.ts'
+import { deadline } from '../utils/abort.ts'
+import { MessageType } from '../wire/codec.ts'
+import { provideOptimistically } from './optimistic-provide.ts'
+import { settleBatch } from './region.ts'
+import type { OptimisticSettings } from './optimistic-provide.ts'
+import type { ProviderStore } from './provider-store.ts'
+import type { Reprovider } from './reprovider.ts'
+import type { BulkEntry, BulkResult } from '../accelerated/bulk-send.ts'
+import type { KadId } from '../keys.ts'
+import type { AddressScope } from '../network/addresses.ts'
+import type { Client } from '../network/client.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { LookupOptions, LookupProgressEvents, PeerRouting } from '../peers/peer-routing.ts'
+import type { AbortOptions, Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CID } from 'multiformats/cid'
+import type { ProgressEvent } from 'progress-events'
+
+/** The name kadmium gives as the `routing` of the providers it finds. */
+const ROUTING = 'kadmium'
+
+/** The progress events of `provide` and `findProviders`, passed to `onProgress`. */
+export type ProviderProgressEvents =
+  | LookupProgressEvents
+  | ProgressEvent<'kadmium:provide:sent', {
+    /** A peer the provider record was sent to. */
+    peer: PeerId
+  }>
+  | ProgressEvent<'kadmium:provide:failed', {
+    /** A peer it could not be sent to. */
+    peer: PeerId
+    /** What went wrong. */
+    error: Error
+  }>
+  | ProgressEvent<'kadmium:providers:found', {
+    /** The provider and its addresses. */
+    provider: Provider
+    /** The peer that named it (undefined: this node's own store). */
+    from: PeerId | undefined
+  }>
+
+/** Options of `provide` and `cancelReprovide`. */
+export interface ProvideOptions extends LookupOptions {
+  /** Told about each step as it happens. */
+  onProgress?(event: ProviderProgressEvents): void
+}
+
+/** What became of one item of {@link ProviderRouting.publishMany}. */
+export interface Published<T> {
+  /** The item (a CID, or a CID's multihash bytes). */
+  item: T
+  /** To how many of its k closest peers the record was sent. */
+  sent: number
+  /** Why it reached none (then `sent` is 0). */
+  error?: Error
+}
+
+/** What {@link ProviderRouting.provideMany} yields for each CID. */
+export interface ProvideManyResult {
+  /** The CID. */
+  cid: CID
+  /** How many peers its provider record was sent to. */
+  sent: number
+  /** What kept it from every peer, if it reached none. */
+  error?: Error
+}
+
+/** Options of `findProviders`. */
+export interface FindProvidersOptions extends ProvideOptions {
+  /**
+   * Stop after this many providers.
+   *
+   * @default 20
+   */
+  count?: number
+}
+
+/** What provider routing needs. */
+export interface ProviderRoutingInit {
+  self: PeerId
+  peerRouting: PeerRouting
+  client: Client
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  store: ProviderStore
+  reprovider: Reprovider
+  addresses: AddressScope
+  /** Our own addresses, announced with our records. */
+  selfAddresses(): Multiaddr[]
+  log: Logger
+  kBucketSize: number
+  /** The most lookups {@link ProviderRouting.publishMany} spends to see one region whole. */
+  maxRegionLookups: number
+  /** The fewest keys a region must hold for {@link ProviderRouting.publishMany} to explore it. */
+  minRegionKeys: number
+  requestTimeout: number
+  defaultCount: number
+  /** A lookup that has not found `count` providers ends once the β closest peers answered. */
+  beta: number
+  /** Aborts when the service stops. */
+  lifetime(): AbortSignal
+  /**
+   * When given, {@link ProviderRouting.publish} is optimistic whenever `networkSize` knows the
+   * network holds more than k peers (see optimistic-provide.ts).
+   */
+  optimistic?: OptimisticSettings & { networkSize(): number | undefined }
+  /**
+   * The accelerated client, when it is on and its full table ready: {@link ProviderRouting.publishMany}
+   * sends through it with no lookup, and {@link ProviderRouting.publish} runs its (one-hop) lookup
+   * in full instead of optimistically.
+   */
+  fullTable?(): FullTableSender | undefined
+}
+
+/** Sends provider records straight to each key's closest peers of the full table. */
+export interface FullTableSender {
+  /** Sends each entry's key to its k closest peers; yields each entry as its sends are over. */
+  provideMany<T>(entries: Iterable<BulkEntry<T>>, options: AbortOptions): AsyncGenerator<BulkResult<T>>
+}
+
+/** Providers over ADD_PROVIDER and GET_PROVIDERS. */
+export class ProviderRouting {
+  private readonly init: ProviderRoutingInit
+  /** Sends of optimistic provides that outlived their call. */
+  private readonly background: Set<Promise<unknown>>
+
+  constructor (init: ProviderRoutingInit) {
+    this.init = init
+    this.background = new Set()
+  }
+
+  /** Resolves once the sends still under way after optimistic provides returned have settled. */
+  async settled (): Promise<void> {
+    await Promise.all(this.background)
+  }
+
+  /**
+   * Provides `key` (a CID's multihash bytes): publishes it now and keeps it on the reprovide
+   * list, so it is published again every 22 h until {@link cancelReprovide}. Resolves to how
+   * many peers it was sent to; throws `NotStoredError` when none.
+   */
+  async provide (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+    const sent = await this.publish(key, options)
+    await this.init.reprovider.track(key, options)
+    return sent
+  }
+
+  /**
+   * Provides many CIDs at once (see {@link publishMany}): each that reached a peer is kept on the
+   * reprovide list. Yields each distinct CID once, as it is done.
+   */
+  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
+    for await (const { item, sent, error } of this.publishMany(cids, cid => cid.multihash.bytes, options)) {
+      if (error == null) {
+        await this.init.reprovider.track(item.multihash.bytes, options)
+      }
+      yield { cid: item, sent, error }
+    }
+  }
+
+  /** Stops providing `key` again; resolves whether it was being provided. */
+  async cancelReprovide (key: Uint8Array, options: ProvideOptions = {}): Promise<boolean> {
+    return this.init.reprovider.forget(key, options)
+  }
+
+  /**
+   * Publishes `key` once: stores us as its provider locally, finds its k closest peers and sends
+   * each an ADD_PROVIDER, without touching the reprovide list. Resolves to how many it was sent
+   * to; throws `NotStoredError` when none. Optimistic (when on and the network size is known):
+   * resolves once most of the sends settled, to how many had reached their peer by then.
+   */
+  async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
+    const { init } = this
+    const networkSize = init.optimistic?.networkSize()
+    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize || init.fullTable?.() != null) {
+      const { closest } = await init.peerRouting.lookup(key, options)
+      return this.publishTo(key, closest, options)
+    }
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    // the sends outlive the call: what they report after it returned goes nowhere
+    let returned = false
+    const onProgress = (event: ProviderProgressEvents): void => {
+      if (!returned) {
+        options.onProgress?.(event)
+      }
+    }
+    const { sent, chosen, rest } = await provideOptimistically<DHTPeer>({
+      ...init.optimistic,
+      kBucketSize: init.kBucketSize,
+      networkSize,
+      lookup: async (key, hooks) => init.peerRouting.lookup(key, {
+        ...options,
+        signal: hooks.signal,
+        stopWhen: hooks.stopWhen,
+        onProgress: (event) => {
+          if (event.type === 'kadmium:lookup:fail') {
+            hooks.failed(event.detail.peer.toString())
+          }
+          onProgress(event)
+        }
+      }),
+      send: async (peer, sendOptions) => this.addProvider(peer, key, multiaddrs, { signal: sendOptions.signal, onProgress })
+    }, key, options).finally(() => { returned = true })
+    const done = rest.finally(() => { this.background.delete(done) })
+    this.background.add(done)
+    if (sent === 0) {
+      throw notStored(chosen)
+    }
+    return sent
+  }
+
+  /**
+   * Publishes many items (keys, or CIDs with `keyOf`) with far fewer lookups than one each,
+   * without touching the reprovide list. Items with the same key count once. A few lookups
+   * around the first pending key see a region of the keyspace whole, with every peer in it (see
+   * {@link exploreRegion}); every pending key in that region is sent its records with no lookup
+   * of its own. Yields what became of each item, as it is done.
+   */
+  async * publishMany<T> (items: Iterable<T>, keyOf: (item: T) => Uint8Array, options: ProvideOptions = {}): AsyncGenerator<Published<T>> {
+    const { init } = this
+    const byKey = new Map<string, { item: T, key: Uint8Array }>()
+    for (const item of items) {
+      const key = keyOf(item)
+      byKey.set(uint8ArrayToString(key, 'base64'), { item, key })
+    }
+    const full = init.fullTable?.()
+    if (full != null) {
+      for (const { key } of byKey.values()) {
+        await init.store.add(key, init.self, options)
+      }
+      yield * full.provideMany(byKey.values(), options)
+      return
+    }
+    const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
+      const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
+      const { closest } = await init.peerRouting.lookup(key, options)
+      return { target: kadId(key), peers: closest }
+    }
+    for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
+      options.signal?.throwIfAborted()
+      if ('failed' in step) {
+        yield { item: step.failed.item, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
+        continue
+      }
+      for (const { item: { item, key }, peers } of step.settled) {
+        try {
+          yield { item, sent: await this.publishTo(key, peers, options) }
+        } catch (error: any) {
+          options.signal?.throwIfAborted()
+          yield { item, sent: 0, error }
+        }
+      }
+    }
+  }
+
+  /**
+   * The providers of `key`, each once: those in the local store first, then each new one as
+   * GET_PROVIDERS answers arrive. Ends after `count` providers or when the lookup ends.
+   */
+  async * findProviders (key: Uint8Array, options: FindProvidersOptions = {}): AsyncGenerator<Provider> {
+    const { init } = this
+    const count = options.count ?? init.defaultCount
+    const seen = new Set<string>()
+    const found = pushable<Provider>({ objectMode: true })
+    const stop = new AbortController()
+    const offer = (provider: Provider, from: PeerId | undefined): void => {
+      const id = provider.id.toString()
+      if (seen.size >= count || seen.has(id)) {
+        return
+      }
+      seen.add(id)
+      options.onProgress?.(new CustomProgressEvent('kadmium:providers:found', { provider, from }))
+      found.push(provider)
+      if (seen.size >= count) {
+        stop.abort()
+        found.end()
+      }
+    }
+    for (const id of await init.store.get(key, options)) {
+      offer({ id, multiaddrs: await this.addressesOf(id), routing: ROUTING }, undefined)
+    }
+    if (seen.size < count) {
+      const signal = options.signal == null ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+      init.peerRouting.lookup(key, {
+        ...options,
+        signal,
+        type: MessageType.GET_PROVIDERS,
+        // providers live on the closest peers: once the β closest answered, more asking finds none
+        resultSize: init.beta,
+        onAnswer: (peer, answer) => {
+          for (const provider of answer.providers) {
+            if (seen.size >= count) {
+              break
+            }
+            offer({ id: provider.id, multiaddrs: inScope(init.addresses, provider.multiaddrs), routing: ROUTING }, peer.peerId)
+          }
+        },
+        stopWhen: () => seen.size >= count
+      }).then(() => { found.end() }, (err) => {
+        // our own early stop is not an error
+        found.end(stop.signal.aborted && options.signal?.aborted !== true ? undefined : err)
+      })
+    } else {
+      found.end()
+    }
+    try {
+      yield * found
+    } finally {
+      stop.abort()
+    }
+  }
+
+  private async addressesOf (id: PeerId): Promise<Multiaddr[]> {
+    if (id.equals(this.init.self)) {
+      return inScope(this.init.addresses, this.init.selfAddresses())
+    }
+    try {
+      return inScope(this.init.addresses, (await this.init.peerStore.get(id)).addresses.map(a => a.multiaddr))
+    } catch {
+      return []
+    }
+  }
+
+  /**
+   * Stores us as a provider of `key` locally and sends ADD_PROVIDER to `peers`; resolves to how
+   * many it was sent to, or throws `NotStoredError` when none.
+   */
+  private async publishTo (key: Uint8Array, peers: DHTPeer[], options: ProvideOptions): Promise<number> {
+    const { init } = this
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    const sent = await Promise.all(peers.map(async peer => this.addProvider(peer, key, multiaddrs, options)))
+    const count = sent.filter(Boolean).length
+    if (count === 0) {
+      throw notStored(peers.length)
+    }
+    return count
+  }
+
+  /** Sends ADD_PROVIDER to one peer; resolves whether it was sent. */
+  private async addProvider (peer: DHTPeer, key: Uint8Array, multiaddrs: Multiaddr[], options: ProvideOptions): Promise<boolean> {
+    const { init } = this
+    const request = deadline(init.requestTimeout, `sending to ${peer.id} took too long`, init.lifetime(), options.signal)
+    try {
+      await init.client.send(dialTarget(peer, init.connectionManager), {
+        type: MessageType.ADD_PROVIDER,
+        key,
+        providers: [{ id: init.self, multiaddrs }]
+      }, { signal: request.signal })
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:sent', { peer: peer.peerId }))
+      return true
+    } catch (err: any) {
+      init.log('ADD_PROVIDER to %p failed: %s', peer.peerId, err.message)
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:failed', { peer: peer.peerId, error: err }))
+      return false
+    } finally {
+      request.clear()
+    }
+  }
+}
+
+/** The error of a provide that reached no peer: `closest` is how many it tried. */
+function notStored (closest: number): NotStoredError {
+  return new NotStoredError(closest === 0
+    ? 'the provider record was sent to no peer: the lookup found none (is the node connected to the DHT?)'
+    : `the provider record reached none of the ${closest} closest peers`)
+}

@@ -1,0 +1,44 @@
+/**
+ * What a node's lookups and its routing table owe each other, in one place for the service's
+ * peer routing and for the simulator: a lookup starts from the table's k closest peers and counts
+ * as a refresh of the target's bucket; a peer that answers is a live DHT server and is offered to
+ * the table (or marked seen); a peer whose request fails counts a failure, and leaves after the
+ * table's `maxFailures` in a row; a stalled request teaches nothing (late is not dead), nor does
+ * one still open when the lookup ends.
+ */
+import type { KadId } from '../keys.ts'
+import type { LookupPeer } from './lookup.ts'
+import type { LookupEvent } from './run-lookup.ts'
+import type { RoutingTable } from '../table/routing-table.ts'
+
+/**
+ * The peers a lookup for `target` starts from: the table's `count` closest. Marks the target's
+ * bucket as looked up, so the bucket refresh skips it.
+ *
+ * @example
+ * ```ts
+ * const outcome = await runLookup({ ...params, seeds: lookupSeeds(table, target, 20), onEvent: e => { learnFromLookup(table, e) } })
+ * ```
+ */
+export function lookupSeeds<P> (table: RoutingTable<P>, target: KadId, count: number): P[] {
+  table.markLookup(target)
+  return table.closest(target, count).map(entry => entry.peer)
+}
+
+/** Tells the table what one step of a lookup showed of a peer (see the module comment). */
+export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, event: LookupEvent<P>): void {
+  if (event.type === 'answer') {
+    table.add(event.peer.id, event.peer.key, event.peer)
+  } else if (event.type === 'fail') {
+    table.failed(event.peer.id)
+  }
+}
+
+/**
+ * The accept rule of a bucket's refresh lookup: with `bucket` given, the lookup takes in only
+ * peers that fall in that bucket of `table` (so it ends once the bucket's own peers answered);
+ * without it, every peer.
+ */
+export function inBucket<P> (table: RoutingTable<P>, bucket?: number): ((peer: { key: KadId }) => boolean) | undefined {
+  return bucket == null ? undefined : (peer) => table.bucketIndex(peer.key) === bucket
+}

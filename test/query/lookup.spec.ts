@@ -1,0 +1,589 @@
+import { expect } from 'aegir/chai'
+import fc from 'fast-check'
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
+import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
+import { Lookup } from '../../src/query/lookup.ts'
+import { runLookup } from '../../src/query/run-lookup.ts'
+import { StallDeadline } from '../../src/query/stall.ts'
+import { RoutingTable } from '../../src/table/routing-table.ts'
+import type { LookupPeer } from '../../src/query/lookup.ts'
+import type { LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
+
+/** The service's stall detection. */
+const STALL = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
+
+interface SimPeer extends LookupPeer {
+  n: number
+}
+
+function simPeer (n: number): SimPeer {
+  return { id: `peer-${n}`, key: kadId(new TextEncoder().encode(`peer-${n}`)), n }
+}
+
+/** A virtual network whose nodes each keep a real routing table filled with every other node. */
+function network (size: number, k = 20): { peers: SimPeer[], tables: Map<string, RoutingTable<SimPeer>> } {
+  const peers = Array.from({ length: size }, (_, n) => simPeer(n))
+  const tables = new Map<string, RoutingTable<SimPeer>>()
+  for (const self of peers) {
+    const table = new RoutingTable<SimPeer>({ localKey: self.key, kBucketSize: k, freshness: Infinity, now: () => 0, maxFailures: 2, onCheck: () => {} })
+    for (const other of peers) {
+      if (other !== self) {
+        table.add(other.id, other.key, other)
+      }
+    }
+    tables.set(self.id, table)
+  }
+  return { peers, tables }
+}
+
+function bruteForce (peers: SimPeer[], target: Uint8Array, n: number, exclude: Set<string> = new Set()): string[] {
+  return peers.filter(p => !exclude.has(p.id))
+    .sort((a, b) => compareDistance(a.key, b.key, target))
+    .slice(0, n)
+    .map(p => p.id)
+}
+
+async function tick (): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, 0))
+}
+
+describe('kademlia/lookup', () => {
+  it('finds the true k closest in a 500-node network, asking each peer at most once', async () => {
+    const { peers, tables } = network(500)
+    for (let run = 0; run < 10; run++) {
+      const origin = peers[run * 37]
+      const target = kadId(new TextEncoder().encode(`target-${run}`))
+      const asked = new Map<string, number>()
+      let inFlight = 0
+      let maxInFlight = 0
+      const outcome = await runLookup<SimPeer>({
+        target,
+        alpha: 10,
+        resultSize: 20,
+        requestTimeout: 1_000,
+        now: Date.now,
+        seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer),
+        ask: async (peer) => {
+          asked.set(peer.id, (asked.get(peer.id) ?? 0) + 1)
+          inFlight++
+          maxInFlight = Math.max(maxInFlight, inFlight)
+          await tick()
+          inFlight--
+          return tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id)
+        }
+      })
+      expect(outcome.closest.map(p => p.id)).to.deep.equal(bruteForce(peers, target, 20, new Set([origin.id])))
+      expect([...asked.values()].every(count => count === 1)).to.equal(true)
+      expect(maxInFlight).to.be.at.most(10)
+      expect(outcome.stats.asked).to.equal(asked.size)
+      // only the neighbourhood is queried, not the network
+      expect(outcome.stats.asked).to.be.below(60)
+    }
+  })
+
+  it('never returns a peer that failed, and ends when peers fail or time out', async () => {
+    const { peers, tables } = network(200)
+    const target = kadId(new TextEncoder().encode('failing'))
+    const dead = new Set(bruteForce(peers, target, 30).filter((_, i) => i % 3 === 0))
+    const slow = new Set(bruteForce(peers, target, 30).filter((_, i) => i % 3 === 1).slice(0, 2))
+    const origin = peers.find(p => !dead.has(p.id) && !slow.has(p.id))!
+    const failures: string[] = []
+    const outcome = await runLookup<SimPeer>({
+      target,
+      alpha: 3,
+      resultSize: 20,
+      requestTimeout: 50,
+      now: Date.now,
+      seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer),
+      onEvent: (event) => {
+        if (event.type === 'fail') {
+          failures.push(event.peer.id)
+        }
+      },
+      ask: async (peer, signal) => {
+        if (dead.has(peer.id)) {
+          throw new Error('connection refused')
+        }
+        if (slow.has(peer.id)) {
+          // never answers; only the timeout ends it
+          await new Promise((resolve, reject) => signal.addEventListener('abort', () => { reject(signal.reason) }))
+        }
+        await tick()
+        return tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id)
+      }
+    })
+    const ids = outcome.closest.map(p => p.id)
+    for (const id of [...dead, ...slow]) {
+      expect(ids).to.not.include(id)
+    }
+    expect(failures).to.include.members([...slow])
+    // answers list the 20 closest, dead or not: every live peer among them is found, in order
+    const liveOfTop20 = bruteForce(peers, target, 20, new Set([origin.id])).filter(id => !dead.has(id) && !slow.has(id))
+    expect(ids.slice(0, liveOfTop20.length)).to.deep.equal(liveOfTop20)
+    expect(ids.length).to.be.at.most(20)
+  })
+
+  it('ends at once with no seeds, and with every seed failing', async () => {
+    const target = kadId(new Uint8Array([1]))
+    const none = await runLookup<SimPeer>({ target, alpha: 3, resultSize: 20, requestTimeout: 10, now: Date.now, seeds: [], ask: async () => [] })
+    expect(none.closest).to.deep.equal([])
+    const failing = await runLookup<SimPeer>({
+      target,
+      alpha: 3,
+      resultSize: 20,
+      requestTimeout: 10,
+      now: Date.now,
+      seeds: [simPeer(1), simPeer(2)],
+      ask: async () => { throw new Error('down') }
+    })
+    expect(failing.closest).to.deep.equal([])
+    expect(failing.stats.failed).to.equal(2)
+  })
+
+  it('the state machine hands out at most α requests and ends when the closest have answered', () => {
+    const target = kadId(new Uint8Array([7]))
+    const peers = Array.from({ length: 12 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 2, resultSize: 3 }, peers)
+    const first = lookup.next()
+    expect(first.map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
+    expect(lookup.next()).to.deep.equal([])
+    lookup.answered(peers[0].id)
+    lookup.failed(peers[1].id)
+    expect(lookup.state(peers[1].id)).to.equal('failed')
+    // the failed peer widens the window: peers 2 and 3 are next
+    expect(lookup.next().map(p => p.id)).to.deep.equal([peers[2].id, peers[3].id])
+    expect(lookup.done).to.equal(false)
+    lookup.answered(peers[2].id)
+    lookup.answered(peers[3].id)
+    // the three closest live peers (0, 2, 3) have answered
+    expect(lookup.done).to.equal(true)
+    expect(lookup.next()).to.deep.equal([])
+    expect(lookup.results().map(p => p.id)).to.deep.equal([peers[0].id, peers[2].id, peers[3].id])
+    // answers for peers never asked, or asked twice, change nothing
+    expect(lookup.answered(peers[9].id, [simPeer(99)])).to.deep.equal([])
+    expect(lookup.answered(peers[0].id, [simPeer(99)])).to.deep.equal([])
+  })
+
+  it('with prefer, asks the preferred first among candidates as close to the target, but never before closer ones', () => {
+    const target = kadId(new Uint8Array([3]))
+    const peers = Array.from({ length: 40 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const cpl = (p: SimPeer): number => commonPrefixLength(p.key, target)
+    // a group of peers as close as each other (same shared bits) behind at least one closer peer
+    const start = peers.findIndex((p, i) => i > 0 && cpl(p) < cpl(peers[i - 1]) && peers.filter(q => cpl(q) === cpl(p)).length >= 3)
+    expect(start).to.be.above(0)
+    const group = peers.filter(p => cpl(p) === cpl(peers[start]))
+    const last = group[group.length - 1]
+    const farther = peers.find(p => cpl(p) < cpl(last)) as SimPeer
+    const preferred = new Set([last.id, farther.id])
+    const lookup = new Lookup<SimPeer>({ target, alpha: start + 1, resultSize: 20, prefer: p => preferred.has(p.id) }, peers)
+    // every closer peer, then the preferred one of the group, not its closer but unpreferred peers
+    expect(lookup.next().map(p => p.id)).to.deep.equal([...peers.slice(0, start).map(p => p.id), last.id])
+    // without prefer, the group's closest
+    const plain = new Lookup<SimPeer>({ target, alpha: start + 1, resultSize: 20 }, peers)
+    expect(plain.next().map(p => p.id)).to.deep.equal(peers.slice(0, start + 1).map(p => p.id))
+  })
+
+  it('a closer peer learned late re-opens the lookup', () => {
+    const target = kadId(new Uint8Array([9]))
+    const all = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 5, resultSize: 2 }, all.slice(3))
+    for (const p of lookup.next()) {
+      expect(p.id).to.be.oneOf(all.slice(3).map(q => q.id))
+    }
+    lookup.answered(all[3].id, [all[0]])
+    expect(lookup.done).to.equal(false)
+    expect(lookup.next().map(p => p.id)).to.deep.equal([all[0].id])
+    lookup.answered(all[0].id, [])
+    lookup.answered(all[4].id, [])
+    lookup.answered(all[5].id, [])
+    expect(lookup.done).to.equal(true)
+    expect(lookup.results().map(p => p.id)).to.deep.equal([all[0].id, all[3].id])
+  })
+
+  it('stops early when stopWhen says so, and rejects when aborted', async () => {
+    const { peers, tables } = network(100)
+    const wanted = peers[42]
+    const origin = peers[0]
+    const outcome = await runLookup<SimPeer>({
+      target: wanted.key,
+      alpha: 3,
+      resultSize: 3,
+      requestTimeout: 1_000,
+      now: Date.now,
+      seeds: tables.get(origin.id)!.closest(wanted.key, 20).map(e => e.peer),
+      stopWhen: (_peer, closer) => closer.some(p => p.id === wanted.id),
+      ask: async (peer) => { await tick(); return tables.get(peer.id)!.closest(wanted.key, 20).map(e => e.peer) }
+    })
+    expect(outcome.stopped).to.equal(true)
+
+    const controller = new AbortController()
+    const running = runLookup<SimPeer>({
+      target: wanted.key,
+      alpha: 3,
+      resultSize: 20,
+      requestTimeout: 10_000,
+      now: Date.now,
+      signal: controller.signal,
+      seeds: [peers[1]],
+      ask: async (_peer, signal) => new Promise((resolve, reject) => signal.addEventListener('abort', () => { reject(signal.reason) }))
+    })
+    controller.abort(new Error('user gave up'))
+    await expect(running).to.eventually.be.rejectedWith('user gave up')
+  })
+})
+
+/** A virtual clock for runLookup: its timers fire only as the test runs it, in time order. */
+class FakeClock {
+  now = 0
+  private timers: Array<{ at: number, seq: number, fire(): void, cancelled: boolean }> = []
+  private seq = 0
+
+  readonly schedule = (ms: number, fire: () => void): (() => void) => {
+    const timer = { at: this.now + ms, seq: this.seq++, fire, cancelled: false }
+    this.timers.push(timer)
+    return () => { timer.cancelled = true }
+  }
+
+  /** Fires timers in time order, letting promise callbacks run after each, until `done()` or none is left. */
+  async run (done: () => boolean): Promise<void> {
+    await settle()
+    while (!done()) {
+      this.timers = this.timers.filter(t => !t.cancelled).sort((a, b) => a.at - b.at || a.seq - b.seq)
+      const timer = this.timers.shift()
+      if (timer == null) {
+        return
+      }
+      this.now = timer.at
+      timer.fire()
+      await settle()
+    }
+  }
+}
+
+/** Lets every pending promise callback run. */
+async function settle (): Promise<void> {
+  await new Promise(resolve => setImmediate(resolve))
+}
+
+/** How a peer answers in a virtual run: after `after` virtual ms with `closer`, or never. */
+type Plan = { after: number, closer: SimPeer[] } | 'silent'
+
+interface VirtualRun {
+  closest: string[]
+  stats: { asked: number, answered: number, failed: number, stalled: number }
+  /** Every event with the virtual time it happened at. */
+  events: Array<LookupEvent<SimPeer> & { at: number }>
+  /** When the lookup ended, in virtual ms. */
+  endedAt: number
+  /** Requests aborted, with why. */
+  aborted: Array<{ id: string, reason: string }>
+  /** The most requests open at once, and the most live (open, not stalled) ones. */
+  maxOpen: number
+  maxLive: number
+}
+
+/** Runs runLookup on a fake clock; each peer answers as `plan` says. */
+async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' | 'schedule' | 'onEvent'>, plan: (peer: SimPeer) => Plan): Promise<VirtualRun> {
+  const clock = new FakeClock()
+  const events: VirtualRun['events'] = []
+  const aborted: VirtualRun['aborted'] = []
+  const stalledOpen = new Set<string>()
+  let open = 0
+  let maxOpen = 0
+  let maxLive = 0
+  const measure = (): void => {
+    maxOpen = Math.max(maxOpen, open)
+    maxLive = Math.max(maxLive, open - stalledOpen.size)
+  }
+  let outcome: Awaited<ReturnType<typeof runLookup<SimPeer>>> | undefined
+  const running = runLookup<SimPeer>({
+    ...init,
+    now: () => clock.now,
+    schedule: clock.schedule,
+    onEvent: (event) => {
+      events.push({ ...event, at: clock.now })
+      if (event.type === 'stall') {
+        stalledOpen.add(event.peer.id)
+      } else if (event.type !== 'ask') {
+        stalledOpen.delete(event.peer.id)
+      }
+      measure()
+    },
+    ask: async (peer, signal) => new Promise<SimPeer[]>((resolve, reject) => {
+      open++
+      measure()
+      const how = plan(peer)
+      const onAbort = (): void => {
+        open--
+        stalledOpen.delete(peer.id)
+        cancel()
+        aborted.push({ id: peer.id, reason: (signal.reason as Error).message })
+        reject(signal.reason)
+      }
+      const cancel = how === 'silent'
+        ? () => {}
+        : clock.schedule(how.after, () => {
+          open--
+          signal.removeEventListener('abort', onAbort)
+          resolve(how.closer)
+        })
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }).then(result => { outcome = result })
+  await clock.run(() => outcome != null)
+  await running
+  if (outcome == null) {
+    throw new Error('the lookup never ended')
+  }
+  return {
+    closest: outcome.closest.map(p => p.id),
+    stats: outcome.stats,
+    events,
+    endedAt: clock.now,
+    aborted,
+    maxOpen,
+    maxLive
+  }
+}
+
+function ids (events: VirtualRun['events'], type: LookupEvent<SimPeer>['type']): string[] {
+  return events.filter(e => e.type === type).map(e => e.peer.id)
+}
+
+describe('kademlia/lookup: stalled requests', () => {
+  it('the adaptive deadline starts at its initial value, then follows the median answer time between its floor and the request timeout', () => {
+    const stall = new StallDeadline({ initial: 2_000, factor: 3, min: 500 }, 10_000)
+    expect(stall.current).to.equal(2_000)
+    stall.observe(100)
+    expect(stall.current).to.equal(500)
+    stall.observe(400)
+    stall.observe(300)
+    expect(stall.median).to.equal(300)
+    expect(stall.current).to.equal(900)
+    for (let i = 0; i < 5; i++) {
+      stall.observe(9_000)
+    }
+    expect(stall.current).to.equal(10_000)
+    expect(new StallDeadline(STALL, 1_000).current).to.equal(1_000)
+    fc.assert(fc.property(fc.array(fc.double({ min: 0, max: 20_000, noNaN: true }), { maxLength: 50 }), fc.integer({ min: 1, max: 30_000 }), (times, max) => {
+      const deadline = new StallDeadline(STALL, max)
+      for (const t of times) {
+        deadline.observe(t)
+      }
+      expect(deadline.current).to.be.at.most(max)
+      expect(deadline.current).to.be.at.least(Math.min(max, STALL_MIN_TIMEOUT))
+    }))
+  })
+
+  it('the state machine: a stalled request frees its α slot, does not hold the end, and may still answer or fail', () => {
+    const target = kadId(new Uint8Array([3]))
+    const peers = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const lookup = new Lookup<SimPeer>({ target, alpha: 2, resultSize: 2 }, peers.slice(0, 4))
+    expect(lookup.next().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
+    expect(lookup.next()).to.deep.equal([])
+    expect(lookup.stalled(peers[0].id)).to.equal(true)
+    expect(lookup.state(peers[0].id)).to.equal('stalled')
+    expect([lookup.pending, lookup.stalledPending]).to.deep.equal([1, 1])
+    // only a request in flight can stall, and only once
+    expect(lookup.stalled(peers[0].id)).to.equal(false)
+    expect(lookup.stalled(peers[3].id)).to.equal(false)
+    // its slot is free: the next closest is asked
+    expect(lookup.next().map(p => p.id)).to.deep.equal([peers[2].id])
+    lookup.answered(peers[1].id)
+    lookup.answered(peers[2].id)
+    // the closest two live peers answered: the stalled one is not waited for
+    expect(lookup.done).to.equal(true)
+    expect(lookup.results().map(p => p.id)).to.deep.equal([peers[1].id, peers[2].id])
+    // its late answer still counts
+    expect(lookup.answered(peers[0].id, [peers[5]]).map(p => p.id)).to.deep.equal([peers[5].id])
+    expect(lookup.stalledPending).to.equal(0)
+    expect(lookup.results().map(p => p.id)).to.deep.equal([peers[0].id, peers[1].id])
+    expect(lookup.stats).to.include({ asked: 3, answered: 3, failed: 0, stalled: 1 })
+
+    const other = new Lookup<SimPeer>({ target, alpha: 1, resultSize: 1 }, peers.slice(0, 2))
+    expect(other.next().map(p => p.id)).to.deep.equal([peers[0].id])
+    other.stalled(peers[0].id)
+    expect(other.next().map(p => p.id)).to.deep.equal([peers[1].id])
+    other.failed(peers[0].id)
+    expect(other.state(peers[0].id)).to.equal('failed')
+    expect(other.stats).to.include({ failed: 1, stalled: 1 })
+    expect([other.pending, other.stalledPending]).to.deep.equal([1, 0])
+  })
+
+  it('the state machine never holds more than α live and α + maxStalled open requests, never asks twice, and ends (property)', () => {
+    const target = kadId(new Uint8Array([5]))
+    const universe = Array.from({ length: 40 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const op = fc.tuple(fc.nat(), fc.constantFrom('answer', 'fail', 'stall'), fc.array(fc.nat({ max: 39 }), { maxLength: 5 }))
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 150 }),
+      (alpha, maxStalled, resultSize, seedCount, ops) => {
+        const lookup = new Lookup<SimPeer>({ target, alpha, resultSize, maxStalled }, universe.slice(-seedCount))
+        const asked = new Set<string>()
+        const answered = new Set<string>()
+        const open: string[] = []
+        const step = (): void => {
+          for (const peer of lookup.next()) {
+            expect(asked.has(peer.id), `${peer.id} asked twice`).to.equal(false)
+            asked.add(peer.id)
+            open.push(peer.id)
+          }
+          expect(lookup.pending).to.be.at.most(alpha)
+          expect(lookup.pending + lookup.stalledPending).to.equal(open.length)
+          expect(open.length).to.be.at.most(alpha + maxStalled)
+        }
+        const close = (id: string): void => { open.splice(open.indexOf(id), 1) }
+        step()
+        for (const [pick, kind, closer] of ops) {
+          if (open.length === 0) {
+            break
+          }
+          const id = open[pick % open.length]
+          if (kind === 'answer') {
+            lookup.answered(id, closer.map(i => universe[i]))
+            answered.add(id)
+            close(id)
+          } else if (kind === 'fail') {
+            lookup.failed(id)
+            close(id)
+          } else {
+            const wasAsked = lookup.state(id) === 'asked'
+            expect(lookup.stalled(id)).to.equal(wasAsked)
+          }
+          step()
+        }
+        // whatever is still open answers, one at a time, with nothing new: the lookup must end
+        while (open.length > 0 && !lookup.done) {
+          const id = open[0]
+          lookup.answered(id)
+          answered.add(id)
+          close(id)
+          step()
+        }
+        expect(lookup.done).to.equal(true)
+        for (const peer of lookup.results()) {
+          expect(answered.has(peer.id)).to.equal(true)
+        }
+      }
+    ))
+  })
+
+  it('a silent peer among the closest no longer holds the lookup until its request timeout, and is not reported failed', async () => {
+    const { peers, tables } = network(300)
+    for (let run = 0; run < 4; run++) {
+      const target = kadId(new TextEncoder().encode(`stall-${run}`))
+      const top = bruteForce(peers, target, 20)
+      // a quarter of the 20 closest never answer
+      const silent = new Set(top.filter((_, i) => i % 4 === 1))
+      const origin = peers.find(p => !top.includes(p.id))!
+      const plan = (peer: SimPeer): Plan => silent.has(peer.id)
+        ? 'silent'
+        : { after: 40 + (peer.n % 9) * 15, closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id) }
+      const init = { target, alpha: 10, resultSize: 20, requestTimeout: 10_000, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }
+      // answers list the 20 closest, silent or not: every live peer among them is found, in order
+      const live = top.filter(id => !silent.has(id) && id !== origin.id)
+
+      const before = await virtualLookup(init, plan)
+      expect(before.closest.slice(0, live.length)).to.deep.equal(live)
+      // without stall detection the silent peers hold the lookup until their requests time out
+      expect(before.endedAt).to.be.at.least(10_000)
+      expect(ids(before.events, 'fail')).to.include.members(ids(before.events, 'ask').filter(id => silent.has(id)))
+
+      const after = await virtualLookup({ ...init, stall: STALL }, plan)
+      expect(after.closest.slice(0, live.length)).to.deep.equal(live)
+      const askedSilent = ids(after.events, 'ask').filter(id => silent.has(id))
+      expect(askedSilent).to.not.be.empty()
+      // each silent peer asked stalled by the stall deadline, and the lookup did not wait for it
+      expect(ids(after.events, 'stall')).to.have.members(askedSilent)
+      for (const event of after.events.filter(e => e.type === 'stall')) {
+        expect(event.type === 'stall' && event.elapsed).to.be.at.most(STALL_INITIAL_TIMEOUT)
+      }
+      expect(after.endedAt).to.be.below(10_000)
+      // the lookup's end aborted them; none is reported as a failure
+      expect(ids(after.events, 'fail')).to.deep.equal([])
+      expect(after.aborted.map(a => a.id)).to.have.members(askedSilent)
+      expect(after.aborted.every(a => a.reason === 'lookup ended')).to.equal(true)
+      expect(after.stats).to.include({ failed: 0, stalled: askedSilent.length })
+      expect(after.maxLive).to.be.at.most(10)
+      expect(after.maxOpen).to.be.at.most(20)
+    }
+  })
+
+  it('a late answer from a stalled peer is taken, and a closer peer it brings re-opens the lookup', async () => {
+    const target = kadId(new Uint8Array([11]))
+    const [x, a, b, c] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
+    // a answers after its stall deadline (2 s before any answer), with the closest peer x; c is
+    // slow too, but the lookup ends before it answers
+    const plans = new Map<string, Plan>([
+      [a.id, { after: 2_200, closer: [x] }],
+      [b.id, { after: 100, closer: [] }],
+      [c.id, { after: 5_000, closer: [] }],
+      [x.id, { after: 100, closer: [] }]
+    ])
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 2, requestTimeout: 10_000, stall: STALL, seeds: [a, b, c] }, peer => plans.get(peer.id) ?? 'silent')
+    const names = new Map([[x.id, 'x'], [a.id, 'a'], [b.id, 'b'], [c.id, 'c']])
+    const trace = run.events.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}`)
+    expect(trace).to.deep.equal([
+      '0 ask a', '0 ask b',
+      '100 answer b',
+      // a stalls: its slot goes to c, the next closest
+      '2000 stall a', '2000 ask c',
+      // a answers late: taken, and x, closer than anyone, is asked
+      '2200 answer a', '2200 ask x',
+      '2300 answer x'
+    ])
+    expect(run.closest).to.deep.equal([x.id, a.id])
+    const lateAnswer = run.events.find(e => e.type === 'answer' && e.peer.id === a.id)
+    expect(lateAnswer?.type === 'answer' && lateAnswer.added.map(p => p.id)).to.deep.equal([x.id])
+    // c was still open at the end: aborted, never reported
+    expect(run.aborted).to.deep.equal([{ id: c.id, reason: 'lookup ended' }])
+    expect(run.stats).to.include({ asked: 4, answered: 3, failed: 0, stalled: 1 })
+  })
+
+  it('slow but live peers that answer after their stall deadline, while the lookup runs, end up in the result', async () => {
+    const { peers, tables } = network(300)
+    let lateInResult = 0
+    for (let run = 0; run < 6; run++) {
+      const target = kadId(new TextEncoder().encode(`slow-${run}`))
+      const origin = peers[run * 41]
+      // one peer in four is slow: 1–4 s, past any stall deadline here (≤ 2 s) and within the 10 s timeout
+      const plan = (peer: SimPeer): Plan => ({
+        after: peer.n % 4 === 0 ? 1_000 + (peer.n % 7) * 500 : 30 + (peer.n % 11) * 20,
+        closer: tables.get(peer.id)!.closest(target, 20).map(e => e.peer).filter(p => p.id !== origin.id)
+      })
+      const result = await virtualLookup({ target, alpha: 10, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds: tables.get(origin.id)!.closest(target, 20).map(e => e.peer) }, plan)
+      const answeredIds = new Set(ids(result.events, 'answer'))
+      const stalledIds = new Set(ids(result.events, 'stall'))
+      // the result is exactly the 20 closest of the peers that answered before the end, late or not
+      expect(result.closest).to.deep.equal(bruteForce(peers.filter(p => answeredIds.has(p.id)), target, 20))
+      lateInResult += result.closest.filter(id => stalledIds.has(id)).length
+      // nobody failed: the slow ones left open at the end were aborted, not reported
+      expect(ids(result.events, 'fail')).to.deep.equal([])
+      for (const { id, reason } of result.aborted) {
+        expect(stalledIds.has(id) || reason === 'lookup ended').to.equal(true)
+      }
+    }
+    expect(lateInResult, 'some slow peer answered late and was kept').to.be.greaterThan(0)
+  })
+
+  it('at most α live requests and 2α open ones, stalled included, when every peer is silent', async () => {
+    const target = kadId(new Uint8Array([13]))
+    const seeds = Array.from({ length: 14 }, (_, n) => simPeer(n))
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds }, () => 'silent')
+    expect(run.maxLive).to.equal(3)
+    expect(run.maxOpen).to.equal(6)
+    // every request stalled, then failed at its timeout, but for the last ones: with nothing left
+    // to ask and nothing live, the lookup ended without waiting for them (aborted, not failed)
+    expect(run.stats).to.include({ asked: 14, answered: 0, stalled: 14 })
+    const endedOpen = run.aborted.filter(a => a.reason === 'lookup ended').map(a => a.id)
+    expect(endedOpen).to.not.be.empty()
+    expect(run.stats.failed + endedOpen.length).to.equal(14)
+    expect(ids(run.events, 'fail')).to.not.include.members(endedOpen)
+    expect(run.closest).to.deep.equal([])
+    expect(new Set(ids(run.events, 'ask')).size).to.equal(14)
+
+    // maxStalled 0: a stalled request still frees nothing beyond α in all
+    const strict = await virtualLookup({ target, alpha: 3, resultSize: 20, requestTimeout: 10_000, stall: STALL, seeds, maxStalled: 0 }, () => 'silent')
+    expect(strict.maxOpen).to.equal(3)
+    expect(strict.stats).to.include({ asked: 14, answered: 0 })
+  })
+})
