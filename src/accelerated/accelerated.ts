@@ -184,9 +184,9 @@ export class AcceleratedRouting {
   }
 
   /**
-   * Tells the full table and the crawl what a lookup step showed: an answer refreshes the peer
-   * (or adds it, if the crawl already knew it answering), a failure counts against it, and peers
-   * the crawl never heard of are visited soon.
+   * Tells the full table and the crawl what a lookup step showed: an answer refreshes the peer's
+   * entry (a peer enters the table only through a crawl visit), a failure counts against it, and
+   * peers the crawl never heard of are visited soon.
    */
   observe (event: LookupEvent<DHTPeer>): void {
     if (this.running == null) {

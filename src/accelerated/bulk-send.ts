@@ -7,7 +7,7 @@
  */
 import { pushable } from 'it-pushable'
 import { NotStoredError } from '../errors.ts'
-import { kadId } from '../keys.ts'
+import { KAD_ID_BYTES, compareDistance, kadId } from '../keys.ts'
 import { expand } from './compact-peer.ts'
 import type { CompactPeer } from './compact-peer.ts'
 import type { FullTable } from './full-table.ts'
@@ -43,6 +43,8 @@ export interface BulkSendInit {
   release(peer: DHTPeer): Promise<void>
 }
 
+const ZERO = new Uint8Array(KAD_ID_BYTES)
+
 interface KeyState<T> {
   entry: BulkEntry<T>
   target: Uint8Array
@@ -73,7 +75,8 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
   const { table, kBucketSize } = init
   const states: Array<KeyState<T>> = [...entries]
     .map(entry => ({ entry, target: kadId(entry.key), tried: new Set<string>(), sent: 0, open: 0 }))
-    .sort((a, b) => compare(a.target, b.target))
+    // keyspace order: by distance from the zero key
+    .sort((a, b) => compareDistance(a.target, b.target, ZERO))
   const results = pushable<BulkResult<T>>({ objectMode: true })
   // batches waiting for a sender, in the order their first key came; one per peer until it starts
   const queue: Array<Batch<T>> = []
@@ -191,13 +194,4 @@ function notSent (tried: number): NotStoredError {
   return new NotStoredError(tried === 0
     ? 'the full table holds no peer to send to'
     : `reached none of the ${tried} closest peers in the full table`)
-}
-
-function compare (a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      return a[i] - b[i]
-    }
-  }
-  return 0
 }
