@@ -225,11 +225,12 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
       expect((after.ADD_PROVIDER ?? 0) - (before.ADD_PROVIDER ?? 0) - failed).to.equal(40 * 20)
       // on the true 20: each holder's store has the record
       const ids = servers.map(s => s.peerId)
+      const provider = node.peerId
       for (const cid of [cids[0], cids[17], cids[33]]) {
         for (const id of trueClosest(ids, cid.multihash.bytes, 20)) {
           const holder = servers.find(s => s.peerId.toString() === id) as AnyNode
           // ADD_PROVIDER has no answer: the holder stores it a moment after the send ended
-          await eventually(async () => (await storedProviders(holder, cid)).some(p => p.equals(node.peerId)), 10_000, `${id} to hold ${cid}`)
+          await eventually(async () => (await storedProviders(holder, cid)).some(p => p.equals(provider)), 10_000, `${id} to hold ${cid}`)
         }
       }
     })
