@@ -197,8 +197,10 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   goCrawl()
 
   // the first passes: until both tables are ready
+  process.stderr.write(`built ${options.nodes} nodes in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
   await net.run(() => rolling.progress().firstPassDone && go.table.size > 0)
   const firstPass = now()
+  process.stderr.write(`first passes over at ${fmt(firstPass)} virtual ms, ${((performance.now() - started) / 1000).toFixed(1)} s of wall time\n`)
   lines.push(`\n${options.nodes} nodes (built from the global view in ${((performance.now() - started) / 1000).toFixed(1)} s), churn ${options.churn} %/min, round ${options.interval} min, kadmium ${options.concurrency} visits at once; first pass: kadmium ${fmt(rolling.progress().firstPassEndedAt ?? 0)} ms, go ${fmt(goDurations[0] ?? NaN)} ms (virtual)`)
   lines.push(`first pass requests: kadmium ${fmt(kadmium.requests)} (${fmt(kadmium.requests / kadmium.table.size, 1)} a server), go ${fmt(go.requests)}; most visits at once: kadmium ${kadmium.peak}, go ${go.peak}\n`)
 
@@ -238,6 +240,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
       hours === 0 ? '–' : fmt((go.requests - lastRequests.go) / hours)
     ])
     lastRequests = { kadmium: kadmium.requests, go: go.requests, at: now() }
+    process.stderr.write(`${rows[rows.length - 1].join(' | ')}\n`)
     if (options.lookups > 0) {
       lookupRows.push([fmt((now() - firstPass) / 60_000), ...await oneHop(net, ours, kadmium.table, options.lookups), ...await oneHop(net, ours, go.table, options.lookups)])
     }
