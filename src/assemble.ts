@@ -200,6 +200,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     table,
     maxDepth: C.CRAWL_MAX_DEPTH,
     maxFailedVisits: C.CRAWL_MAX_FAILED_VISITS,
+    retryDelay: C.CRAWL_RETRY_DELAY,
     maxFailures: C.ACCELERATED_MAX_FAILURES,
     idleRecheck: C.CRAWL_IDLE_RECHECK,
     bulkConcurrency: C.BULK_SEND_CONCURRENCY,

@@ -400,6 +400,13 @@ export const CRAWL_VISIT_TIMEOUT = 15_000
 export const CRAWL_MAX_FAILED_VISITS = 2
 
 /**
+ * A server whose crawl visit failed is visited again this many ms later, before the crawl gives
+ * up on it (a dial that timed out on a busy link, a server restarting): without it, a server
+ * missed in the first pass would be out of the full table for up to a round.
+ */
+export const CRAWL_RETRY_DELAY = 30_000
+
+/**
  * How often an idle rolling crawl looks again for work (the routing table's peers, when the
  * crawl knows none yet), in ms.
  */

@@ -50,6 +50,8 @@ export interface AcceleratedInit extends Omit<CrawlerInit, 'keys'> {
   table: RoutingTable<DHTPeer>
   maxDepth: number
   maxFailedVisits: number
+  /** A failed visit is tried again after this many ms. */
+  retryDelay: number
   maxFailures: number
   idleRecheck: number
   bulkConcurrency: number
@@ -296,6 +298,7 @@ export class AcceleratedRouting {
       interval,
       maxKnown: 2 * init.settings.maxPeers,
       maxFailedVisits: init.maxFailedVisits,
+      retryDelay: interval > 0 ? init.retryDelay : 0,
       now: init.now
     })
   }

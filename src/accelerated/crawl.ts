@@ -17,7 +17,8 @@
  * of the keyspace, one round per `interval`, reaches its position. Requests spread evenly over the
  * interval instead of arriving as one storm per interval (go's fullrt crawls the whole network
  * every hour, with up to 1,000 visits at once). A peer heard of for the first time is visited at
- * once; one that failed `maxFailedVisits` visits in a row is forgotten until named again.
+ * once; one whose visit failed is visited again after `retryDelay`, and one that failed
+ * `maxFailedVisits` visits in a row is forgotten until named again.
  *
  * Pure: no I/O, no await; the caller gives the clock.
  */
@@ -35,6 +36,8 @@ export interface CrawlInit {
   maxKnown: number
   /** Visits a peer may fail in a row before it is forgotten. */
   maxFailedVisits: number
+  /** A rolling crawl visits a peer again this many ms after its first failed visit in a row (0: at its sweep time). */
+  retryDelay?: number
   /** The clock, in ms. */
   now(): number
 }
@@ -264,6 +267,9 @@ export class Crawl<P extends FullTablePeer> {
       }
       if (entry.failedVisits >= this.init.maxFailedVisits && this.init.interval > 0) {
         this.forget(entry)
+      } else if (this.init.interval > 0 && entry.failedVisits === 1 && (this.init.retryDelay ?? 0) > 0) {
+        // one failure may be a moment's trouble (a dial timing out under load): soon again
+        this.schedule(entry, this.init.now() + (this.init.retryDelay ?? 0))
       } else if (this.init.interval > 0) {
         this.schedule(entry, this.sweepTime(entry.position, this.init.now()))
       }

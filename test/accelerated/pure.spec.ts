@@ -81,6 +81,19 @@ describe('accelerated: crawl', () => {
     expect(progress).to.include({ known: 10, visited: 10, answering: 9, unreachable: 1, pending: 0, firstPassDone: true, requests: 10 })
   })
 
+  it('rolling: a failed visit is tried again after the retry delay, then forgotten after a second failure', () => {
+    let now = 0
+    const crawl = new Crawl<P>({ kBucketSize: 20, maxDepth: 16, interval: 60_000, maxKnown: 100, maxFailedVisits: 2, retryDelay: 5_000, now: () => now })
+    const [peer] = peers(1, 6)
+    crawl.offer([peer])
+    crawl.finish(crawl.visit(crawl.take() as P), false, 1)
+    expect(crawl.nextDue()).to.equal(5_000)
+    now = 5_000
+    crawl.finish(crawl.visit(crawl.take() as P), false, 1)
+    expect(crawl.has(peer.id)).to.equal(false)
+    expect(crawl.progress()).to.include({ known: 0, visited: 0, unreachable: 0 })
+  })
+
   it('rolling: after the first pass each peer is due once per round, spread over it', () => {
     let now = 0
     const round = 60_000
