@@ -184,6 +184,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   const accelerated = new AcceleratedRouting({
     self: components.peerId,
     client,
+    protocol: settings.protocol,
     connectionManager: components.connectionManager,
     peerStore: components.peerStore,
     addresses: settings.addresses,

@@ -223,7 +223,7 @@ export class AcceleratedRouting {
       connected: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
       release: async (peer) => {
         if (!init.keepsConnected(peer)) {
-          await closeIdle(init.client, init.connectionManager, peer)
+          await closeIdle(init.client, init.connectionManager, init.protocol, peer)
         }
       }
     }, options)

@@ -27,6 +27,8 @@ export interface CrawlerInit {
   connectionManager: ConnectionManager
   peerStore: PeerStore
   keys: PrefixKeys
+  /** The DHT protocol: a connection with a request of it under way is not closed. */
+  protocol: string
   addresses: AddressScope
   kBucketSize: number
   /** Addresses kept per peer named. */
@@ -173,7 +175,7 @@ export class Crawler {
       this.visiting--
     }
     if (!wasConnected && !init.keepsConnected(peer)) {
-      await closeIdle(init.client, init.connectionManager, peer)
+      await closeIdle(init.client, init.connectionManager, init.protocol, peer)
     }
     options.onVisit?.(visit, ok)
     // peers named with no address we may use are dropped here: the crawl could never visit them
@@ -187,14 +189,14 @@ export class Crawler {
 }
 
 /**
- * Closes the stream kept for `peer` and then its connections that carry no other stream: a
+ * Closes the stream kept for `peer` and then its connections that carry no DHT request: a
  * connection the crawl or a bulk send opened goes once its questions are answered, unless a
- * lookup or another service uses it meanwhile.
+ * lookup uses it meanwhile (identify's or ping's streams do not keep it).
  */
-export async function closeIdle (client: Client, connectionManager: ConnectionManager, peer: DHTPeer): Promise<void> {
+export async function closeIdle (client: Client, connectionManager: ConnectionManager, protocol: string, peer: DHTPeer): Promise<void> {
   await client.release(peer.id)
   await Promise.all(connectionManager.getConnections(peer.peerId)
-    // a stream still writable is someone's request (ours are closed for writing by now)
-    .filter(connection => connection.streams.every(stream => stream.writeStatus !== 'writable'))
+    // a DHT stream still writable is someone's request (ours are closed for writing by now)
+    .filter(connection => connection.streams.every(stream => stream.protocol !== protocol || stream.writeStatus !== 'writable'))
     .map(async connection => connection.close().catch(() => {})))
 }
