@@ -119,12 +119,13 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
     servers = [...kadmium, ...js]
     // a ring with chords: every node knows two others, nobody knows everyone; ten nodes dial at
     // a time (sixty handshakes at once can outlast connect's 10 s on a loaded machine)
-    for (let from = 0; from < servers.length; from += 10) {
-      await Promise.all(servers.slice(from, from + 10).map(async (node, j) => {
-        const i = from + j
-        await connect(node, servers[(i + 1) % servers.length])
-        await connect(node, servers[(i + 7) % servers.length])
-      }))
+    const all = servers
+    const links = all.map((node, i) => async (): Promise<void> => {
+      await connect(node, all[(i + 1) % all.length])
+      await connect(node, all[(i + 7) % all.length])
+    })
+    for (let from = 0; from < links.length; from += 10) {
+      await Promise.all(links.slice(from, from + 10).map(async link => { await link() }))
     }
     for (const node of kadmium) {
       await drain(node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes))
