@@ -11,7 +11,7 @@
  * ```
  * npm run build
  * node --expose-gc dist/bench/sim/accelerated.js [--nodes 10000] [--churn 1] [--hours 3] [--interval 60]
- *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--memory]
+ *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--network-refresh 10] [--memory]
  * ```
  */
 import { parseArgs } from 'node:util'
@@ -54,6 +54,8 @@ export interface AcceleratedSimOptions {
   sample: number
   /** One-hop lookups at each sample. */
   lookups: number
+  /** The simulated nodes' own bucket refresh, every this many minutes (their join refresh runs regardless). */
+  networkRefresh: number
 }
 
 /** What one crawling model did up to a sample. */
@@ -138,7 +140,7 @@ function accuracy (net: SimNetwork, table: FullTable<SimPeer>): { held: number, 
 /** Runs the comparison and returns its printed tables. */
 export async function runAccelerated (options: AcceleratedSimOptions): Promise<string> {
   const lines: string[] = []
-  const net = new SimNetwork({ seed: options.seed })
+  const net = new SimNetwork({ seed: options.seed, refreshInterval: options.networkRefresh * 60_000 })
   const started = performance.now()
   net.buildFromGlobalView(options.nodes)
   // both crawlers are servers of the network, as a node running fullrt is
@@ -201,7 +203,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   await net.run(() => rolling.progress().firstPassDone && go.table.size > 0)
   const firstPass = now()
   process.stderr.write(`first passes over at ${fmt(firstPass)} virtual ms, ${((performance.now() - started) / 1000).toFixed(1)} s of wall time\n`)
-  lines.push(`\n${options.nodes} nodes (built from the global view in ${((performance.now() - started) / 1000).toFixed(1)} s), churn ${options.churn} %/min, round ${options.interval} min, kadmium ${options.concurrency} visits at once; first pass: kadmium ${fmt(rolling.progress().firstPassEndedAt ?? 0)} ms, go ${fmt(goDurations[0] ?? NaN)} ms (virtual)`)
+  lines.push(`\n${options.nodes} nodes (their bucket refresh every ${options.networkRefresh} min; built from the global view in ${((performance.now() - started) / 1000).toFixed(1)} s), churn ${options.churn} %/min, round ${options.interval} min, kadmium ${options.concurrency} visits at once; first pass: kadmium ${fmt(rolling.progress().firstPassEndedAt ?? 0)} ms, go ${fmt(goDurations[0] ?? NaN)} ms (virtual)`)
   lines.push(`first pass requests: kadmium ${fmt(kadmium.requests)} (${fmt(kadmium.requests / kadmium.table.size, 1)} a server), go ${fmt(go.requests)}; most visits at once: kadmium ${kadmium.peak}, go ${go.peak}\n`)
 
   // churn from here on: nodes leave silently and new ones join through a random node
@@ -341,6 +343,7 @@ if (isMain(import.meta.url)) {
       seed: { type: 'string', default: '1' },
       sample: { type: 'string', default: '15' },
       lookups: { type: 'string', default: '20' },
+      'network-refresh': { type: 'string', default: '10' },
       memory: { type: 'boolean', default: false }
     }
   })
@@ -355,7 +358,8 @@ if (isMain(import.meta.url)) {
       concurrency: positiveInt('concurrency', values.concurrency),
       seed: positiveInt('seed', values.seed),
       sample: numberIn('sample', values.sample, 1, 24 * 60),
-      lookups: numberIn('lookups', values.lookups, 0, 1_000)
+      lookups: numberIn('lookups', values.lookups, 0, 1_000),
+      networkRefresh: numberIn('network-refresh', values['network-refresh'], 1, 24 * 60)
     }) + '\n')
   }
 }

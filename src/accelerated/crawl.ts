@@ -14,7 +14,7 @@
  * visited once, as soon as a slot is free; {@link Crawl.done} when none is left.
  *
  * Rolling (`interval` > 0): the first pass as above, then each peer is visited again when a sweep
- * of the keyspace, one round per `interval`, reaches its position. Requests spread evenly over the
+ * of the keyspace, one round per `interval` from the end of the first pass, reaches its position. Requests spread evenly over the
  * interval instead of arriving as one storm per interval (go's fullrt crawls the whole network
  * every hour, with up to 1,000 visits at once). A peer heard of for the first time is visited at
  * once; one whose visit failed is visited again after `retryDelay`, and one that failed
@@ -80,6 +80,8 @@ interface Known<P> {
   failedVisits: number
   /** Whether the last visit got an answer. */
   answered: boolean
+  /** Whether a visit is under way. */
+  visiting: boolean
 }
 
 /** One visit: the requests to one peer, bucket depth by bucket depth. */
@@ -150,7 +152,8 @@ export class Crawl<P extends FullTablePeer> {
   private readonly known = new Map<string, Known<P>>()
   /** Due peers, earliest first (entries whose `due` changed since are skipped). */
   private readonly heap: Array<{ at: number, id: string }> = []
-  private readonly epoch: number
+  /** When the sweep began: the end of the first pass (rolling only). */
+  private epoch?: number
   private visiting = 0
   private visits = 0
   private requests = 0
@@ -168,7 +171,6 @@ export class Crawl<P extends FullTablePeer> {
       throw new RangeError('maxDepth must be at least 1')
     }
     this.init = init
-    this.epoch = init.now()
   }
 
   /** Offers peers heard of; returns the new ones (due at once). */
@@ -182,7 +184,7 @@ export class Crawl<P extends FullTablePeer> {
       if (this.known.size >= this.init.maxKnown) {
         break
       }
-      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false }
+      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false, visiting: false }
       this.known.set(peer.id, entry)
       this.unvisited++
       this.schedule(entry, this.init.now())
@@ -209,6 +211,7 @@ export class Crawl<P extends FullTablePeer> {
         continue
       }
       entry.due = undefined
+      entry.visiting = true
       this.visiting++
       if (entry.visits === 0) {
         this.unvisited--
@@ -257,6 +260,7 @@ export class Crawl<P extends FullTablePeer> {
         this.unreachable--
       }
       entry.visits++
+      entry.visiting = false
       entry.answered = ok
       if (ok) {
         this.answering++
@@ -270,21 +274,40 @@ export class Crawl<P extends FullTablePeer> {
       } else if (this.init.interval > 0 && entry.failedVisits === 1 && (this.init.retryDelay ?? 0) > 0) {
         // one failure may be a moment's trouble (a dial timing out under load): soon again
         this.schedule(entry, this.init.now() + (this.init.retryDelay ?? 0))
-      } else if (this.init.interval > 0) {
+      } else if (this.init.interval > 0 && this.epoch != null) {
         this.schedule(entry, this.sweepTime(entry.position, this.init.now()))
       }
+      // during the first pass a peer waits for the sweep, which begins when the pass ends
     }
     const added = this.offer(visit.named.values())
     if (this.firstPassEndedAt == null && this.unvisited === 0 && this.firstVisits === 0) {
-      this.firstPassEndedAt = this.init.now()
+      this.endFirstPass()
     }
     return added
+  }
+
+  /**
+   * The first pass is over: the sweep begins, and every peer visited in it is due when the sweep
+   * reaches its position, over the next round.
+   */
+  private endFirstPass (): void {
+    const now = this.init.now()
+    this.firstPassEndedAt = now
+    if (this.init.interval <= 0) {
+      return
+    }
+    this.epoch = now
+    for (const entry of this.known.values()) {
+      if (entry.due === undefined && !entry.visiting) {
+        this.schedule(entry, now + entry.position * this.init.interval)
+      }
+    }
   }
 
   /** How far the crawl has got. */
   progress (): CrawlProgress {
     const now = this.init.now()
-    const elapsed = this.init.interval > 0 ? Math.max(0, now - this.epoch) : 0
+    const elapsed = this.epoch == null ? 0 : Math.max(0, now - this.epoch)
     return {
       known: this.known.size,
       visited: this.visited,
@@ -318,7 +341,8 @@ export class Crawl<P extends FullTablePeer> {
    */
   private sweepTime (at: number, after: number): number {
     const round = this.init.interval
-    const start = this.epoch + Math.floor((after - this.epoch) / round) * round
+    const epoch = this.epoch ?? after
+    const start = epoch + Math.floor((after - epoch) / round) * round
     let due = start + at * round
     while (due < after + round / 2) {
       due += round
