@@ -414,7 +414,8 @@ export const CRAWL_IDLE_RECHECK = 5_000
 
 /**
  * Servers the accelerated client's full table holds at most (the Amino DHT has some 16,000
- * reachable ones, 22,000 crawled): about 0.5 KiB each (see docs/benchmarks.md), 50 MiB in all.
+ * reachable ones, 22,000 crawled): about 1.5 KB each with the crawl's bookkeeping (see
+ * docs/benchmarks.md), 150 MB in all.
  * Peers the crawl may know of at once: twice it.
  */
 export const ACCELERATED_MAX_PEERS = 100_000

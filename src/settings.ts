@@ -236,7 +236,7 @@ export interface KadDHTInit {
    * (minutes on a large network), operations run the normal lookups.
    *
    * It costs a visit of every server once per `crawlInterval` (about 12 requests each, spread
-   * evenly over the round; at most `crawlConcurrency` at once) and about 0.5 KiB of memory per
+   * evenly over the round; at most `crawlConcurrency` at once) and about 1.5 KB of memory per
    * server, `maxPeers` at most.
    *
    * @example

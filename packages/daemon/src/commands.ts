@@ -109,7 +109,7 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .option('--mode <mode>', 'server (answers requests; default) or client (only asks)')
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
-    .option('--accelerated', 'the accelerated client: a rolling crawl keeps every DHT server in one table, lookups take one hop (costs a visit of every server an hour, ~0.5 KiB of memory each)')
+    .option('--accelerated', 'the accelerated client: a rolling crawl keeps every DHT server in one table, lookups take one hop (costs a visit of every server an hour, ~1.5 KB of memory each)')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
     .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
     .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
