@@ -125,6 +125,8 @@ export class AcceleratedRouting {
   private running?: AbortController
   private loop?: Promise<void>
   private lastFullPass?: number
+  /** Peers a bulk send is sending to now: the crawl leaves their connections open. */
+  private readonly sending = new Map<string, number>()
 
   constructor (init: AcceleratedInit) {
     this.init = init
@@ -221,6 +223,14 @@ export class AcceleratedRouting {
         }
       },
       connected: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
+      busy: (peer, busy) => {
+        const count = (this.sending.get(peer.id) ?? 0) + (busy ? 1 : -1)
+        if (count > 0) {
+          this.sending.set(peer.id, count)
+        } else {
+          this.sending.delete(peer.id)
+        }
+      },
       release: async (peer) => {
         if (!init.keepsConnected(peer)) {
           await closeIdle(init.client, init.connectionManager, init.protocol, peer)
@@ -287,7 +297,11 @@ export class AcceleratedRouting {
   }
 
   private makeCrawler (): Crawler {
-    return new Crawler({ ...this.init, keys: this.keys })
+    return new Crawler({
+      ...this.init,
+      keys: this.keys,
+      keepsConnected: (peer) => this.sending.has(peer.id) || this.init.keepsConnected(peer)
+    })
   }
 
   private makeCrawl (interval: number): Crawl<CompactPeer> {

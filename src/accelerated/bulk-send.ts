@@ -41,6 +41,8 @@ export interface BulkSendInit {
   connected(peer: DHTPeer): boolean
   /** Told when the batch of a peer we were not connected to is over: its connection may be closed. */
   release(peer: DHTPeer): Promise<void>
+  /** Told when a peer's batch begins (`true`) and ends (`false`). */
+  busy?(peer: DHTPeer, busy: boolean): void
 }
 
 const ZERO = new Uint8Array(KAD_ID_BYTES)
@@ -133,6 +135,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
   const sender = async (): Promise<void> => {
     for (let batch = queue.shift(); batch != null; batch = queue.shift()) {
       waiting.delete(batch.peer.id)
+      init.busy?.(batch.peer, true)
       const wasConnected = init.connected(batch.peer)
       let reached = false
       for (const state of batch.keys) {
@@ -157,6 +160,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
           assign(state)
         }
       }
+      init.busy?.(batch.peer, false)
       if (!reached) {
         table.failed(batch.peer.id)
       }
