@@ -12,7 +12,8 @@
  * node dist/bench/sim/optimistic.js --nodes 200,2000,10000 --provides 200
  * node dist/bench/sim/reprovide.js --nodes 10000 --keys 100000
  * node --expose-gc dist/bench/provider-store.js --records 1000000
- * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN (npm run bench:wan; not run here: ~30 min)
+ * node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs   # the emulated WAN in virtual time (npm run bench:wan; not run here)
+ * node dist/bench/routing-v1.js --requests 10000 --clients 200   # the Delegated Routing V1 HTTP API under load (not run here: ~10 min)
  * node dist/bench/bundle.js
  * ```
  *
@@ -22,8 +23,9 @@
  */
 import { parseArgs } from 'node:util'
 import { runBundle } from './bundle.ts'
+import { MEMORY_DEFAULTS } from './harness/report.ts'
 import { intList, positiveInt } from './lib/stats.ts'
-import { NETWORK_DEFAULTS, runNetworkBench } from './network.ts'
+import { NETWORK_SIZES, runNetworkBench } from './network.ts'
 import { runProviderStore } from './provider-store.ts'
 import { runServe } from './serve.ts'
 import { runBatchSimulation } from './sim/batch.ts'
@@ -37,9 +39,9 @@ type Part = typeof PARTS[number]
 const { values } = parseArgs({
   options: {
     only: { type: 'string', default: PARTS.join(',') },
-    nodes: { type: 'string', default: NETWORK_DEFAULTS.nodes.join(',') },
-    lookups: { type: 'string', default: String(NETWORK_DEFAULTS.lookups) },
-    ops: { type: 'string', default: String(NETWORK_DEFAULTS.ops) },
+    nodes: { type: 'string', default: NETWORK_SIZES.join(',') },
+    lookups: { type: 'string', default: String(MEMORY_DEFAULTS.lookups) },
+    ops: { type: 'string', default: String(MEMORY_DEFAULTS.ops) },
     'sim-nodes': { type: 'string', default: '10000' },
     'sim-lookups': { type: 'string', default: '100' },
     'serve-seconds': { type: 'string', default: '2' },
@@ -68,7 +70,7 @@ if (only.has('sim')) {
   await runReprovideSimulation({ nodes: positiveInt('sim-nodes', values['sim-nodes']) })
 }
 if (only.has('network')) {
-  await runNetworkBench({ nodes: intList('nodes', values.nodes), lookups: positiveInt('lookups', values.lookups), ops: positiveInt('ops', values.ops) })
+  await runNetworkBench({ sizes: intList('nodes', values.nodes), lookups: positiveInt('lookups', values.lookups), ops: positiveInt('ops', values.ops) })
 }
 if (only.has('serve')) {
   await runServe({ seconds: positiveInt('serve-seconds', values['serve-seconds']) })

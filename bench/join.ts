@@ -12,6 +12,6 @@ import { isMain } from './lib/main.ts'
 import { networkArgs, runNetworkBench } from './network.ts'
 
 if (isMain(import.meta.url)) {
-  await runNetworkBench({ nodes: [40, 150], defaults: true, ...networkArgs(process.argv.slice(2), ['join']) })
+  await runNetworkBench({ sizes: [40, 150], defaults: true, ...networkArgs(process.argv.slice(2), ['join']) })
   process.exit(0)
 }

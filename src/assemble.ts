@@ -1,11 +1,15 @@
 /**
- * The wiring of kadmium's layers: what the service is made of, built from the libp2p components
- * and the resolved settings. The service keeps the lifecycle and the public methods; this file
- * only says which part gets what.
+ * The wiring of a kadmium node: what the service is made of, built from the libp2p components
+ * and the resolved settings. Each part is built once what it needs exists, so every dependency
+ * points down; what flows back up (the table's first peer, a network-size sample, a mode change,
+ * a peer discovered) goes through the node's event channel, whose listeners are connected last.
+ * Every part that keeps time gets the node's one clock. The service keeps the lifecycle and the
+ * public methods; this file only says which part gets what.
  */
 import { AcceleratedRouting } from './accelerated/accelerated.ts'
 import * as C from './constants.ts'
-import { createHandlers } from './handlers.ts'
+import * as D from './defaults.ts'
+import { Channel } from './events.ts'
 import { kadId } from './keys.ts'
 import { DHTMetrics } from './metrics.ts'
 import { ModeController } from './mode.ts'
@@ -13,23 +17,32 @@ import { Client } from './network/client.ts'
 import { Counters } from './network/counters.ts'
 import { RateLimiter } from './network/rate-limit.ts'
 import { Server } from './network/server.ts'
+import { findNodeHandler, pingHandler } from './peers/handlers.ts'
 import { PeerRouting } from './peers/peer-routing.ts'
+import { addProviderHandler, getProvidersHandler } from './providers/handlers.ts'
+import { NetworkSize } from './providers/network-size.ts'
 import { ProviderRouting } from './providers/provider-routing.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
 import { regionBits } from './providers/schedule.ts'
-import { NetworkSize } from './providers/size-samples.ts'
-import { setTimer } from './query/run-lookup.ts'
+import { QueryRunner } from './query/runner.ts'
 import { inBucket } from './query/table-lookup.ts'
+import { closerPeers } from './table/closer-peers.ts'
 import { TableKeeper } from './table/keeper.ts'
 import { Refresher } from './table/refresher.ts'
+import { getValueHandler, putValueHandler } from './values/handlers.ts'
 import { RecordValidator } from './values/validators.ts'
 import { ValueRouting } from './values/value-routing.ts'
 import { ValueStore } from './values/value-store.ts'
+import { MessageType } from './wire/codec.ts'
+import type { Clock } from './clock.ts'
+import type { NodeEvents } from './events.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
+import type { Handlers } from './network/server.ts'
 import type { Settings } from './settings.ts'
+import type { RoutingTable } from './table/routing-table.ts'
 import type { Validator } from './values/validators.ts'
-import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerInfo, PeerStore, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Logger, Metrics, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -56,7 +69,7 @@ export interface KadDHTComponents {
   metrics?: Metrics
 }
 
-/** What the layers need of the service that holds them. */
+/** What the parts need of the service that holds them. */
 export interface ServiceHooks {
   log: Logger
   /** The prefix of every logger kadmium makes. */
@@ -65,12 +78,12 @@ export interface ServiceHooks {
   lifetime(): AbortSignal
   /** Our own addresses as we announce them. */
   selfAddresses(): Multiaddr[]
-  /** Told about each peer first heard of in a lookup (the service's peer discovery). */
-  onDiscovered(peer: PeerInfo): void
 }
 
 /** Every part of a running kadmium node. */
 export interface Layers {
+  /** What the parts tell each other, and the service hears (discovered peers). */
+  channel: Channel<NodeEvents>
   counters: Counters
   client: Client
   keeper: TableKeeper
@@ -79,6 +92,7 @@ export interface Layers {
   reprovider: Reprovider
   server: Server
   modes: ModeController
+  query: QueryRunner
   peerRouting: PeerRouting
   values: ValueRouting
   providers: ProviderRouting
@@ -90,238 +104,37 @@ export interface Layers {
   metrics?: DHTMetrics
 }
 
-/** Builds every layer and wires each to what it needs. */
+/** What every builder below gets. */
+interface Context {
+  components: KadDHTComponents
+  settings: Settings
+  hooks: ServiceHooks
+  /** The node's one clock. */
+  clock: Clock
+  channel: Channel<NodeEvents>
+}
+
+/** Builds every part, in dependency order, and connects what flows back up. */
 export function assemble (components: KadDHTComponents, settings: Settings, validators: Record<string, Validator> | undefined, hooks: ServiceHooks): Layers {
-  const { log, lifetime, selfAddresses } = hooks
-  const counters = new Counters()
-  const client = new Client(components, {
-    protocol: settings.protocol,
-    maxMessageSize: C.MAX_MESSAGE_SIZE,
-    counters,
-    logPrefix: hooks.logPrefix,
-    readTimeout: settings.requestTimeout,
-    idleTimeout: settings.connections.outboundIdleTimeout,
-    maxKept: C.MAX_KEPT_STREAMS
-  })
-  const validator = new RecordValidator(validators)
-  const valueStore = new ValueStore({ datastore: components.datastore, validator, onSweepError: (err) => { log('record sweep failed: %s', err.message) } })
-  const providerStore = new ProviderStore({ datastore: components.datastore, onSweepError: (err) => { log('provider sweep failed: %s', err.message) } })
-
-  // the refresher is made last, but the keeper tells it when the table gets its first peer
-  const keeper = new TableKeeper({
-    self: components.peerId,
-    events: components.events,
-    peerStore: components.peerStore,
-    connectionManager: components.connectionManager,
-    protocol: settings.protocol,
-    addresses: settings.addresses,
-    kBucketSize: settings.kBucketSize,
-    diversity: settings.diversity,
-    client,
-    log,
-    tags: settings.connections,
-    onFirstPeer: () => {
-      refresher.joined()
-      reprovider.wake()
-    }
-  })
+  const channel = new Channel<NodeEvents>((err) => { hooks.log('an event listener failed: %s', err.message) })
+  const context: Context = { components, settings, hooks, clock: settings.clock, channel }
+  const { counters, client } = buildNetwork(context)
+  const { validator, valueStore, providerStore } = buildStores(context, validators)
+  const { keeper, networkSize } = buildTable(context, client)
   const table = keeper.table
-  const selfKadId = kadId(components.peerId.toMultihash().bytes)
-  const networkSize = new NetworkSize({
-    table,
-    self: selfKadId,
-    kBucketSize: settings.kBucketSize,
-    maxSamples: C.NETWORK_SIZE_MAX_SAMPLES,
-    maxAge: C.NETWORK_SIZE_MAX_AGE,
-    now: Date.now,
-    // the first reprovide cycle waits for a network size to cut the keyspace by
-    onSample: () => {
-      if (reprovider.stats().waiting === 'network-size') {
-        reprovider.wake()
-      }
-    }
-  })
-
-  const server = new Server(components, {
-    maxMessageSize: C.MAX_MESSAGE_SIZE,
-    messageTimeout: C.MESSAGE_READ_TIMEOUT,
-    idleTimeout: settings.streamIdleTimeout,
-    counters,
-    logPrefix: hooks.logPrefix,
-    rateLimiter: settings.rateLimit == null ? undefined : new RateLimiter({ ...settings.rateLimit, maxPeers: C.RATE_LIMIT_MAX_PEERS, now: Date.now }),
-    bytesPerRequest: C.RATE_LIMIT_BYTES_PER_REQUEST,
-    onRequest: (from) => { table.touch(from.toString()) }
-  }, createHandlers({
-    self: components.peerId,
-    peerStore: components.peerStore,
-    connectionManager: components.connectionManager,
-    kBucketSize: settings.kBucketSize,
-    addresses: settings.addresses,
-    table,
-    values: valueStore,
-    providers: providerStore,
-    counters,
-    selfAddresses
-  }))
+  const server = buildServer(context, counters, table, valueStore, providerStore)
+  const accelerated = buildAccelerated(context, client, table)
   const modes = new ModeController({
     registrar: components.registrar,
     addressManager: components.addressManager,
     events: components.events,
     protocol: settings.protocol,
     handler: server.handle,
-    handlerOptions: { maxInboundStreams: C.MAX_INBOUND_STREAMS, maxOutboundStreams: C.MAX_OUTBOUND_STREAMS },
+    handlerOptions: { maxInboundStreams: D.MAX_INBOUND_STREAMS, maxOutboundStreams: D.MAX_OUTBOUND_STREAMS },
     addresses: settings.addresses,
-    log,
-    onChange: (active) => {
-      if (active === 'client') {
-        server.closeAll()
-        // a client is found only through the servers it stays connected to
-        refresher.checkClosest().catch(err => { log('closest-servers check failed: %s', err.message) })
-      }
-    }
+    log: hooks.log,
+    channel
   }, settings.mode)
-
-  const accelerated = new AcceleratedRouting({
-    self: components.peerId,
-    client,
-    protocol: settings.protocol,
-    connectionManager: components.connectionManager,
-    peerStore: components.peerStore,
-    addresses: settings.addresses,
-    kBucketSize: settings.kBucketSize,
-    maxAddresses: C.ACCELERATED_MAX_ADDRESSES,
-    visitTimeout: C.CRAWL_VISIT_TIMEOUT,
-    // the k closest carry the keep-alive tag: closing their connection would only make libp2p dial again
-    keepsConnected: (peer) => settings.connections.keepAlive && table.has(peer.id) &&
-      table.closest(selfKadId, settings.kBucketSize).some(entry => entry.id === peer.id),
-    log,
-    now: Date.now,
-    schedule: setTimer,
-    settings: settings.accelerated ?? { crawlInterval: C.CRAWL_INTERVAL, crawlConcurrency: C.CRAWL_CONCURRENCY, maxPeers: C.ACCELERATED_MAX_PEERS },
-    table,
-    maxDepth: C.CRAWL_MAX_DEPTH,
-    maxFailedVisits: C.CRAWL_MAX_FAILED_VISITS,
-    retryDelay: C.CRAWL_RETRY_DELAY,
-    maxFailures: C.ACCELERATED_MAX_FAILURES,
-    idleRecheck: C.CRAWL_IDLE_RECHECK,
-    bulkConcurrency: C.BULK_SEND_CONCURRENCY,
-    requestTimeout: settings.requestTimeout,
-    selfAddresses
-  })
-  const peerRouting = new PeerRouting({
-    self: components.peerId,
-    table,
-    client,
-    connectionManager: components.connectionManager,
-    peerStore: components.peerStore,
-    log,
-    kBucketSize: settings.kBucketSize,
-    alpha: settings.alpha,
-    queryTimeout: settings.queryTimeout,
-    requestTimeout: settings.requestTimeout,
-    stall: settings.stall,
-    addresses: settings.addresses,
-    lifetime,
-    onDiscovered: hooks.onDiscovered,
-    observe: (type, target, options) => {
-      const observers = [metrics?.lookup(type), networkSize.observe(type, target, options)].filter(o => o != null)
-      return {
-        event: (event) => {
-          observers.forEach(o => { o.event(event) })
-          accelerated.observe(event)
-        },
-        end: (outcome) => { observers.forEach(o => { o.end(outcome) }) }
-      }
-    },
-    fullView: (target, count) => accelerated.seeds(target, count)
-  })
-  const values = new ValueRouting({
-    peerRouting,
-    client,
-    connectionManager: components.connectionManager,
-    store: valueStore,
-    validator,
-    counters,
-    log,
-    requestTimeout: settings.requestTimeout,
-    lifetime
-  })
-  // the reprovider publishes through provider routing, which tracks what it provides in it
-  const reprovider: Reprovider = new Reprovider({
-    datastore: components.datastore,
-    self: selfKadId,
-    interval: C.REPROVIDE_INTERVAL,
-    prefix: C.PROVIDED_PREFIX,
-    stateKey: C.REPROVIDE_STATE_KEY,
-    regionBits: () => {
-      const estimate = networkSize.estimate(1)
-      return estimate == null ? undefined : regionBits(estimate.size, settings.kBucketSize)
-    },
-    online: () => table.size > 0,
-    recheckDelay: C.REPROVIDE_RECHECK_DELAY,
-    retryDelay: C.REPROVIDE_RETRY_DELAY,
-    maxRetries: C.REPROVIDE_MAX_RETRIES,
-    publish: (keys, options) => {
-      const results = providers.publishMany(keys, (key: Uint8Array) => key, options)
-      return metrics?.reprovide(keys.length, results) ?? results
-    },
-    onProgress: (event) => {
-      if (event.type === 'kadmium:reprovide:failed') {
-        log('reproviding failed, tried again with the next region: %s', event.detail.error.message)
-      }
-      settings.onReprovideProgress?.(event)
-    }
-  })
-  const providers: ProviderRouting = new ProviderRouting({
-    self: components.peerId,
-    peerRouting,
-    client,
-    connectionManager: components.connectionManager,
-    peerStore: components.peerStore,
-    store: providerStore,
-    reprovider,
-    addresses: settings.addresses,
-    selfAddresses,
-    log,
-    requestTimeout: settings.requestTimeout,
-    kBucketSize: settings.kBucketSize,
-    maxRegionLookups: C.MAX_REGION_LOOKUPS,
-    minRegionKeys: C.MIN_REGION_KEYS,
-    defaultCount: C.FIND_PROVIDERS_COUNT,
-    beta: settings.beta,
-    lifetime,
-    fullTable: () => accelerated.ready ? accelerated : undefined,
-    optimistic: settings.optimisticProvide
-      ? {
-          certainty: C.OPTIMISTIC_CERTAINTY,
-          strictness: C.OPTIMISTIC_STRICTNESS,
-          returnRatio: C.OPTIMISTIC_RETURN_RATIO,
-          closestAnswered: C.OPTIMISTIC_CLOSEST_ANSWERED,
-          networkSize: () => networkSize.estimate(C.OPTIMISTIC_MIN_SAMPLES)?.size
-        }
-      : undefined
-  })
-  const refresher: Refresher<DHTPeer> = new Refresher({
-    table,
-    selfKey: components.peerId.toMultihash().bytes,
-    selfKadId,
-    lookup: async (key, { within, ...options }) => peerRouting.lookup(key, {
-      ...options,
-      accept: inBucket(table, within)
-    }),
-    ping: async (entry) => keeper.isAlive(entry.peer),
-    interval: settings.refreshInterval,
-    queryTimeout: settings.refreshQueryTimeout,
-    maxBucket: C.MAX_REFRESH_BUCKET,
-    kBucketSize: settings.kBucketSize,
-    joinWindow: settings.joinWindow,
-    closestCheckInterval: settings.connections.checkInterval,
-    isClient: () => modes.mode === 'client',
-    randomWalkInterval: settings.randomWalkInterval,
-    firstRefreshDelay: C.FIRST_REFRESH_DELAY,
-    now: Date.now,
-    log
-  })
   const metrics = components.metrics == null
     ? undefined
     : new DHTMetrics(components.metrics, settings.metricsPrefix, {
@@ -332,6 +145,310 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       providers: () => providerStore.stats(),
       mode: () => modes.mode,
       accelerated: settings.accelerated == null ? undefined : () => accelerated.stats()
-    })
-  return { counters, client, keeper, valueStore, providerStore, reprovider, server, modes, peerRouting, values, providers, refresher, networkSize, accelerated, metrics }
+    }, settings.clock.now)
+  const query = new QueryRunner({
+    ...settings.clock,
+    self: components.peerId,
+    table,
+    client,
+    connectionManager: components.connectionManager,
+    log: hooks.log,
+    kBucketSize: settings.kBucketSize,
+    alpha: settings.alpha,
+    queryTimeout: settings.queryTimeout,
+    requestTimeout: settings.requestTimeout,
+    stall: settings.stall,
+    addresses: settings.addresses,
+    lifetime: hooks.lifetime,
+    channel,
+    observers: [
+      (type) => metrics?.lookup(type),
+      (_type, target, options) => networkSize.observe(target, options),
+      () => accelerated.observeLookup()
+    ],
+    start: (target, count) => accelerated.seeds(target, count)
+  })
+  const { peerRouting, values, providers } = buildRouting(context, { query, client, counters, valueStore, validator, providerStore, networkSize, accelerated })
+  const reprovider = buildReprovider(context, { providers, networkSize, table, counters, metrics })
+  const refresher = buildRefresher(context, { query, keeper, modes })
+
+  // what flows back up
+  channel.on('first-peer', () => {
+    refresher.joined()
+    reprovider.wake()
+  })
+  channel.on('network-size', () => {
+    // the first reprovide cycle waits for a network size to cut the keyspace by
+    if (reprovider.stats().waiting === 'network-size') {
+      reprovider.wake()
+    }
+  })
+  channel.on('mode', (mode) => {
+    if (mode === 'client') {
+      server.closeAll()
+      // a client is found only through the servers it stays connected to
+      refresher.checkClosest().catch(err => { hooks.log('closest-servers check failed: %s', err.message) })
+    }
+  })
+  return { channel, counters, client, keeper, valueStore, providerStore, reprovider, server, modes, query, peerRouting, values, providers, refresher, networkSize, accelerated, metrics }
+}
+
+function buildNetwork ({ components, settings, hooks }: Context): { counters: Counters, client: Client } {
+  const counters = new Counters()
+  const client = new Client(components, {
+    protocol: settings.protocol,
+    maxMessageSize: C.MAX_MESSAGE_SIZE,
+    counters,
+    logPrefix: hooks.logPrefix,
+    readTimeout: settings.requestTimeout,
+    idleTimeout: settings.connections.outboundIdleTimeout,
+    maxKept: D.MAX_KEPT_STREAMS
+  })
+  return { counters, client }
+}
+
+function buildStores ({ components, settings, hooks }: Context, validators: Record<string, Validator> | undefined): { validator: RecordValidator, valueStore: ValueStore, providerStore: ProviderStore } {
+  const { log } = hooks
+  const validator = new RecordValidator(validators)
+  const valueStore = new ValueStore({ ...settings.clock, datastore: components.datastore, validator, onSweepError: (err) => { log('record sweep failed: %s', err.message) } })
+  const providerStore = new ProviderStore({ ...settings.clock, datastore: components.datastore, onSweepError: (err) => { log('provider sweep failed: %s', err.message) } })
+  return { validator, valueStore, providerStore }
+}
+
+function buildTable ({ components, settings, hooks, channel }: Context, client: Client): { keeper: TableKeeper, networkSize: NetworkSize } {
+  const keeper = new TableKeeper({
+    ...settings.clock,
+    self: components.peerId,
+    events: components.events,
+    peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
+    protocol: settings.protocol,
+    addresses: settings.addresses,
+    kBucketSize: settings.kBucketSize,
+    diversity: settings.diversity,
+    client,
+    log: hooks.log,
+    tags: { ...settings.connections, delay: D.TAG_UPDATE_DELAY },
+    freshness: D.PEER_FRESHNESS,
+    maxFailures: D.MAX_PEER_FAILURES,
+    pingTimeout: D.PING_TIMEOUT,
+    channel
+  })
+  const networkSize = new NetworkSize({
+    table: keeper.table,
+    self: kadId(components.peerId.toMultihash().bytes),
+    kBucketSize: settings.kBucketSize,
+    maxSamples: D.NETWORK_SIZE_MAX_SAMPLES,
+    maxAge: D.NETWORK_SIZE_MAX_AGE,
+    now: settings.clock.now,
+    channel
+  })
+  return { keeper, networkSize }
+}
+
+/** The inbound server with a handler for each message type. */
+function buildServer ({ components, settings, hooks, clock }: Context, counters: Counters, table: RoutingTable<DHTPeer>, values: ValueStore, providers: ProviderStore): Server {
+  const closer = closerPeers({
+    self: components.peerId,
+    table,
+    peerStore: components.peerStore,
+    connectionManager: components.connectionManager,
+    kBucketSize: settings.kBucketSize,
+    addresses: settings.addresses
+  })
+  const providing = {
+    store: providers,
+    peerStore: components.peerStore,
+    counters,
+    addresses: settings.addresses,
+    maxKeyBytes: C.MAX_PROVIDER_KEY_BYTES,
+    addressTtl: C.PROVIDER_ADDRESS_TTL,
+    maxAddresses: D.MAX_PROVIDER_ADDRESSES,
+    now: clock.now,
+    closer,
+    self: components.peerId,
+    selfAddresses: hooks.selfAddresses
+  }
+  const handlers: Handlers = {
+    [MessageType.FIND_NODE]: findNodeHandler(closer),
+    [MessageType.PING]: pingHandler(),
+    [MessageType.PUT_VALUE]: putValueHandler(values),
+    [MessageType.GET_VALUE]: getValueHandler({ store: values, peerStore: components.peerStore, closer }),
+    [MessageType.ADD_PROVIDER]: addProviderHandler(providing),
+    [MessageType.GET_PROVIDERS]: getProvidersHandler(providing)
+  }
+  return new Server(components, {
+    maxMessageSize: C.MAX_MESSAGE_SIZE,
+    messageTimeout: D.MESSAGE_READ_TIMEOUT,
+    idleTimeout: settings.streamIdleTimeout,
+    counters,
+    logPrefix: hooks.logPrefix,
+    // the rate limit paces socket I/O: it runs on the host's clock
+    rateLimiter: settings.rateLimit == null ? undefined : new RateLimiter({ ...settings.rateLimit, maxPeers: D.RATE_LIMIT_MAX_PEERS, now: Date.now }),
+    bytesPerRequest: D.RATE_LIMIT_BYTES_PER_REQUEST,
+    onRequest: (from) => { table.touch(from.toString()) }
+  }, handlers)
+}
+
+/**
+ * The accelerated client's full table and crawl (built also when `accelerated` is off: `crawl()`
+ * runs a one-pass crawl on it).
+ */
+function buildAccelerated ({ components, settings, hooks }: Context, client: Client, table: RoutingTable<DHTPeer>): AcceleratedRouting {
+  const selfKadId = kadId(components.peerId.toMultihash().bytes)
+  return new AcceleratedRouting({
+    ...settings.clock,
+    self: components.peerId,
+    client,
+    protocol: settings.protocol,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    addresses: settings.addresses,
+    kBucketSize: settings.kBucketSize,
+    maxAddresses: D.ACCELERATED_MAX_ADDRESSES,
+    visitTimeout: D.CRAWL_VISIT_TIMEOUT,
+    // the k closest carry the keep-alive tag: closing their connection would only make libp2p dial again
+    keepsConnected: (peer) => settings.connections.keepAlive && table.has(peer.id) &&
+      table.closest(selfKadId, settings.kBucketSize).some(entry => entry.id === peer.id),
+    log: hooks.log,
+    settings: settings.accelerated ?? { crawlInterval: D.CRAWL_INTERVAL, crawlConcurrency: D.CRAWL_CONCURRENCY, maxPeers: D.ACCELERATED_MAX_PEERS },
+    table,
+    maxDepth: D.CRAWL_MAX_DEPTH,
+    maxFailedVisits: D.CRAWL_MAX_FAILED_VISITS,
+    retryDelay: D.CRAWL_RETRY_DELAY,
+    maxFailures: D.ACCELERATED_MAX_FAILURES,
+    idleRecheck: D.CRAWL_IDLE_RECHECK,
+    bulkConcurrency: D.BULK_SEND_CONCURRENCY,
+    requestTimeout: settings.requestTimeout,
+    selfAddresses: hooks.selfAddresses
+  })
+}
+
+interface RoutingParts {
+  query: QueryRunner
+  client: Client
+  counters: Counters
+  valueStore: ValueStore
+  validator: RecordValidator
+  providerStore: ProviderStore
+  networkSize: NetworkSize
+  accelerated: AcceleratedRouting
+}
+
+function buildRouting ({ components, settings, hooks }: Context, parts: RoutingParts): { peerRouting: PeerRouting, values: ValueRouting, providers: ProviderRouting } {
+  const { query, client } = parts
+  const peerRouting = new PeerRouting({ self: components.peerId, query, peerStore: components.peerStore })
+  const values = new ValueRouting({
+    ...settings.clock,
+    query,
+    client,
+    connectionManager: components.connectionManager,
+    store: parts.valueStore,
+    validator: parts.validator,
+    counters: parts.counters,
+    log: hooks.log,
+    requestTimeout: settings.requestTimeout,
+    lifetime: hooks.lifetime
+  })
+  const providers = new ProviderRouting({
+    ...settings.clock,
+    self: components.peerId,
+    query,
+    client,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    store: parts.providerStore,
+    addresses: settings.addresses,
+    selfAddresses: hooks.selfAddresses,
+    log: hooks.log,
+    requestTimeout: settings.requestTimeout,
+    kBucketSize: settings.kBucketSize,
+    maxRegionLookups: D.MAX_REGION_LOOKUPS,
+    minRegionKeys: D.MIN_REGION_KEYS,
+    defaultCount: D.FIND_PROVIDERS_COUNT,
+    beta: settings.beta,
+    lifetime: hooks.lifetime,
+    fullTable: () => parts.accelerated.ready ? parts.accelerated : undefined,
+    optimistic: settings.optimisticProvide
+      ? {
+          certainty: D.OPTIMISTIC_CERTAINTY,
+          strictness: D.OPTIMISTIC_STRICTNESS,
+          returnRatio: D.OPTIMISTIC_RETURN_RATIO,
+          closestAnswered: D.OPTIMISTIC_CLOSEST_ANSWERED,
+          networkSize: () => parts.networkSize.estimate(D.OPTIMISTIC_MIN_SAMPLES)?.size
+        }
+      : undefined
+  })
+  return { peerRouting, values, providers }
+}
+
+interface ReproviderParts {
+  providers: ProviderRouting
+  networkSize: NetworkSize
+  table: RoutingTable<DHTPeer>
+  counters: Counters
+  metrics?: DHTMetrics
+}
+
+/** The reprovider, which publishes again through provider routing what the service provides. */
+function buildReprovider ({ components, settings, hooks }: Context, parts: ReproviderParts): Reprovider {
+  const { providers, networkSize, metrics } = parts
+  return new Reprovider({
+    ...settings.clock,
+    datastore: components.datastore,
+    self: kadId(components.peerId.toMultihash().bytes),
+    interval: C.REPROVIDE_INTERVAL,
+    prefix: D.PROVIDED_PREFIX,
+    stateKey: D.REPROVIDE_STATE_KEY,
+    regionBits: () => {
+      const estimate = networkSize.estimate(1)
+      return estimate == null ? undefined : regionBits(estimate.size, settings.kBucketSize)
+    },
+    online: () => parts.table.size > 0,
+    recheckDelay: D.REPROVIDE_RECHECK_DELAY,
+    retryDelay: D.REPROVIDE_RETRY_DELAY,
+    maxRetries: D.REPROVIDE_MAX_RETRIES,
+    publish: (keys, options) => {
+      const results = providers.publishMany(keys, (key: Uint8Array) => key, options)
+      return metrics?.reprovide(keys.length, results) ?? results
+    },
+    onProgress: (event) => {
+      if (event.type === 'kadmium:reprovide:failed') {
+        hooks.log('reproviding failed, tried again with the next region: %s', event.detail.error.message)
+      } else if (event.type === 'kadmium:reprovide:error') {
+        parts.counters.error(event.detail.error)
+        hooks.log('the reprovide schedule failed, tried again soon: %s', event.detail.error.message)
+      }
+      settings.onReprovideProgress?.(event)
+    }
+  })
+}
+
+interface RefresherParts {
+  query: QueryRunner
+  keeper: TableKeeper
+  modes: ModeController
+}
+
+function buildRefresher ({ components, settings, hooks }: Context, { query, keeper, modes }: RefresherParts): Refresher<DHTPeer> {
+  const table = keeper.table
+  return new Refresher({
+    ...settings.clock,
+    table,
+    selfKey: components.peerId.toMultihash().bytes,
+    selfKadId: kadId(components.peerId.toMultihash().bytes),
+    lookup: async (key, { within, ...options }) => query.lookup(key, { ...options, accept: inBucket(table, within) }),
+    ping: async (entry) => keeper.isAlive(entry.peer),
+    concurrentChecks: settings.alpha,
+    interval: settings.refreshInterval,
+    queryTimeout: settings.refreshQueryTimeout,
+    maxBucket: D.MAX_REFRESH_BUCKET,
+    kBucketSize: settings.kBucketSize,
+    joinWindow: settings.joinWindow,
+    closestCheckInterval: settings.connections.checkInterval,
+    isClient: () => modes.mode === 'client',
+    randomWalkInterval: settings.randomWalkInterval,
+    firstRefreshDelay: D.FIRST_REFRESH_DELAY,
+    log: hooks.log
+  })
 }

@@ -30,8 +30,8 @@
 import { MessageType } from './wire/codec.ts'
 import type { ActiveMode } from './mode.ts'
 import type { CounterSnapshot } from './network/counters.ts'
-import type { LookupObserver } from './peers/peer-routing.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
+import type { LookupObserver } from './query/runner.ts'
 import type { Counter, HistogramGroup, Metrics } from '@libp2p/interface'
 
 /** Buckets of the query duration histogram, in seconds. */
@@ -84,7 +84,7 @@ interface Sweep {
  * @example
  * ```ts
  * const metrics = new DHTMetrics(components.metrics, 'libp2p_kadmium', sources)
- * peerRouting = new PeerRouting({ ..., observe: (type) => metrics.lookup(type) })
+ * const query = new QueryRunner({ ..., observers: [(type) => metrics.lookup(type)] })
  * ```
  */
 export class DHTMetrics {
@@ -94,8 +94,11 @@ export class DHTMetrics {
   private readonly sweep: Sweep
   private readonly reprovided: Counter
   private readonly reprovideFailures: Counter
+  private readonly now: () => number
 
-  constructor (metrics: Metrics, prefix: string, sources: MetricsSources) {
+  /** `now` is the clock lookups are timed on. */
+  constructor (metrics: Metrics, prefix: string, sources: MetricsSources, now: () => number = Date.now) {
+    this.now = now
     const p = prefix
     const counters = (pick: (snapshot: CounterSnapshot) => Record<string, number>): (() => Record<string, number>) => increase(() => pick(sources.counters()))
     metrics.registerCounterGroup(`${p}_inbound_requests_total`, { label: 'type', help: 'DHT requests received, by message type', calculate: counters(s => s.inbound) })
@@ -148,7 +151,7 @@ export class DHTMetrics {
   /** An observer of one lookup that asks with `type`: its duration, hops and errors. */
   lookup (type: MessageType): LookupObserver {
     const name = MessageType[type] ?? `UNKNOWN_${type}`
-    const started = Date.now()
+    const started = this.now()
     // a seed is 1 hop away; a peer first heard of from a peer n hops away is n + 1
     const distance = new Map<string, number>()
     return {
@@ -167,7 +170,7 @@ export class DHTMetrics {
           this.queryErrors[name] = (this.queryErrors[name] ?? 0) + 1
           return
         }
-        this.durations.observe({ [name]: (Date.now() - started) / 1000 })
+        this.durations.observe({ [name]: (this.now() - started) / 1000 })
         if (outcome.closest.length > 0) {
           this.hops.observe({ [name]: Math.max(...outcome.closest.map(peer => distance.get(peer.id) ?? 1)) })
         }

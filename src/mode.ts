@@ -13,6 +13,7 @@
  * public address".
  */
 import { inScope } from './network/addresses.ts'
+import type { Emitter, NodeEvents } from './events.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { Libp2pEvents, Logger, StreamHandler, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, Registrar } from '@libp2p/interface-internal'
@@ -39,8 +40,8 @@ export interface ModeInit {
   handlerOptions: StreamHandlerOptions
   addresses: AddressScope
   log: Logger
-  /** Told when the node switches. */
-  onChange?(mode: ActiveMode): void
+  /** Where it tells that the node switched. */
+  channel: Emitter<Pick<NodeEvents, 'mode'>>
 }
 
 /** Switches between client and server. */
@@ -143,7 +144,7 @@ export class ModeController {
       this.active = target
       this.init.log('now in %s mode', target)
       if (this.running) {
-        this.init.onChange?.(target)
+        this.init.channel.emit('mode', target)
       }
     })
     return this.applying

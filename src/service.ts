@@ -13,10 +13,10 @@ import type { ActiveMode, Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
 import type { DHTPeer } from './network/dht-peer.ts'
-import type { LookupOptions } from './peers/peer-routing.ts'
 import type { FindProvidersOptions, ProvideManyResult, ProvideOptions } from './providers/provider-routing.ts'
 import type { ProviderStoreStats } from './providers/provider-store.ts'
 import type { ReprovideStats } from './providers/reprovider.ts'
+import type { LookupOptions } from './query/runner.ts'
 import type { KadDHTInit } from './settings.ts'
 import type { BucketInfo, RoutingTable } from './table/routing-table.ts'
 import type { GetOptions, PutOptions } from './values/value-routing.ts'
@@ -27,10 +27,20 @@ import type { CID } from 'multiformats/cid'
 export type { KadDHTComponents } from './assemble.ts'
 export type { ProvideManyResult } from './providers/provider-routing.ts'
 
+/** A record held for others, as {@link KadDHT.listStored} lists it. */
+export interface StoredRecord {
+  /** Its key. */
+  key: Uint8Array
+  /** The size of its value, in bytes. */
+  bytes: number
+  /** When it was received, if that can be read. */
+  received?: Date
+}
+
 /** What {@link KadDHT.listStored} lists: the first few of each, in datastore order. */
 export interface StoredLists {
-  /** Records held for others: the key, the value's size and when it was received. */
-  records: Array<{ key: Uint8Array, bytes: number, received?: Date }>
+  /** Records held for others. */
+  records: StoredRecord[]
   /** Keys with provider records held (a CID's multihash bytes). */
   providerKeys: Uint8Array[]
   /** How many keys this node provides (and provides again every 22 h). */
@@ -100,9 +110,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       log: this.log,
       logPrefix: LOG_PREFIX,
       lifetime: () => this.running.signal,
-      selfAddresses: () => this.ownAddresses(),
-      onDiscovered: (peer) => { this.safeDispatchEvent('peer', { detail: peer }) }
+      selfAddresses: () => this.ownAddresses()
     })
+    this.layers.channel.on('discovered', (peer) => { this.safeDispatchEvent('peer', { detail: peer }) })
     this.routingTable = this.layers.keeper.table
   }
 
@@ -265,7 +275,10 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async provide (cid: CID, options: ProvideOptions = {}): Promise<number> {
-    return this.layers.providers.provide(cid.multihash.bytes, options)
+    const key = cid.multihash.bytes
+    const sent = await this.layers.providers.publish(key, options)
+    await this.layers.reprovider.track(key, options)
+    return sent
   }
 
   /**
@@ -285,7 +298,12 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
-    yield * this.layers.providers.provideMany(cids, options)
+    for await (const { item, sent, error } of this.layers.providers.publishMany(cids, cid => cid.multihash.bytes, options)) {
+      if (error == null) {
+        await this.layers.reprovider.track(item.multihash.bytes, options)
+      }
+      yield { cid: item, sent, error }
+    }
   }
 
   /**
@@ -319,7 +337,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
 
   /** Stops providing `cid` again; resolves whether it was being provided. */
   async cancelReprovide (cid: CID, options: ProvideOptions = {}): Promise<boolean> {
-    return this.layers.providers.cancelReprovide(cid.multihash.bytes, options)
+    return this.layers.reprovider.forget(cid.multihash.bytes, options)
   }
 
   /** Whether `cid` is on the list of CIDs this node provides again. */

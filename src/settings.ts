@@ -1,10 +1,13 @@
 /**
  * The options of {@link kadDHT}, checked and filled with their defaults.
  */
+import { boundClock, realClock } from './clock.ts'
 import * as C from './constants.ts'
+import * as D from './defaults.ts'
 import { InvalidParametersError } from './errors.ts'
 import { finiteNumber, positiveInteger } from './utils/numbers.ts'
 import type { AcceleratedSettings } from './accelerated/accelerated.ts'
+import type { Clock } from './clock.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { ReprovideProgressEvents } from './providers/reprovider.ts'
@@ -228,6 +231,14 @@ export interface KadDHTInit {
     onProgress?(event: ReprovideProgressEvents): void
   }
   /**
+   * The clock every timer of the DHT runs on: lookups and their deadlines, the routing-table
+   * upkeep, the reprovide schedule, the tags, the stores' sweeps. A simulation or an emulation
+   * in virtual time passes its own; the timeouts of socket I/O stay on the host's timers.
+   *
+   * @default the host's clock (`Date.now` and `setTimeout`)
+   */
+  clock?: Clock
+  /**
    * The accelerated client (go's fullrt, Kubo's `AcceleratedDHTClient`), off unless `true` or an
    * object: a rolling crawl keeps every DHT server in one full table, and every operation starts
    * from the key's closest peers in it, so a lookup is one round of requests instead of ~4 hops,
@@ -283,6 +294,7 @@ export interface Settings {
   onReprovideProgress?(event: ReprovideProgressEvents): void
   /** The accelerated client's settings, or undefined when it is off. */
   accelerated?: AcceleratedSettings
+  clock: Clock
 }
 
 /** Throws {@link InvalidParametersError} unless `mode` is one of the three. */
@@ -300,7 +312,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
   if (addresses !== 'public' && addresses !== 'all') {
     throw new InvalidParametersError(`addresses must be 'public' or 'all', got ${String(addresses)}`)
   }
-  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? C.QUERY_TIMEOUT)
+  const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? D.QUERY_TIMEOUT)
   const kBucketSize = positiveInteger('kBucketSize', init.kBucketSize ?? C.K_BUCKET_SIZE)
   const beta = positiveInteger('beta', init.beta ?? C.BETA)
   if (beta > kBucketSize) {
@@ -309,15 +321,15 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
   return {
     protocol,
-    metricsPrefix: init.metricsPrefix ?? C.METRICS_PREFIX,
+    metricsPrefix: init.metricsPrefix ?? D.METRICS_PREFIX,
     mode: checkMode(init.mode ?? 'auto'),
     addresses,
     kBucketSize,
     alpha: positiveInteger('alpha', init.alpha ?? C.ALPHA),
     beta,
     queryTimeout,
-    requestTimeout: Math.min(C.REQUEST_TIMEOUT, queryTimeout),
-    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? C.STREAM_IDLE_TIMEOUT),
+    requestTimeout: Math.min(D.REQUEST_TIMEOUT, queryTimeout),
+    streamIdleTimeout: positiveInteger('streamIdleTimeout', init.streamIdleTimeout ?? D.STREAM_IDLE_TIMEOUT),
     stall: resolveStall(init.stall),
     ...resolveUpkeep(init),
     rateLimit: resolveRateLimit(init.rateLimit),
@@ -325,6 +337,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
     diversity: resolveDiversity(init.diversity ?? addresses === 'public'),
     optimisticProvide: init.optimisticProvide ?? true,
     onReprovideProgress: init.reprovide?.onProgress,
+    clock: init.clock == null ? realClock : boundClock(init.clock),
     accelerated: resolveAccelerated(init.accelerated)
   }
 }
@@ -335,9 +348,9 @@ function resolveAccelerated (given: KadDHTInit['accelerated']): Settings['accele
   }
   const options = given === true ? {} : given
   return {
-    crawlInterval: positiveInteger('accelerated.crawlInterval', options.crawlInterval ?? C.CRAWL_INTERVAL),
-    crawlConcurrency: positiveInteger('accelerated.crawlConcurrency', options.crawlConcurrency ?? C.CRAWL_CONCURRENCY),
-    maxPeers: positiveInteger('accelerated.maxPeers', options.maxPeers ?? C.ACCELERATED_MAX_PEERS)
+    crawlInterval: positiveInteger('accelerated.crawlInterval', options.crawlInterval ?? D.CRAWL_INTERVAL),
+    crawlConcurrency: positiveInteger('accelerated.crawlConcurrency', options.crawlConcurrency ?? D.CRAWL_CONCURRENCY),
+    maxPeers: positiveInteger('accelerated.maxPeers', options.maxPeers ?? D.ACCELERATED_MAX_PEERS)
   }
 }
 
@@ -345,9 +358,9 @@ function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'r
   const { refresh, randomWalk } = init
   return {
     refreshInterval: refresh?.enabled === false ? 0 : positiveInteger('refresh.interval', refresh?.interval ?? C.REFRESH_INTERVAL),
-    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? C.REFRESH_QUERY_TIMEOUT),
-    joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? C.JOIN_REFRESH_WINDOW, true),
-    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? C.RANDOM_WALK_INTERVAL) : 0
+    refreshQueryTimeout: positiveInteger('refresh.queryTimeout', refresh?.queryTimeout ?? D.REFRESH_QUERY_TIMEOUT),
+    joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? D.JOIN_REFRESH_WINDOW, true),
+    randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? D.RANDOM_WALK_INTERVAL) : 0
   }
 }
 
@@ -356,9 +369,9 @@ function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'
     return undefined
   }
   return {
-    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? C.RATE_LIMIT_PER_SECOND),
-    burst: positiveInteger('rateLimit.burst', given?.burst ?? C.RATE_LIMIT_BURST),
-    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? C.RATE_LIMIT_MAX_DELAY)
+    perSecond: positiveInteger('rateLimit.perSecond', given?.perSecond ?? D.RATE_LIMIT_PER_SECOND),
+    burst: positiveInteger('rateLimit.burst', given?.burst ?? D.RATE_LIMIT_BURST),
+    maxDelay: positiveInteger('rateLimit.maxDelay', given?.maxDelay ?? D.RATE_LIMIT_MAX_DELAY)
   }
 }
 
@@ -367,11 +380,11 @@ function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['c
     throw new InvalidParametersError(`connections.keepAlive must be true or false, got ${String(given.keepAlive)}`)
   }
   return {
-    tableTag: tagValue('connections.tableTag', given.tableTag ?? C.TABLE_TAG_VALUE),
-    closeTag: tagValue('connections.closeTag', given.closeTag ?? C.CLOSE_TAG_VALUE),
+    tableTag: tagValue('connections.tableTag', given.tableTag ?? D.TABLE_TAG_VALUE),
+    closeTag: tagValue('connections.closeTag', given.closeTag ?? D.CLOSE_TAG_VALUE),
     keepAlive: given.keepAlive ?? true,
     checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
-    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? C.OUTBOUND_IDLE_TIMEOUT, true)
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true)
   }
 }
 
@@ -400,8 +413,8 @@ function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   }
   const given = typeof stall === 'object' ? stall : {}
   return {
-    initial: finiteNumber('stall.initial', given.initial ?? C.STALL_INITIAL_TIMEOUT),
-    factor: finiteNumber('stall.factor', given.factor ?? C.STALL_RTT_FACTOR),
-    min: finiteNumber('stall.min', given.min ?? C.STALL_MIN_TIMEOUT, true)
+    initial: finiteNumber('stall.initial', given.initial ?? D.STALL_INITIAL_TIMEOUT),
+    factor: finiteNumber('stall.factor', given.factor ?? D.STALL_RTT_FACTOR),
+    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true)
   }
 }

@@ -49,7 +49,7 @@ function setup (requested: Mode, scope: AddressScope = 'public'): { modes: ModeC
     handlerOptions: { maxInboundStreams: 32 },
     addresses: scope,
     log: Object.assign(() => {}, { enabled: false, trace: () => {}, error: () => {} }) as any,
-    onChange: (mode) => { changes.push(mode) }
+    channel: { emit: (_type, mode) => { changes.push(mode) } }
   }
   return { modes: new ModeController(init, requested), handled, addresses, events, changes }
 }

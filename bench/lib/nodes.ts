@@ -113,6 +113,19 @@ export interface BenchNodeInit {
    * monitor on, as a user runs a node; otherwise the limits are lifted and the monitor is off.
    */
   defaults?: boolean
+  /**
+   * With `defaults`: the connection monitor's ping interval in ms (libp2p's is 10 s); 0 turns
+   * the monitor off. The connection-manager limits stay libp2p's.
+   */
+  pingInterval?: number
+}
+
+/** libp2p's connection monitor with a ping every `interval` ms (undefined: libp2p's default), or off (0). */
+function monitor (interval?: number): { connectionMonitor?: { enabled: boolean, pingInterval?: number } } {
+  if (interval == null) {
+    return {}
+  }
+  return { connectionMonitor: interval === 0 ? { enabled: false } : { enabled: true, pingInterval: interval } }
 }
 
 /**
@@ -127,7 +140,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(init.defaults === true
-      ? {}
+      ? monitor(init.pingInterval)
       : {
           // every peer is local: no per-host inbound rate limit, room for every node to connect
           connectionManager: { maxConnections: 2_000, inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1_000 },

@@ -105,6 +105,12 @@ export function memory (): { rss: number, heap: number } {
   return { rss, heap: heapUsed }
 }
 
+/** CPU time of the process since `since` (a `process.cpuUsage()`), in ms. */
+export function cpuMsSince (since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since)
+  return (used.user + used.system) / 1_000
+}
+
 /** Parses a positive integer option, or throws naming it. */
 export function positiveInt (name: string, value: string | undefined): number {
   const n = Number(value)

@@ -14,7 +14,8 @@
  * ```
  */
 import { parseArgs } from 'node:util'
-import { ALPHA, K_BUCKET_SIZE, MAX_REGION_LOOKUPS, MIN_REGION_KEYS } from '../../src/constants.ts'
+import { ALPHA, K_BUCKET_SIZE } from '../../src/constants.ts'
+import { MAX_REGION_LOOKUPS, MIN_REGION_KEYS } from '../../src/defaults.ts'
 import { settleBatch } from '../../src/providers/region.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, pct, positiveInt, ratio, table } from '../lib/stats.ts'

@@ -16,7 +16,8 @@
  * ```
  */
 import { parseArgs } from 'node:util'
-import { ALPHA, K_BUCKET_SIZE, OPTIMISTIC_CERTAINTY, OPTIMISTIC_CLOSEST_ANSWERED, OPTIMISTIC_RETURN_RATIO, OPTIMISTIC_STRICTNESS, REQUEST_TIMEOUT } from '../../src/constants.ts'
+import { ALPHA, K_BUCKET_SIZE } from '../../src/constants.ts'
+import { OPTIMISTIC_CERTAINTY, OPTIMISTIC_CLOSEST_ANSWERED, OPTIMISTIC_RETURN_RATIO, OPTIMISTIC_STRICTNESS, REQUEST_TIMEOUT } from '../../src/defaults.ts'
 import { kadId } from '../../src/keys.ts'
 import { NetworkSizeEstimator } from '../../src/providers/network-size.ts'
 import { provideOptimistically } from '../../src/providers/optimistic-provide.ts'

@@ -6,92 +6,74 @@
  * child process of its own; the parent prints the tables side by side with ratios kadmium / js.
  *
  * ```
- * npm run build && node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs
+ * npm run build && node --expose-gc dist/bench/wan/index.js --nodes 200 --charts docs --json docs/wan.json
  * ```
  *
- * The network conditions, each its own table, in this order on one network:
- * - healthy: every server answers (then kadmium's provideMany, and nodes joining);
- * - silent: a share of the servers accept DHT streams and never answer (restored afterwards);
- * - nat: clients behind NATs (client mode; dials to them hang) ask, and are looked for;
- * - unreachable: a share of the servers are gone (dials to them hang); they stay gone;
- * - churn: servers leave and new ones join at a rate.
+ * By default the children run in virtual time (`--clock virtual`, bench/lib/virtual-time.ts):
+ * time moves only when the process has nothing left to run, so every time measured is the
+ * emulated network's alone, whatever the machine's load, and the same seed gives the same
+ * numbers. `--clock real` runs on the machine's clock (a late timer is then a longer round trip).
+ *
+ * The network conditions (bench/harness/phases.ts), each its own table, in this order on one
+ * network: healthy, silent, nat, unreachable, churn. The harness (bench/harness) is the one the
+ * in-process benchmarks run on too, over the plain memory transport.
  *
  * Every operation starts from a node with no open connection; getClosestPeers is then repeated
  * warm. Each has its floor (bench/wan/floor.ts): the time it could not have beaten given the
  * answers it got, from who referred whom (the implementations' events) and the latencies.
  *
- * Options: `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
+ * Options (bench/harness/run.ts): `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
- * `--op-minutes 1`, `--timeout-minutes 30`, `--impls kadmium,js`, `--parallel` (both children at
- * once), `--charts DIR`.
+ * `--clock virtual|real`, `--age-minutes 10` (the built network ages before it is measured),
+ * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--ping-seconds 10` (the
+ * connection monitor's interval, 0: off; it changes CPU, not times), `--hours 0` (the network
+ * then lives that many hours, sampled hourly), `--timeout-minutes 240` (real), `--impls
+ * kadmium,js`, `--parallel` (both children at once), `--charts DIR`, `--json FILE`
+ * (bench/wan/json.ts). Several sizes (`--nodes 30,100`) are run in turn.
  */
 import { writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { printReport, runReportChild } from '../lib/child.ts'
+import { WAN_DEFAULTS } from '../harness/report.ts'
+import { benchArgs, machineLoad, runBoth } from '../harness/run.ts'
 import { isMain } from '../lib/main.ts'
-import { numberIn, positiveInt } from '../lib/stats.ts'
-import { wanChild } from './child.ts'
-import { WAN_DEFAULTS, WAN_PHASES } from './report.ts'
-import { buildTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
-import type { WanOptions, WanPhase, WanReport } from './report.ts'
-import type { Impl } from '../lib/nodes.ts'
+import { jsonReport } from './json.ts'
+import { buildTable, cpuTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
+import type { BenchOptions, BenchReport, Phase } from '../harness/report.ts'
 
-export { WAN_DEFAULTS } from './report.ts'
-export type { WanOptions, WanReport } from './report.ts'
+export { WAN_DEFAULTS } from '../harness/report.ts'
 
-/** A report with nothing in it, for an implementation left out or whose child failed. */
-function emptyReport (impl: Impl, nodes: number): WanReport {
-  return { impl, nodes, rtt: [NaN, NaN, NaN, NaN], calibration: { dial: [], stream: [], request: [] }, buildMs: NaN, selfLookups: NaN, tableMean: NaN, rssPerNode: NaN, idle: { pingsPerSecond: NaN, dhtPerSecond: NaN, lagMs: [NaN, NaN] }, phases: [], joins: [] }
-}
-
-async function runChild (impl: Impl, options: WanOptions): Promise<WanReport> {
-  if (!options.impls.includes(impl)) {
-    return emptyReport(impl, options.nodes)
-  }
-  try {
-    return await runReportChild([fileURLToPath(import.meta.url), '--child', impl, '--options', JSON.stringify(options)], options.timeoutMinutes * 60_000, `wan ${impl}`)
-  } catch (err: any) {
-    process.stderr.write(`  ${err.message}: its columns are left empty\n`)
-    return emptyReport(impl, options.nodes)
-  }
-}
-
-const load = (): string => loadavg().map(v => v.toFixed(2)).join(', ')
-
-/** Runs both implementations and prints every table; writes the charts when asked. */
-export async function runWanBench (partial: Partial<WanOptions> = {}): Promise<{ kadmium: WanReport, js: WanReport }> {
-  const options = { ...WAN_DEFAULTS, ...partial }
+/** Runs both implementations over the emulated WAN and prints every table; writes the charts and the JSON report when asked. */
+export async function runWanBench (partial: Partial<BenchOptions> = {}): Promise<{ kadmium: BenchReport, js: BenchReport }> {
+  const options: BenchOptions = { ...WAN_DEFAULTS, ...partial, transport: 'wan' }
   const out = (text: string): void => { process.stdout.write(text) }
-  out(`\n## The emulated WAN: ${options.nodes} servers of each implementation (seed ${options.seed}; each dials ${options.degree} random others)\n`)
-  out(`\nload average before: ${load()}\n`)
+  out(`\n## The emulated WAN: ${options.nodes} servers of each implementation (seed ${options.seed}; each dials ${options.degree} random others; ${options.clock} time)\n`)
+  out(`\nbefore: ${machineLoad()}\n`)
+  const startedAt = new Date().toISOString()
+  const loadBefore = loadavg()
   const started = performance.now()
-  let kadmium: WanReport
-  let js: WanReport
-  if (options.parallel) {
-    [kadmium, js] = await Promise.all([runChild('kadmium', options), runChild('js', options)])
-    out(`\nboth at once; load average after both: ${load()}\n`)
-  } else {
-    kadmium = await runChild('kadmium', options)
-    out(`\nload average after kadmium: ${load()}\n`)
-    js = await runChild('js', options)
-    out(`\nload average after js: ${load()}\n`)
-  }
+  const { kadmium, js } = await runBoth(options, out)
   out(latencyTable(kadmium, js, options))
   out(buildTable(kadmium, js))
   for (const phase of options.phases) {
-    out(phaseTable(phase, kadmium.phases.find(p => p.phase === phase), js.phases.find(p => p.phase === phase), options.nodes))
-    if (phase === 'healthy') {
-      out(joinTable(kadmium.joins, js.joins))
+    const a = kadmium.phases.find(p => p.phase === phase)
+    const b = js.phases.find(p => p.phase === phase)
+    out(phaseTable(phase, a, b, options.nodes))
+    if ((a?.joins.length ?? 0) + (b?.joins.length ?? 0) > 0) {
+      out(joinTable(a?.joins ?? [], b?.joins ?? []))
     }
   }
-  out(targetsTable(kadmium, js))
+  out(cpuTable(kadmium, js))
+  if (options.hours > 0) {
+    out(hoursTable(kadmium, js))
+  }
+  if (options.phases.includes('silent')) {
+    out(targetsTable(kadmium, js))
+  }
   if (options.charts != null) {
     const files: string[] = []
-    for (const phase of ['healthy', 'silent'] as WanPhase[]) {
+    for (const phase of ['healthy', 'silent'] as Phase[]) {
       if (options.phases.includes(phase)) {
         const file = join(options.charts, `wan-lookup-${phase}-cdf.svg`)
         writeFileSync(file, lookupCdf(kadmium, js, phase))
@@ -100,99 +82,21 @@ export async function runWanBench (partial: Partial<WanOptions> = {}): Promise<{
     }
     out(`\ncharts written: ${files.join(', ')}\n`)
   }
-  out(`\n(${options.nodes} servers: both networks built and measured in ${((performance.now() - started) / 60_000).toFixed(1)} min)\n`)
+  const minutes = (performance.now() - started) / 60_000
+  if (options.json != null) {
+    writeFileSync(options.json, jsonReport(kadmium, js, options, { startedAt, wallMinutes: minutes, loadBefore, loadAfter: loadavg(), node: process.version }))
+    out(`\nJSON report written: ${options.json}\n`)
+  }
+  out(`\n(${options.nodes} servers: both networks built and measured in ${minutes.toFixed(1)} min of wall time; ${machineLoad()})\n`)
   return { kadmium, js }
 }
 
-/** Parses the command line. */
-export function wanArgs (args: string[]): Partial<WanOptions> & { child?: Impl } {
-  const { values } = parseArgs({
-    args,
-    options: {
-      nodes: { type: 'string' },
-      seed: { type: 'string' },
-      degree: { type: 'string' },
-      lookups: { type: 'string' },
-      ops: { type: 'string' },
-      batch: { type: 'string' },
-      joins: { type: 'string' },
-      silent: { type: 'string' },
-      unreachable: { type: 'string' },
-      nat: { type: 'string' },
-      churn: { type: 'string' },
-      'median-rtt': { type: 'string' },
-      'p99-rtt': { type: 'string' },
-      phases: { type: 'string' },
-      'op-minutes': { type: 'string' },
-      'timeout-minutes': { type: 'string' },
-      impls: { type: 'string' },
-      charts: { type: 'string' },
-      parallel: { type: 'boolean' },
-      child: { type: 'string' },
-      options: { type: 'string' }
-    },
-    strict: true
-  })
-  if (values.child != null) {
-    if (values.child !== 'kadmium' && values.child !== 'js') {
-      throw new Error(`--child takes kadmium or js, got ${values.child}`)
-    }
-    return { ...JSON.parse(values.options ?? '{}'), child: values.child }
-  }
-  const out: Partial<WanOptions> = {}
-  const ints = { nodes: 'nodes', seed: 'seed', degree: 'degree', lookups: 'lookups', ops: 'ops', batch: 'batch', joins: 'joins', churn: 'churnPerMinute', 'timeout-minutes': 'timeoutMinutes' } as const
-  for (const [flag, key] of Object.entries(ints)) {
-    const value = values[flag as keyof typeof ints]
-    if (value != null) {
-      out[key] = positiveInt(flag, value)
-    }
-  }
-  for (const key of ['silent', 'unreachable', 'nat'] as const) {
-    if (values[key] != null) {
-      out[key] = numberIn(key, values[key], 0, 0.9)
-    }
-  }
-  if (values['op-minutes'] != null) {
-    out.opMinutes = numberIn('op-minutes', values['op-minutes'], 0.1, 60)
-  }
-  if (values['median-rtt'] != null || values['p99-rtt'] != null) {
-    const medianRtt = values['median-rtt'] == null ? WAN_DEFAULTS.latency.medianRtt : numberIn('median-rtt', values['median-rtt'], 1, 10_000)
-    const p99Rtt = values['p99-rtt'] == null ? WAN_DEFAULTS.latency.p99Rtt : numberIn('p99-rtt', values['p99-rtt'], medianRtt, 100_000)
-    out.latency = { medianRtt, p99Rtt }
-  }
-  if (values.phases != null) {
-    out.phases = values.phases.split(',').map(p => {
-      if (!(WAN_PHASES as readonly string[]).includes(p)) {
-        throw new Error(`--phases takes ${WAN_PHASES.join(', ')}, got ${p}`)
-      }
-      return p as WanPhase
-    })
-  }
-  if (values.impls != null) {
-    out.impls = values.impls.split(',').map(i => {
-      if (i !== 'kadmium' && i !== 'js') {
-        throw new Error(`--impls takes kadmium and js, got ${i}`)
-      }
-      return i
-    })
-  }
-  if (values.charts != null) {
-    out.charts = values.charts
-  }
-  if (values.parallel === true) {
-    out.parallel = true
-  }
-  return out
-}
-
 if (isMain(import.meta.url)) {
-  const { child, ...options } = wanArgs(process.argv.slice(2))
-  if (child == null) {
-    await runWanBench(options)
-    process.exit(0)
-  } else {
-    printReport(await wanChild(child, { ...WAN_DEFAULTS, ...options }, printReport))
-    // stopped nodes may leave timers behind: end the child once the report is out
-    process.exit(0)
+  const { sizes, json, ...options } = benchArgs(process.argv.slice(2))
+  const all = sizes ?? [WAN_DEFAULTS.nodes]
+  for (const nodes of all) {
+    // one JSON report per size: the size in its name when there are several
+    await runWanBench({ ...options, nodes, json: json == null || all.length === 1 ? json : json.replace(/(\.json)?$/, `-${nodes}.json`) })
   }
+  process.exit(0)
 }

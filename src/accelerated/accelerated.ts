@@ -11,9 +11,9 @@
  * issued meanwhile fail).
  */
 import { CustomProgressEvent } from 'progress-events'
+import { deadline } from '../clock.ts'
 import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
-import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { bulkSend } from './bulk-send.ts'
 import { compact, expand } from './compact-peer.ts'
@@ -28,6 +28,7 @@ import type { CrawlerInit, IdentifyCensus } from './crawler.ts'
 import type { KadId } from '../keys.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { LookupEvent } from '../query/run-lookup.ts'
+import type { LookupObserver, LookupStart } from '../query/runner.ts'
 import type { RoutingTable } from '../table/routing-table.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -127,6 +128,7 @@ export class AcceleratedRouting {
   private lastFullPass?: number
   /** Peers a bulk send is sending to now: the crawl leaves their connections open. */
   private readonly sending = new Map<string, number>()
+  private readonly observer: LookupObserver = { event: (event) => { this.observe(event) }, end: () => {} }
 
   constructor (init: AcceleratedInit) {
     this.init = init
@@ -180,11 +182,16 @@ export class AcceleratedRouting {
    * The peers a lookup for `target` starts from, and how many it asks at once: the full table's
    * `2 × count` closest, `count` at once; undefined until the table is ready.
    */
-  seeds (target: KadId, count: number): { seeds: DHTPeer[], alpha: number } | undefined {
+  seeds (target: KadId, count: number): LookupStart | undefined {
     if (!this.ready) {
       return undefined
     }
     return { seeds: this.table.closest(target, 2 * count).map(entry => expand(entry.peer)), alpha: count }
+  }
+
+  /** An observer of a lookup about to start, while the rolling crawl runs (see {@link observe}). */
+  observeLookup (): LookupObserver | undefined {
+    return this.running == null ? undefined : this.observer
   }
 
   /**
@@ -192,7 +199,7 @@ export class AcceleratedRouting {
    * entry (a peer enters the table only through a crawl visit), a failure counts against it, and
    * peers the crawl never heard of are visited soon.
    */
-  observe (event: LookupEvent<DHTPeer>): void {
+  private observe (event: LookupEvent<DHTPeer>): void {
     if (this.running == null) {
       return
     }
@@ -215,7 +222,7 @@ export class AcceleratedRouting {
       kBucketSize: init.kBucketSize,
       concurrency: init.bulkConcurrency,
       send: async (peer, key, sendOptions) => {
-        const limit = deadline(init.requestTimeout, `sending to ${peer.id} took more than ${init.requestTimeout} ms`, sendOptions.signal)
+        const limit = deadline(init, init.requestTimeout, `sending to ${peer.id} took more than ${init.requestTimeout} ms`, sendOptions.signal)
         try {
           await init.client.send(dialTarget(peer, init.connectionManager), { type: MessageType.ADD_PROVIDER, key, providers }, { signal: limit.signal })
         } finally {

@@ -6,22 +6,23 @@
  * It counts its requests and the most visits it ever had under way.
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { deadline } from '../clock.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
-import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { compact, expand } from './compact-peer.ts'
 import type { CompactPeer } from './compact-peer.ts'
 import type { Crawl, Visit } from './crawl.ts'
 import type { PrefixKeys } from './prefix-keys.ts'
+import type { Clock } from '../clock.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
-/** What the crawler needs. */
-export interface CrawlerInit {
+/** What the crawler needs; `now` and `schedule` are the node's clock. */
+export interface CrawlerInit extends Clock {
   self: PeerId
   client: Client
   connectionManager: ConnectionManager
@@ -38,10 +39,6 @@ export interface CrawlerInit {
   /** Whether the node keeps a connection to the peer open anyway (one of its k closest): the crawl leaves it. */
   keepsConnected(peer: DHTPeer): boolean
   log: Logger
-  /** The clock, in ms. */
-  now(): number
-  /** Calls `fire` after `ms` ms of the same clock; the function returned calls it off. */
-  schedule(ms: number, fire: () => void): () => void
 }
 
 /** Options of {@link Crawler.run}. */
@@ -143,7 +140,7 @@ export class Crawler {
     const visit = crawl.visit(known)
     const peer = expand(known)
     const wasConnected = init.connectionManager.getConnections(peer.peerId).length > 0
-    const limit = deadline(init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
+    const limit = deadline(init, init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
     this.visiting++
     this.peakVisiting = Math.max(this.peakVisiting, this.visiting)
     let requests = 0

@@ -152,7 +152,18 @@ export class QueryFeed {
 
   /** A FINAL_PEER: one of the closest peers, or the peer found (listed by `from`). */
   finalPeer (peer: PeerInfo, from: PeerId = this.init.self): void {
-    this.emit({ type: EventTypes.FINAL_PEER, name: 'FINAL_PEER', from, peer: this.map(peer), path: from.equals(this.init.self) ? localPath() : networkPath() })
+    this.emitFinal(this.map(peer), from)
+  }
+
+  /**
+   * A FINAL_PEER for one of the closest peers, unless the mapper leaves it no address: such a peer
+   * is not handed out (`@libp2p/kad-dht` never admits it to its table, so never finds it).
+   */
+  closestPeer (peer: PeerInfo): void {
+    const mapped = this.map(peer)
+    if (mapped.multiaddrs.length > 0) {
+      this.emitFinal(mapped, this.init.self)
+    }
   }
 
   /**
@@ -234,6 +245,10 @@ export class QueryFeed {
 
   private map (peer: PeerInfo): PeerInfo {
     return this.init.mapper(peer)
+  }
+
+  private emitFinal (peer: PeerInfo, from: PeerId): void {
+    this.emit({ type: EventTypes.FINAL_PEER, name: 'FINAL_PEER', from, peer, path: from.equals(this.init.self) ? localPath() : networkPath() })
   }
 
   private emit (event: QueryEvent): void {

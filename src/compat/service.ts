@@ -156,7 +156,8 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
 
   /**
    * The lookup's events, then a FINAL_PEER for each of the k closest peers that answered,
-   * closest first.
+   * closest first, with the addresses `peerInfoMapper` leaves it; a peer left with none is not
+   * handed out, as `@libp2p/kad-dht` does not.
    *
    * @example
    * ```ts
@@ -169,7 +170,7 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
     const feed = this.feed(MessageType.FIND_NODE, options)
     yield * feed.run(options, async (signal) => {
       for await (const peer of this.kadmium.getClosestPeers(key, { ...options, signal, onProgress: feed.onProgress })) {
-        feed.finalPeer(peer)
+        feed.closestPeer(peer)
       }
     })
   }

@@ -394,9 +394,9 @@ export interface KadDHTInit {
   pingNewContactConcurrency?: number
   /** No equivalent. */
   pingNewContactMaxQueueSize?: number
-  /** No equivalent: a constant (`constants.MAX_INBOUND_STREAMS`). */
+  /** No equivalent: kadmium takes 32 inbound DHT streams per connection. */
   maxInboundStreams?: number
-  /** No equivalent: a constant (`constants.MAX_OUTBOUND_STREAMS`). */
+  /** No equivalent: kadmium opens at most 64 outbound DHT streams per connection. */
   maxOutboundStreams?: number
   /** No equivalent: provider records live 48 h. */
   providers?: ProvidersInit
@@ -404,16 +404,18 @@ export interface KadDHTInit {
   reprovide?: ReProvideInit
   /**
    * `removePrivateAddressesMapper` (the default) is kadmium's address scope `'public'`,
-   * `passthroughMapper` is `'all'`. Any other mapper runs with the scope `'all'` and rewrites
-   * the peers in the events this service yields, but not the addresses kadmium exchanges on
-   * the wire.
+   * `passthroughMapper` is `'all'`. Every peer this service yields has its addresses mapped,
+   * and getClosestPeers leaves out a peer left with none, as `@libp2p/kad-dht` does (a peer
+   * reachable only on 127.0.0.1 is not handed out under `removePrivateAddressesMapper`). Any
+   * other mapper runs with the scope `'all'`: it rewrites what this service yields, but not the
+   * addresses kadmium exchanges on the wire.
    */
   peerInfoMapper?(peer: PeerInfo): PeerInfo
-  /** No equivalent: each request has 10 s (`constants.REQUEST_TIMEOUT`). */
+  /** No equivalent: each request has 10 s. */
   networkDialTimeout?: AdaptiveTimeoutOptions
   /** No equivalent. */
   onPeerConnectTimeout?: number
-  /** No equivalent: each inbound message has `constants.MESSAGE_READ_TIMEOUT`. */
+  /** No equivalent: each inbound message has 10 s once its length prefix arrived. */
   incomingMessageTimeout?: number
   /**
    * kadmium's own options (`mode`, `addresses`, `beta`, `stall`, `rateLimit`…), applied over

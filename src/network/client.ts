@@ -11,8 +11,8 @@
  * it: nothing would tell that a kept stream had been reset under it.
  */
 import { isPeerId } from '@libp2p/interface'
+import { deadline, realClock } from '../clock.ts'
 import { UnexpectedEndError } from '../errors.ts'
-import { deadline } from '../utils/abort.ts'
 import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSource } from './stream-source.ts'
@@ -149,7 +149,7 @@ export class Client {
    * after it). Any failure aborts the stream.
    */
   private async exchange ({ stream, answers }: OpenStream, request: Request, signal?: AbortSignal, expectAnswer = true): Promise<Message | undefined> {
-    const limit = deadline(this.init.readTimeout, `no answer within ${this.init.readTimeout} ms`, signal)
+    const limit = deadline(realClock, this.init.readTimeout, `no answer within ${this.init.readTimeout} ms`, signal)
     const onAbort = (): void => { stream.abort(limit.signal.reason) }
     limit.signal.addEventListener('abort', onAbort, { once: true })
     try {

@@ -5,8 +5,8 @@
  * A peer over the rate limit has its requests held back, and its stream reset when it keeps on.
  */
 import { pipe } from 'it-pipe'
+import { realClock, sleep } from '../clock.ts'
 import { TimeoutError, UnsupportedMessageTypeError } from '../errors.ts'
-import { sleep } from '../utils/abort.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSink, streamSource } from './stream-source.ts'
@@ -84,7 +84,7 @@ export class Server {
         const wait = rateLimiter?.reserve(peer, requestCost(bytes.byteLength, this.init.bytesPerRequest)) ?? 0
         if (wait > 0) {
           counters.throttled()
-          await sleep(wait, closed)
+          await sleep(realClock, wait, closed)
         }
         const request = decodeMessage(bytes)
         serving = request.type

@@ -1,5 +1,7 @@
 /**
- * FIND_NODE: the k peers we know closest to the key (see {@link closerPeers}).
+ * FIND_NODE: the k peers we know closest to the key (see {@link closerPeers}). PING: answered
+ * with the request echoed, as go-libp2p-kad-dht does; kadmium never sends it (the IPFS spec
+ * deprecates it), its liveness checks use FIND_NODE.
  */
 import { InvalidMessageError } from '../errors.ts'
 import { MessageType } from '../wire/codec.ts'
@@ -14,4 +16,9 @@ export function findNodeHandler (closer: CloserPeers): RequestHandler {
     }
     return { type: MessageType.FIND_NODE, clusterLevel: request.clusterLevel, closer: await closer(from, request.key) }
   }
+}
+
+/** Makes the PING handler. */
+export function pingHandler (): RequestHandler {
+  return (_from, request) => ({ type: request.type, key: request.key, clusterLevel: request.clusterLevel })
 }

@@ -11,9 +11,17 @@
  * error of 1/√(mk - 2): 10 % from 5 lookups with k = 20, 3 % from 50.
  *
  * A lookup that found fewer than k peers saw the whole network: its count is the size.
+ *
+ * {@link NetworkSize} is the node's estimate, fed by what it sees anyway: every lookup for the k
+ * closest peers that ran to its end, and the routing table's closest peers to our own key. It
+ * sends nothing of its own.
  */
 import { KAD_ID_BYTES } from '../keys.ts'
+import type { Emitter, NodeEvents } from '../events.ts'
 import type { KadId } from '../keys.ts'
+import type { DHTPeer } from '../network/dht-peer.ts'
+import type { LookupObserver, QueryOptions } from '../query/runner.ts'
+import type { RoutingTable } from '../table/routing-table.ts'
 
 /** Leading bytes of a distance that {@link normalizedDistance} reads: 48 bits, exact in a double. */
 const DISTANCE_BYTES = 6
@@ -118,4 +126,67 @@ export class NetworkSizeEstimator {
 function sampleOf (target: KadId, closest: KadId[], k: number, now: number): Sample {
   const found = Math.min(closest.length, k)
   return { at: now, found, kth: found < k ? NaN : normalizedDistance(target, closest[k - 1]) }
+}
+
+/** What {@link NetworkSize} needs. */
+export interface NetworkSizeInit {
+  table: RoutingTable<DHTPeer>
+  /** Our own position in the keyspace. */
+  self: KadId
+  kBucketSize: number
+  /** The most lookups remembered. */
+  maxSamples: number
+  /** How long a lookup counts, in ms. */
+  maxAge: number
+  /** The clock, in ms. */
+  now(): number
+  /** Where it tells that a lookup added a sample. */
+  channel: Emitter<Pick<NodeEvents, 'network-size'>>
+}
+
+/**
+ * Estimates the network size from lookups and the routing table.
+ *
+ * @example
+ * ```ts
+ * const size = new NetworkSize({ table, self, kBucketSize: 20, maxSamples: 100, maxAge: 2 * HOUR, now: Date.now, channel })
+ * new QueryRunner({ ..., observers: [(type, target, options) => size.observe(target, options)] })
+ * size.estimate(5)?.size
+ * ```
+ */
+export class NetworkSize {
+  private readonly init: NetworkSizeInit
+  private readonly estimator: NetworkSizeEstimator
+
+  constructor (init: NetworkSizeInit) {
+    this.init = init
+    this.estimator = new NetworkSizeEstimator({ k: init.kBucketSize, maxSamples: init.maxSamples, maxAge: init.maxAge })
+  }
+
+  /**
+   * Watches a lookup of `target`: one for the k closest (whatever it asks) that ends without
+   * being stopped counts; one that takes in only some peers (a bucket refresh's `accept`), or
+   * wants fewer than k, does not.
+   */
+  observe (target: KadId, options: QueryOptions = {}): LookupObserver | undefined {
+    if (options.accept != null || (options.resultSize ?? this.init.kBucketSize) < this.init.kBucketSize) {
+      return undefined
+    }
+    return {
+      event: () => {},
+      end: (outcome) => {
+        if (outcome != null && !outcome.stopped) {
+          this.estimator.add(target, outcome.closest.map(peer => peer.key), this.init.now())
+          this.init.channel.emit('network-size', undefined)
+        }
+      }
+    }
+  }
+
+  /** The estimate, if it rests on `minSamples` views at least. */
+  estimate (minSamples: number): NetworkSizeEstimate | undefined {
+    const { table, self, kBucketSize } = this.init
+    const closest = table.closest(self, kBucketSize).map(entry => entry.peer.key)
+    return this.estimator.estimate(this.init.now(), minSamples, { target: self, closest })
+  }
 }

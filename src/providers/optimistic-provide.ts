@@ -4,7 +4,7 @@
  * lookup stops once the closest peers heard of are as close as the true k closest would be, and
  * the rest of them are sent the record then. The call returns once most of the records (15 of
  * 20) were sent or failed; the others go on in the background, bounded by the request timeout.
- * The tests that decide are in kademlia/optimistic.ts; this file drives them over a lookup, any
+ * The tests that decide are in optimistic.ts; this file drives them over a lookup, any
  * lookup: peer routing's in the service, the simulator's in bench/sim.
  */
 import { kadId } from '../keys.ts'

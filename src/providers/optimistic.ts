@@ -2,7 +2,7 @@
  * Optimistic providing: which peers a lookup has heard of are, with high confidence, among the
  * k closest of its target, and when it has heard enough to stop. Given the network size N, the
  * peers around a target are a Poisson process of rate N on the XOR distance scaled to [0, 1)
- * (see netsize.ts), so:
+ * (see network-size.ts), so:
  *
  * - the k-th closest peer lies at a distance that is Gamma(k, 1/N): a peer closer than that
  * law's `1 - certainty` quantile is among the k closest with probability `certainty` at least,
@@ -31,7 +31,7 @@ import type { LookupPeer } from '../query/lookup.ts'
 export interface OptimisticOptions {
   /** Peers per key (k). */
   k: number
-  /** The network size (see netsize.ts). */
+  /** The network size (see network-size.ts). */
   networkSize: number
   /** How sure it must be that a peer is among the k closest to send it the record during the lookup. */
   certainty: number

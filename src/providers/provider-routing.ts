@@ -1,31 +1,31 @@
 /**
  * Providing content and finding its providers. Three acts, one verb each: to *provide* a key is
- * to publish it now and keep it on the reprovide list; to *publish* a key is to store us as its
- * provider locally and send an ADD_PROVIDER to each of its k closest peers (the reprovider
- * publishes again what we provide); *addProvider* sends one ADD_PROVIDER to one peer. Finding
- * providers yields the local ones first, then each new provider as GET_PROVIDERS answers arrive.
+ * to publish it now and keep it on the reprovide list (the service does both); to *publish* a
+ * key is to store us as its provider locally and send an ADD_PROVIDER to each of its k closest
+ * peers (the reprovider publishes again what we provide); *addProvider* sends one ADD_PROVIDER
+ * to one peer. Finding providers yields the local ones first, then each new provider as
+ * GET_PROVIDERS answers arrive.
  */
 import { pushable } from 'it-pushable'
 import { CustomProgressEvent } from 'progress-events'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { clockOf, deadline } from '../clock.ts'
 import { NotStoredError } from '../errors.ts'
 import { KAD_ID_BITS, kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dialTarget } from '../network/dht-peer.ts'
 import { keyWithPrefix } from '../table/trial-hash.ts'
-import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { provideOptimistically } from './optimistic-provide.ts'
 import { settleBatch } from './region.ts'
 import type { OptimisticSettings } from './optimistic-provide.ts'
 import type { ProviderStore } from './provider-store.ts'
-import type { Reprovider } from './reprovider.ts'
-import type { BulkEntry, BulkResult } from '../accelerated/bulk-send.ts'
+import type { Clock } from '../clock.ts'
 import type { KadId } from '../keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
-import type { LookupOptions, LookupProgressEvents, PeerRouting } from '../peers/peer-routing.ts'
+import type { LookupOptions, LookupProgressEvents, QueryRunner } from '../query/runner.ts'
 import type { AbortOptions, Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -71,7 +71,7 @@ export interface Published<T> {
   error?: Error
 }
 
-/** What {@link ProviderRouting.provideMany} yields for each CID. */
+/** What `provideMany` yields for each CID. */
 export interface ProvideManyResult {
   /** The CID. */
   cid: CID
@@ -91,15 +91,14 @@ export interface FindProvidersOptions extends ProvideOptions {
   count?: number
 }
 
-/** What provider routing needs. */
-export interface ProviderRoutingInit {
+/** What provider routing needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface ProviderRoutingInit extends Partial<Clock> {
   self: PeerId
-  peerRouting: PeerRouting
+  query: QueryRunner
   client: Client
   connectionManager: ConnectionManager
   peerStore: PeerStore
   store: ProviderStore
-  reprovider: Reprovider
   addresses: AddressScope
   /** Our own addresses, announced with our records. */
   selfAddresses(): Multiaddr[]
@@ -131,52 +130,25 @@ export interface ProviderRoutingInit {
 /** Sends provider records straight to each key's closest peers of the full table. */
 export interface FullTableSender {
   /** Sends each entry's key to its k closest peers; yields each entry as its sends are over. */
-  provideMany<T>(entries: Iterable<BulkEntry<T>>, options: AbortOptions): AsyncGenerator<BulkResult<T>>
+  provideMany<T>(entries: Iterable<{ item: T, key: Uint8Array }>, options: AbortOptions): AsyncGenerator<Published<T>>
 }
 
 /** Providers over ADD_PROVIDER and GET_PROVIDERS. */
 export class ProviderRouting {
   private readonly init: ProviderRoutingInit
+  private readonly clock: Clock
   /** Sends of optimistic provides that outlived their call. */
   private readonly background: Set<Promise<unknown>>
 
   constructor (init: ProviderRoutingInit) {
     this.init = init
+    this.clock = clockOf(init)
     this.background = new Set()
   }
 
   /** Resolves once the sends still under way after optimistic provides returned have settled. */
   async settled (): Promise<void> {
     await Promise.all(this.background)
-  }
-
-  /**
-   * Provides `key` (a CID's multihash bytes): publishes it now and keeps it on the reprovide
-   * list, so it is published again every 22 h until {@link cancelReprovide}. Resolves to how
-   * many peers it was sent to; throws `NotStoredError` when none.
-   */
-  async provide (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
-    const sent = await this.publish(key, options)
-    await this.init.reprovider.track(key, options)
-    return sent
-  }
-
-  /**
-   * Provides many CIDs at once (see {@link publishMany}): each that reached a peer is kept on the
-   * reprovide list. Yields each distinct CID once, as it is done.
-   */
-  async * provideMany (cids: Iterable<CID>, options: ProvideOptions = {}): AsyncGenerator<ProvideManyResult> {
-    for await (const { item, sent, error } of this.publishMany(cids, cid => cid.multihash.bytes, options)) {
-      if (error == null) {
-        await this.init.reprovider.track(item.multihash.bytes, options)
-      }
-      yield { cid: item, sent, error }
-    }
-  }
-
-  /** Stops providing `key` again; resolves whether it was being provided. */
-  async cancelReprovide (key: Uint8Array, options: ProvideOptions = {}): Promise<boolean> {
-    return this.init.reprovider.forget(key, options)
   }
 
   /**
@@ -189,7 +161,7 @@ export class ProviderRouting {
     const { init } = this
     const networkSize = init.optimistic?.networkSize()
     if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize || init.fullTable?.() != null) {
-      const { closest } = await init.peerRouting.lookup(key, options)
+      const { closest } = await init.query.lookup(key, options)
       return this.publishTo(key, closest, options)
     }
     await init.store.add(key, init.self, options)
@@ -205,7 +177,7 @@ export class ProviderRouting {
       ...init.optimistic,
       kBucketSize: init.kBucketSize,
       networkSize,
-      lookup: async (key, hooks) => init.peerRouting.lookup(key, {
+      lookup: async (key, hooks) => init.query.lookup(key, {
         ...options,
         signal: hooks.signal,
         stopWhen: hooks.stopWhen,
@@ -250,7 +222,7 @@ export class ProviderRouting {
     }
     const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
       const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
-      const { closest } = await init.peerRouting.lookup(key, options)
+      const { closest } = await init.query.lookup(key, options)
       return { target: kadId(key), peers: closest }
     }
     for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
@@ -298,7 +270,7 @@ export class ProviderRouting {
     }
     if (seen.size < count) {
       const signal = options.signal == null ? stop.signal : AbortSignal.any([options.signal, stop.signal])
-      init.peerRouting.lookup(key, {
+      init.query.lookup(key, {
         ...options,
         signal,
         type: MessageType.GET_PROVIDERS,
@@ -357,7 +329,7 @@ export class ProviderRouting {
   /** Sends ADD_PROVIDER to one peer; resolves whether it was sent. */
   private async addProvider (peer: DHTPeer, key: Uint8Array, multiaddrs: Multiaddr[], options: ProvideOptions): Promise<boolean> {
     const { init } = this
-    const request = deadline(init.requestTimeout, `sending to ${peer.id} took too long`, init.lifetime(), options.signal)
+    const request = deadline(this.clock, init.requestTimeout, `sending to ${peer.id} took too long`, init.lifetime(), options.signal)
     try {
       await init.client.send(dialTarget(peer, init.connectionManager), {
         type: MessageType.ADD_PROVIDER,

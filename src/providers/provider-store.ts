@@ -16,16 +16,15 @@
  * decoded lists of hot keys, so its memory does not grow with what it stores.
  */
 import { equals } from 'uint8arrays/equals'
-import {
-  MAX_PROVIDERS_PER_KEY, MAX_PROVIDER_KEYS, MAX_PROVIDER_KEY_BYTES, PROVIDER_CACHE_SIZE,
-  PROVIDER_RECORD_TTL, PROVIDERS_DATASTORE_PREFIX, PROVIDERS_MIN_SWEEP_GAP, PROVIDERS_SWEEP_INTERVAL
-} from '../constants.ts'
+import { Repeat, clockOf } from '../clock.ts'
+import { MAX_PROVIDER_KEY_BYTES, PROVIDER_RECORD_TTL } from '../constants.ts'
+import { MAX_PROVIDERS_PER_KEY, MAX_PROVIDER_KEYS, PROVIDER_CACHE_SIZE, PROVIDERS_DATASTORE_PREFIX, PROVIDERS_MIN_SWEEP_GAP, PROVIDERS_SWEEP_INTERVAL } from '../defaults.ts'
 import { InvalidParametersError } from '../errors.ts'
-import { Periodic } from '../storage/periodic.ts'
 import { positiveInteger } from '../utils/numbers.ts'
 import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { ProviderLists } from './provider-lists.ts'
 import type { ProviderEntry } from './list-codec.ts'
+import type { Clock } from '../clock.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Datastore, Key } from 'interface-datastore'
 
@@ -38,12 +37,10 @@ export type AddProviderResult =
   /** Not stored: the key is full, the key bound is reached, or the key is empty or too long. */
   | 'refused'
 
-/** The options of a {@link ProviderStore}. */
-export interface ProviderStoreInit {
+/** The options of a {@link ProviderStore}; its clock is the real one unless `now` and `schedule` are given. */
+export interface ProviderStoreInit extends Partial<Clock> {
   /** Where records are kept. */
   datastore: Datastore
-  /** The clock, in milliseconds. Default `Date.now`. */
-  now?(): number
   /** The datastore key prefix, like `/a/b`. Default {@link PROVIDERS_DATASTORE_PREFIX}. */
   prefix?: string
   /** How long a record lives after it was received, in ms. Default {@link PROVIDER_RECORD_TTL}. */
@@ -127,7 +124,7 @@ export class ProviderStore {
   private readonly maxKeys: number
   private readonly maxKeyBytes: number
   private readonly minSweepGap: number
-  private readonly sweeps: Periodic
+  private readonly sweeps: Repeat
   private keys: number
   private records: number
   private loaded: boolean
@@ -145,7 +142,8 @@ export class ProviderStore {
       prefix: init.prefix ?? PROVIDERS_DATASTORE_PREFIX,
       cacheSize: init.cacheSize ?? PROVIDER_CACHE_SIZE
     })
-    this.now = init.now ?? Date.now
+    const clock = clockOf(init)
+    this.now = clock.now
     this.ttl = positiveInteger('ttl', init.ttl ?? PROVIDER_RECORD_TTL)
     this.maxProvidersPerKey = positiveInteger('maxProvidersPerKey', init.maxProvidersPerKey ?? MAX_PROVIDERS_PER_KEY)
     this.maxKeys = positiveInteger('maxKeys', init.maxKeys ?? MAX_PROVIDER_KEYS)
@@ -158,7 +156,7 @@ export class ProviderStore {
     this.records = 0
     this.loaded = false
     this.lastSweep = -Infinity
-    this.sweeps = new Periodic(init.sweepInterval ?? PROVIDERS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
+    this.sweeps = new Repeat({ clock, task: async (options) => this.sweep(options), delay: init.sweepInterval ?? PROVIDERS_SWEEP_INTERVAL, onError: init.onSweepError ?? (() => {}) })
     this.nextKeyExpiry = Infinity
   }
 

@@ -1,24 +1,12 @@
 /**
- * Batch planning for many keys at once: a few lookups that see one part of the keyspace whole
- * settle the k closest peers of every key in it, with no lookup of their own.
- *
- * It rests on the shape of the XOR metric. The keys that share a prefix form a subtree, and
- * every peer inside a subtree is closer to every key inside it than any peer outside. So:
- * (1) when the k closest peers of a key t include a peer outside a subtree that holds t, they
- * include every peer of that subtree: the lookup saw it whole; (2) when a subtree holds at
- * least k peers, the k closest peers of any key in it lie in it.
- *
- * A lookup of an anchor key finds its k closest peers; the longest prefix they all share with
- * it marks a subtree (the *region*) that holds at least k peers. Its half on the anchor's side
- * was seen whole by that lookup (1); lookups in the other half, split further while they find
- * k peers inside, see that half whole too. Then every key in the region has its true k closest
- * among the peers seen (2).
- *
- * What it needs of the lookups: that each returns the true k closest live peers of its target
- * (fewer when the network holds fewer), which a Kademlia lookup gives on a settled network.
+ * Batch planning for many keys at once: a few lookups that see one region of the keyspace whole
+ * settle the k closest peers of every key in it, with no lookup of their own. The exploration of
+ * a region is a pure state machine (region-plan.ts, where the reasoning is); this file drives it
+ * over real lookups.
  */
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import { KAD_ID_BITS, commonPrefixLength, compareDistance } from '../keys.ts'
+import { commonPrefixLength } from '../keys.ts'
+import { RegionExploration, closestInRegion } from './region-plan.ts'
+import type { Exploration } from './region-plan.ts'
 import type { KadId } from '../keys.ts'
 
 /**
@@ -27,30 +15,8 @@ import type { KadId } from '../keys.ts'
  */
 export type FindClosest<P> = (prefix: KadId, bits: number) => Promise<{ target: KadId, peers: P[] }>
 
-/** A part of the keyspace seen whole. */
-export interface Region<P> {
-  /** Any key in it: the region is the keys sharing its first `bits` bits. */
-  prefix: KadId
-  bits: number
-  /** Every peer in it. */
-  peers: P[]
-}
-
-/** What {@link exploreRegion} found. */
-export interface Exploration<P> {
-  /**
-   * The region, unless `worthIt` said no or it took more than `maxLookups` lookups to see it
-   * whole.
-   */
-  region?: Region<P>
-  /** The anchor's own k closest peers, found by the first lookup. */
-  anchorPeers: P[]
-  /** Lookups made. */
-  lookups: number
-}
-
 /**
- * Finds the region around `anchor` and every peer in it (see the module comment), with at most
+ * Finds the region around `anchor` and every peer in it (see region-plan.ts), with at most
  * `maxLookups` lookups. After the anchor's own lookup, `worthIt` is asked whether the region
  * (the keys sharing its first `bits` bits) deserves the lookups that see it whole; without it,
  * it always does.
@@ -63,54 +29,13 @@ export interface Exploration<P> {
  * }
  * ```
  */
-export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, find: FindClosest<P>, k: number, maxLookups: number, worthIt: (bits: number) => boolean = () => true): Promise<Exploration<P>> {
-  const seen = new Map<string, P>()
-  const look = async (prefix: KadId, bits: number): Promise<{ target: KadId, peers: P[] }> => {
-    const found = await find(prefix, bits)
-    for (const peer of found.peers) {
-      seen.set(uint8ArrayToString(peer.key, 'base16'), peer)
-    }
-    return found
+export async function exploreRegion<P extends { key: KadId }> (anchor: KadId, find: FindClosest<P>, k: number, maxLookups: number, worthIt?: (bits: number) => boolean): Promise<Exploration<P>> {
+  const exploration = new RegionExploration<P>(anchor, k, maxLookups, worthIt)
+  for (let probe = exploration.next(); probe != null; probe = exploration.next()) {
+    const { target, peers } = await find(probe.prefix, probe.bits)
+    exploration.found(target, peers)
   }
-  const { peers: anchorPeers } = await look(anchor, KAD_ID_BITS)
-  let lookups = 1
-  const depth = wholeBelow(anchor, anchorPeers, k)
-  if (depth < 0) {
-    // fewer than k peers in the whole network: the lookup saw them all
-    return { region: { prefix: anchor, bits: 0, peers: anchorPeers }, anchorPeers, lookups }
-  }
-  if (!worthIt(depth)) {
-    return { anchorPeers, lookups }
-  }
-  // the region shares `depth` bits with the anchor; the anchor's half of it was seen whole
-  const open: Array<{ prefix: KadId, bits: number }> = [sibling(anchor, depth)]
-  while (open.length > 0) {
-    const part = open.pop() as { prefix: KadId, bits: number }
-    if (lookups >= maxLookups) {
-      return { anchorPeers, lookups }
-    }
-    const { target, peers } = await look(part.prefix, part.bits)
-    lookups++
-    // the subtrees of the target deeper than `below` were seen whole; the siblings on the way
-    // down from `part` to there still have to be
-    const below = wholeBelow(target, peers, k)
-    for (let bit = part.bits; bit <= below; bit++) {
-      open.push(sibling(target, bit))
-    }
-  }
-  const peers = [...seen.values()].filter(peer => commonPrefixLength(peer.key, anchor) >= depth)
-  return { region: { prefix: anchor, bits: depth, peers }, anchorPeers, lookups }
-}
-
-/**
- * The k closest peers of `key` when it lies in `region` (they are all in it), closest first;
- * undefined when it lies outside.
- */
-export function closestInRegion<P extends { key: KadId }> (region: Region<P>, key: KadId, k: number): P[] | undefined {
-  if (commonPrefixLength(region.prefix, key) < region.bits) {
-    return undefined
-  }
-  return [...region.peers].sort((a, b) => compareDistance(a.key, b.key, key)).slice(0, k)
+  return exploration.result()
 }
 
 /**
@@ -163,23 +88,4 @@ export async function * settleBatch<T, P extends { key: KadId }> (items: Iterabl
     pending = pending.filter(p => !done.has(p.item))
     yield { settled: settled.filter(s => done.has(s.item)), lookups }
   }
-}
-
-/**
- * The longest prefix length `bits` such that all of `found` (the k closest peers of `target`)
- * share `bits` bits with it: every subtree of `target` deeper than that was seen whole. -1 when
- * fewer than k were found (the lookup saw the whole network).
- */
-function wholeBelow<P extends { key: KadId }> (target: KadId, found: P[], k: number): number {
-  if (found.length < k) {
-    return -1
-  }
-  return found.reduce((bits, peer) => Math.min(bits, commonPrefixLength(target, peer.key)), KAD_ID_BITS - 1)
-}
-
-/** The subtree beside `key`'s at depth `bit`: `key`'s first `bit` bits, then the other bit. */
-function sibling (key: KadId, bit: number): { prefix: KadId, bits: number } {
-  const prefix = key.slice()
-  prefix[bit >> 3] ^= 0x80 >> (bit & 7)
-  return { prefix, bits: bit + 1 }
 }

@@ -3,31 +3,27 @@
  * records expire on other peers, one keyspace region at a time, the regions spread evenly over
  * the 22 h interval (see schedule.ts) so that the load is the same in every hour.
  *
- * Everything lives in the datastore, so a restarted node resumes where it was: each key under
- * its position in the keyspace (`<prefix>/<first 64 bits of its position, hex>/<key, base32>`,
- * with when it was last provided), which lets a region's keys be read with a prefix query; and
- * the schedule (when its cycles began, the next region, the last cycle), written after each
- * region. A key provided again is given the time of that provide at once, so a region cut short
+ * Everything lives in the datastore, so a restarted node resumes where it was: the keys with
+ * when each was last provided (see provided-keys.ts), and the schedule (when its cycles began,
+ * the next region, the last cycle), written after each region. A key provided again is given the time of that provide at once, so a region cut short
  * by a stop is resumed without sending anything twice: a key provided less than half an
  * interval ago is passed over (its records live 48 h; it is next due at most 33 h after).
  *
  * While the node has no DHT peers the schedule waits instead of failing every key, and catches
- * up, in order, once it has some again.
+ * up, in order, once it has some again. A run that fails (the datastore, say) is counted in
+ * `stats().errors`, told to `onProgress` and tried again after `recheckDelay`.
  */
 import { Key } from 'interface-datastore'
 import { CustomProgressEvent } from 'progress-events'
-import { kadId } from '../keys.ts'
-import { checkPrefix, datastoreKey, keyOf } from '../storage/datastore-key.ts'
-import { KeyedLock } from '../storage/keyed-lock.ts'
-import { decodeTime, encodeTime } from '../storage/time.ts'
+import { Repeat, clockOf } from '../clock.ts'
+import { ProvidedKeys } from './provided-keys.ts'
 import { catchUp, dueTime, hexPrefixes, regionName, regionOf } from './schedule.ts'
+import type { ProvidedKey } from './provided-keys.ts'
 import type { ScheduleState } from './schedule.ts'
+import type { Clock } from '../clock.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { ProgressEvent } from 'progress-events'
-
-/** Hex digits of a key's position kept in its datastore key: 64 bits, for 2^24 regions and more. */
-const POSITION_DIGITS = 16
 
 /** What the reprovider reports through `onProgress`. */
 export type ReprovideProgressEvents =
@@ -55,6 +51,10 @@ export type ReprovideProgressEvents =
   | ProgressEvent<'kadmium:reprovide:waiting', {
     /** Why nothing is reprovided now. */
     reason: WaitReason
+  }>
+  | ProgressEvent<'kadmium:reprovide:error', {
+    /** What broke the run (a datastore error, say); the run is tried again after `recheckDelay`. */
+    error: Error
   }>
 
 /**
@@ -99,10 +99,12 @@ export interface ReprovideStats {
   lastCycle?: { cycle: number, started: number, ended: number, duration: number }
   /** Why the schedule waits, when it does. */
   waiting?: WaitReason
+  /** Runs that failed (each was tried again after `recheckDelay`). */
+  errors: number
 }
 
-/** What a {@link Reprovider} needs. */
-export interface ReproviderInit {
+/** What a {@link Reprovider} needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface ReproviderInit extends Partial<Clock> {
   datastore: Datastore
   /** Our own position in the keyspace: each cycle begins with our own region. */
   self: Uint8Array
@@ -121,22 +123,14 @@ export interface ReproviderInit {
   regionBits(): number | undefined
   /** Whether the node has DHT peers to publish to. */
   online(): boolean
-  /** How long to wait before checking again while offline or with no network size, in ms. */
+  /** How long to wait before checking again while offline, with no network size or after a failed run, in ms. */
   recheckDelay: number
   /** A region none of whose keys reached a peer is tried again after this many ms... */
   retryDelay: number
   /** ...this many times, before the schedule goes on without it. */
   maxRetries: number
-  /** The clock, in ms since the epoch. */
-  now?(): number
   /** Told about each step of the schedule. */
   onProgress?(event: ReprovideProgressEvents): void
-}
-
-/** A datastore entry of one key: when it was last provided. */
-interface Entry {
-  key: Uint8Array
-  provided: number
 }
 
 /** What the datastore keeps of the schedule: its state and the last complete cycle. */
@@ -161,90 +155,68 @@ interface Stored extends ScheduleState {
 export class Reprovider {
   private readonly init: ReproviderInit
   private readonly now: () => number
-  private readonly locks: KeyedLock
+  private readonly keys: ProvidedKeys
+  private readonly repeat: Repeat
   private state?: Stored
-  private keys?: number
-  private counted?: Promise<void>
   private waiting?: WaitReason
   private last?: RegionReport
   /** Keys of the last region that reached no peer: tried once more with the next region. */
   private retry: Uint8Array[]
   private retries: number
   private retryAt: number
-  private timer?: ReturnType<typeof setTimeout>
-  private tick?: () => void
-  private running?: AbortController
-  private sweep?: Promise<number>
+  private errors: number
+  /** The run under way, which every caller of {@link reprovideDue} shares. */
+  private current?: Promise<number>
 
   constructor (init: ReproviderInit) {
-    checkPrefix(init.prefix)
     this.init = init
-    this.now = init.now ?? Date.now
-    this.locks = new KeyedLock()
+    const clock = clockOf(init)
+    this.now = clock.now
+    this.keys = new ProvidedKeys({ datastore: init.datastore, prefix: init.prefix, now: clock.now })
+    this.repeat = new Repeat({
+      clock,
+      task: async (options) => this.reprovideDue(options),
+      delay: () => this.delay(),
+      onError: (error) => {
+        this.errors++
+        init.onProgress?.(new CustomProgressEvent('kadmium:reprovide:error', { error }))
+      }
+    })
     this.retry = []
     this.retries = 0
     this.retryAt = 0
+    this.errors = 0
   }
 
   /** Records that `key` was provided now. */
   async track (key: Uint8Array, options?: AbortOptions): Promise<void> {
-    await this.count()
-    const dsKey = this.dsKey(key)
-    await this.locks.run(dsKey.toString(), async () => {
-      const known = await this.init.datastore.has(dsKey, options)
-      await this.init.datastore.put(dsKey, encodeTime(this.now()), options)
-      if (!known && this.keys != null) {
-        this.keys++
-      }
-    })
-  }
-
-  /** Records that `key` was provided again now, unless it was forgotten meanwhile (a cancel wins). */
-  private async touch (key: Uint8Array, options?: AbortOptions): Promise<void> {
-    const dsKey = this.dsKey(key)
-    await this.locks.run(dsKey.toString(), async () => {
-      if (await this.init.datastore.has(dsKey, options)) {
-        await this.init.datastore.put(dsKey, encodeTime(this.now()), options)
-      }
-    })
+    await this.keys.track(key, options)
   }
 
   /** Forgets `key`: it is no longer provided again. Returns whether it was tracked. */
   async forget (key: Uint8Array, options?: AbortOptions): Promise<boolean> {
-    await this.count()
-    const dsKey = this.dsKey(key)
-    return this.locks.run(dsKey.toString(), async () => {
-      if (!await this.init.datastore.has(dsKey, options)) {
-        return false
-      }
-      await this.init.datastore.delete(dsKey, options)
-      if (this.keys != null) {
-        this.keys--
-      }
-      return true
-    })
+    return this.keys.forget(key, options)
   }
 
   /** Whether `key` is tracked. */
   async has (key: Uint8Array, options?: AbortOptions): Promise<boolean> {
-    return this.init.datastore.has(this.dsKey(key), options)
+    return this.keys.has(key, options)
   }
 
   /** Every tracked key with when it was last provided (ms), in keyspace order where the datastore sorts. */
-  async * list (options?: AbortOptions): AsyncGenerator<Entry> {
-    yield * this.entries(`${this.init.prefix}/`, options)
+  async * list (options?: AbortOptions): AsyncGenerator<ProvidedKey> {
+    yield * this.keys.list(options)
   }
 
   /** How many keys are tracked. */
   async size (): Promise<number> {
-    await this.count()
-    return this.keys ?? 0
+    return this.keys.size()
   }
 
   /** Where the schedule stands. */
   stats (): ReprovideStats {
     const { state } = this
-    const stats: ReprovideStats = { keys: this.keys, regions: state == null ? 0 : 2 ** state.bits, cycle: state?.cycle ?? 0, last: this.last, lastCycle: state?.lastCycle, waiting: this.waiting }
+    const stats: ReprovideStats = { keys: this.keys.known, regions: state == null ? 0 : 2 ** state.bits, cycle: state?.cycle ?? 0, last: this.last, lastCycle: state?.lastCycle, waiting: this.waiting, errors: this.errors }
     if (state != null) {
       stats.cycleStart = state.start + state.cycle * this.init.interval
       const next = state.next < 2 ** state.bits
@@ -260,38 +232,18 @@ export class Reprovider {
 
   /** Reprovides each region when it is due, the first check at once, until {@link stop}. */
   start (): void {
-    if (this.running != null) {
-      return
-    }
-    const running = new AbortController()
-    this.running = running
-    this.tick = () => {
-      this.timer = undefined
-      void this.reprovideDue({ signal: running.signal }).catch(() => {}).then(() => {
-        if (!running.signal.aborted) {
-          this.timer = setTimeout(() => { this.tick?.() }, this.delay())
-        }
-      })
-    }
-    this.tick()
+    this.repeat.start(0)
   }
 
   /** Checks at once whether something is due, unless a check is under way (the node just found its first peer, say). */
   wake (): void {
-    if (this.timer != null) {
-      clearTimeout(this.timer)
-      this.tick?.()
-    }
+    this.repeat.wake()
   }
 
   /** Stops the schedule and aborts a region under way (it is resumed at the next start). */
   async stop (): Promise<void> {
-    clearTimeout(this.timer)
-    this.timer = undefined
-    this.tick = undefined
-    this.running?.abort(new Error('the reprovider stopped'))
-    this.running = undefined
-    await this.sweep?.catch(() => {})
+    await this.repeat.stop()
+    await this.current?.catch(() => {})
   }
 
   /**
@@ -299,13 +251,13 @@ export class Reprovider {
    * peer. One run at a time: a call during a run joins it.
    */
   async reprovideDue (options: AbortOptions = {}): Promise<number> {
-    this.sweep ??= this.runDue(options).finally(() => { this.sweep = undefined })
-    return this.sweep
+    this.current ??= this.runDue(options).finally(() => { this.current = undefined })
+    return this.current
   }
 
   private async runDue (options: AbortOptions): Promise<number> {
     const { init } = this
-    await this.count()
+    await this.keys.size()
     let provided = 0
     while (true) {
       options.signal?.throwIfAborted()
@@ -375,7 +327,7 @@ export class Reprovider {
     this.retry = []
     let skipped = 0
     for (const hex of hexPrefixes(prefix, state.bits)) {
-      for await (const entry of this.entries(`${init.prefix}/${hex}`, options)) {
+      for await (const entry of this.keys.inRegion(hex, options)) {
         if (entry.provided > started - init.interval / 2) {
           skipped++
         } else {
@@ -395,7 +347,7 @@ export class Reprovider {
           continue
         }
         provided++
-        await this.touch(key, options)
+        await this.keys.touch(key, options)
         init.onProgress?.(new CustomProgressEvent('kadmium:reprovide:sent', { key }))
       }
     }
@@ -449,61 +401,6 @@ export class Reprovider {
     }
     return Math.min(Math.max(0, next.due - this.now()), this.init.recheckDelay)
   }
-
-  /**
-   * Counts the tracked keys once, moving any kept as earlier versions kept them
-   * (`<prefix>/<key, base32>`, with no position) to their place in the keyspace.
-   */
-  private async count (): Promise<void> {
-    this.counted ??= (async () => {
-      const { datastore, prefix } = this.init
-      const depth = new Key(prefix).list().length + 2
-      let keys = 0
-      const unplaced: Key[] = []
-      for await (const key of datastore.queryKeys({ prefix: `${prefix}/` })) {
-        keys++
-        if (key.list().length < depth) {
-          unplaced.push(key)
-        }
-      }
-      for (const old of unplaced) {
-        try {
-          await datastore.put(this.dsKey(keyOf(old)), await datastore.get(old))
-        } catch {
-          keys-- // not a key of ours
-        }
-        await datastore.delete(old)
-      }
-      this.keys = keys
-    })().catch(() => { this.counted = undefined })
-    await this.counted
-  }
-
-  private async * entries (prefix: string, options?: AbortOptions): AsyncGenerator<Entry> {
-    for await (const { key, value } of this.init.datastore.query({ prefix }, options)) {
-      let bytes: Uint8Array
-      try {
-        bytes = keyOf(key)
-      } catch {
-        continue
-      }
-      // an unreadable time is due at once
-      yield { key: bytes, provided: decodeTime(value) ?? 0 }
-    }
-  }
-
-  private dsKey (key: Uint8Array): Key {
-    const position = kadId(key).subarray(0, POSITION_DIGITS / 2)
-    return datastoreKey(`${this.init.prefix}/${hex(position)}`, key)
-  }
-}
-
-function hex (bytes: Uint8Array): string {
-  let out = ''
-  for (const byte of bytes) {
-    out += byte.toString(16).padStart(2, '0')
-  }
-  return out
 }
 
 function parseState (bytes: Uint8Array): Stored | undefined {

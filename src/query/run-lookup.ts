@@ -4,11 +4,13 @@
  * see {@link StallDeadline}) without cancelling it, and reports every step. It needs no libp2p:
  * the caller supplies the request and the clock.
  */
+import { clockOf } from '../clock.ts'
 import { TimeoutError } from '../errors.ts'
 import { Lookup } from './lookup.ts'
 import { StallDeadline } from './stall.ts'
 import type { LookupInit, LookupPeer, LookupStats } from './lookup.ts'
 import type { StallOptions } from './stall.ts'
+import type { Clock } from '../clock.ts'
 
 /**
  * One step of a running lookup, in the order it happened. `elapsed` is the time since the
@@ -21,8 +23,8 @@ export type LookupEvent<P> =
   | { type: 'stall', peer: P, elapsed: number }
   | { type: 'fail', peer: P, error: Error, elapsed: number }
 
-/** What {@link runLookup} needs. */
-export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P> {
+/** What {@link runLookup} needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Partial<Clock> {
   /** The peers to start from. */
   seeds: Iterable<P>
   /**
@@ -30,13 +32,6 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P> {
    * fires on the request timeout and when the lookup ends or is aborted.
    */
   ask(peer: P, signal: AbortSignal): Promise<P[]>
-  /** The clock, in milliseconds. */
-  now(): number
-  /**
-   * Calls `fire` after `ms` milliseconds of the same clock as `now` and returns a function that
-   * calls it off. `setTimeout` unless told otherwise; tests and simulations pass a virtual clock.
-   */
-  schedule?(ms: number, fire: () => void): () => void
   /** A request that has not answered within this many milliseconds fails. */
   requestTimeout: number
   /**
@@ -66,12 +61,6 @@ export interface LookupOutcome<P> {
   stats: LookupStats
 }
 
-/** A `schedule` on the real clock: `fire` after `ms` ms; the function returned calls it off. */
-export function setTimer (ms: number, fire: () => void): () => void {
-  const timer = setTimeout(fire, ms)
-  return () => { clearTimeout(timer) }
-}
-
 /**
  * Runs a lookup to its end and resolves to its closest answering peers.
  *
@@ -80,14 +69,13 @@ export function setTimer (ms: number, fire: () => void): () => void {
  * const { closest } = await runLookup({
  *   target, alpha: 10, resultSize: 20, requestTimeout: 10_000,
  *   seeds: table.closest(target, 20).map(e => e.peer),
- *   ask: async (peer, signal) => findNode(peer, target, { signal }),
- *   now: Date.now
+ *   ask: async (peer, signal) => findNode(peer, target, { signal })
  * })
  * ```
  */
 export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): Promise<LookupOutcome<P>> {
   const lookup = new Lookup<P>(init, init.seeds)
-  const schedule = init.schedule ?? setTimer
+  const { now, schedule } = clockOf(init)
   const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
   const ended = new AbortController()
   const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
@@ -106,7 +94,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
 
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
-    const begun = init.now()
+    const begun = now()
     // the request ends at its own timeout, or when the lookup ends (stalled or not)
     const request = new AbortController()
     const onEnd = (): void => { request.abort(parent.reason) }
@@ -124,7 +112,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         if (ended.signal.aborted || !lookup.stalled(peer.id)) {
           return
         }
-        init.onEvent?.({ type: 'stall', peer, elapsed: init.now() - begun })
+        init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
         // its slot is free, and the lookup may be done without it
         wake?.()
       })
@@ -133,7 +121,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       if (ended.signal.aborted) {
         return
       }
-      const elapsed = init.now() - begun
+      const elapsed = now() - begun
       stall?.observe(elapsed)
       const added = lookup.answered(peer.id, closer)
       init.onEvent?.({ type: 'answer', peer, closer, added, elapsed })
@@ -146,7 +134,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         return
       }
       lookup.failed(peer.id)
-      init.onEvent?.({ type: 'fail', peer, error: err, elapsed: init.now() - begun })
+      init.onEvent?.({ type: 'fail', peer, error: err, elapsed: now() - begun })
     }).finally(() => {
       cancelTimeout()
       cancelStall?.()

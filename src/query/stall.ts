@@ -3,7 +3,7 @@
  * lookup's answers took so far. Pure arithmetic, no clock and no timers: {@link runLookup} (and
  * the simulator) ask it for a deadline when they send a request and tell it each answer's time.
  */
-/** How the stall deadline is chosen (the service's defaults are in src/constants.ts). */
+/** How the stall deadline is chosen (the service's defaults are in src/defaults.ts). */
 export interface StallOptions {
   /** The deadline in ms before any answer arrived. */
   initial: number

@@ -8,15 +8,16 @@
  * Only identify is trusted for the protocol list: libp2p also records a protocol for a peer that
  * merely opened a stream with it, which a client-mode peer does with every request.
  */
-import * as C from '../constants.ts'
+import { clockOf, deadline } from '../clock.ts'
 import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer } from '../network/dht-peer.ts'
-import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { addressGroups } from './diversity.ts'
 import { RoutingTable } from './routing-table.ts'
 import { PeerTags } from './tags.ts'
+import type { Clock } from '../clock.ts'
+import type { Emitter, NodeEvents } from '../events.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -24,8 +25,8 @@ import type { IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, PeerUpdat
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-/** What the table keeper needs. */
-export interface TableKeeperInit {
+/** What the table keeper needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface TableKeeperInit extends Partial<Clock> {
   /** Our own peer id. */
   self: PeerId
   events: TypedEventTarget<Libp2pEvents>
@@ -41,10 +42,16 @@ export interface TableKeeperInit {
   diversity?: { maxPerBucket: number, maxPerTable: number }
   client: Client
   log: Logger
-  /** The tag values of table peers and of our k closest (0: none), and whether those keep alive. */
-  tags: { tableTag: number, closeTag: number, keepAlive: boolean }
-  /** Told when the table gets its first peer (the node just joined a network). */
-  onFirstPeer(): void
+  /** The tag values of table peers and of our k closest (0: none), whether those keep alive, and how soon tags follow a change (ms). */
+  tags: { tableTag: number, closeTag: number, keepAlive: boolean, delay: number }
+  /** A table peer seen within this many ms is alive without a check. */
+  freshness: number
+  /** Requests a table peer may fail in a row before it leaves. */
+  maxFailures: number
+  /** How long a liveness check may take, in ms. */
+  pingTimeout: number
+  /** Where it tells that the table got its first peer (the node just joined a network). */
+  channel: Emitter<Pick<NodeEvents, 'first-peer'>>
 }
 
 /** Owns the routing table and keeps it in step with libp2p. */
@@ -52,25 +59,27 @@ export class TableKeeper {
   /** The routing table. */
   readonly table: RoutingTable<DHTPeer>
   private readonly init: TableKeeperInit
+  private readonly clock: Clock
   private readonly checks: Set<Promise<void>>
   private readonly tags: PeerTags
   private running?: AbortController
 
   constructor (init: TableKeeperInit) {
     this.init = init
+    this.clock = clockOf(init)
     this.checks = new Set()
     const localKey = kadId(init.self.toMultihash().bytes)
     this.table = new RoutingTable<DHTPeer>({
       localKey,
       kBucketSize: init.kBucketSize,
-      freshness: C.PEER_FRESHNESS,
-      maxFailures: C.MAX_PEER_FAILURES,
-      now: Date.now,
+      freshness: init.freshness,
+      maxFailures: init.maxFailures,
+      now: this.clock.now,
       onCheck: (entry) => { this.check(entry.id, entry.peer) },
       onAdd: (entry) => {
         this.tags.changed(entry.peer.peerId)
         if (this.table.size === 1) {
-          init.onFirstPeer()
+          init.channel.emit('first-peer', undefined)
         }
       },
       onRemove: (entry) => { this.tags.changed(entry.peer.peerId) },
@@ -84,8 +93,8 @@ export class TableKeeper {
       table: this.table,
       selfKadId: localKey,
       kBucketSize: init.kBucketSize,
-      delay: C.TAG_UPDATE_DELAY,
-      log: init.log
+      log: init.log,
+      ...this.clock
     })
   }
 
@@ -110,9 +119,14 @@ export class TableKeeper {
     }
   }
 
-  /** A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated). */
-  async isAlive (peer: DHTPeer): Promise<boolean> {
-    const check = deadline(C.PING_TIMEOUT, 'no answer to the liveness check', this.running?.signal)
+  /**
+   * A liveness check that the spec allows: FIND_NODE for our own id (PING is deprecated).
+   * Resolves whether the peer answered, or undefined when the keeper stopped first: a check cut
+   * short tells nothing about the peer.
+   */
+  async isAlive (peer: DHTPeer): Promise<boolean | undefined> {
+    const stopped = this.running?.signal
+    const check = deadline(this.clock, this.init.pingTimeout, 'no answer to the liveness check', stopped)
     try {
       await this.init.client.request(peer.peerId, {
         type: MessageType.FIND_NODE,
@@ -120,7 +134,7 @@ export class TableKeeper {
       }, { signal: check.signal })
       return true
     } catch {
-      return false
+      return stopped?.aborted === true ? undefined : false
     } finally {
       check.clear()
     }
@@ -136,9 +150,15 @@ export class TableKeeper {
     return addressGroups(remote.length > 0 ? remote : peer.multiaddrs)
   }
 
-  /** Checks a table peer that a newcomer waits on, and tells the table the outcome. */
+  /** Checks a table peer that a newcomer waits on, and tells the table the outcome, if there is one. */
   private check (id: string, peer: DHTPeer): void {
-    const run = this.isAlive(peer).then(alive => { this.table.checked(id, alive) })
+    const run = this.isAlive(peer).then(alive => {
+      if (alive == null) {
+        this.table.checkAbandoned(id)
+      } else {
+        this.table.checked(id, alive)
+      }
+    })
     this.checks.add(run)
     void run.finally(() => this.checks.delete(run))
   }

@@ -23,9 +23,10 @@
  * {@link PeerTags}) keep the connections between checks. The random walk looks up a random key
  * every interval; every server that answers joins the table.
  */
-import { TimeoutError } from '../errors.ts'
-import { setTimer } from '../query/run-lookup.ts'
+import { Repeat, clockOf, deadline } from '../clock.ts'
+import { ALPHA } from '../constants.ts'
 import { keyInBucket } from './trial-hash.ts'
+import type { Cancel, Clock } from '../clock.ts'
 import type { KadId } from '../keys.ts'
 import type { RoutingTable, TableEntry } from './routing-table.ts'
 import type { AbortOptions, Logger } from '@libp2p/interface'
@@ -38,8 +39,8 @@ export interface LookupLimits {
   within?: number
 }
 
-/** What the refresher needs. */
-export interface RefresherInit<P> {
+/** What the refresher needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface RefresherInit<P> extends Partial<Clock> {
   table: RoutingTable<P>
   /** Our own raw key (our peer id's multihash bytes) and its place in the keyspace. */
   selfKey: Uint8Array
@@ -49,8 +50,13 @@ export interface RefresherInit<P> {
    * answer; one given `within` takes in only the peers of that bucket that answers name.
    */
   lookup(key: Uint8Array, options: AbortOptions & LookupLimits): Promise<unknown>
-  /** Checks that a peer is alive. */
-  ping(entry: TableEntry<P>): Promise<boolean>
+  /**
+   * Checks that a peer is alive: true or false, or undefined when the check was cut short (the
+   * node stops), which tells nothing about the peer.
+   */
+  ping(entry: TableEntry<P>): Promise<boolean | undefined>
+  /** How many liveness checks a refresh runs at once (α unless told otherwise). */
+  concurrentChecks?: number
   /** Bucket refresh; `interval` 0 turns it off. */
   interval: number
   /** How long one refresh lookup may take. */
@@ -69,12 +75,6 @@ export interface RefresherInit<P> {
   randomWalkInterval: number
   /** How soon after the table's first peer the first refresh runs. */
   firstRefreshDelay: number
-  now(): number
-  /**
-   * Calls `fire` after `ms` milliseconds of the same clock as `now` and returns a function that
-   * calls it off. `setTimeout` unless told otherwise; a simulation passes a virtual clock.
-   */
-  schedule?(ms: number, fire: () => void): () => void
   /**
    * A raw key that a lookup of bucket `bucket` looks up. Trial hashing unless told otherwise
    * (a simulation whose keys are positions needs none).
@@ -88,37 +88,41 @@ export interface RefresherInit<P> {
 }
 
 /**
- * Keeps the routing table full and healthy.
+ * Keeps the routing table full and healthy. Each periodic task runs again one interval after its
+ * last run ended, whatever became of that run.
  */
 export class Refresher<P> {
   private readonly init: RefresherInit<P>
+  private readonly clock: Clock
+  /** The periodic refresh, the client's check and the random walk, those that are on. */
+  private readonly repeats: Repeat[]
   private running?: AbortController
-  /** The timers set, each as the function that calls it off. */
-  private readonly timers: Set<() => void>
+  /** The one-shot timers of a join, each as the function that calls it off. */
+  private readonly timers: Set<Cancel>
+  /** The refresh under way, which every caller of {@link refresh} shares. */
   private current?: Promise<void>
   /** When our own id was last looked up (clock ms; 0: never). */
   private lastSelfLookup: number
-  private readonly schedule: (ms: number, fire: () => void) => () => void
 
   constructor (init: RefresherInit<P>) {
     this.init = init
+    this.clock = clockOf(init)
     this.timers = new Set()
     this.lastSelfLookup = 0
-    this.schedule = init.schedule ?? setTimer
+    const every = (interval: number, task: () => Promise<void>): Repeat[] => interval > 0
+      ? [new Repeat({ clock: this.clock, task, delay: interval, onError: (err) => { init.log('upkeep failed: %s', err.message) } })]
+      : []
+    this.repeats = [
+      ...every(init.interval, async () => this.refresh()),
+      ...every(init.closestCheckInterval, async () => this.checkClosest()),
+      ...every(init.randomWalkInterval, async () => this.randomWalk())
+    ]
   }
 
   /** Starts the periodic refresh, the client's check and, if enabled, the random walk. */
   start (): void {
     this.running = new AbortController()
-    if (this.init.interval > 0) {
-      this.every(this.init.interval, async () => this.refresh())
-    }
-    if (this.init.closestCheckInterval > 0) {
-      this.every(this.init.closestCheckInterval, async () => this.checkClosest())
-    }
-    if (this.init.randomWalkInterval > 0) {
-      this.every(this.init.randomWalkInterval, async () => this.randomWalk())
-    }
+    this.repeats.forEach(repeat => { repeat.start() })
   }
 
   /** Stops every timer and aborts the lookups under way. */
@@ -126,6 +130,7 @@ export class Refresher<P> {
     this.running?.abort(new Error('the refresher stopped'))
     this.timers.forEach(cancel => { cancel() })
     this.timers.clear()
+    await Promise.all(this.repeats.map(async repeat => { await repeat.stop() }))
     await this.current?.catch(() => {})
   }
 
@@ -141,7 +146,7 @@ export class Refresher<P> {
         return
       }
       await this.selfLookup({})
-      for (const bucket of this.shortBuckets(this.init.now() - this.init.interval)) {
+      for (const bucket of this.shortBuckets(this.clock.now() - this.init.interval)) {
         this.later((this.init.random?.() ?? Math.random()) * this.init.joinWindow, async () => this.fillBucket(bucket, {}))
       }
     })
@@ -149,11 +154,12 @@ export class Refresher<P> {
 
   /**
    * One refresh, now; resolves when it ends. A refresh already under way is joined, not
-   * repeated.
+   * repeated. The refresh runs until it ends or the refresher stops: a caller whose signal
+   * aborts stops waiting for it, and others may be waiting still.
    */
   async refresh (options: AbortOptions = {}): Promise<void> {
-    this.current ??= this.runRefresh(options).finally(() => { this.current = undefined })
-    return this.current
+    this.current ??= this.runRefresh().finally(() => { this.current = undefined })
+    await untilAborted(this.current, options.signal)
   }
 
   /**
@@ -162,7 +168,7 @@ export class Refresher<P> {
    */
   async checkClosest (): Promise<void> {
     const { init } = this
-    if (init.closestCheckInterval > 0 && init.isClient() && init.now() - this.lastSelfLookup >= init.closestCheckInterval) {
+    if (init.closestCheckInterval > 0 && init.isClient() && this.clock.now() - this.lastSelfLookup >= init.closestCheckInterval) {
       await this.selfLookup({})
     }
   }
@@ -172,15 +178,17 @@ export class Refresher<P> {
     await this.timedLookup(this.init.randomKey?.() ?? crypto.getRandomValues(new Uint8Array(32)), options)
   }
 
-  private async runRefresh (options: AbortOptions): Promise<void> {
-    const signal = this.signal(options)
-    const stale = this.init.now() - this.init.interval
+  private async runRefresh (): Promise<void> {
+    const signal = this.signal({})
+    const stale = this.clock.now() - this.init.interval
     // our own id first: the peers nearest us hear of us at once, and what the lookup learns
     // tells which buckets still need one of their own
-    const selfLookup = this.init.now()
+    const selfLookup = this.clock.now()
     await this.selfLookup({ signal })
+    signal.throwIfAborted()
     await this.checkStale(stale, selfLookup, signal)
     for (const bucket of this.shortBuckets(stale)) {
+      signal.throwIfAborted()
       await this.fillBucket(bucket, { signal })
     }
   }
@@ -192,7 +200,7 @@ export class Refresher<P> {
    */
   private async fillBucket (bucket: number, options: AbortOptions): Promise<void> {
     const { init } = this
-    if (init.table.lastLookup(bucket) > init.now() - init.interval || init.table.bucketSize(bucket) >= init.kBucketSize) {
+    if (init.table.lastLookup(bucket) > this.clock.now() - init.interval || init.table.bucketSize(bucket) >= init.kBucketSize) {
       return
     }
     const signal = this.signal(options)
@@ -224,61 +232,57 @@ export class Refresher<P> {
 
   /**
    * Checks every peer not heard from since `stale`, and every one of our k closest not heard from
-   * since `selfLookup` (they answered the self-lookup that began then, unless they are gone);
-   * those that fail leave the table.
+   * since `selfLookup` (they answered the self-lookup that began then, unless they are gone),
+   * `concurrentChecks` at once; those that fail leave the table.
    */
   private async checkStale (stale: number, selfLookup: number, signal: AbortSignal): Promise<void> {
     const { init } = this
     const neighbours = new Set(init.table.closest(init.selfKadId, init.kBucketSize).map(entry => entry.id))
-    for (const entry of [...init.table.entries()]) {
-      signal.throwIfAborted()
-      if (entry.lastSeen > stale && !(neighbours.has(entry.id) && entry.lastSeen < selfLookup)) {
-        continue
-      }
-      if (await init.ping(entry)) {
-        init.table.touch(entry.id)
-      } else {
-        init.table.remove(entry.id)
-        init.log('dropped %s: no answer to the refresh check', entry.id)
+    const due = [...init.table.entries()].filter(entry => entry.lastSeen <= stale || (neighbours.has(entry.id) && entry.lastSeen < selfLookup))
+    let next = 0
+    const checker = async (): Promise<void> => {
+      while (next < due.length) {
+        signal.throwIfAborted()
+        const entry = due[next++]
+        const alive = await init.ping(entry)
+        if (alive === true) {
+          init.table.touch(entry.id)
+        } else if (alive === false && !signal.aborted) {
+          init.table.remove(entry.id)
+          init.log('dropped %s: no answer to the refresh check', entry.id)
+        }
       }
     }
+    await Promise.all(Array.from({ length: Math.min(init.concurrentChecks ?? ALPHA, due.length) }, checker))
   }
 
   private async selfLookup (options: AbortOptions): Promise<void> {
-    this.lastSelfLookup = this.init.now()
+    this.lastSelfLookup = this.clock.now()
     await this.timedLookup(this.init.selfKey, options)
   }
 
   private async timedLookup (key: Uint8Array, options: AbortOptions & LookupLimits): Promise<void> {
-    const timeout = new AbortController()
-    const cancel = this.schedule(this.init.queryTimeout, () => { timeout.abort(new TimeoutError('the refresh lookup took too long')) })
+    const limit = deadline(this.clock, this.init.queryTimeout, 'the refresh lookup took too long', this.running?.signal, options.signal)
     try {
-      await this.init.lookup(key, { ...options, signal: this.signal(options, timeout.signal) })
+      await this.init.lookup(key, { ...options, signal: limit.signal })
     } catch (err: any) {
       this.init.log('refresh lookup failed: %s', err.message)
     } finally {
-      cancel()
+      limit.clear()
     }
   }
 
-  private signal (options: AbortOptions, ...more: AbortSignal[]): AbortSignal {
-    const signals = [this.running?.signal, options.signal, ...more].filter((s): s is AbortSignal => s != null)
+  private signal (options: AbortOptions): AbortSignal {
+    const signals = [this.running?.signal, options.signal].filter((s): s is AbortSignal => s != null)
     return AbortSignal.any(signals)
   }
 
-  /** Runs `task` after `ms`, then again every `ms` after it ends, until stopped. */
-  private every (ms: number, task: () => Promise<void>): void {
-    this.later(ms, async () => {
-      await task()
-      this.every(ms, task)
-    })
-  }
-
+  /** Runs `task` once after `ms`, unless the refresher stops first. */
   private later (ms: number, task: () => Promise<void>): void {
     if (this.running?.signal.aborted !== false) {
       return
     }
-    const cancel = this.schedule(ms, () => {
+    const cancel = this.clock.schedule(ms, () => {
       this.timers.delete(cancel)
       if (this.running?.signal.aborted !== false) {
         return
@@ -286,5 +290,23 @@ export class Refresher<P> {
       task().catch(err => { this.init.log('upkeep failed: %s', err.message) })
     })
     this.timers.add(cancel)
+  }
+}
+
+/** Resolves as `work` does, or rejects with the signal's reason once it aborts; `work` goes on. */
+async function untilAborted (work: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (signal == null) {
+    return work
+  }
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }

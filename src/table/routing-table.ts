@@ -20,31 +20,12 @@
  * shape). The clock is the caller's too.
  */
 import { KAD_ID_BITS, commonPrefixLength, compareDistance } from '../keys.ts'
+import { Bucket, closestInBuckets, deepestBucket } from './buckets.ts'
 import { GroupLimits } from './group-limits.ts'
+import type { TableEntry, Waiting } from './buckets.ts'
 import type { KadId } from '../keys.ts'
 
-/** A peer in the table. `P` is whatever the caller keeps with it (its PeerId, say). */
-export interface TableEntry<P> {
-  /** A unique string for the peer (its peer id as a string). */
-  readonly id: string
-  /** Its position in the keyspace. */
-  readonly key: KadId
-  /** What the caller keeps with it. */
-  peer: P
-  /** When it entered the table (clock milliseconds). */
-  readonly added: number
-  /** When it last proved alive: answered us, asked us, or passed a liveness check. */
-  lastSeen: number
-  /** The address groups (IP /16 or /32 prefixes) it was counted in when it entered. */
-  readonly groups: readonly string[]
-  /** Requests it failed in a row. */
-  failures: number
-  /**
-   * Held beyond its bucket's k because it is one of our k closest peers (see the module
-   * comment); it leaves once it no longer is, unless its bucket made room for it first.
-   */
-  overflow: boolean
-}
+export type { TableEntry } from './buckets.ts'
 
 /** What {@link RoutingTable.add} did with a peer. */
 export type AddResult =
@@ -96,23 +77,6 @@ export interface RoutingTableInit<P> {
   maxPerGroupPerBucket?: number
   /** Peers of one group in the whole table, when `groups` is given. */
   maxPerGroupInTable?: number
-}
-
-/** A newcomer to a full bucket, waiting on the liveness check of the peer `checking`. */
-interface Waiting<P> {
-  id: string
-  key: KadId
-  peer: P
-  /** Its address groups, taken when it was offered. */
-  groups: readonly string[]
-  checking: string
-}
-
-interface Bucket<P> {
-  /** Least recently seen first. */
-  entries: Array<TableEntry<P>>
-  /** A newcomer waiting on a liveness check. */
-  waiting?: Waiting<P>
 }
 
 /** One bucket of {@link RoutingTable.info}. */
@@ -196,21 +160,21 @@ export class RoutingTable<P> {
     }
     let bucket = this.buckets[index]
     if (bucket == null) {
-      bucket = { entries: [] }
+      bucket = new Bucket<P>()
       this.buckets[index] = bucket
     }
     const groups = this.init.groups?.(peer) ?? []
     if (this.limits?.admits(index, groups) === false) {
       return 'rejected'
     }
-    const full = this.regular(bucket) >= this.init.kBucketSize
+    const full = bucket.regular() >= this.init.kBucketSize
     if (!full || this.isNeighbour(index, key)) {
       this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0, overflow: full })
       this.placeOverflow()
       return 'added'
     }
     // the least-recently-seen regular peer (entries are in that order)
-    const oldest = bucket.entries.find(entry => !entry.overflow) as TableEntry<P>
+    const oldest = bucket.oldestRegular() as TableEntry<P>
     if (now - oldest.lastSeen < this.init.freshness) {
       return 'rejected'
     }
@@ -241,6 +205,18 @@ export class RoutingTable<P> {
     }
     this.markSeen(entry, this.init.now())
     const bucket = this.buckets[this.bucketIndex(entry.key)]
+    if (bucket?.waiting?.checking === id) {
+      bucket.waiting = undefined
+    }
+  }
+
+  /**
+   * A liveness check that `onCheck` asked for will not come (the owner stopped): the peer stays
+   * as it was, and the newcomer waiting on it is turned away, so that the next one can be checked.
+   */
+  checkAbandoned (id: string): void {
+    const entry = this.byId.get(id)
+    const bucket = entry == null ? undefined : this.buckets[this.bucketIndex(entry.key)]
     if (bucket?.waiting?.checking === id) {
       bucket.waiting = undefined
     }
@@ -288,10 +264,7 @@ export class RoutingTable<P> {
     const index = this.bucketIndex(entry.key)
     const bucket = this.buckets[index]
     if (bucket != null) {
-      const at = bucket.entries.indexOf(entry)
-      if (at >= 0) {
-        bucket.entries.splice(at, 1)
-      }
+      bucket.delete(entry)
       this.limits?.remove(index, entry.groups)
     }
     this.byId.delete(entry.id)
@@ -308,7 +281,7 @@ export class RoutingTable<P> {
   private admit (newcomer: Waiting<P>): void {
     const index = this.bucketIndex(newcomer.key)
     const bucket = this.buckets[index] as Bucket<P>
-    if (this.byId.has(newcomer.id) || this.regular(bucket) >= this.init.kBucketSize) {
+    if (this.byId.has(newcomer.id) || bucket.regular() >= this.init.kBucketSize) {
       return
     }
     if (this.limits?.admits(index, newcomer.groups) !== false) {
@@ -318,62 +291,11 @@ export class RoutingTable<P> {
   }
 
   /**
-   * The `count` peers closest to `key`, closest first.
-   *
-   * Buckets are visited in order of distance, so only the buckets that can hold the answer are
-   * sorted, each on its own: the bucket `key` falls into, then the deeper ones, then the
-   * shallower ones, stopping once `count` peers are collected.
+   * The `count` peers closest to `key`, closest first: the buckets are visited in order of
+   * distance, and only those that can hold the answer are sorted (see buckets.ts).
    */
   closest (key: KadId, count: number): Array<TableEntry<P>> {
-    const out: Array<TableEntry<P>> = []
-    if (count <= 0) {
-      return out
-    }
-    const cpl = commonPrefixLength(this.init.localKey, key)
-    // peers of bucket `cpl` agree with `key` on its first cpl+1 bits: the closest of all
-    if (cpl < KAD_ID_BITS && this.collect(cpl, key, count, out)) {
-      return out
-    }
-    // a peer of a deeper bucket i agrees with us up to bit i, so with `key` up to bit i just as
-    // we do: bucket i is closer to `key` than every deeper one where `key` differs from us at
-    // bit i, and farther than all of them where it does not
-    const farther: number[] = []
-    const deepest = this.deepestBucket()
-    for (let i = cpl + 1; i <= deepest; i++) {
-      if (bitAt(key, i) === bitAt(this.init.localKey, i)) {
-        farther.push(i)
-      } else if (this.collect(i, key, count, out)) {
-        return out
-      }
-    }
-    for (let j = farther.length - 1; j >= 0; j--) {
-      if (this.collect(farther[j], key, count, out)) {
-        return out
-      }
-    }
-    // peers of shallower bucket i first differ from `key` at bit i: nearer buckets first
-    for (let i = Math.min(cpl, KAD_ID_BITS) - 1; i >= 0; i--) {
-      if (this.collect(i, key, count, out)) {
-        return out
-      }
-    }
-    return out
-  }
-
-  /** Adds bucket `index`'s peers to `out`, closest to `key` first, up to `count`; true when full. */
-  private collect (index: number, key: KadId, count: number, out: Array<TableEntry<P>>): boolean {
-    const entries = this.buckets[index]?.entries
-    if (entries == null || entries.length === 0) {
-      return false
-    }
-    const group = entries.length === 1 ? entries : entries.slice().sort((a, b) => compareDistance(a.key, b.key, key))
-    for (const entry of group) {
-      out.push(entry)
-      if (out.length === count) {
-        return true
-      }
-    }
-    return false
+    return closestInBuckets(this.buckets, this.init.localKey, key, count)
   }
 
   /** Every peer in the table, bucket by bucket. */
@@ -414,23 +336,7 @@ export class RoutingTable<P> {
 
   /** The index of the deepest non-empty bucket, or -1 when the table is empty. */
   deepestBucket (): number {
-    for (let i = KAD_ID_BITS - 1; i >= 0; i--) {
-      if ((this.buckets[i]?.entries.length ?? 0) > 0) {
-        return i
-      }
-    }
-    return -1
-  }
-
-  /** The regular (not overflow) peers of a bucket. */
-  private regular (bucket: Bucket<P>): number {
-    let n = bucket.entries.length
-    for (const entry of bucket.entries) {
-      if (entry.overflow) {
-        n--
-      }
-    }
-    return n
+    return deepestBucket(this.buckets)
   }
 
   /**
@@ -465,7 +371,7 @@ export class RoutingTable<P> {
     const near = new Set(this.closest(this.init.localKey, this.init.kBucketSize))
     for (const entry of [...this.overflow]) {
       const bucket = this.buckets[this.bucketIndex(entry.key)] as Bucket<P>
-      if (this.regular(bucket) < this.init.kBucketSize) {
+      if (bucket.regular() < this.init.kBucketSize) {
         entry.overflow = false
         this.overflow.delete(entry)
       } else if (!near.has(entry)) {
@@ -476,7 +382,7 @@ export class RoutingTable<P> {
 
   private insert (bucket: Bucket<P>, entry: TableEntry<P>): void {
     this.limits?.add(this.bucketIndex(entry.key), entry.groups)
-    bucket.entries.push(entry)
+    bucket.add(entry)
     this.byId.set(entry.id, entry)
     if (entry.overflow) {
       this.overflow.add(entry)
@@ -487,19 +393,6 @@ export class RoutingTable<P> {
   private markSeen (entry: TableEntry<P>, now: number): void {
     entry.lastSeen = now
     entry.failures = 0
-    const bucket = this.buckets[this.bucketIndex(entry.key)]
-    if (bucket == null) {
-      return
-    }
-    const at = bucket.entries.indexOf(entry)
-    if (at >= 0 && at !== bucket.entries.length - 1) {
-      bucket.entries.splice(at, 1)
-      bucket.entries.push(entry)
-    }
+    this.buckets[this.bucketIndex(entry.key)]?.seen(entry)
   }
-}
-
-/** Bit `i` of a key, counted from the most significant bit of its first byte. */
-function bitAt (key: KadId, i: number): number {
-  return (key[i >> 3] >> (7 - (i & 7))) & 1
 }

@@ -10,7 +10,9 @@
  * holds then: a peer that entered and left meanwhile ends untagged.
  */
 import { KEEP_ALIVE } from '@libp2p/interface'
-import { CLOSE_TAG, TABLE_TAG } from '../constants.ts'
+import { clockOf } from '../clock.ts'
+import { CLOSE_TAG, TABLE_TAG } from '../defaults.ts'
+import type { Cancel, Clock } from '../clock.ts'
 import type { KadId } from '../keys.ts'
 import type { RoutingTable } from './routing-table.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -19,8 +21,8 @@ import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
 /** The keep-alive tag of our k closest peers. */
 export const KEEP_ALIVE_TAG = `${KEEP_ALIVE}-kadmium`
 
-/** What the tagger needs. */
-export interface PeerTagsInit {
+/** What the tagger needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface PeerTagsInit extends Partial<Clock> {
   peerStore: PeerStore
   table: RoutingTable<DHTPeer>
   /** Our own place in the keyspace: our k closest are the table's closest to it. */
@@ -44,12 +46,15 @@ export class PeerTags {
   private readonly dirty: Map<string, PeerId>
   /** Our k closest as last tagged. */
   private closest: Set<string>
-  private timer?: ReturnType<typeof setTimeout>
+  private readonly clock: Clock
+  /** Calls the pending write off, while one is pending. */
+  private timer?: Cancel
   private writing?: Promise<void>
   private running: boolean
 
   constructor (init: PeerTagsInit) {
     this.init = init
+    this.clock = clockOf(init)
     this.dirty = new Map()
     this.closest = new Set()
     this.running = false
@@ -62,7 +67,7 @@ export class PeerTags {
   /** Stops writing tags; what is written stays (libp2p redials the keep-alive peers after a restart). */
   async stop (): Promise<void> {
     this.running = false
-    clearTimeout(this.timer)
+    this.timer?.()
     this.timer = undefined
     await this.writing
   }
@@ -77,7 +82,7 @@ export class PeerTags {
     if (!this.running || this.timer != null) {
       return
     }
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.schedule(this.init.delay, () => {
       this.timer = undefined
       if (this.writing != null) {
         // a write is under way: the changes since wait for it
@@ -85,7 +90,7 @@ export class PeerTags {
         return
       }
       this.writing = this.write().finally(() => { this.writing = undefined })
-    }, this.init.delay)
+    })
   }
 
   /** Writes the tags of every peer whose standing may have changed. */

@@ -228,3 +228,17 @@ export function selectIpnsRecord (values: Uint8Array[]): number {
   })
   return best
 }
+
+/**
+ * How long a record may be cached and when it stops being valid: its `TTL` in ms and its
+ * `Validity` in ms since 1970. Throws {@link InvalidRecordError} for bytes that are not a record.
+ *
+ * @example
+ * ```ts
+ * const { ttl, expires } = ipnsRecordTimes(marshalledRecord)
+ * ```
+ */
+export function ipnsRecordTimes (value: Uint8Array): { ttl: number, expires: number } {
+  const { data } = parseIpnsRecord(value)
+  return { ttl: Number(data.ttl / 1_000_000n), expires: data.expires }
+}

@@ -70,7 +70,7 @@ export const pkValidator: Validator = {
 
 /**
  * `/ipns/`: a signed IPNS record (signature V2, validity, key matching the name), checked as
- * `records/ipns.ts` says; the higher sequence number wins, then the later validity.
+ * `ipns.ts` says; the higher sequence number wins, then the later validity.
  */
 export const ipnsRecordValidator: Validator = {
   validate: async (key, value) => { await validateIpnsRecord(key, value) },

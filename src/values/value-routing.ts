@@ -5,17 +5,18 @@
  */
 import { CustomProgressEvent } from 'progress-events'
 import { equals } from 'uint8arrays/equals'
+import { clockOf, deadline } from '../clock.ts'
 import { NotFoundError, NotStoredError } from '../errors.ts'
 import { dialTarget } from '../network/dht-peer.ts'
-import { deadline } from '../utils/abort.ts'
 import { MessageType } from '../wire/codec.ts'
 import { formatTime } from './record.ts'
 import type { RecordValidator } from './validators.ts'
 import type { ValueStore } from './value-store.ts'
+import type { Clock } from '../clock.ts'
 import type { Client } from '../network/client.ts'
 import type { Counters } from '../network/counters.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
-import type { LookupOptions, LookupProgressEvents, PeerRouting } from '../peers/peer-routing.ts'
+import type { LookupOptions, LookupProgressEvents, QueryRunner } from '../query/runner.ts'
 import type { WireRecord } from '../wire/codec.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -66,9 +67,9 @@ export interface GetOptions extends PutOptions {
   quorum?: number
 }
 
-/** What value routing needs. */
-export interface ValueRoutingInit {
-  peerRouting: PeerRouting
+/** What value routing needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface ValueRoutingInit extends Partial<Clock> {
+  query: QueryRunner
   client: Client
   connectionManager: ConnectionManager
   store: ValueStore
@@ -83,10 +84,12 @@ export interface ValueRoutingInit {
 /** Values over PUT_VALUE and GET_VALUE. */
 export class ValueRouting {
   private readonly init: ValueRoutingInit
+  private readonly clock: Clock
   private readonly corrections: Set<Promise<unknown>>
 
   constructor (init: ValueRoutingInit) {
     this.init = init
+    this.clock = clockOf(init)
     this.corrections = new Set()
   }
 
@@ -99,11 +102,13 @@ export class ValueRouting {
     const { init } = this
     const stored = await init.store.put(key, value, options)
     const record: WireRecord = { key, value, timeReceived: formatTime(stored.timeReceived ?? new Date()) }
-    const { closest } = await init.peerRouting.lookup(key, options)
+    const { closest } = await init.query.lookup(key, options)
     const confirmed = await Promise.all(closest.map(async peer => this.send(peer, record, options)))
     const count = confirmed.filter(Boolean).length
     if (count === 0) {
-      throw new NotStoredError(`none of the ${closest.length} closest peers stored the record`)
+      throw new NotStoredError(closest.length === 0
+        ? 'the record is stored on this node only: the lookup found no peer (is the node connected to the DHT?)'
+        : `the record is stored on this node only: none of the ${closest.length} closest peers stored it`)
     }
     return count
   }
@@ -122,7 +127,7 @@ export class ValueRouting {
       values.push(local.value)
     }
     const held = new Map<string, Uint8Array>()
-    const { closest } = await init.peerRouting.lookup(key, {
+    const { closest } = await init.query.lookup(key, {
       ...options,
       type: MessageType.GET_VALUE,
       onAnswer: async (peer, answer) => {
@@ -180,7 +185,7 @@ export class ValueRouting {
   /** Sends PUT_VALUE to one peer; resolves whether it echoed the record back. */
   private async send (peer: DHTPeer, record: WireRecord, options: PutOptions): Promise<boolean> {
     const { init } = this
-    const request = deadline(init.requestTimeout, `${peer.id} did not confirm in time`, init.lifetime(), options.signal)
+    const request = deadline(this.clock, init.requestTimeout, `${peer.id} did not confirm in time`, init.lifetime(), options.signal)
     try {
       const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
         type: MessageType.PUT_VALUE,

@@ -9,23 +9,23 @@
  * namespace's selector ranks at least as high; and at most `maxRecords` keys are held.
  */
 import { equals } from 'uint8arrays/equals'
-import { MAX_RECORDS, RECORD_MAX_AGE, RECORD_REVALIDATE_INTERVAL, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../constants.ts'
+import { Repeat, clockOf } from '../clock.ts'
+import { RECORD_MAX_AGE } from '../constants.ts'
+import { MAX_RECORDS, RECORD_REVALIDATE_INTERVAL, RECORDS_PREFIX, RECORDS_SWEEP_INTERVAL } from '../defaults.ts'
 import { StaleRecordError, StoreFullError } from '../errors.ts'
 import { checkPrefix, datastoreKey } from '../storage/datastore-key.ts'
 import { KeyedLock } from '../storage/keyed-lock.ts'
-import { Periodic } from '../storage/periodic.ts'
 import { decodeRecord, encodeRecord } from './record.ts'
 import type { DHTRecord } from './record.ts'
 import type { RecordValidator } from './validators.ts'
+import type { Clock } from '../clock.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore, Key } from 'interface-datastore'
 
-/** What a {@link ValueStore} needs. */
-export interface ValueStoreInit {
+/** What a {@link ValueStore} needs; its clock is the real one unless `now` and `schedule` are given. */
+export interface ValueStoreInit extends Partial<Clock> {
   datastore: Datastore
   validator: RecordValidator
-  /** The clock, in milliseconds. */
-  now?(): number
   /** How long a record is served after it was received, in ms. */
   maxAge?: number
   /** The most keys held. */
@@ -59,7 +59,7 @@ export class ValueStore {
   private readonly maxRecords: number
   private readonly prefix: string
   private readonly locks: KeyedLock
-  private readonly sweeps: Periodic
+  private readonly sweeps: Repeat
   private readonly revalidateInterval: number
   /** Until when each record (by datastore key) is served without validating it again. */
   private readonly trusted: Map<string, number>
@@ -68,14 +68,15 @@ export class ValueStore {
   constructor (init: ValueStoreInit) {
     this.datastore = init.datastore
     this.validator = init.validator
-    this.now = init.now ?? Date.now
+    const clock = clockOf(init)
+    this.now = clock.now
     this.maxAge = init.maxAge ?? RECORD_MAX_AGE
     this.maxRecords = init.maxRecords ?? MAX_RECORDS
     this.prefix = checkPrefix(init.prefix ?? RECORDS_PREFIX)
     this.locks = new KeyedLock()
     this.revalidateInterval = init.revalidateInterval ?? RECORD_REVALIDATE_INTERVAL
     this.trusted = new Map()
-    this.sweeps = new Periodic(init.sweepInterval ?? RECORDS_SWEEP_INTERVAL, async (options) => this.sweep(options), init.onSweepError)
+    this.sweeps = new Repeat({ clock, task: async (options) => this.sweep(options), delay: init.sweepInterval ?? RECORDS_SWEEP_INTERVAL, onError: init.onSweepError ?? (() => {}) })
     this.count = 0
   }
 

@@ -10,7 +10,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { equals } from 'uint8arrays/equals'
-import { MAX_LISTED_PEERS, MAX_PEER_ADDRESSES } from '../constants.ts'
+import { MAX_LISTED_PEERS, MAX_PEER_ADDRESSES } from '../defaults.ts'
 import { InvalidMessageError, UnsupportedMessageTypeError } from '../errors.ts'
 import { peerIdFromBytes } from '../utils/peer-id.ts'
 import { kadmium } from './generated/dht.js'

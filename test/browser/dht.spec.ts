@@ -4,26 +4,21 @@
  * three Node servers of each implementation (kadmium, `@libp2p/kad-dht`) in this process. The
  * page dials one server; it learns the others from the wire.
  */
-import { createServer } from 'node:http'
-import { dirname, extname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { webSockets } from '@libp2p/websockets'
 import { expect } from 'aegir/chai'
-import { build } from 'esbuild'
 import { ipnsSelector } from 'ipns/selector'
 import { ipnsValidator } from 'ipns/validator'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { toString } from 'uint8arrays'
-import { launchChromium, skipWithoutChromium } from '../../packages/daemon/test/chromium.ts'
+import { bundlePage, launchChromium, servePage, skipWithoutChromium } from '../../packages/daemon/test/chromium.ts'
 import { TEST_PROTOCOL, connect, eventually, jsNode, kadmiumNode, stopAll } from '../utils/nodes.ts'
 import { ipnsKey, ipnsRecord, newKey } from '../utils/records.ts'
 import type { PageApi, PagePeer } from './page.ts'
 import type { Chromium } from '../../packages/daemon/test/chromium.ts'
 import type { AnyNode, NodeOptions } from '../utils/nodes.ts'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 
 /** Node servers reachable from the page: WebSockets on 127.0.0.1. */
 const overWebSockets = (): NodeOptions => ({ transports: [webSockets()], addresses: { listen: ['/ip4/127.0.0.1/tcp/0/ws'] } })
@@ -31,36 +26,6 @@ const overWebSockets = (): NodeOptions => ({ transports: [webSockets()], address
 const IMPLEMENTATIONS: Record<string, () => Promise<AnyNode>> = {
   kadmium: async () => kadmiumNode({}, overWebSockets()),
   '@libp2p/kad-dht': async () => jsNode({ validators: { ipns: ipnsValidator }, selectors: { ipns: ipnsSelector } }, overWebSockets())
-}
-
-/**
- * Bundles the page for the browser, as a user's bundler would: page.ts beside this file when the
- * tests run from the TypeScript sources, page.js when they run from dist/.
- */
-async function bundlePage (): Promise<string> {
-  const here = fileURLToPath(import.meta.url)
-  const result = await build({
-    entryPoints: [join(dirname(here), `page${extname(here)}`)],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    logLevel: 'error'
-  })
-  return result.outputFiles[0].text
-}
-
-/** Serves the page and its script on 127.0.0.1 (a secure context, as the Web Crypto API needs). */
-async function servePage (script: string): Promise<{ server: Server, url: string }> {
-  const server = createServer((request, response) => {
-    if (request.url === '/page.js') {
-      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script)
-    } else {
-      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>')
-    }
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }
 }
 
 const wsAddress = (node: AnyNode): string => {
@@ -94,7 +59,7 @@ describe('browser: kadmium in Chromium as a DHT client over WebSockets', functio
 
   before(async function () {
     skipWithoutChromium(this)
-    const page = await servePage(await bundlePage())
+    const page = await servePage(await bundlePage(import.meta.url, 'page'))
     http = page.server
     browser = await launchChromium()
     await browser.tab.goto(page.url)

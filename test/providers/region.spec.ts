@@ -1,7 +1,8 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { compareDistance } from '../../src/keys.ts'
-import { closestInRegion, exploreRegion, settleBatch } from '../../src/providers/region.ts'
+import { closestInRegion } from '../../src/providers/region-plan.ts'
+import { exploreRegion, settleBatch } from '../../src/providers/region.ts'
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
 

@@ -6,7 +6,9 @@ import { kadId } from '../../src/keys.ts'
 import { Reprovider } from '../../src/providers/reprovider.ts'
 import { rankOf } from '../../src/providers/schedule.ts'
 import { encodeTime } from '../../src/storage/time.ts'
+import { TestClock } from '../utils/clock.ts'
 import type { ReprovideProgressEvents, ReproviderInit } from '../../src/providers/reprovider.ts'
+import type { Pair } from 'interface-datastore'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -100,6 +102,25 @@ class Harness {
       }
     }
     return counts
+  }
+}
+
+/** A datastore that fails every read while `broken`. */
+class FlakyDatastore extends MemoryDatastore {
+  broken = false
+
+  async get (...args: Parameters<MemoryDatastore['get']>): Promise<Uint8Array> {
+    if (this.broken) {
+      throw new Error('the disk is gone')
+    }
+    return super.get(...args)
+  }
+
+  async * query (...args: Parameters<MemoryDatastore['query']>): AsyncGenerator<Pair> {
+    if (this.broken) {
+      throw new Error('the disk is gone')
+    }
+    yield * super.query(...args)
   }
 }
 
@@ -316,6 +337,25 @@ describe('providers/reprovider', () => {
     await h.reprovider.reprovideDue()
     expect(h.reprovider.stats()).to.include({ regions: 4, waiting: undefined })
     expect(h.published.length).to.be.above(0)
+  })
+
+  it('a run the datastore breaks is counted and told, and tried again until it works', async () => {
+    const clock = new TestClock(T0)
+    const datastore = new FlakyDatastore()
+    h = new Harness({ datastore, now: clock.now, schedule: clock.schedule })
+    h.bits = 0
+    await h.track(['a'])
+    await clock.advance(INTERVAL)
+    datastore.broken = true
+    h.reprovider.start()
+    await clock.advance(3 * MINUTE)
+    const errors = h.events.filter(event => event.type === 'kadmium:reprovide:error')
+    expect(errors.length).to.be.at.least(2)
+    expect(h.reprovider.stats().errors).to.equal(errors.length)
+    expect(h.published).to.deep.equal([])
+    datastore.broken = false
+    await clock.advance(MINUTE)
+    expect(h.published.map(p => p.key)).to.deep.equal(['a'])
   })
 
   it('start runs what is due at once; stop leaves no timer running', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/constants.ts'
+import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 import { Lookup } from '../../src/query/lookup.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'

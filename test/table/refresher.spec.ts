@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import { commonPrefixLength, kadId } from '../../src/keys.ts'
 import { Refresher } from '../../src/table/refresher.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
+import { TestClock, settle } from '../utils/clock.ts'
 import type { KadId } from '../../src/keys.ts'
 import type { RefresherInit } from '../../src/table/refresher.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -258,6 +259,98 @@ describe('routing/refresher', () => {
     expect(s.lookups).to.not.include(-1)
     await new Promise(resolve => setTimeout(resolve, 100))
     expect(s.lookups).to.have.length(walked)
+  })
+
+  it('the periodic refresh goes on after a run that failed', async () => {
+    // the table's clock says its peer was last seen at 10 min: at 30 min it is stale
+    const clock = new TestClock(30 * MINUTE)
+    let failures = 1
+    const s = setup({
+      now: clock.now,
+      schedule: clock.schedule,
+      ping: async () => {
+        if (failures-- > 0) {
+          throw new Error('the peer store broke')
+        }
+        return true
+      }
+    })
+    const self = kadId(new TextEncoder().encode('self'))
+    s.table.add('stale', keyInBucket(self, 0, 1), 'stale')
+    s.refresher.start()
+    try {
+      await clock.advance(10 * MINUTE)
+      expect(s.lookups.filter(b => b === -1)).to.have.length(1)
+      await clock.advance(10 * MINUTE)
+      await clock.advance(10 * MINUTE)
+      expect(s.lookups.filter(b => b === -1)).to.have.length(3)
+    } finally {
+      await s.refresher.stop()
+    }
+  })
+
+  it('a caller whose signal aborts stops waiting for the shared refresh, which goes on, and so does the periodic one', async () => {
+    const clock = new TestClock(30 * MINUTE)
+    let release: (() => void) | undefined
+    const s: Setup = setup({
+      now: clock.now,
+      schedule: clock.schedule,
+      // longer than the interval: the refresh under way is still running when the next is due
+      queryTimeout: 20 * MINUTE,
+      lookup: async (key, options) => {
+        s.lookups.push(isSelf(key) ? -1 : 0)
+        if (release == null && isSelf(key)) {
+          // the first self-lookup waits until the test lets it go
+          await new Promise<void>((resolve, reject) => {
+            release = resolve
+            options.signal?.addEventListener('abort', () => { reject(options.signal?.reason) })
+          })
+        }
+      }
+    })
+    const self = kadId(new TextEncoder().encode('self'))
+    s.table.add('stale', keyInBucket(self, 0, 1), 'stale')
+    s.refresher.start()
+    try {
+      const caller = new AbortController()
+      const asked = s.refresher.refresh({ signal: caller.signal })
+      // the periodic refresh comes due while the caller's runs, and joins it
+      await clock.advance(10 * MINUTE)
+      caller.abort(new Error('the caller gave up'))
+      await expect(asked).to.eventually.be.rejectedWith('the caller gave up')
+      release?.()
+      await settle()
+      // the shared run went on: it checked the stale peer
+      expect(s.pinged).to.deep.equal(['stale'])
+      await clock.advance(10 * MINUTE)
+      await clock.advance(10 * MINUTE)
+      expect(s.lookups.filter(b => b === -1)).to.have.length(3)
+    } finally {
+      await s.refresher.stop()
+    }
+  })
+
+  it('checks stale peers α at once, not one after another', async () => {
+    let open = 0
+    let most = 0
+    const s = setup({
+      concurrentChecks: 10,
+      ping: async () => {
+        open++
+        most = Math.max(most, open)
+        await settle()
+        open--
+        return true
+      }
+    })
+    const self = kadId(new TextEncoder().encode('self'))
+    for (let i = 0; i < 40; i++) {
+      s.table.add(`p${i}`, keyInBucket(self, i % 10, i), `p${i}`)
+    }
+    s.clock.now += 11 * MINUTE
+    await s.refresher.refresh()
+    expect(most).to.equal(10)
+    expect(s.table.size).to.equal(40)
   })
 
   it('stop aborts a refresh under way, which asks nothing more', async () => {

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
-import { CLOSE_TAG, TABLE_TAG } from '../../src/constants.ts'
+import { CLOSE_TAG, TABLE_TAG } from '../../src/defaults.ts'
 import { compareDistance, kadId } from '../../src/keys.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'

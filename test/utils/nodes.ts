@@ -18,7 +18,7 @@ import { compareDistance } from '../../src/keys.ts'
 import type { CompatKadDHT, KadDHTInit as CompatInit } from '../../src/compat/index.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { KadDHT as JsKadDHT } from '@libp2p/kad-dht'
 import type { Libp2pOptions } from 'libp2p'
 
@@ -76,7 +76,7 @@ export async function compatNode (init: CompatInit = {}): Promise<CompatNode> {
 }
 
 /** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any> } = {}, options: NodeOptions = {}): Promise<JsNode> {
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any>, peerInfoMapper?(peer: PeerInfo): PeerInfo } = {}, options: NodeOptions = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -87,7 +87,7 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
       dht: jsKadDHT({
         protocol: init.protocol ?? TEST_PROTOCOL,
         clientMode: init.clientMode ?? false,
-        peerInfoMapper: passthroughMapper,
+        peerInfoMapper: init.peerInfoMapper ?? passthroughMapper,
         allowQueryWithZeroPeers: true,
         validators: init.validators,
         selectors: init.selectors

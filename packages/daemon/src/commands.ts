@@ -57,9 +57,58 @@ export function guessKeyEncoding (key: string): 'peer' | 'cid' | 'utf8' {
   return 'utf8'
 }
 
-/** Builds the program; `run` is what the `daemon` command does (kept out to keep clients light). */
+/** What every command shares: where it prints, the global options, and calling the daemon's API. */
+class Cli {
+  readonly out: Output
+
+  constructor (out: Output) {
+    this.out = out
+  }
+
+  /** Prints a line to stdout. */
+  print (text: string): void {
+    this.out.stdout.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  /** The options of the command and of the program. */
+  globals (command: Command): GlobalOptions {
+    return command.optsWithGlobals()
+  }
+
+  /** The client of the daemon on the command's data directory. */
+  async client (command: Command): Promise<ApiClient> {
+    return ApiClient.open(dataDir(this.globals(command).dataDir))
+  }
+
+  /** Calls a method with progress; prints JSON or hands the result to `human`; returns it. */
+  async call (command: Command, method: string, params: Record<string, unknown>, label: string, human: (result: any) => void): Promise<any> {
+    const options = this.globals(command)
+    const client = await this.client(command)
+    const progress = new Progress(this.out.stderr, label, options.verbose === true)
+    let result: any
+    try {
+      result = await client.call(method, params, { timeout: options.timeout, onProgress: (event) => { progress.event(event) } })
+    } finally {
+      progress.stop()
+    }
+    if (options.json === true) {
+      this.print(JSON.stringify(result, null, 2))
+    } else {
+      human(result)
+    }
+    return result
+  }
+
+  /** Prints peers, one a line: the id, then the addresses. */
+  peerLines (peers: Array<{ id: string, addresses: string[] }>): void {
+    for (const peer of peers) {
+      this.print([peer.id, ...peer.addresses].join('  '))
+    }
+  }
+}
+
+/** Builds the program; `runDaemon` is what the `daemon` command does (kept out to keep clients light). */
 export function program (out: Output, runDaemon: (dir: string, options: ConfigFile) => Promise<void>): Command {
-  const print = (text: string): void => { out.stdout.write(text.endsWith('\n') ? text : text + '\n') }
   const root = new Command('kadmium')
     .description('A Kademlia DHT node for libp2p, and the commands that drive it')
     .option('-d, --data-dir <dir>', 'the daemon\'s data directory (default: $KADMIUM_DATA_DIR or ~/.kadmium)')
@@ -71,38 +120,21 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
       writeOut: (text) => out.stdout.write(text),
       writeErr: (text) => out.stderr.write(text)
     })
+  const cli = new Cli(out)
+  daemonCommand(root, runDaemon)
+  nodeCommands(root, cli)
+  valueCommands(root, cli)
+  providerCommands(root, cli)
+  peerCommands(root, cli)
+  return root
+}
 
-  const globals = (command: Command): GlobalOptions => command.optsWithGlobals()
-
-  /** Calls a method with progress; prints JSON or hands the result to `human`; returns it. */
-  const call = async (command: Command, method: string, params: Record<string, unknown>, label: string, human: (result: any) => void): Promise<any> => {
-    const options = globals(command)
-    const client = await ApiClient.open(dataDir(options.dataDir))
-    const progress = new Progress(out.stderr, label, options.verbose === true)
-    let result: any
-    try {
-      result = await client.call(method, params, { timeout: options.timeout, onProgress: (event) => { progress.event(event) } })
-    } finally {
-      progress.stop()
-    }
-    if (options.json === true) {
-      print(JSON.stringify(result, null, 2))
-    } else {
-      human(result)
-    }
-    return result
-  }
-
-  const peerLines = (peers: Array<{ id: string, addresses: string[] }>): void => {
-    for (const peer of peers) {
-      print([peer.id, ...peer.addresses].join('  '))
-    }
-  }
-
+/** `daemon`: runs the node. */
+function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigFile) => Promise<void>): void {
   root.command('daemon')
     .description('run the DHT node and its API (Ctrl-C stops it)')
     .argument('[peers...]', 'multiaddrs to dial at start, like --bootstrap')
-    .option('--listen <multiaddr>', 'listen on this address, TCP or WebSocket: /ip4/0.0.0.0/tcp/4001, /ip6/::/tcp/4001, /ip4/0.0.0.0/tcp/4002/ws (repeatable; default /ip4/127.0.0.1/tcp/0)', collect)
+    .option('--listen <multiaddr>', 'listen on this address, TCP, QUIC or WebSocket: /ip4/0.0.0.0/tcp/4001, /ip4/0.0.0.0/udp/4001/quic-v1, /ip6/::/tcp/4001, /ip4/0.0.0.0/tcp/4002/ws (repeatable; default TCP and QUIC on 127.0.0.1, any port)', collect)
     .option('--announce <multiaddr>', 'tell peers to dial this address instead of the listen addresses (repeatable)', collect)
     .option('--bootstrap <multiaddr>', 'dial this peer at start, with /p2p/<id>, or "amino" for the public Amino DHT\'s bootstrap peers (repeatable)', collect)
     .option('--protocol <id>', 'the DHT protocol: /ipfs/kad/1.0.0 (default) or a private network\'s')
@@ -111,6 +143,9 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
     .option('--accelerated', 'the accelerated client: a rolling crawl keeps every DHT server in one table, lookups take one hop (costs a visit of every server an hour, ~1.5 KB of memory each)')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
+    .option('--routing-port <port>', 'the Delegated Routing V1 HTTP API\'s port (/routing/v1, public, no token), 0 for any free one (default 5102)', integer(0, 65535))
+    .option('--routing-listen <host>', 'the host the Delegated Routing V1 HTTP API listens on: 0.0.0.0 or :: serves the world (default 127.0.0.1)')
+    .option('--routing-trust-proxy', 'a reverse proxy forwards every request to the Delegated Routing V1 HTTP API: tell callers apart by X-Forwarded-For')
     .option('--metrics', 'collect metrics and serve them in Prometheus text format at GET /metrics on the API port (no token needed)')
     .option('--no-metrics', 'collect no metrics (the default, unless config.json says "metrics": true)')
     .option('--max-connections <n>', 'open connections at most (libp2p\'s default: 300)', integer(1, 1_000_000))
@@ -129,6 +164,9 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         randomWalk: options.randomWalk,
         accelerated: options.accelerated,
         apiPort: options.apiPort,
+        routingPort: options.routingPort,
+        routingListen: options.routingListen,
+        routingTrustProxy: options.routingTrustProxy,
         announce: options.announce,
         metrics: options.metrics,
         maxConnections: options.maxConnections,
@@ -137,215 +175,81 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
         maxParallelDials: options.maxParallelDials,
         dialTimeout: options.dialTimeout
       }, 'options')
-      await runDaemon(dataDir(globals(command).dataDir), given)
+      await runDaemon(dataDir(command.optsWithGlobals().dataDir), given)
     })
+}
 
+/** What the node is and holds: `info`, `peers`, `stats`, `page`, and `rpc` for any method. */
+function nodeCommands (root: Command, cli: Cli): void {
   root.command('info')
     .description('the node: peer id, addresses, mode, protocol')
     .action(async (_, command: Command) => {
-      await call(command, 'info', {}, 'info', (info) => {
-        print(`peer id    ${info.peerId}`)
-        print(`mode       ${info.mode}`)
-        print(`protocol   ${info.protocol} (addresses shared: ${info.addressScope})`)
-        print(`peers      ${info.connections} connected`)
-        info.addresses.forEach((a: string, i: number) => { print(`${i === 0 ? 'addresses ' : '          '} ${a}`) })
-        print(`data dir   ${info.dataDir}`)
+      await cli.call(command, 'info', {}, 'info', (info) => {
+        cli.print(`peer id    ${info.peerId}`)
+        cli.print(`mode       ${info.mode}`)
+        cli.print(`protocol   ${info.protocol} (addresses shared: ${info.addressScope})`)
+        cli.print(`peers      ${info.connections} connected`)
+        info.addresses.forEach((a: string, i: number) => { cli.print(`${i === 0 ? 'addresses ' : '          '} ${a}`) })
+        cli.print(`data dir   ${info.dataDir}`)
+        if (info.routingV1 != null) {
+          cli.print(`routing v1 ${info.routingV1}`)
+        }
       })
     })
 
   root.command('peers')
     .description('the routing table: each peer by bucket, with when it was last seen')
     .action(async (_, command: Command) => {
-      await call(command, 'routingTable', {}, 'peers', (table) => {
-        print(`${table.size} peer${table.size === 1 ? '' : 's'} in ${table.buckets.length} bucket${table.buckets.length === 1 ? '' : 's'}`)
+      await cli.call(command, 'routingTable', {}, 'peers', (table) => {
+        cli.print(`${table.size} peer${table.size === 1 ? '' : 's'} in ${table.buckets.length} bucket${table.buckets.length === 1 ? '' : 's'}`)
         for (const bucket of table.buckets) {
           for (const peer of bucket.peers) {
             const seen = Math.round((Date.now() - peer.lastSeen) / 1000)
-            print(`${String(bucket.index).padStart(3)}  ${peer.id}  seen ${seen} s ago${peer.connected === true ? '  connected' : ''}`)
+            cli.print(`${String(bucket.index).padStart(3)}  ${peer.id}  seen ${seen} s ago${peer.connected === true ? '  connected' : ''}`)
           }
         }
       })
     })
 
-  root.command('put')
-    .description('store a value under a namespaced key (try /kadmium/<anything>) on the closest peers')
-    .argument('<key>', 'the key, e.g. /kadmium/hello')
-    .argument('<value>', 'the value: text, or base64 with --base64')
-    .option('--base64', 'the value is base64')
-    .option('--key-base64', 'the key is base64')
-    .action(async (key: string, value: string, options, command: Command) => {
-      await call(command, 'put', {
-        key,
-        value,
-        keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8',
-        valueEncoding: options.base64 === true ? 'base64' : 'utf8'
-      }, `put ${key}`, (result) => { print(`stored on ${result.stored} peer${result.stored === 1 ? '' : 's'}`) })
-    })
-
-  root.command('get')
-    .description('the best value under a key, from the closest peers')
-    .argument('<key>', 'the key, e.g. /kadmium/hello')
-    .option('--quorum <n>', 'stop after this many valid answers', integer(1, 100))
-    .option('--base64', 'print the value in base64')
-    .option('--key-base64', 'the key is base64')
-    .action(async (key: string, options, command: Command) => {
-      await call(command, 'get', {
-        key,
-        quorum: options.quorum,
-        keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8',
-        valueEncoding: options.base64 === true ? 'base64' : 'utf8'
-      }, `get ${key}`, (result) => {
-        if (result.encoding === 'base64' && options.base64 !== true) {
-          // binary: the bytes as they are
-          out.stdout.write(uint8ArrayFromString(result.value, 'base64pad'))
-        } else {
-          print(result.value)
-        }
-      })
-    })
-
-  root.command('provide')
-    .description('announce that this node provides a CID (several at once share their lookups)')
-    .argument('<cid...>')
-    .action(async (cids: string[], _, command: Command) => {
-      const peers = (n: number): string => `${n} peer${n === 1 ? '' : 's'}`
-      if (cids.length === 1) {
-        await call(command, 'provide', { cid: cids[0] }, `provide ${cids[0]}`, (result) => { print(`announced to ${peers(result.sent)}`) })
-        return
-      }
-      const result = await call(command, 'provideMany', { cids }, `provide ${cids.length} CIDs`, (result) => {
-        for (const r of result.results) {
-          print(r.error == null ? `${r.cid} announced to ${peers(r.sent)}` : `${r.cid} not announced: ${r.error.name}: ${r.error.message}`)
-        }
-      })
-      const missed = result.results.length - result.provided
-      if (missed > 0) {
-        out.stderr.write(`${missed} of ${result.results.length} CIDs were not announced\n`)
-        process.exitCode = 1
-      }
-    })
-
-  root.command('find-providers')
-    .description('the peers that provide a CID')
-    .argument('<cid>')
-    .option('--count <n>', 'stop after this many providers (default 20)', integer(1, 1000))
-    .action(async (cid: string, options, command: Command) => {
-      await call(command, 'findProviders', { cid, count: options.count }, `find-providers ${cid}`, (result) => {
-        if (result.providers.length === 0) {
-          out.stderr.write('no providers found\n')
-        }
-        peerLines(result.providers)
-      })
-    })
-
-  root.command('cancel-reprovide')
-    .description('stop announcing a CID every 22 hours')
-    .argument('<cid>')
-    .action(async (cid: string, _, command: Command) => {
-      await call(command, 'cancelReprovide', { cid }, 'cancel-reprovide', (result) => {
-        print(result.cancelled === true ? `no longer providing ${result.cid}` : `${result.cid} was not being provided`)
-      })
-    })
-
-  root.command('find-peer')
-    .description('a peer\'s addresses')
-    .argument('<peer-id>')
-    .option('--no-cache', 'ask the network even when the daemon knows the peer\'s addresses already')
-    .action(async (peer: string, options: { cache: boolean }, command: Command) => {
-      await call(command, 'findPeer', { peer, useCache: options.cache }, `find-peer ${peer}`, (result) => {
-        print(result.id)
-        result.addresses.forEach((a: string) => { print(`  ${a}`) })
-      })
-    })
-
-  root.command('closest')
-    .description('the k peers closest to a key (a peer id, a CID, or text)')
-    .argument('<key>')
-    .addOption(new Option('--key-type <type>', 'how to read the key (default: a peer id or CID if it parses as one, else text)').choices(['utf8', 'base64', 'peer', 'cid']))
-    .action(async (key: string, options, command: Command) => {
-      const keyEncoding = options.keyType ?? guessKeyEncoding(key)
-      await call(command, 'closestPeers', { key, keyEncoding }, `closest ${key}`, (result) => { peerLines(result.peers) })
-    })
-
-  root.command('find-node')
-    .description('ask one peer (FIND_NODE) for the peers it knows closest to a key (default: our id)')
-    .argument('<peer-id>')
-    .argument('[key]')
-    .addOption(new Option('--key-type <type>', 'how to read the key').choices(['utf8', 'base64', 'peer', 'cid']))
-    .action(async (peer: string, key: string | undefined, options, command: Command) => {
-      const params: Record<string, unknown> = { peer }
-      if (key != null) {
-        params.key = key
-        params.keyEncoding = options.keyType ?? guessKeyEncoding(key)
-      }
-      await call(command, 'findNode', params, `find-node ${peer}`, (result) => { peerLines(result.peers) })
-    })
-
-  root.command('crawl')
-    .description('crawl the DHT once from the routing table and print a census: servers found, answering, unreachable, agents, protocols (use --timeout for a large network)')
-    .option('--concurrency <n>', 'servers visited at once, at most (default 32)', integer(1, 1_000))
-    .action(async (options, command: Command) => {
-      const params = options.concurrency == null ? {} : { concurrency: options.concurrency }
-      await call(command, 'crawl', params, 'crawl', (census) => {
-        print(`servers found       ${census.found}`)
-        print(`answering           ${census.answering}`)
-        print(`unreachable         ${census.unreachable}`)
-        print(`requests            ${census.requests} (at most ${census.peakVisiting} servers at once)`)
-        print(`took                ${(census.duration / 1000).toFixed(1)} s`)
-        const top = (counts: Record<string, number>): Array<[string, number]> => Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 10)
-        print('agents (identify)')
-        top(census.agents).forEach(([name, n]) => { print(`  ${String(n).padStart(6)}  ${name}`) })
-        print('protocols (identify)')
-        top(census.protocols).forEach(([name, n]) => { print(`  ${String(n).padStart(6)}  ${name}`) })
-      })
-    })
-
-  root.command('ping')
-    .description('ping a peer (a peer id or a multiaddr)')
-    .argument('<peer>')
-    .action(async (peer: string, _, command: Command) => {
-      await call(command, 'ping', { peer }, `ping ${peer}`, (result) => { print(`pong from ${result.peer} in ${result.rtt} ms`) })
-    })
-
   root.command('stats')
     .description('what the node stores, and the requests it has sent and answered')
     .action(async (_, command: Command) => {
-      const options = globals(command)
-      const client = await ApiClient.open(dataDir(options.dataDir))
+      const options = cli.globals(command)
+      const client = await cli.client(command)
       const [store, counters, reprovide, accelerated] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider'), client.call('accelerated')])
       if (options.json === true) {
-        print(JSON.stringify({ store, counters, reprovide, accelerated }, null, 2))
+        cli.print(JSON.stringify({ store, counters, reprovide, accelerated }, null, 2))
         return
       }
-      print(`records held        ${store.records}`)
-      print(`provider records    ${store.providers.records} under ${store.providers.keys} keys`)
-      print(`keys we provide     ${store.provided}`)
+      cli.print(`records held        ${store.records}`)
+      cli.print(`provider records    ${store.providers.records} under ${store.providers.keys} keys`)
+      cli.print(`keys we provide     ${store.provided}`)
       if (reprovide.next != null) {
-        print(`reprovide           ${reprovide.regions} regions a cycle; next ${reprovide.next.region === '' ? 'the whole keyspace' : reprovide.next.region} at ${new Date(reprovide.next.due).toISOString()}${reprovide.waiting == null ? '' : ` (waiting: ${reprovide.waiting})`}`)
+        cli.print(`reprovide           ${reprovide.regions} regions a cycle; next ${reprovide.next.region === '' ? 'the whole keyspace' : reprovide.next.region} at ${new Date(reprovide.next.due).toISOString()}${reprovide.waiting == null ? '' : ` (waiting: ${reprovide.waiting})`}`)
       }
-      print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
+      cli.print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
       if (accelerated != null) {
         const state = accelerated.ready ? 'ready' : `first pass: ${accelerated.visited} of ${accelerated.known} servers visited`
-        print(`accelerated         ${accelerated.peers} servers in the full table, ${state}; ${accelerated.requests} crawl requests, sweep ${Math.round(accelerated.sweep * 100)} % of the round`)
+        cli.print(`accelerated         ${accelerated.peers} servers in the full table, ${state}; ${accelerated.requests} crawl requests, sweep ${Math.round(accelerated.sweep * 100)} % of the round`)
       }
       const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
       for (const type of types) {
-        print(`${type.padEnd(20)}${String(counters.inbound[type] ?? 0).padStart(6)} in ${String(counters.outbound[type] ?? 0).padStart(6)} out`)
+        cli.print(`${type.padEnd(20)}${String(counters.inbound[type] ?? 0).padStart(6)} in ${String(counters.outbound[type] ?? 0).padStart(6)} out`)
       }
       for (const [name, n] of Object.entries(counters.errors)) {
-        print(`error ${name}: ${String(n)}`)
+        cli.print(`error ${name}: ${String(n)}`)
       }
-      print(`requests held back by the rate limit: ${String(counters.throttled ?? 0)}`)
+      cli.print(`requests held back by the rate limit: ${String(counters.throttled ?? 0)}`)
     })
 
   root.command('page')
     .description('the status page\'s address, with the API token')
     .action(async (_, command: Command) => {
-      const options = globals(command)
-      const client = await ApiClient.open(dataDir(options.dataDir))
+      const options = cli.globals(command)
+      const client = await cli.client(command)
       await client.call('info')
       const url = client.pageUrl()
-      print(options.json === true ? JSON.stringify({ url }) : url)
+      cli.print(options.json === true ? JSON.stringify({ url }) : url)
     })
 
   root.command('rpc')
@@ -359,15 +263,166 @@ export function program (out: Output, runDaemon: (dir: string, options: ConfigFi
       } catch (err: any) {
         command.error(`error: params are not JSON: ${err.message}`)
       }
-      const options = globals(command)
-      const client = await ApiClient.open(dataDir(options.dataDir))
-      const progress = new Progress(out.stderr, method, options.verbose === true)
+      const options = cli.globals(command)
+      const client = await cli.client(command)
+      const progress = new Progress(cli.out.stderr, method, options.verbose === true)
       try {
-        print(JSON.stringify(await client.call(method, parsed as Record<string, unknown>, { timeout: options.timeout, onProgress: (e) => { progress.event(e) } }), null, 2))
+        cli.print(JSON.stringify(await client.call(method, parsed as Record<string, unknown>, { timeout: options.timeout, onProgress: (e) => { progress.event(e) } }), null, 2))
       } finally {
         progress.stop()
       }
     })
+}
 
-  return root
+/** Values: `put`, `get`. */
+function valueCommands (root: Command, cli: Cli): void {
+  root.command('put')
+    .description('store a value under a namespaced key (try /kadmium/<anything>) on the closest peers')
+    .argument('<key>', 'the key, e.g. /kadmium/hello')
+    .argument('<value>', 'the value: text, or base64 with --base64')
+    .option('--base64', 'the value is base64')
+    .option('--key-base64', 'the key is base64')
+    .action(async (key: string, value: string, options, command: Command) => {
+      await cli.call(command, 'put', {
+        key,
+        value,
+        keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8',
+        valueEncoding: options.base64 === true ? 'base64' : 'utf8'
+      }, `put ${key}`, (result) => {
+        cli.print(result.stored === 0
+          ? 'stored on this node only: no peer stored it (see `kadmium peers` for the routing table)'
+          : `stored here and on ${result.stored} peer${result.stored === 1 ? '' : 's'}`)
+      })
+    })
+
+  root.command('get')
+    .description('the best value under a key, from the closest peers')
+    .argument('<key>', 'the key, e.g. /kadmium/hello')
+    .option('--quorum <n>', 'stop after this many valid answers', integer(1, 100))
+    .option('--base64', 'print the value in base64')
+    .option('--key-base64', 'the key is base64')
+    .action(async (key: string, options, command: Command) => {
+      await cli.call(command, 'get', {
+        key,
+        quorum: options.quorum,
+        keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8',
+        valueEncoding: options.base64 === true ? 'base64' : 'utf8'
+      }, `get ${key}`, (result) => {
+        if (result.encoding === 'base64' && options.base64 !== true) {
+          // binary: the bytes as they are
+          cli.out.stdout.write(uint8ArrayFromString(result.value, 'base64pad'))
+        } else {
+          cli.print(result.value)
+        }
+      })
+    })
+}
+
+/** Providers: `provide`, `find-providers`, `cancel-reprovide`. */
+function providerCommands (root: Command, cli: Cli): void {
+  root.command('provide')
+    .description('announce that this node provides a CID (several at once share their lookups)')
+    .argument('<cid...>')
+    .action(async (cids: string[], _, command: Command) => {
+      const peers = (n: number): string => `${n} peer${n === 1 ? '' : 's'}`
+      if (cids.length === 1) {
+        await cli.call(command, 'provide', { cid: cids[0] }, `provide ${cids[0]}`, (result) => { cli.print(`announced to ${peers(result.sent)}`) })
+        return
+      }
+      const result = await cli.call(command, 'provideMany', { cids }, `provide ${cids.length} CIDs`, (result) => {
+        for (const r of result.results) {
+          cli.print(r.error == null ? `${r.cid} announced to ${peers(r.sent)}` : `${r.cid} not announced: ${r.error.name}: ${r.error.message}`)
+        }
+      })
+      const missed = result.results.length - result.provided
+      if (missed > 0) {
+        cli.out.stderr.write(`${missed} of ${result.results.length} CIDs were not announced\n`)
+        process.exitCode = 1
+      }
+    })
+
+  root.command('find-providers')
+    .description('the peers that provide a CID')
+    .argument('<cid>')
+    .option('--count <n>', 'stop after this many providers (default 20)', integer(1, 1000))
+    .action(async (cid: string, options, command: Command) => {
+      await cli.call(command, 'findProviders', { cid, count: options.count }, `find-providers ${cid}`, (result) => {
+        if (result.providers.length === 0) {
+          cli.out.stderr.write('no providers found\n')
+        }
+        cli.peerLines(result.providers)
+      })
+    })
+
+  root.command('cancel-reprovide')
+    .description('stop announcing a CID every 22 hours')
+    .argument('<cid>')
+    .action(async (cid: string, _, command: Command) => {
+      await cli.call(command, 'cancelReprovide', { cid }, 'cancel-reprovide', (result) => {
+        cli.print(result.cancelled === true ? `no longer providing ${result.cid}` : `${result.cid} was not being provided`)
+      })
+    })
+}
+
+/** Peers: `find-peer`, `closest`, `find-node`, `crawl`, `ping`. */
+function peerCommands (root: Command, cli: Cli): void {
+  root.command('find-peer')
+    .description('a peer\'s addresses')
+    .argument('<peer-id>')
+    .option('--no-cache', 'ask the network even when the daemon knows the peer\'s addresses already')
+    .action(async (peer: string, options: { cache: boolean }, command: Command) => {
+      await cli.call(command, 'findPeer', { peer, useCache: options.cache }, `find-peer ${peer}`, (result) => {
+        cli.print(result.id)
+        result.addresses.forEach((a: string) => { cli.print(`  ${a}`) })
+      })
+    })
+
+  root.command('closest')
+    .description('the k peers closest to a key (a peer id, a CID, or text)')
+    .argument('<key>')
+    .addOption(new Option('--key-type <type>', 'how to read the key (default: a peer id or CID if it parses as one, else text)').choices(['utf8', 'base64', 'peer', 'cid']))
+    .action(async (key: string, options, command: Command) => {
+      const keyEncoding = options.keyType ?? guessKeyEncoding(key)
+      await cli.call(command, 'closestPeers', { key, keyEncoding }, `closest ${key}`, (result) => { cli.peerLines(result.peers) })
+    })
+
+  root.command('find-node')
+    .description('ask one peer (FIND_NODE) for the peers it knows closest to a key (default: our id)')
+    .argument('<peer-id>')
+    .argument('[key]')
+    .addOption(new Option('--key-type <type>', 'how to read the key').choices(['utf8', 'base64', 'peer', 'cid']))
+    .action(async (peer: string, key: string | undefined, options, command: Command) => {
+      const params: Record<string, unknown> = { peer }
+      if (key != null) {
+        params.key = key
+        params.keyEncoding = options.keyType ?? guessKeyEncoding(key)
+      }
+      await cli.call(command, 'findNode', params, `find-node ${peer}`, (result) => { cli.peerLines(result.peers) })
+    })
+
+  root.command('crawl')
+    .description('crawl the DHT once from the routing table and print a census: servers found, answering, unreachable, agents, protocols (use --timeout for a large network)')
+    .option('--concurrency <n>', 'servers visited at once, at most (default 32)', integer(1, 1_000))
+    .action(async (options, command: Command) => {
+      const params = options.concurrency == null ? {} : { concurrency: options.concurrency }
+      await cli.call(command, 'crawl', params, 'crawl', (census) => {
+        cli.print(`servers found       ${census.found}`)
+        cli.print(`answering           ${census.answering}`)
+        cli.print(`unreachable         ${census.unreachable}`)
+        cli.print(`requests            ${census.requests} (at most ${census.peakVisiting} servers at once)`)
+        cli.print(`took                ${(census.duration / 1000).toFixed(1)} s`)
+        const top = (counts: Record<string, number>): Array<[string, number]> => Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 10)
+        cli.print('agents (identify)')
+        top(census.agents).forEach(([name, n]) => { cli.print(`  ${String(n).padStart(6)}  ${name}`) })
+        cli.print('protocols (identify)')
+        top(census.protocols).forEach(([name, n]) => { cli.print(`  ${String(n).padStart(6)}  ${name}`) })
+      })
+    })
+
+  root.command('ping')
+    .description('ping a peer (a peer id or a multiaddr)')
+    .argument('<peer>')
+    .action(async (peer: string, _, command: Command) => {
+      await cli.call(command, 'ping', { peer }, `ping ${peer}`, (result) => { cli.print(`pong from ${result.peer} in ${result.rtt} ms`) })
+    })
 }

@@ -23,14 +23,20 @@ import type { PrivateKey } from '@libp2p/interface'
 /** The API port unless told otherwise. */
 export const DEFAULT_API_PORT = 5101
 
-/** The listen address unless told otherwise: TCP on loopback, a port the system picks. */
-export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
+/** The Delegated Routing V1 HTTP API's port unless told otherwise: beside the API's. */
+export const DEFAULT_ROUTING_PORT = 5102
+
+/** The Delegated Routing V1 HTTP API's host unless told otherwise: loopback (`0.0.0.0` serves the world). */
+export const DEFAULT_ROUTING_LISTEN = '127.0.0.1'
+
+/** The listen addresses unless told otherwise: TCP and QUIC on loopback, ports the system picks. */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1']
 
 /** What the daemon can be told, by `config.json` or by command-line options. */
 export interface DaemonConfig {
   /**
-   * Multiaddrs to listen on: TCP (`/ip4/0.0.0.0/tcp/4001`, `/ip6/::/tcp/4001`) or WebSocket
-   * (`/ip4/0.0.0.0/tcp/4002/ws`), on any address.
+   * Multiaddrs to listen on: TCP (`/ip4/0.0.0.0/tcp/4001`, `/ip6/::/tcp/4001`), QUIC
+   * (`/ip4/0.0.0.0/udp/4001/quic-v1`) or WebSocket (`/ip4/0.0.0.0/tcp/4002/ws`), on any address.
    */
   listen: string[]
   /**
@@ -54,6 +60,15 @@ export interface DaemonConfig {
   apiPort: number
   /** Collect libp2p's and kadmium's metrics and serve them at `GET /metrics` on the API port. */
   metrics: boolean
+  /** The Delegated Routing V1 HTTP API's TCP port (0: any free port). */
+  routingPort: number
+  /** The host the Delegated Routing V1 HTTP API listens on (`0.0.0.0` or `::` serves the world). */
+  routingListen: string
+  /**
+   * A reverse proxy forwards every request to the Delegated Routing V1 HTTP API: each caller is
+   * told apart by the last address of `X-Forwarded-For`.
+   */
+  routingTrustProxy: boolean
   /** The connection manager's limit on open connections (libp2p's default when unset). */
   maxConnections?: number
   /** Inbound connections still being upgraded at once, at most (libp2p's default when unset). */
@@ -72,6 +87,8 @@ export const CONNECTION_LIMITS = ['maxConnections', 'maxIncomingPendingConnectio
 /** The settings a config file may hold, all optional. */
 export type ConfigFile = Partial<DaemonConfig>
 
+const port = (v: unknown): string | undefined => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535'
+
 const positiveInteger = (v: unknown): string | undefined => Number.isSafeInteger(v) && (v as number) > 0 ? undefined : 'a positive integer'
 
 const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> = {
@@ -83,8 +100,11 @@ const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> =
   addresses: (v) => v === 'public' || v === 'all' ? undefined : '"public" or "all"',
   randomWalk: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   accelerated: (v) => typeof v === 'boolean' ? undefined : 'true or false',
-  apiPort: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : 'a port number from 0 to 65535',
+  apiPort: port,
   metrics: (v) => typeof v === 'boolean' ? undefined : 'true or false',
+  routingPort: port,
+  routingListen: (v) => typeof v === 'string' && /^[\w.:-]+$/.test(v) ? undefined : 'a host: an IP address such as "0.0.0.0" or a name',
+  routingTrustProxy: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   maxConnections: positiveInteger,
   maxIncomingPendingConnections: positiveInteger,
   inboundConnectionThreshold: positiveInteger,
@@ -168,7 +188,7 @@ export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfi
   const pick = <K extends keyof DaemonConfig>(key: K, fallback: DaemonConfig[K]): DaemonConfig[K] =>
     options[key] ?? file[key] ?? fallback
   const config: DaemonConfig = {
-    listen: pick('listen', [DEFAULT_LISTEN]),
+    listen: pick('listen', DEFAULT_LISTEN),
     announce: pick('announce', []),
     bootstrap: expandBootstrap(pick('bootstrap', [])),
     protocol: options.protocol ?? file.protocol,
@@ -177,7 +197,10 @@ export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfi
     randomWalk: pick('randomWalk', false),
     accelerated: pick('accelerated', false),
     apiPort: pick('apiPort', DEFAULT_API_PORT),
-    metrics: pick('metrics', false)
+    metrics: pick('metrics', false),
+    routingPort: pick('routingPort', DEFAULT_ROUTING_PORT),
+    routingListen: pick('routingListen', DEFAULT_ROUTING_LISTEN),
+    routingTrustProxy: pick('routingTrustProxy', false)
   }
   for (const key of CONNECTION_LIMITS) {
     const value = options[key] ?? file[key]

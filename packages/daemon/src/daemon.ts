@@ -1,10 +1,12 @@
 /**
- * The daemon: a libp2p node (TCP and WebSocket, noise, yamux, identify, ping, AutoNAT, kadmium)
- * on a LevelDB datastore in the data directory, its API server (with Prometheus metrics when
- * asked), reconnecting to known peers, and a clean stop on SIGINT and SIGTERM.
+ * The daemon: a libp2p node (TCP, QUIC and WebSocket, noise, yamux, identify, ping, AutoNAT,
+ * kadmium) on a LevelDB datastore in the data directory, its API server (with Prometheus metrics
+ * when asked), the public Delegated Routing V1 HTTP API on a port of its own, reconnecting to
+ * known peers, and a clean stop on SIGINT and SIGTERM.
  */
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
+import { quic } from '@chainsafe/libp2p-quic'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { identify, identifyPush } from '@libp2p/identify'
@@ -22,10 +24,13 @@ import { startApiServer } from './http.ts'
 import { methods } from './methods.ts'
 import { KADMIUM_NAMESPACE, kadmiumValidator } from './namespace.ts'
 import { QueryLog } from './queries.ts'
+import { startRoutingListener } from './routing-server.ts'
 import { Dispatcher } from './rpc.ts'
 import type { DaemonConfig } from './config.ts'
 import type { ApiServer } from './http.ts'
 import type { DaemonNode } from './methods.ts'
+import type { RoutingListener } from './routing-server.ts'
+import type { PrivateKey } from '@libp2p/interface'
 import type { KadDHTInit } from 'kadmium'
 
 /** Known DHT peers dialled at start, at most. */
@@ -44,7 +49,9 @@ export const BOOTSTRAP_RETRY_INTERVAL = 60_000
 export interface Daemon {
   node: DaemonNode
   api: ApiServer
-  /** Stops the API, the node and the datastore, and removes `api.json`. */
+  /** The Delegated Routing V1 HTTP API. */
+  routing: RoutingListener
+  /** Stops the APIs, the node and the datastore, and removes `api.json`. */
   stop(): Promise<void>
 }
 
@@ -122,11 +129,8 @@ async function runningDaemon (dir: string): Promise<number | undefined> {
   }
 }
 
-/** Starts the daemon on the data directory `dir` with `config`. */
-export async function startDaemon (dir: string, config: DaemonConfig, output: DaemonOutput): Promise<Daemon> {
-  await ensureDataDir(dir)
-  const privateKey = await loadOrCreateKey(dir)
-  const token = await loadOrCreateToken(dir)
+/** Opens the LevelDB datastore in `dir`; its lock keeps a second daemon out. */
+async function openDatastore (dir: string): Promise<LevelDatastore> {
   const datastore = new LevelDatastore(join(dir, 'datastore'))
   try {
     await datastore.open()
@@ -137,40 +141,45 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       ? `the data directory ${dir} is in use by the daemon with process id ${other}`
       : `cannot open the datastore in ${dir} (is another daemon using it?): ${err.message}`)
   }
+  return datastore
+}
 
-  const dhtInit: Record<string, unknown> = {
+/** kadmium's options for the daemon's config: what the config leaves out, kadmium decides. */
+function dhtOptions (config: DaemonConfig): KadDHTInit {
+  const init: Record<string, unknown> = {
     protocol: config.protocol,
     // passed as it is: kadmium decides which modes it knows
     mode: config.mode,
     validators: { [KADMIUM_NAMESPACE]: kadmiumValidator }
   }
   if (config.addresses != null) {
-    dhtInit.addresses = config.addresses
+    init.addresses = config.addresses
   }
   if (config.randomWalk) {
-    dhtInit.randomWalk = { enabled: true }
+    init.randomWalk = { enabled: true }
   }
   if (config.accelerated) {
-    dhtInit.accelerated = true
+    init.accelerated = true
   }
+  return init as KadDHTInit
+}
 
+/** The libp2p node: TCP, QUIC and WebSocket, noise, yamux, identify, ping, AutoNAT and kadmium, with metrics in `registry` when given. */
+async function createNode (config: DaemonConfig, privateKey: PrivateKey, datastore: LevelDatastore, registry?: Registry): Promise<DaemonNode> {
   const connectionManager: Record<string, number> = {}
   for (const key of CONNECTION_LIMITS) {
     if (config[key] != null) {
       connectionManager[key] = config[key]
     }
   }
-  // the daemon's own registry: what GET /metrics serves
-  const registry = config.metrics ? new Registry() : undefined
-
-  let node: DaemonNode
   try {
-    node = await createLibp2p({
+    return await createLibp2p({
       privateKey,
       datastore,
       addresses: { listen: config.listen, announce: config.announce },
-      // WebSocket for browser clients, which cannot open TCP connections
-      transports: [tcp(), webSockets()],
+      // QUIC sets a connection up in one round trip (TCP, noise and yamux take three), and most
+      // Amino servers listen on it; WebSocket for browser clients, which cannot open TCP connections
+      transports: [tcp(), quic(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager,
@@ -183,17 +192,61 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
         ping: ping(),
         // has peers dial our public addresses back: what confirms them for the 'auto' mode
         autoNAT: autoNAT(),
-        dht: kadDHT(dhtInit as KadDHTInit)
+        dht: kadDHT(dhtOptions(config))
       }
     })
   } catch (err: any) {
-    await datastore.close().catch(() => {})
     throw err.name === 'InvalidParametersError' ? new ConfigError(`the DHT refused a setting: ${err.message}`) : err
   }
+}
 
-  const started = Date.now()
-  const queries = new QueryLog()
-  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started, queries }))
+/**
+ * Dials the known and bootstrap peers now, and the bootstrap peers again every
+ * {@link BOOTSTRAP_RETRY_INTERVAL} while the routing table is empty; returns the function that
+ * stops it.
+ */
+function keepConnected (node: DaemonNode, config: DaemonConfig, output: DaemonOutput): () => void {
+  const running = new AbortController()
+  void reconnect(node, config, output, running.signal).catch(err => { output.warn(`reconnecting failed: ${err.message}`) })
+  const retry = setInterval(() => {
+    if (config.bootstrap.length > 0 && node.services.dht.stats().routingTableSize === 0) {
+      void reconnect(node, { ...config }, output, running.signal).catch(() => {})
+    }
+  }, BOOTSTRAP_RETRY_INTERVAL)
+  retry.unref()
+  return () => {
+    running.abort()
+    clearInterval(retry)
+  }
+}
+
+/** Starts the daemon on the data directory `dir` with `config`. */
+export async function startDaemon (dir: string, config: DaemonConfig, output: DaemonOutput): Promise<Daemon> {
+  await ensureDataDir(dir)
+  const privateKey = await loadOrCreateKey(dir)
+  const token = await loadOrCreateToken(dir)
+  const datastore = await openDatastore(dir)
+  // the daemon's own registry: what GET /metrics serves
+  const registry = config.metrics ? new Registry() : undefined
+  let node: DaemonNode
+  try {
+    node = await createNode(config, privateKey, datastore, registry)
+  } catch (err) {
+    await datastore.close().catch(() => {})
+    throw err
+  }
+
+  let routing: RoutingListener
+  try {
+    routing = await startRoutingListener({ routing: node.services.dht, port: config.routingPort, host: config.routingListen, trustProxy: config.routingTrustProxy, log: output.warn })
+  } catch (err: any) {
+    await node.stop()
+    await datastore.close().catch(() => {})
+    throw new ConfigError(err.code === 'EADDRINUSE'
+      ? `the routing port ${config.routingPort} is in use: pass --routing-port with another port, or 0 for any free one`
+      : `cannot start the Delegated Routing V1 HTTP API on ${config.routingListen}: ${err.message}`)
+  }
+  const dispatcher = new Dispatcher(methods({ node, dataDir: dir, started: Date.now(), queries: new QueryLog(), routingV1: routing.url }))
   let api: ApiServer
   try {
     api = await startApiServer({
@@ -204,6 +257,7 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       metrics: registry == null ? undefined : async () => ({ contentType: registry.contentType, text: await registry.metrics() })
     })
   } catch (err: any) {
+    await routing.close()
     await node.stop()
     await datastore.close().catch(() => {})
     throw new ConfigError(err.code === 'EADDRINUSE'
@@ -211,27 +265,18 @@ export async function startDaemon (dir: string, config: DaemonConfig, output: Da
       : `cannot start the API: ${err.message}`)
   }
   await writeApiInfo(dir, { url: `${api.origin}/rpc`, port: api.port, pid: process.pid, peerId: node.peerId.toString() })
-
-  const running = new AbortController()
-  void reconnect(node, config, output, running.signal).catch(err => { output.warn(`reconnecting failed: ${err.message}`) })
-  const retry = setInterval(() => {
-    if (config.bootstrap.length > 0 && node.services.dht.stats().routingTableSize === 0) {
-      void reconnect(node, { ...config }, output, running.signal).catch(() => {})
-    }
-  }, BOOTSTRAP_RETRY_INTERVAL)
-  retry.unref()
+  const disconnect = keepConnected(node, config, output)
 
   let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopping ??= (async () => {
-      running.abort()
-      clearInterval(retry)
-      await api.close()
+      disconnect()
+      await Promise.all([api.close(), routing.close()])
       await node.stop()
       await datastore.close()
       await removeApiInfo(dir)
     })()
     return stopping
   }
-  return { node, api, stop }
+  return { node, api, routing, stop }
 }

@@ -114,94 +114,95 @@ function sendError (res: ServerResponse, status: number, code: number, message: 
   sendJson(res, status, { jsonrpc: '2.0', id: null, error: { code, message, data: { name } } } satisfies RpcResponse)
 }
 
+/** Answers `POST /rpc`: one request or a batch, or newline-delimited JSON with progress when asked for. */
+async function answerRpc (dispatcher: Dispatcher, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const text = await readBody(req)
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (err: any) {
+    sendError(res, 200, ErrorCode.PARSE_ERROR, `the body is not JSON: ${err.message}`)
+    return
+  }
+  // the caller going away aborts its calls
+  const gone = new AbortController()
+  res.on('close', () => { gone.abort(new Error('the caller closed the connection')) })
+  const streaming = Dispatcher.streamable(body) && (req.headers.accept ?? '').includes('application/x-ndjson')
+  if (!streaming) {
+    const answer = await dispatcher.handle(body, { signal: gone.signal })
+    if (answer == null) {
+      res.writeHead(204).end()
+    } else {
+      sendJson(res, 200, answer)
+    }
+    return
+  }
+  const id = (body as { id: unknown }).id
+  res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' })
+  const progress = (event: ProgressJson): void => {
+    // a slow reader loses progress lines, never the query's pace
+    if (res.writableLength < MAX_BUFFERED_PROGRESS && !res.writableEnded) {
+      res.write(JSON.stringify({ jsonrpc: '2.0', method: 'progress', params: { id, ...event } }) + '\n')
+    }
+  }
+  const answer = await dispatcher.handle(body, { signal: gone.signal, progress })
+  res.end(JSON.stringify(answer) + '\n')
+}
+
+/** Answers `GET /`: the status page, for the holder of the token. */
+function servePage (token: string, req: IncomingMessage, res: ServerResponse, url: URL): void {
+  if (!sameToken(url.searchParams.get('token') ?? bearer(req), token)) {
+    res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+    res.end('The status page needs the API token: run `kadmium page` for its address with the token.\n')
+    return
+  }
+  const nonce = randomBytes(16).toString('base64')
+  const html = statusPage(nonce)
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    // everything is inline: nothing may load from anywhere else
+    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+  })
+  res.end(html)
+}
+
+/** Sends each request to what answers it. */
+async function route (init: ApiServerInit, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+  if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+    servePage(init.token, req, res, url)
+    return
+  }
+  if (url.pathname === '/metrics' && init.metrics != null && req.method === 'GET') {
+    const { contentType, text } = await init.metrics()
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+    res.end(text)
+    return
+  }
+  if (url.pathname !== '/rpc') {
+    sendError(res, 404, ErrorCode.INVALID_REQUEST, `not found: the API is POST /rpc, the status page GET /${init.metrics == null ? ' (and GET /metrics with --metrics)' : ', the metrics GET /metrics'}`)
+    return
+  }
+  if (req.method !== 'POST') {
+    sendError(res, 405, ErrorCode.INVALID_REQUEST, 'the API takes POST requests', { allow: 'POST' })
+    return
+  }
+  if (!sameToken(bearer(req), init.token)) {
+    sendError(res, 401, ErrorCode.UNAUTHORIZED, 'missing or wrong API token: send "Authorization: Bearer <token>" (the token is in the data directory, in api-token)', { 'www-authenticate': 'Bearer' })
+    return
+  }
+  await answerRpc(init.dispatcher, req, res)
+}
+
 /** Starts the API server; resolves once it listens. */
 export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
-  const { dispatcher, token } = init
-
-  const rpc = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const text = await readBody(req)
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch (err: any) {
-      sendError(res, 200, ErrorCode.PARSE_ERROR, `the body is not JSON: ${err.message}`)
-      return
-    }
-    // the caller going away aborts its calls
-    const gone = new AbortController()
-    res.on('close', () => { gone.abort(new Error('the caller closed the connection')) })
-    const streaming = Dispatcher.streamable(body) && (req.headers.accept ?? '').includes('application/x-ndjson')
-    if (!streaming) {
-      const answer = await dispatcher.handle(body, { signal: gone.signal })
-      if (answer == null) {
-        res.writeHead(204).end()
-      } else {
-        sendJson(res, 200, answer)
-      }
-      return
-    }
-    const id = (body as { id: unknown }).id
-    res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store' })
-    const progress = (event: ProgressJson): void => {
-      // a slow reader loses progress lines, never the query's pace
-      if (res.writableLength < MAX_BUFFERED_PROGRESS && !res.writableEnded) {
-        res.write(JSON.stringify({ jsonrpc: '2.0', method: 'progress', params: { id, ...event } }) + '\n')
-      }
-    }
-    const answer = await dispatcher.handle(body, { signal: gone.signal, progress })
-    res.end(JSON.stringify(answer) + '\n')
-  }
-
-  const page = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
-    if (!sameToken(url.searchParams.get('token') ?? bearer(req), token)) {
-      res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-      res.end('The status page needs the API token: run `kadmium page` for its address with the token.\n')
-      return
-    }
-    const nonce = randomBytes(16).toString('base64')
-    const html = statusPage(nonce)
-    res.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8',
-      'content-length': Buffer.byteLength(html),
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-      'x-content-type-options': 'nosniff',
-      'x-frame-options': 'DENY',
-      // everything is inline: nothing may load from anywhere else
-      'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
-    })
-    res.end(html)
-  }
-
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
-    if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-      page(req, res, url)
-      return
-    }
-    if (url.pathname === '/metrics' && init.metrics != null && req.method === 'GET') {
-      const { contentType, text } = await init.metrics()
-      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
-      res.end(text)
-      return
-    }
-    if (url.pathname !== '/rpc') {
-      sendError(res, 404, ErrorCode.INVALID_REQUEST, `not found: the API is POST /rpc, the status page GET /${init.metrics == null ? ' (and GET /metrics with --metrics)' : ', the metrics GET /metrics'}`)
-      return
-    }
-    if (req.method !== 'POST') {
-      sendError(res, 405, ErrorCode.INVALID_REQUEST, 'the API takes POST requests', { allow: 'POST' })
-      return
-    }
-    if (!sameToken(bearer(req), token)) {
-      sendError(res, 401, ErrorCode.UNAUTHORIZED, 'missing or wrong API token: send "Authorization: Bearer <token>" (the token is in the data directory, in api-token)', { 'www-authenticate': 'Bearer' })
-      return
-    }
-    await rpc(req, res)
-  }
-
   const server: Server = createServer((req, res) => {
-    route(req, res).catch((err: any) => {
+    route(init, req, res).catch((err: any) => {
       if (res.destroyed || res.writableEnded) {
         // the caller went away mid-request: nobody to answer
         return

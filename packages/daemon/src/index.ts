@@ -24,7 +24,7 @@ async function runDaemon (dir: string, options: ConfigFile): Promise<void> {
   // a daemon logs what escapes a request instead of dying of it
   process.on('unhandledRejection', (err: any) => { output.warn(`unhandled rejection: ${err?.stack ?? err}`) })
   const daemon = await startDaemon(dir, config, output)
-  const { node, api } = daemon
+  const { node, api, routing } = daemon
   output.info(`kadmium daemon (data directory ${dir})`)
   output.info(`peer id:   ${node.peerId.toString()}`)
   output.info(`mode:      ${node.services.dht.getMode()} on ${node.services.dht.protocol}`)
@@ -32,6 +32,7 @@ async function runDaemon (dir: string, options: ConfigFile): Promise<void> {
     output.info(`listening: ${ma.toString()}`)
   }
   output.info(`api:       ${api.origin}/rpc`)
+  output.info(`routing:   ${routing.url}`)
   if (config.metrics) {
     output.info(`metrics:   ${api.origin}/metrics`)
   }

@@ -23,6 +23,8 @@ export interface MethodsInit {
   /** When the daemon started, in ms since the epoch. */
   started: number
   queries: QueryLog
+  /** Where the Delegated Routing V1 HTTP API is served: `http://<host>:<port>/routing/v1`. */
+  routingV1?: string
 }
 
 const ENCODINGS = ['utf8', 'base64'] as const
@@ -91,9 +93,13 @@ async function connected (node: DaemonNode, id: PeerId): Promise<boolean> {
 
 /** Every method of the API, by name. */
 export function methods (init: MethodsInit): Record<string, Method> {
+  return { ...nodeMethods(init), ...peerMethods(init), ...valueMethods(init), ...providerMethods(init) }
+}
+
+/** What the node is and holds: info, routingTable, storeStats, counters, reprovider, recentQueries. */
+function nodeMethods (init: MethodsInit): Record<string, Method> {
   const { node } = init
   const dht = (): KadDHT => node.services.dht
-
   return {
     info: method(false, () => ({}), async () => ({
       peerId: node.peerId.toString(),
@@ -103,6 +109,7 @@ export function methods (init: MethodsInit): Record<string, Method> {
       addressScope: dht().addressScope,
       connections: node.getConnections().length,
       dataDir: init.dataDir,
+      routingV1: init.routingV1,
       started: init.started,
       uptime: Date.now() - init.started
     })),
@@ -142,8 +149,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
 
     recentQueries: method(false, p => ({ limit: p.integer('limit', 1, 50) }), async ({ limit }) => ({
       queries: init.queries.list(limit)
-    })),
+    }))
+  }
+}
 
+/** Peers: ping, findNode, closestPeers, findPeer. */
+function peerMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  return {
     ping: method(true, p => ({ peer: p.string('peer') }), async ({ peer }, context) => {
       const target = peer.startsWith('/') ? parseMultiaddr(peer, 'peer') : parsePeerId(peer, 'peer')
       return tallied(init, 'ping', peer, context, async ({ signal }, tally) => {
@@ -181,8 +195,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
     })),
 
     findPeer: method(true, p => ({ peer: parsePeerId(p.string('peer'), 'peer'), useCache: p.boolean('useCache', true) }), async ({ peer, useCache }, context) =>
-      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, { ...options, useCache })))),
+      tallied(init, 'findPeer', peer.toString(), context, async (options) => peerJson(await dht().findPeer(peer, { ...options, useCache }))))
+  }
+}
 
+/** Values: put, get. */
+function valueMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  return {
     put: method(true, p => {
       const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
       const valueEncoding = p.choice<Encoding>('valueEncoding', ENCODINGS, 'utf8')
@@ -192,10 +213,17 @@ export function methods (init: MethodsInit): Record<string, Method> {
         throw new RpcError(INVALID_PARAMS, '"value" must be a string')
       }
       return { key, keyBytes: decodeBytes(key, keyEncoding, 'key'), value: decodeBytes(value, valueEncoding, 'value') }
-    }, async ({ key, keyBytes, value }, context) => tallied(init, 'put', key, context, async (options) => ({
-      key,
-      stored: await dht().put(keyBytes, value, options)
-    }))),
+    }, async ({ key, keyBytes, value }, context) => tallied(init, 'put', key, context, async (options) => {
+      try {
+        return { key, stored: await dht().put(keyBytes, value, options) }
+      } catch (err: any) {
+        if (err.name !== 'NotStoredError') {
+          throw err
+        }
+        // kadmium stored it here before it looked for peers: say so, not that it failed
+        return { key, stored: 0 }
+      }
+    })),
 
     get: method(true, p => {
       const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
@@ -209,8 +237,15 @@ export function methods (init: MethodsInit): Record<string, Method> {
     }, async ({ key, keyBytes, quorum, valueEncoding }, context) => tallied(init, 'get', key, context, async (options) => {
       const { text, encoding } = encodeBytes(await dht().get(keyBytes, { ...options, quorum }), valueEncoding)
       return { key, value: text, encoding }
-    })),
+    }))
+  }
+}
 
+/** Providers: provide, provideMany, findProviders, cancelReprovide. */
+function providerMethods (init: MethodsInit): Record<string, Method> {
+  const { node } = init
+  const dht = (): KadDHT => node.services.dht
+  return {
     provide: method(true, p => ({ cid: parseCid(p.string('cid'), 'cid') }), async ({ cid }, context) =>
       tallied(init, 'provide', cid.toString(), context, async (options) => ({
         cid: cid.toString(),

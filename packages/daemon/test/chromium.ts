@@ -4,8 +4,13 @@
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { BrowserContext, Page } from 'playwright-core'
 
 /** Where Debian's chromium package puts the browser. */
@@ -67,4 +72,35 @@ export async function launchChromium (): Promise<Chromium> {
       await rm(profile, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * Bundles a page script for the browser, as a user's bundler would: `name` beside the calling
+ * test (`import.meta.url`), as `name.ts` when the tests run from the TypeScript sources and
+ * `name.js` when they run from dist/.
+ */
+export async function bundlePage (caller: string, name: string): Promise<string> {
+  const here = fileURLToPath(caller)
+  const result = await build({
+    entryPoints: [join(dirname(here), `${name}${extname(here)}`)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    logLevel: 'error'
+  })
+  return result.outputFiles[0].text
+}
+
+/** Serves a page that runs `script` on 127.0.0.1 (a secure context, as the Web Crypto API needs). */
+export async function servePage (script: string): Promise<{ server: Server, url: string }> {
+  const server = createServer((request, response) => {
+    if (request.url === '/page.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script)
+    } else {
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>')
+    }
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` }
 }

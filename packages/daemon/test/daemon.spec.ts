@@ -55,6 +55,16 @@ describe('kadmium daemon and CLI', function () {
     expect(human.stdout).to.include(b.peerId)
   })
 
+  it('a put on a daemon with no peers says the value is stored here only, and get finds it', async () => {
+    const lone = await startDaemon(await tempDir())
+    const put = await cli(lone.dir, ['put', '/kadmium/alone', '2025-01-01 only here'])
+    expect(put.code).to.equal(0, put.stderr)
+    expect(put.stdout).to.include('stored on this node only')
+    expect(await cliJson(lone.dir, ['put', '/kadmium/alone', '2025-01-01 only here'])).to.include({ stored: 0 })
+    const got = await cli(lone.dir, ['get', '/kadmium/alone'])
+    expect(got.stdout.trim()).to.equal('2025-01-01 only here')
+  })
+
   it('puts a value on one daemon and gets it on the other', async () => {
     const put = await cliJson(a.dir, ['put', '/kadmium/greeting', '2025-01-01 hello from a'])
     expect(put.stored).to.equal(1)

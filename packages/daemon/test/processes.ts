@@ -37,6 +37,8 @@ export interface DaemonProcess {
   peerId: string
   /** Its first listen address, with `/p2p/<id>`. */
   address: string
+  /** Its Delegated Routing V1 HTTP API: `http://127.0.0.1:<port>/routing/v1`. */
+  routingV1: string
   /** Resolves with the exit code (or signal) once it has exited. */
   exited: Promise<number | string>
 }
@@ -75,9 +77,14 @@ export async function until<T> (check: () => Promise<T | undefined> | T | undefi
   throw new Error(`timed out waiting for ${what}`)
 }
 
-/** Starts `kadmium daemon` on `dir` (loopback, API on any port) and waits until it answers. */
+/**
+ * Starts `kadmium daemon` on `dir` (loopback TCP unless `args` has `--listen`, the API and the
+ * routing API on any port) and waits until it answers.
+ */
 export async function startDaemon (dir: string, args: string[] = []): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'daemon', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--protocol', TEST_PROTOCOL, ...args], {
+  // loopback TCP unless the caller names its own listen addresses
+  const listen = args.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0']
+  const child = spawn(process.execPath, [...NODE_ARGS, 'daemon', '--data-dir', dir, ...listen, '--api-port', '0', '--routing-port', '0', '--protocol', TEST_PROTOCOL, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: ENV
   })
@@ -114,6 +121,7 @@ export async function startDaemon (dir: string, args: string[] = []): Promise<Da
     token,
     peerId: info.result.peerId,
     address: info.result.addresses[0],
+    routingV1: info.result.routingV1,
     exited
   }
 }

@@ -130,11 +130,13 @@ describe('daemon: params, config, namespace and query log', () => {
     expect(() => checkConfig({ lsiten: [] }, 'config.json')).to.throw(ConfigError, /unknown setting "lsiten"/)
     expect(() => checkConfig({ listen: ['not an address'] }, 'config.json')).to.throw(ConfigError, /"listen"/)
     expect(() => checkConfig({ apiPort: 70000 }, 'config.json')).to.throw(ConfigError, /"apiPort"/)
+    expect(() => checkConfig({ routingPort: -1 }, 'config.json')).to.throw(ConfigError, /"routingPort"/)
+    expect(() => checkConfig({ routingListen: 'http://0.0.0.0/' }, 'config.json')).to.throw(ConfigError, /"routingListen"/)
     expect(() => checkConfig([], 'config.json')).to.throw(ConfigError)
     const file = checkConfig({ protocol: '/lan/kad/1.0.0', apiPort: 6000, randomWalk: true }, 'config.json')
     const config = mergeConfig(file, checkConfig({ apiPort: 0, mode: undefined }, 'options'))
     expect(config).to.deep.equal({
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+      listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1'],
       announce: [],
       bootstrap: [],
       protocol: '/lan/kad/1.0.0',
@@ -143,7 +145,10 @@ describe('daemon: params, config, namespace and query log', () => {
       randomWalk: true,
       accelerated: false,
       apiPort: 0,
-      metrics: false
+      metrics: false,
+      routingPort: 5102,
+      routingListen: '127.0.0.1',
+      routingTrustProxy: false
     })
   })
 

@@ -6,9 +6,9 @@
  */
 import { EventTypes } from '@libp2p/kad-dht'
 import { dhtStreamsFrom } from '../lib/nodes.ts'
-import type { Referrals } from './floor.ts'
-import type { WanNetwork } from './transport.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
+import type { Referrals } from '../wan/floor.ts'
+import type { WanNetwork } from '../wan/transport.ts'
 import type { Connection, Libp2p } from '@libp2p/interface'
 
 /** Messages that make a lookup: their answers list closer peers. */
@@ -57,17 +57,17 @@ export class Trace {
   private readonly listed = new Set<string>()
   private readonly node: Libp2p
   private readonly onOpen: (event: CustomEvent<Connection>) => void
-  private readonly unwatch: () => void
+  private readonly unwatch?: () => void
 
   /**
    * Starts recording at `node`. `wan` tells which peers it starts dialling from now on: a dial
    * started before (libp2p reconnecting a kept-alive peer) is not charged to the operation.
    */
-  constructor (node: BenchNode, impl: Impl, wan: WanNetwork) {
+  constructor (node: BenchNode, impl: Impl, wan?: WanNetwork) {
     this.node = node as Libp2p
     this.ref = { known: new Set(tablePeers(node, impl)), asked: new Map(), answers: new Map() }
     const self = node.peerId.toString()
-    this.unwatch = wan.watchDials((from, to) => {
+    this.unwatch = wan?.watchDials((from, to) => {
       if (from === self) {
         this.dialled.add(to)
       }
@@ -90,7 +90,7 @@ export class Trace {
   /** Stops listening; marks which asks needed a new connection. */
   end (): this {
     this.node.removeEventListener('connection:open', this.onOpen)
-    this.unwatch()
+    this.unwatch?.()
     for (const [peer, ask] of this.ref.asked) {
       ask.cold = this.dialled.has(peer)
     }

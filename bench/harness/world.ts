@@ -1,24 +1,25 @@
 /**
- * The nodes of one implementation's emulated WAN, in one process: made in index order from the
- * seed (the same peer ids and latencies for both implementations), the servers that answer, and
- * the ways nodes fall silent, leave and join.
+ * The nodes of one implementation's network, in one process: made in index order from the seed
+ * (the same peer ids and latencies for both implementations), the servers that answer, and the
+ * ways nodes fall silent, leave and join. Over the emulated WAN or the plain memory transport.
  */
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { REFRESH_INTERVAL } from '../../src/constants.ts'
 import { benchKey, benchNode } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
-import { drawFactors, pairRtt } from './latency.ts'
-import { WanNetwork } from './transport.ts'
+import { drawFactors, pairRtt } from '../wan/latency.ts'
+import { WanNetwork } from '../wan/transport.ts'
 import type { OpContext } from './ops.ts'
-import type { WanOptions } from './report.ts'
+import type { BenchOptions } from './report.ts'
 import type { BenchNode, Impl } from '../lib/nodes.ts'
 
 /** `@libp2p/kad-dht`'s self-query and table-refresh interval (its QUERY_SELF_INTERVAL, TABLE_REFRESH_INTERVAL). */
 const JS_UPKEEP_INTERVAL = 5 * 60_000
 
-export class WanWorld implements OpContext {
+export class World implements OpContext {
   readonly impl: Impl
-  readonly wan: WanNetwork
+  /** The emulated WAN (undefined over the plain memory transport). */
+  readonly wan?: WanNetwork
   /** Every node made, by index. */
   readonly nodes: BenchNode[] = []
   /** Latency factors by index, drawn in index order from their own generator. */
@@ -27,14 +28,16 @@ export class WanWorld implements OpContext {
   servers: BenchNode[] = []
   /** Servers that left. */
   gone = 0
-  private readonly options: WanOptions
+  readonly opOptions: OpContext['opOptions']
+  private readonly options: BenchOptions
   private readonly factorRandom: Random
   private readonly upkeepRandom: Random
 
-  constructor (impl: Impl, options: WanOptions) {
+  constructor (impl: Impl, options: BenchOptions) {
     this.impl = impl
     this.options = options
-    this.wan = new WanNetwork(pairRtt(options.latency))
+    this.opOptions = { coldStart: options.coldStart, countPauseMs: options.countPauseMs }
+    this.wan = options.transport === 'wan' ? new WanNetwork(pairRtt(options.latency)) : undefined
     this.factorRandom = new Random(options.seed * 7_919 + 17)
     this.upkeepRandom = new Random(options.seed * 7_919 + 29)
   }
@@ -64,10 +67,10 @@ export class WanWorld implements OpContext {
   async make (client = false): Promise<BenchNode> {
     const index = this.nodes.length
     const privateKey = await benchKey(this.options.seed, index)
-    const name = `wan-${this.options.seed}-${index}`
+    const name = `bench-${this.options.seed}-${index}`
     const id = peerIdFromPrivateKey(privateKey).toString()
-    this.wan.add(id, `/memory/${name}`, this.factor(index))
-    this.wan.setReachable(id, !client)
+    this.wan?.add(id, `/memory/${name}`, this.factor(index))
+    this.wan?.setReachable(id, !client)
     // Each node's periodic upkeep (kadmium's bucket refresh every 10 min, js's self-query and
     // table refresh every 5 min) runs every 0.5–1.5 × its default: nodes started within a minute
     // would otherwise all refresh at once, every 5 and 10 minutes, which no real network does
@@ -78,8 +81,10 @@ export class WanWorld implements OpContext {
       privateKey,
       transport: 'memory',
       name,
-      memoryTransport: this.wan.transport(),
-      defaults: true,
+      memoryTransport: this.wan?.transport(),
+      defaults: this.options.defaults,
+      // options from an older parent may lack it: libp2p's default then
+      pingInterval: Number.isFinite(this.options.pingSeconds) ? this.options.pingSeconds * 1_000 : undefined,
       client,
       kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) } },
       js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
@@ -101,7 +106,7 @@ export class WanWorld implements OpContext {
   async leave (node: BenchNode): Promise<void> {
     this.gone++
     this.servers = this.servers.filter(n => n !== node)
-    this.wan.setReachable(node.peerId.toString(), false)
+    this.wan?.setReachable(node.peerId.toString(), false)
     await Promise.resolve(node.stop()).catch(() => {})
   }
 

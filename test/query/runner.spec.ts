@@ -3,20 +3,20 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import { kadId } from '../../src/keys.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
-import { PeerRouting } from '../../src/peers/peer-routing.ts'
+import { QueryRunner } from '../../src/query/runner.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import type { DHTPeer } from '../../src/network/dht-peer.ts'
-import type { LookupProgressEvents, PeerRoutingInit } from '../../src/peers/peer-routing.ts'
+import type { LookupProgressEvents, QueryRunnerInit } from '../../src/query/runner.ts'
 import type { StallOptions } from '../../src/query/stall.ts'
 import type { Message } from '../../src/wire/codec.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /**
- * Peer routing over a fake client: every peer answers at once with no closer peers, but for
+ * The query runner over a fake client: every peer answers at once with no closer peers, but for
  * `silent`, which answers only by failing when its request is aborted.
  */
-async function setup (stall: StallOptions | undefined, requestTimeout: number): Promise<{ routing: PeerRouting, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }> }> {
+async function setup (stall: StallOptions | undefined, requestTimeout: number): Promise<{ routing: QueryRunner, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }> }> {
   const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const peers = await Promise.all(Array.from({ length: 6 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
   const silent = peers[2]
@@ -41,25 +41,26 @@ async function setup (stall: StallOptions | undefined, requestTimeout: number): 
     }
   }
   const log = Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false })
-  const init: PeerRoutingInit = {
+  const init: QueryRunnerInit = {
     self,
     table,
-    client: client as unknown as PeerRoutingInit['client'],
-    connectionManager: { getConnections: () => [] } as unknown as PeerRoutingInit['connectionManager'],
-    peerStore: {} as unknown as PeerRoutingInit['peerStore'],
-    log: log as unknown as PeerRoutingInit['log'],
+    client: client as unknown as QueryRunnerInit['client'],
+    connectionManager: { getConnections: () => [] } as unknown as QueryRunnerInit['connectionManager'],
+    log: log as unknown as QueryRunnerInit['log'],
     kBucketSize: 20,
     alpha: 3,
     queryTimeout: 30_000,
     requestTimeout,
     stall,
     addresses: 'all',
-    lifetime: () => new AbortController().signal
+    lifetime: () => new AbortController().signal,
+    channel: { emit: () => {} },
+    observers: []
   }
-  return { routing: new PeerRouting(init), table, peers, silent, aborted }
+  return { routing: new QueryRunner(init), table, peers, silent, aborted }
 }
 
-describe('routing/peer-routing', () => {
+describe('query/runner', () => {
   it('reports a stalled request as kadmium:lookup:stall and keeps the peer in the table when the lookup ends without it', async () => {
     // a short stall deadline and a request timeout far beyond the test
     const { routing, table, peers, silent, aborted } = await setup({ initial: 20, factor: 3, min: 20 }, 60_000)

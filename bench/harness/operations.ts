@@ -1,6 +1,6 @@
 /**
- * The operations of the N-node benchmarks, the same call for both implementations: a
- * getClosestPeers, a put, a get, a provide, finding a provider, and the counting around them.
+ * The operations of the benchmarks, the same call for both implementations: a getClosestPeers,
+ * a put, a get, a provide, finding a provider, and the counting around them.
  */
 import { EventTypes } from '@libp2p/kad-dht'
 import { compareDistance, kadId } from '../../src/keys.ts'
@@ -10,12 +10,6 @@ import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export const OP_TIMEOUT = 120_000
-
-/**
- * A pause after each write and read, so that messages sent without an answer (ADD_PROVIDER) and
- * work a call leaves behind (get's corrections) land before the next operation is counted.
- */
-export const PAUSE = 300
 
 export function streams (): number {
   return inboundStreams.get(BENCH_PROTOCOL) ?? 0
@@ -104,22 +98,6 @@ export async function closest (node: BenchNode, impl: Impl, key: Uint8Array, onE
 
 function sumValues (record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0)
-}
-
-/** Runs `work`: its wall time, then (after the pause) the DHT streams it caused. */
-export async function timed<T> (work: () => Promise<T>): Promise<{ ms: number, streams: number, ok: boolean, value?: T }> {
-  const s = streams()
-  const t = performance.now()
-  let ok = true
-  let value: T | undefined
-  try {
-    value = await work()
-  } catch {
-    ok = false
-  }
-  const elapsed = performance.now() - t
-  await sleep(PAUSE)
-  return { ms: elapsed, streams: streams() - s, ok, value }
 }
 
 export async function put (node: BenchNode, impl: Impl, key: Uint8Array, value: Uint8Array, onEvent?: OnEvent): Promise<void> {

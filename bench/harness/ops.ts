@@ -1,25 +1,21 @@
 /**
- * The operations of the WAN benchmark, each measured the same way for both implementations:
- * wall time, the floor from its trace, the requests and connections it cost, and whether it did
- * what was asked. Every operation starts from a node with no open connection (see `coldStart`).
+ * The operations of the benchmarks, each measured the same way for both implementations and
+ * both transports: time, the floor from its trace (WAN only), the requests, streams and
+ * connections it cost, its CPU, and whether it did what was asked. Over the WAN every operation
+ * starts from a node with no open connection (see `coldStart`).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { compareDistance, kadId } from '../../src/keys.ts'
-import { closest, findPeer, findProvider, get, provide, provideMany, put, sleep, truth } from '../network/operations.ts'
-import { lookupFloor } from './floor.ts'
+import { cpuMsSince } from '../lib/stats.ts'
+import { lookupFloor } from '../wan/floor.ts'
+import { closest, findPeer, findProvider, get, pings, provide, provideMany, put, sleep, streams, truth } from './operations.ts'
 import { Trace, requestsSent } from './trace.ts'
-import type { Goal } from './floor.ts'
+import type { OnEvent } from './operations.ts'
 import type { OpSample } from './report.ts'
-import type { WanNetwork } from './transport.ts'
 import type { BenchNode, Impl, KadmiumBenchNode } from '../lib/nodes.ts'
-import type { OnEvent } from '../network/operations.ts'
+import type { Goal } from '../wan/floor.ts'
+import type { WanNetwork } from '../wan/transport.ts'
 import type { CID } from 'multiformats/cid'
-
-/**
- * How long after an operation returned its requests are counted: messages sent without an
- * answer (ADD_PROVIDER) and get's corrections land within a round trip or two.
- */
-const COUNT_PAUSE = 1_000
 
 /**
  * How long after a provide returned (and its count pause) the servers' stores are read: the
@@ -31,9 +27,12 @@ const LANDING_PAUSE = 2_000
 /** What the operations need to know of the network they run in. */
 export interface OpContext {
   impl: Impl
-  wan: WanNetwork
+  /** The emulated WAN, for the floors (none over the plain memory transport). */
+  wan?: WanNetwork
   /** The servers that answer now: the truth of a closest-peers lookup is drawn from them. */
   live(): BenchNode[]
+  /** How the operations are run (see `BenchOptions`). */
+  readonly opOptions: { coldStart: boolean, countPauseMs: number }
 }
 
 /**
@@ -54,11 +53,21 @@ export async function coldStart (node: BenchNode): Promise<void> {
   }
 }
 
+/** Closes every connection of `node` first when the operations start cold. */
+async function start (ctx: OpContext, node: BenchNode): Promise<void> {
+  if (ctx.opOptions.coldStart) {
+    await coldStart(node)
+  }
+}
+
 /** Runs `work` at `asker`, traced: its sample (without `ok`) and its value. */
 async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: OnEvent) => Promise<T>, goal: (trace: Trace, value: T | undefined) => Goal | undefined): Promise<{ sample: OpSample, value?: T }> {
   const self = asker.peerId.toString()
   const trace = new Trace(asker, ctx.impl, ctx.wan)
   const sent = requestsSent(asker, ctx.impl)
+  const streams0 = streams()
+  const pings0 = pings()
+  const cpu = process.cpuUsage()
   const started = performance.now()
   let value: T | undefined
   let error: string | undefined
@@ -68,10 +77,12 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
     error = `${err.name}: ${err.message}`.slice(0, 200)
   }
   const ms = performance.now() - started
+  const cpuMs = cpuMsSince(cpu)
   trace.end()
-  await sleep(COUNT_PAUSE)
+  await sleep(ctx.opOptions.countPauseMs)
   const g = goal(trace, value)
-  const floor = g == null ? undefined : lookupFloor(trace.ref, peer => ctx.wan.rtt(self, peer), g)
+  const wan = ctx.wan
+  const floor = g == null || wan == null ? undefined : lookupFloor(trace.ref, peer => wan.rtt(self, peer), g)
   return {
     value,
     sample: {
@@ -79,8 +90,12 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
       floorMs: floor?.ms ?? NaN,
       hops: floor?.hops ?? NaN,
       requests: requestsSent(asker, ctx.impl) - sent,
+      distinct: trace.ref.asked.size,
+      streams: streams() - streams0,
+      pings: pings() - pings0,
       connections: trace.opened,
       failed: trace.failed,
+      cpuMs,
       ok: error == null,
       // what it threw, and why its first requests failed
       error: error == null ? undefined : [error, ...trace.failures].join('; ')
@@ -89,12 +104,12 @@ async function measured<T> (ctx: OpContext, asker: BenchNode, work: (onEvent: On
 }
 
 /**
- * getClosestPeers from a node with no connection open, then the same lookup again at once
- * (warm: the connections it needs are open). Success: at least one peer returned; accuracy:
+ * getClosestPeers (from a node with no connection open over the WAN), then the same lookup
+ * again at once (warm: the connections it needs are open). Success: at least one peer returned; accuracy:
  * the share of the true k closest live servers (by brute force) among them.
  */
 export async function closestPair (ctx: OpContext, asker: BenchNode, key: Uint8Array): Promise<[OpSample, OpSample]> {
-  await coldStart(asker)
+  await start(ctx, asker)
   const once = async (): Promise<OpSample> => {
     const { sample, value } = await measured(ctx, asker, async on => closest(asker, ctx.impl, key, on), (_, v) => v == null ? undefined : { all: v.ids })
     const want = truth(ctx.live(), key, asker)
@@ -111,7 +126,7 @@ export async function closestPair (ctx: OpContext, asker: BenchNode, key: Uint8A
  */
 export async function findPeerOp (ctx: OpContext, asker: BenchNode, target: BenchNode, cold = true): Promise<OpSample> {
   if (cold) {
-    await coldStart(asker)
+    await start(ctx, asker)
   }
   const wanted = target.peerId.toString()
   const { sample, value } = await measured(ctx, asker, async on => findPeer(asker, ctx.impl, target.peerId, on), (trace) => ({
@@ -148,15 +163,15 @@ function closestAnswered (trace: Trace, key: Uint8Array, k = 20): string[] {
  * end to pick the best record). Success: put did not throw; get returned the value put.
  */
 export async function putGet (ctx: OpContext, writer: BenchNode, pickReader: PickReader, key: Uint8Array, value: Uint8Array): Promise<[OpSample, OpSample]> {
-  await coldStart(writer)
+  await start(ctx, writer)
   const self = writer.peerId.toString()
   let storedOn = new Set<string>()
   const w = await measured(ctx, writer, async on => put(writer, ctx.impl, key, value, on), (trace) => {
     storedOn = trace.stored
-    return { all: [...trace.stored], after: peer => ctx.wan.rtt(self, peer) }
+    return { all: [...trace.stored], after: peer => ctx.wan?.rtt(self, peer) ?? 0 }
   })
   const reader = pickReader(storedOn)
-  await coldStart(reader)
+  await start(ctx, reader)
   const r = await measured(ctx, reader, async on => get(reader, ctx.impl, key, on), (trace) => ({ all: closestAnswered(trace, key) }))
   const got = r.value
   return [{ ...w.sample, ...landed(ctx, writer, key, storedOn) }, { ...r.sample, ok: r.sample.ok && got != null && got.length === value.length && got.every((b, i) => b === value[i]) }]
@@ -169,7 +184,7 @@ export async function putGet (ctx: OpContext, writer: BenchNode, pickReader: Pic
  * `provider`.
  */
 export async function provideFind (ctx: OpContext, provider: BenchNode, pickSeeker: PickReader, cid: CID): Promise<[OpSample, OpSample]> {
-  await coldStart(provider)
+  await start(ctx, provider)
   let storedOn = new Set<string>()
   const w = await measured(ctx, provider, async on => provide(provider, ctx.impl, cid, on), (trace) => {
     storedOn = trace.stored
@@ -180,7 +195,7 @@ export async function provideFind (ctx: OpContext, provider: BenchNode, pickSeek
   await sleep(LANDING_PAUSE)
   const holders = await providerHolders(ctx, cid, provider)
   const seeker = pickSeeker(new Set([...storedOn, ...holders]))
-  await coldStart(seeker)
+  await start(ctx, seeker)
   const r = await measured(ctx, seeker, async on => findProvider(seeker, ctx.impl, cid, on), (trace) => ({ any: [...trace.holders] }))
   return [{ ...w.sample, ...landed(ctx, provider, cid.multihash.bytes, holders) }, { ...r.sample, ok: r.sample.ok && r.value === provider.peerId.toString() }]
 }
@@ -204,9 +219,30 @@ async function providerHolders (ctx: OpContext, cid: CID, provider: BenchNode): 
   return out
 }
 
-/** kadmium's provideMany of `cids` (no floor: it is many lookups); success: every CID reached a peer. */
-export async function provideManyOp (ctx: OpContext, provider: KadmiumBenchNode, cids: CID[]): Promise<OpSample> {
-  await coldStart(provider)
-  const { sample, value } = await measured(ctx, provider, async () => provideMany(provider, cids), () => undefined)
-  return { ...sample, ok: sample.ok && value === cids.length }
+/**
+ * Provides `cids` from `provider`: with kadmium's provideMany (`many`), else one provide after
+ * another (no floor: it is many lookups); then a random other node looks for the provider of the
+ * first `check` of them (from no open connection over the WAN). Success: every CID reported
+ * provided.
+ */
+export async function provideBatch (ctx: OpContext, provider: BenchNode, cids: CID[], many: boolean, seekers: () => BenchNode, check: number): Promise<OpSample> {
+  await start(ctx, provider)
+  const { sample, value } = await measured(ctx, provider, async () => {
+    if (many) {
+      return provideMany(provider as KadmiumBenchNode, cids)
+    }
+    let provided = 0
+    for (const cid of cids) {
+      provided += await provide(provider, ctx.impl, cid).then(() => 1, () => 0)
+    }
+    return provided
+  }, () => undefined)
+  let found = 0
+  for (const cid of cids.slice(0, check)) {
+    const seeker = seekers()
+    await start(ctx, seeker)
+    found += await findProvider(seeker, ctx.impl, cid).then(id => id === provider.peerId.toString() ? 1 : 0, () => 0)
+  }
+  const provided = value ?? 0
+  return { ...sample, ok: sample.ok && provided === cids.length, cids: cids.length, provided, found, checked: Math.min(check, cids.length) }
 }
