@@ -439,3 +439,21 @@ export const ACCELERATED_MAX_ADDRESSES = 8
  * whole batch of records on one connection.
  */
 export const BULK_SEND_CONCURRENCY = 32
+
+/**
+ * A one-hop request to a full-table peer stalls (the lookup stops waiting for it, and asks the
+ * next closest) after this many times what the peer's last crawl visit measured: a server gone
+ * since then costs that, not the lookup's first stall deadline of 2 s. Twice leaves room for a
+ * round trip that varies; a live peer stalled by mistake still counts if it answers before the
+ * lookup ends.
+ */
+export const ONE_HOP_STALL_FACTOR = 2
+
+/**
+ * Round trips of a request on a new stream of an open connection (the stream's protocol
+ * negotiation, then the request), and with a connection to open first (TCP's handshake, noise's
+ * negotiation and its handshake, then those two): what a one-hop request should take when the
+ * crawl measured the peer's round trip but not its connection set-up.
+ */
+export const WARM_REQUEST_ROUND_TRIPS = 2
+export const COLD_REQUEST_ROUND_TRIPS = 5

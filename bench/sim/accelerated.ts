@@ -20,9 +20,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { compact } from '../../src/accelerated/compact-peer.ts'
 import { Crawl } from '../../src/accelerated/crawl.ts'
-import { FullTable } from '../../src/accelerated/full-table.ts'
+import { FullTable, stallAfter } from '../../src/accelerated/full-table.ts'
 import { K_BUCKET_SIZE } from '../../src/constants.ts'
-import { ACCELERATED_MAX_ADDRESSES, ACCELERATED_MAX_FAILURES, CRAWL_MAX_DEPTH, CRAWL_MAX_FAILED_VISITS, REQUEST_TIMEOUT } from '../../src/defaults.ts'
+import { ACCELERATED_MAX_ADDRESSES, ACCELERATED_MAX_FAILURES, CRAWL_MAX_DEPTH, CRAWL_MAX_FAILED_VISITS, ONE_HOP_STALL_FACTOR, REQUEST_TIMEOUT } from '../../src/defaults.ts'
 import { KAD_ID_BYTES } from '../../src/keys.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
@@ -32,6 +32,8 @@ import { fmt, numberIn, pct, positiveInt, quantile, table } from '../lib/stats.t
 import { DEFAULT_STALL, SimNetwork, inPart } from './network.ts'
 import type { SimNode, SimPeer } from './network.ts'
 import type { CompactPeer } from '../../src/accelerated/compact-peer.ts'
+import type { Visit } from '../../src/accelerated/crawl.ts'
+import type { AnswerTimes } from '../../src/accelerated/full-table.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /** go's crawler: visits at once, requests per server that answers (cpl 0 to 15), one connect + query timeout. */
@@ -73,7 +75,7 @@ interface Model {
  * each asks one bucket depth after another (a key at that depth of the peer's position), as the
  * crawler does, until its {@link Visit} has heard enough or a request times out.
  */
-function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Model, options: { concurrency: number, requestTimeout: number, perVisit?: number, onVisit?(peer: SimPeer, ok: boolean): void }): { pump(): void } {
+function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Model, options: { concurrency: number, requestTimeout: number, perVisit?: number, onVisit?(visit: Visit<SimPeer>, ok: boolean): void }): { pump(): void } {
   let cancelWake: (() => void) | undefined
   const pump = (): void => {
     cancelWake?.()
@@ -96,7 +98,7 @@ function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Mo
       model.visiting--
       // go's crawler asks all 16 depths of a server that answers
       model.requests += options.perVisit != null && ok ? options.perVisit : requests
-      options.onVisit?.(peer, ok)
+      options.onVisit?.(state, ok)
       crawl.finish(state, ok, requests)
       pump()
     }
@@ -105,10 +107,12 @@ function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Mo
       const abort = new AbortController()
       const cancel = net.clock.schedule(options.requestTimeout, () => { abort.abort(new Error('timeout')) })
       const target = keyAtDepth(peer.key, state.depth, net)
+      const sent = net.clock.now
       net.asker(node, target)(peer, abort.signal).then(closer => {
         cancel()
         ok = true
-        if (state.answer(closer)) {
+        // a simulated request is one round trip, with no connection to open
+        if (state.answer(closer, net.clock.now - sent, false)) {
           ask()
         } else {
           end()
@@ -159,11 +163,11 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   drive(net, ours, rolling, kadmium, {
     concurrency: options.concurrency,
     requestTimeout: REQUEST_TIMEOUT,
-    onVisit: (peer, ok) => {
+    onVisit: (visit, ok) => {
       if (ok) {
-        kadmium.table.answered(peer, now())
+        kadmium.table.answered(visit.peer, now(), visit)
       } else {
-        kadmium.table.remove(peer.id)
+        kadmium.table.remove(visit.peer.id)
       }
     }
   }).pump()
@@ -177,17 +181,20 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     const crawl = new Crawl<SimPeer>({ kBucketSize: K_BUCKET_SIZE, maxDepth: CRAWL_MAX_DEPTH, interval: 0, maxKnown: 20 * options.nodes, maxFailedVisits: 1, now })
     crawl.offer(goSeeds)
     const found: SimPeer[] = []
+    const times = new Map<string, AnswerTimes>()
     const { pump } = drive(net, theirs, crawl, go, {
       concurrency: GO_PARALLELISM,
       requestTimeout: GO_TIMEOUT,
       perVisit: GO_REQUESTS_PER_VISIT,
-      onVisit: (peer, ok) => {
+      onVisit: (visit, ok) => {
         if (ok) {
-          found.push(peer)
+          // go's crawler could time its requests as well: its table gets the same measurements
+          found.push(visit.peer)
+          times.set(visit.peer.id, { rtt: visit.rtt, cold: visit.cold })
         }
         if (crawl.done || (go.visiting === 0 && crawl.nextDue() == null)) {
           const table = new FullTable<SimPeer>({ maxPeers: 10 * options.nodes, maxFailures: 1 })
-          found.forEach(p => table.answered(p, now()))
+          found.forEach(p => table.answered(p, now(), times.get(p.id)))
           go.table = table
           goSeeds = [...found, net.nodes[1].peer]
           goDurations.push(now() - began)
@@ -226,7 +233,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   }
 
   const rows: string[][] = []
-  const lookupRows: string[][] = []
+  const lookupRows: string[][][] = [[], []]
   let lastRequests = { kadmium: kadmium.requests, go: go.requests, at: firstPass }
   goDurations = goDurations.slice(0, 1)
   for (let at = firstPass; at <= end; at += options.sample * 60_000) {
@@ -245,7 +252,11 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     lastRequests = { kadmium: kadmium.requests, go: go.requests, at: now() }
     process.stderr.write(`${rows[rows.length - 1].join(' | ')}\n`)
     if (options.lookups > 0) {
-      lookupRows.push([fmt((now() - firstPass) / 60_000), ...await oneHop(net, ours, kadmium.table, options.lookups), ...await oneHop(net, ours, go.table, options.lookups)])
+      const targets = Array.from({ length: options.lookups }, () => net.random.bytes(KAD_ID_BYTES))
+      const minutes = fmt((now() - firstPass) / 60_000)
+      for (const [i, measured] of [false, true].entries()) {
+        lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium.table, targets, measured), ...await oneHop(net, ours, go.table, targets, measured)])
+      }
     }
   }
   lines.push(table('Full tables over time: share of the live servers held / share of entries gone; requests per hour since the last row', [
@@ -253,22 +264,29 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   ], rows))
   lines.push(`most visits at once: kadmium ${kadmium.peak}, go ${go.peak}; go's crawls took ${goDurations.map(d => fmt(d / 1000, 1)).join(', ')} s (virtual)\n`)
   if (options.lookups > 0) {
-    lines.push(table('One-hop getClosestPeers from each table (the 40 closest seeded, 20 asked at once): exact true 20 live, requests, latency and its floor (the slowest round trip to the true 20)', [
-      'minutes', 'kadmium exact', 'requests p50', 'latency p50 ms', 'latency / floor p50', 'go table exact', 'requests p50', 'latency p50 ms', 'latency / floor p50'
-    ], lookupRows))
+    const stalls = [
+      'the lookup\'s adaptive stall deadline alone (2 s before its first answer: before the measured deadlines)',
+      'each full-table peer\'s request stalled after twice the round trip its crawl visit measured (the service now)'
+    ]
+    for (const [i, rows] of lookupRows.entries()) {
+      lines.push(table(`One-hop getClosestPeers from each table (the 40 closest seeded, 20 asked at once), ${stalls[i]}: exact true 20 live, requests, latency and its floor (the slowest round trip to the true 20); the same ${options.lookups} keys in both tables`, [
+        'minutes', 'kadmium exact', 'requests p50', 'latency p50 ms', 'latency / floor p50', 'go table exact', 'requests p50', 'latency p50 ms', 'latency / floor p50'
+      ], rows))
+    }
   }
   return lines.join('\n')
 }
 
 /**
- * `count` lookups from `from` to random keys, each seeded with the table's 2k closest and asking
- * k at once, with stall detection (what the service does with the full table), run through the
- * shipped runLookup.
+ * Lookups from `from` of each of `targets`, each seeded with the table's 2k closest and asking k
+ * at once, with stall detection (what the service does with the full table), run through the
+ * shipped runLookup; with `measured`, a request to a table peer stalls as the service's does
+ * (twice the round trip its crawl visit measured: a simulated request is one round trip, with no
+ * connection to open), else at the lookup's adaptive deadline alone.
  */
-async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>, count: number): Promise<string[]> {
+async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>, targets: Uint8Array[], measured: boolean): Promise<string[]> {
   const results: Array<{ exact: boolean, requests: number, latency: number, floor: number }> = []
-  for (let i = 0; i < count; i++) {
-    const target = net.random.bytes(KAD_ID_BYTES)
+  for (const target of targets) {
     const started = net.clock.now
     let requests = 0
     let closest: SimPeer[] | undefined
@@ -279,6 +297,7 @@ async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>,
       requestTimeout: REQUEST_TIMEOUT,
       // the service's stall detection: a gone peer among the seeds costs its stall deadline, not 10 s
       stall: DEFAULT_STALL,
+      stallAfter: measured ? (peer) => stallAfter(full.get(peer.id), ONE_HOP_STALL_FACTOR, 1, false) : undefined,
       seeds: full.closest(target, 2 * K_BUCKET_SIZE).map(entry => entry.peer),
       now: () => net.clock.now,
       schedule: net.clock.schedule,

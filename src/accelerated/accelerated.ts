@@ -19,11 +19,11 @@ import { bulkSend } from './bulk-send.ts'
 import { compact, expand } from './compact-peer.ts'
 import { Crawl } from './crawl.ts'
 import { Crawler, closeIdle } from './crawler.ts'
-import { FullTable } from './full-table.ts'
+import { FullTable, stallAfter } from './full-table.ts'
 import { PrefixKeys } from './prefix-keys.ts'
 import type { BulkEntry, BulkResult } from './bulk-send.ts'
 import type { CompactPeer } from './compact-peer.ts'
-import type { CrawlProgress } from './crawl.ts'
+import type { CrawlProgress, Visit } from './crawl.ts'
 import type { CrawlerInit, IdentifyCensus } from './crawler.ts'
 import type { KadId } from '../keys.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
@@ -56,6 +56,12 @@ export interface AcceleratedInit extends Omit<CrawlerInit, 'keys'> {
   maxFailures: number
   idleRecheck: number
   bulkConcurrency: number
+  /**
+   * A one-hop request to a full-table peer stalls after `factor` times what it should take: its
+   * measured first request when a connection must be opened, else its measured round trip times
+   * `coldRoundTrips` (a connection to open) or `warmRoundTrips` (a stream on an open one).
+   */
+  stall: { factor: number, coldRoundTrips: number, warmRoundTrips: number }
   /** The longest one bulk send may take, in ms. */
   requestTimeout: number
   /** Our own addresses as we announce them, sent with our provider records. */
@@ -167,7 +173,7 @@ export class AcceleratedRouting {
           this.lastFullPass = this.init.now()
         }
       },
-      onVisit: (visit, ok) => { this.learn(visit.peer, ok) }
+      onVisit: (visit, ok) => { this.learn(visit, ok) }
     }).catch(err => { this.init.log.error('the rolling crawl failed: %s', err.message) })
   }
 
@@ -186,7 +192,17 @@ export class AcceleratedRouting {
     if (!this.ready) {
       return undefined
     }
-    return { seeds: this.table.closest(target, 2 * count).map(entry => expand(entry.peer)), alpha: count }
+    const { stall, connectionManager } = this.init
+    return {
+      seeds: this.table.closest(target, 2 * count).map(entry => expand(entry.peer)),
+      alpha: count,
+      // a request to a full-table peer is late when it takes twice what its crawl visit measured:
+      // a peer gone since costs that, not the lookup's 2 s first deadline
+      stallAfter: (peer) => {
+        const connecting = connectionManager.getConnections(peer.peerId).length === 0
+        return stallAfter(this.table.get(peer.id), stall.factor, connecting ? stall.coldRoundTrips : stall.warmRoundTrips, connecting)
+      }
+    }
   }
 
   /** An observer of a lookup about to start, while the rolling crawl runs (see {@link observe}). */
@@ -196,8 +212,9 @@ export class AcceleratedRouting {
 
   /**
    * Tells the full table and the crawl what a lookup step showed: an answer refreshes the peer's
-   * entry (a peer enters the table only through a crawl visit), a failure counts against it, and
-   * peers the crawl never heard of are visited soon.
+   * entry (a peer enters the table only through a crawl visit), a failure counts against it, a
+   * full-table peer that failed or stalled is visited again soon, and peers the crawl never
+   * heard of are visited soon.
    */
   private observe (event: LookupEvent<DHTPeer>): void {
     if (this.running == null) {
@@ -208,8 +225,11 @@ export class AcceleratedRouting {
         this.table.answered(compact(event.peer, this.init.maxAddresses), this.init.now())
       }
       this.crawl.offer(event.closer.filter(peer => peer.multiaddrs.length > 0 && !this.crawl.has(peer.id)).map(peer => compact(peer, this.init.maxAddresses)))
-    } else if (event.type === 'fail') {
-      this.table.failed(event.peer.id)
+    } else if ((event.type === 'fail' || event.type === 'stall') && this.table.has(event.peer.id)) {
+      this.crawl.soon(event.peer.id)
+      if (event.type === 'fail') {
+        this.table.failed(event.peer.id)
+      }
     }
   }
 
@@ -276,7 +296,7 @@ export class AcceleratedRouting {
         }
         if (this.running != null) {
           // the rolling crawl runs: what this pass learnt is as good
-          this.learn(visit.peer, ok)
+          this.learn(visit, ok)
         }
         options.onProgress?.(new CustomProgressEvent('kadmium:crawl:visited', { peer: expand(visit.peer).peerId, ok, progress: crawl.progress() }))
       }
@@ -295,11 +315,11 @@ export class AcceleratedRouting {
   }
 
   /** A visit's outcome, told to the full table. */
-  private learn (peer: CompactPeer, ok: boolean): void {
+  private learn (visit: Visit<CompactPeer>, ok: boolean): void {
     if (ok) {
-      this.table.answered(peer, this.init.now())
+      this.table.answered(visit.peer, this.init.now(), visit)
     } else {
-      this.table.remove(peer.id)
+      this.table.remove(visit.peer.id)
     }
   }
 

@@ -94,6 +94,10 @@ export class Visit<P extends FullTablePeer> {
   answers = 0
   /** Every peer it named, by id. */
   readonly named = new Map<string, P>()
+  /** How long a request took on an open connection, the quickest of the visit, in ms (NaN: none). */
+  rtt = NaN
+  /** How long the first request took when the visit had to connect first, in ms (NaN: it did not). */
+  cold = NaN
   private readonly k: number
   private readonly maxDepth: number
   private finished = false
@@ -110,10 +114,16 @@ export class Visit<P extends FullTablePeer> {
   }
 
   /**
-   * Records the answer to the current depth; returns whether to ask the next one (then
+   * Records the answer to the current depth, and how long it took (`elapsed` ms, with a
+   * connection opened for it when `connecting`); returns whether to ask the next one (then
    * {@link depth} is it).
    */
-  answer (closer: Iterable<P>): boolean {
+  answer (closer: Iterable<P>, elapsed = NaN, connecting = false): boolean {
+    if (connecting) {
+      this.cold = elapsed
+    } else if (!(elapsed >= this.rtt)) {
+      this.rtt = elapsed
+    }
     this.answers++
     let count = 0
     let fresh = 0
@@ -196,6 +206,18 @@ export class Crawl<P extends FullTablePeer> {
   /** Whether the peer is known. */
   has (id: string): boolean {
     return this.known.has(id)
+  }
+
+  /**
+   * Makes a known peer due now (a lookup found it late or failing: its next visit tells whether
+   * it stays), unless a visit of it is under way or it is due sooner.
+   */
+  soon (id: string): void {
+    const entry = this.known.get(id)
+    const now = this.init.now()
+    if (entry != null && !entry.visiting && !(entry.due != null && entry.due <= now)) {
+      this.schedule(entry, now)
+    }
   }
 
   /**

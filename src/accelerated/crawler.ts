@@ -149,6 +149,7 @@ export class Crawler {
       do {
         requests++
         this.requests++
+        const sent = init.now()
         const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
           type: MessageType.FIND_NODE,
           key: init.keys.atDepth(peer.key, visit.depth)
@@ -160,8 +161,9 @@ export class Crawler {
             closer.push(compact(dhtPeer(entry.id, inScope(init.addresses, entry.multiaddrs)), init.maxAddresses))
           }
         }
-        // the stop rule counts what the peer named, also those we cannot dial
-        if (!visit.answer(closer)) {
+        // the stop rule counts what the peer named, also those we cannot dial; the first request
+        // of a visit that was not connected paid for the connection
+        if (!visit.answer(closer, init.now() - sent, requests === 1 && !wasConnected)) {
           break
         }
       } while (visit.more)

@@ -43,6 +43,12 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * out.
    */
   stall?: StallOptions
+  /**
+   * With `stall`: the stall deadline of a request to `peer`, in ms, where the caller knows better
+   * than the lookup's answer times (the accelerated client measured each full-table peer's round
+   * trip); undefined leaves the adaptive deadline.
+   */
+  stallAfter?(peer: P): number | undefined
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -106,7 +112,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     const cancelTimeout = schedule(init.requestTimeout, () => {
       request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
     })
-    const stallAfter = stall?.current ?? init.requestTimeout
+    const stallAfter = stall == null ? init.requestTimeout : Math.min(init.requestTimeout, init.stallAfter?.(peer) ?? stall.current)
     const cancelStall = stallAfter < init.requestTimeout
       ? schedule(stallAfter, () => {
         if (ended.signal.aborted || !lookup.stalled(peer.id)) {

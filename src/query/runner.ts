@@ -122,6 +122,8 @@ export interface QueryRunnerInit extends Partial<Clock> {
 export interface LookupStart {
   seeds: DHTPeer[]
   alpha: number
+  /** The stall deadline of a request to a peer, where the starter knows it (see `RunLookupInit.stallAfter`). */
+  stallAfter?(peer: DHTPeer): number | undefined
 }
 
 /**
@@ -165,6 +167,7 @@ export class QueryRunner {
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,
+        stallAfter: start?.stallAfter,
         seeds,
         signal: query.signal,
         ...this.clock,

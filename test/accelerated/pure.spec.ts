@@ -4,7 +4,7 @@
  */
 import { expect } from 'aegir/chai'
 import { Crawl, Visit } from '../../src/accelerated/crawl.ts'
-import { FullTable } from '../../src/accelerated/full-table.ts'
+import { FullTable, stallAfter } from '../../src/accelerated/full-table.ts'
 import { PrefixKeys } from '../../src/accelerated/prefix-keys.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 
@@ -43,6 +43,36 @@ describe('accelerated: full table', () => {
     expect(table.failed(list[0].id)).to.equal(false)
     expect(table.failed(list[0].id)).to.equal(true)
     expect(table.has(list[0].id)).to.equal(false)
+  })
+})
+
+describe('accelerated: measured round trips', () => {
+  it('a visit times its answers; the full table keeps the last times measured, and a one-hop request stalls at twice them', () => {
+    const [peer, ...named] = peers(30, 7)
+    const visit = new Visit<P>(peer, 20, 16)
+    visit.answer(named.slice(0, 20), 400, true)
+    visit.answer(named.slice(5, 25), 90)
+    visit.answer(named.slice(9, 29), 80)
+    // the first request paid for the connection; the quickest of the others is the round trip
+    expect([visit.cold, visit.rtt]).to.deep.equal([400, 80])
+
+    const table = new FullTable<P>({ maxPeers: 10, maxFailures: 2 })
+    table.answered(peer, 0)
+    // nothing measured: no deadline of its own (the lookup's adaptive one)
+    expect(stallAfter(table.get(peer.id), 2, 5, true)).to.equal(undefined)
+    expect(stallAfter(undefined, 2, 5, true)).to.equal(undefined)
+    table.answered(peer, 1, visit)
+    // with a connection to open: what the visit's first request took; on an open connection: the round trips the caller counts
+    expect(stallAfter(table.get(peer.id), 2, 5, true)).to.equal(800)
+    expect(stallAfter(table.get(peer.id), 2, 2, false)).to.equal(320)
+    // an answer with nothing measured (a lookup's) keeps the times; a visit that only measured the round trip keeps the connection's
+    table.answered(peer, 2)
+    table.answered(peer, 3, { rtt: 100, cold: NaN })
+    expect(table.get(peer.id)).to.include({ rtt: 100, cold: 400, answeredAt: 3 })
+    // a round trip and no connection measured: the caller's round trips for the connection
+    const [other] = peers(1, 8)
+    table.answered(other, 0, { rtt: 50, cold: NaN })
+    expect(stallAfter(table.get(other.id), 2, 5, true)).to.equal(500)
   })
 })
 
@@ -92,6 +122,28 @@ describe('accelerated: crawl', () => {
     crawl.finish(crawl.visit(crawl.take() as P), false, 1)
     expect(crawl.has(peer.id)).to.equal(false)
     expect(crawl.progress()).to.include({ known: 0, visited: 0, unreachable: 0 })
+  })
+
+  it('rolling: a peer a lookup found late or failing is due again at once, unless its visit is under way', () => {
+    let now = 0
+    const crawl = new Crawl<P>({ kBucketSize: 20, maxDepth: 16, interval: 60_000, maxKnown: 100, maxFailedVisits: 2, now: () => now })
+    const all = peers(1, 9)
+    crawl.offer(all)
+    for (let peer = crawl.take(); peer != null; peer = crawl.take()) {
+      crawl.finish(crawl.visit(peer), true, 1)
+    }
+    now = 1_000
+    expect(crawl.take()).to.equal(undefined)
+    crawl.soon(all[0].id)
+    crawl.soon('unknown')
+    const again = crawl.take()
+    expect(again?.id).to.equal(all[0].id)
+    // while it is visited, soon changes nothing
+    crawl.soon(all[0].id)
+    expect(crawl.take()).to.equal(undefined)
+    crawl.finish(crawl.visit(again as P), true, 1)
+    // then it waits for the sweep again: at least half a round
+    expect(crawl.nextDue()).to.be.at.least(now + 30_000)
   })
 
   it('rolling: after the first pass each peer is due once per round, spread over it', () => {

@@ -539,6 +539,31 @@ describe('kademlia/lookup: stalled requests', () => {
     expect(run.stats).to.include({ asked: 4, answered: 3, failed: 0, stalled: 1 })
   })
 
+  it('a request stalls at its own deadline where the caller gives one (a round trip measured before), at the adaptive one elsewhere', async () => {
+    const target = kadId(new Uint8Array([12]))
+    const [a, b, c, d] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
+    // a and b, the closest, never answer; c and d do
+    const plans = new Map<string, Plan>([[c.id, { after: 100, closer: [] }], [d.id, { after: 150, closer: [] }]])
+    const plan = (peer: SimPeer): Plan => plans.get(peer.id) ?? 'silent'
+    const init = { target, alpha: 4, resultSize: 2, requestTimeout: 10_000, stall: STALL, seeds: [a, b, c, d] }
+    const names = new Map([[a.id, 'a'], [b.id, 'b'], [c.id, 'c'], [d.id, 'd']])
+    const trace = (run: VirtualRun): string[] => run.events.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}`)
+
+    // before any answer the adaptive deadline is its initial 2 s: c and d are asked only when a and b stall
+    const adaptive = await virtualLookup(init, plan)
+    expect(adaptive.endedAt).to.equal(STALL_INITIAL_TIMEOUT + 150)
+    // a's own deadline is 300 ms; b has none and keeps the adaptive one
+    const mixed = await virtualLookup({ ...init, stallAfter: peer => peer === a ? 300 : undefined }, plan)
+    expect(trace(mixed)).to.deep.equal(['0 ask a', '0 ask b', '300 stall a', '300 ask c', '400 answer c', `${STALL_INITIAL_TIMEOUT} stall b`, `${STALL_INITIAL_TIMEOUT} ask d`, `${STALL_INITIAL_TIMEOUT + 150} answer d`])
+    const both = await virtualLookup({ ...init, stallAfter: peer => peer === a || peer === b ? 300 : undefined }, plan)
+    expect(both.endedAt).to.equal(450)
+    expect(both.closest).to.deep.equal([c.id, d.id])
+    expect(ids(both.events, 'fail')).to.deep.equal([])
+    // without stall detection every request is waited for until it times out, whatever deadline is given
+    const off = await virtualLookup({ ...init, stall: undefined, stallAfter: () => 300 }, plan)
+    expect(off.endedAt).to.equal(10_150)
+  })
+
   it('slow but live peers that answer after their stall deadline, while the lookup runs, end up in the result', async () => {
     const { peers, tables } = network(300)
     let lateInResult = 0
