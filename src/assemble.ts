@@ -319,6 +319,7 @@ function buildAccelerated ({ components, settings, hooks }: Context, client: Cli
     maxFailures: D.ACCELERATED_MAX_FAILURES,
     idleRecheck: D.CRAWL_IDLE_RECHECK,
     bulkConcurrency: D.BULK_SEND_CONCURRENCY,
+    bulkPerPeer: D.BULK_SEND_PER_PEER,
     stall: { factor: D.ONE_HOP_STALL_FACTOR, coldRoundTrips: D.COLD_REQUEST_ROUND_TRIPS, warmRoundTrips: D.WARM_REQUEST_ROUND_TRIPS },
     requestTimeout: settings.requestTimeout,
     selfAddresses: hooks.selfAddresses

@@ -441,6 +441,17 @@ export const ACCELERATED_MAX_ADDRESSES = 8
 export const BULK_SEND_CONCURRENCY = 32
 
 /**
+ * Provider records a bulk send has under way to one peer at once, each on a stream of its own
+ * that the peer ends when it handled the record: one record after another would cost a round
+ * trip or two each (a peer's batch holds ~2,500 records when 2 million CIDs are reprovided over
+ * 16,000 servers). Eight at a time keep a kadmium server's rate limit (50 a second sustained) busy
+ * at an 80 ms round trip, and 8 of its 32 inbound streams a connection. Several records on one
+ * stream would need no stream each, but `@libp2p/kad-dht` 16 may drop the ones it has read and
+ * not handled when the stream ends (seen in the interop test).
+ */
+export const BULK_SEND_PER_PEER = 8
+
+/**
  * A one-hop request to a full-table peer stalls (the lookup stops waiting for it, and asks the
  * next closest) after this many times what the peer's last crawl visit measured: a server gone
  * since then costs that, not the lookup's first stall deadline of 2 s. Twice leaves room for a

@@ -56,6 +56,8 @@ export interface AcceleratedInit extends Omit<CrawlerInit, 'keys'> {
   maxFailures: number
   idleRecheck: number
   bulkConcurrency: number
+  /** Records a bulk send sends to one peer at once, at most. */
+  bulkPerPeer: number
   /**
    * A one-hop request to a full-table peer stalls after `factor` times what it should take: its
    * measured first request when a connection must be opened, else its measured round trip times
@@ -241,10 +243,11 @@ export class AcceleratedRouting {
       table: this.table,
       kBucketSize: init.kBucketSize,
       concurrency: init.bulkConcurrency,
+      perPeer: init.bulkPerPeer,
       send: async (peer, key, sendOptions) => {
         const limit = deadline(init, init.requestTimeout, `sending to ${peer.id} took more than ${init.requestTimeout} ms`, sendOptions.signal)
         try {
-          await init.client.send(dialTarget(peer, init.connectionManager), { type: MessageType.ADD_PROVIDER, key, providers }, { signal: limit.signal })
+          await init.client.send(dialTarget(peer, init.connectionManager), { type: MessageType.ADD_PROVIDER, key, providers }, { signal: limit.signal, confirm: true })
         } finally {
           limit.clear()
         }

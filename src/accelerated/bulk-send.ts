@@ -1,8 +1,9 @@
 /**
  * Bulk sending (go's fullrt `bulkMessageSend`, reworked): many keys, each to its k closest peers
  * of the full table, with no lookup. The keys are taken in keyspace order, so neighbouring keys
- * share their peers, and each peer gets its whole batch of keys on one connection, from a bounded
- * pool of senders. Where go gives up on a peer it cannot reach, here each of that peer's keys goes
+ * share their peers, and each peer gets its whole batch of keys on one connection, `perPeer`
+ * records at a time, each on a stream of its own that the peer ends once it handled the record
+ * (so the sends keep to the peer's pace), from a bounded pool of senders. Where go gives up on a peer it cannot reach, here each of that peer's keys goes
  * to the next closest peer instead, so every key still reaches its k closest reachable peers.
  */
 import { pushable } from 'it-pushable'
@@ -35,7 +36,9 @@ export interface BulkSendInit {
   kBucketSize: number
   /** Peers sent to at once. */
   concurrency: number
-  /** Sends one key to one peer; rejects when it could not. */
+  /** Sends to one peer at once, at most. */
+  perPeer: number
+  /** Sends one key's record to one peer; resolves once the peer handled it, rejects when it could not. */
   send(peer: DHTPeer, key: Uint8Array, options: AbortOptions): Promise<void>
   /** Whether we are connected to the peer (before its batch). */
   connected(peer: DHTPeer): boolean
@@ -68,7 +71,7 @@ interface Batch<T> {
  *
  * @example
  * ```ts
- * for await (const { item, sent } of bulkSend(entries, { table, kBucketSize: 20, concurrency: 32, send })) {
+ * for await (const { item, sent } of bulkSend(entries, { table, kBucketSize: 20, concurrency: 32, perPeer: 8, send, connected, release })) {
  *   console.log(item, sent)
  * }
  * ```
@@ -138,28 +141,34 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
       init.busy?.(batch.peer, true)
       const wasConnected = init.connected(batch.peer)
       let reached = false
-      for (const state of batch.keys) {
-        if (options.signal?.aborted === true) {
+      let next = 0
+      // `perPeer` lanes, each sending the batch's next key when its last send is over
+      const lane = async (peer: DHTPeer): Promise<void> => {
+        for (let i = next++; i < batch.keys.length; i = next++) {
+          const state = batch.keys[i]
+          if (options.signal?.aborted === true) {
+            state.open--
+            settle(state)
+            continue
+          }
+          // a peer that took a record already is tried twice (its connection may have gone under
+          // the send); one that took none gets no second try
+          let ok = await attempt(peer, state)
+          if (!ok && reached) {
+            ok = await attempt(peer, state)
+          }
+          reached ||= ok
           state.open--
-          settle(state)
-          continue
-        }
-        // a peer that took a record already is tried twice (its connection may have gone under
-        // the send); one that took none gets no second try
-        let ok = await attempt(batch.peer, state)
-        if (!ok && reached) {
-          ok = await attempt(batch.peer, state)
-        }
-        state.open--
-        if (ok) {
-          reached = true
-          state.sent++
-          settle(state)
-        } else {
-          // this peer cannot take it: the next closest can
-          assign(state)
+          if (ok) {
+            state.sent++
+            settle(state)
+          } else {
+            // this peer cannot take it: the next closest can
+            assign(state)
+          }
         }
       }
+      await Promise.all(Array.from({ length: Math.min(init.perPeer, batch.keys.length) }, async () => { await lane(batch.peer) }))
       init.busy?.(batch.peer, false)
       if (!reached) {
         table.failed(batch.peer.id)

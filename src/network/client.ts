@@ -12,7 +12,7 @@
  */
 import { isPeerId } from '@libp2p/interface'
 import { deadline, realClock } from '../clock.ts'
-import { UnexpectedEndError } from '../errors.ts'
+import { InvalidMessageError, UnexpectedEndError } from '../errors.ts'
 import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { streamSource } from './stream-source.ts'
@@ -111,13 +111,18 @@ export class Client {
     }
   }
 
-  /** Sends a message that gets no answer (ADD_PROVIDER), on a stream of its own. */
-  async send (target: DialTarget, message: Request, options: AbortOptions = {}): Promise<void> {
+  /**
+   * Sends a message that gets no answer (ADD_PROVIDER), on a stream of its own, and resolves once
+   * it is written out; with `confirm`, once the peer ended its side of the stream too, which a
+   * server does when it has handled the message (a sender of many to one peer then keeps to the
+   * peer's pace, and piles up nothing its rate limit would refuse).
+   */
+  async send (target: DialTarget, message: Request, options: AbortOptions & { confirm?: boolean } = {}): Promise<void> {
     const { signal } = options
     signal?.throwIfAborted()
     this.init.counters.request(message.type, 'outbound')
     try {
-      await this.exchange(await this.open(target, signal), message, signal, false)
+      await this.exchange(await this.open(target, signal), message, signal, options.confirm === true ? 'end' : 'nothing')
     } catch (err: any) {
       throw this.failed(err, message, target, signal)
     }
@@ -145,10 +150,10 @@ export class Client {
   }
 
   /**
-   * Writes one request and reads its answer (or, with `expectAnswer` false, closes the stream
-   * after it). Any failure aborts the stream.
+   * Writes one request and reads its answer; or closes the stream after it (`nothing` more), and
+   * waits for the peer to end its side (`end`). Any failure aborts the stream.
    */
-  private async exchange ({ stream, answers }: OpenStream, request: Request, signal?: AbortSignal, expectAnswer = true): Promise<Message | undefined> {
+  private async exchange ({ stream, answers }: OpenStream, request: Request, signal?: AbortSignal, expect: 'answer' | 'nothing' | 'end' = 'answer'): Promise<Message | undefined> {
     const limit = deadline(realClock, this.init.readTimeout, `no answer within ${this.init.readTimeout} ms`, signal)
     const onAbort = (): void => { stream.abort(limit.signal.reason) }
     limit.signal.addEventListener('abort', onAbort, { once: true })
@@ -156,8 +161,11 @@ export class Client {
       if (!stream.send(frame(encodeMessage(request)))) {
         await stream.onDrain({ signal: limit.signal })
       }
-      if (!expectAnswer) {
+      if (expect !== 'answer') {
         await stream.close({ signal: limit.signal })
+        if (expect === 'end') {
+          await ended(answers)
+        }
         return undefined
       }
       const first = await answers.next()
@@ -226,6 +234,23 @@ export class Client {
       return undefined
     }
     return kept
+  }
+}
+
+/**
+ * Resolves when the peer ends its side of a stream that carried a message with no answer, once
+ * our side is closed. `@libp2p/kad-dht` resets such a stream once it has handled the message (it
+ * reads on past it and fails on the end of the stream): a reset now ends it too.
+ */
+async function ended (answers: AsyncGenerator<Uint8ArrayList>): Promise<void> {
+  try {
+    if ((await answers.next()).done !== true) {
+      throw new InvalidMessageError('an answer to a message that has none')
+    }
+  } catch (err: any) {
+    if (err.name !== 'StreamResetError') {
+      throw err
+    }
   }
 }
 
