@@ -37,7 +37,8 @@ const PURE = [
   'table/routing-table.ts', 'table/buckets.ts', 'table/group-limits.ts',
   'query/lookup.ts', 'query/stall.ts', 'query/table-lookup.ts',
   'providers/region-plan.ts', 'providers/optimistic.ts', 'providers/network-size.ts', 'providers/schedule.ts',
-  'accelerated/full-table.ts', 'accelerated/crawl.ts', 'accelerated/prefix-keys.ts'
+  'accelerated/full-table.ts', 'accelerated/crawl.ts', 'accelerated/prefix-keys.ts',
+  'values/republish-schedule.ts'
 ]
 const PURE_PACKAGES = ['@noble/hashes/', 'uint8arrays/']
 
