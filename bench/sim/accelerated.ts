@@ -11,7 +11,7 @@
  * ```
  * npm run build
  * node --expose-gc dist/bench/sim/accelerated.js [--nodes 10000] [--churn 1] [--hours 3] [--interval 60]
- *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--network-refresh 10] [--memory]
+ *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--network-refresh 10] [--bulk 0] [--memory]
  * ```
  */
 import { parseArgs } from 'node:util'
@@ -59,6 +59,8 @@ export interface AcceleratedSimOptions {
   lookups: number
   /** The simulated nodes' own bucket refresh, every this many minutes (their join refresh runs regardless). */
   networkRefresh: number
+  /** Keys bulk-sent from each table at each sample (0: none): see {@link bulkSend}. */
+  bulk?: number
 }
 
 /** What one crawling model did up to a sample. */
@@ -234,6 +236,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
 
   const rows: string[][] = []
   const lookupRows: string[][][] = [[], []]
+  const bulkRows: string[][] = []
   let lastRequests = { kadmium: kadmium.requests, go: go.requests, at: firstPass }
   goDurations = goDurations.slice(0, 1)
   for (let at = firstPass; at <= end; at += options.sample * 60_000) {
@@ -251,6 +254,10 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     ])
     lastRequests = { kadmium: kadmium.requests, go: go.requests, at: now() }
     process.stderr.write(`${rows[rows.length - 1].join(' | ')}\n`)
+    if ((options.bulk ?? 0) > 0) {
+      const keys = Array.from({ length: options.bulk ?? 0 }, () => net.random.bytes(KAD_ID_BYTES))
+      bulkRows.push([fmt((now() - firstPass) / 60_000), ...bulkSend(net, ours, kadmium.table, keys), ...bulkSend(net, ours, go.table, keys)])
+    }
     if (options.lookups > 0) {
       const targets = Array.from({ length: options.lookups }, () => net.random.bytes(KAD_ID_BYTES))
       const minutes = fmt((now() - firstPass) / 60_000)
@@ -262,6 +269,11 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   lines.push(table('Full tables over time: share of the live servers held / share of entries gone; requests per hour since the last row', [
     'minutes', 'servers up', 'kadmium held / gone', 'go held / gone', 'kadmium requests/h', 'go requests/h'
   ], rows))
+  if (bulkRows.length > 0) {
+    lines.push(table(`${fmt(options.bulk ?? 0)} keys provided from each table at each sample, as kadmium's provideMany sends from its full table (no lookup: each key's record to its 20 closest in the table, a gone one passed to the next closest): sends per key, and where the records land against the true 20 live`, [
+      'minutes', 'kadmium: sends per key', 'failed sends per key', 'keys on exactly their true 20', 'true 20 reached', 'go table: sends per key', 'failed sends per key', 'keys on exactly their true 20', 'true 20 reached'
+    ], bulkRows))
+  }
   lines.push(`most visits at once: kadmium ${kadmium.peak}, go ${go.peak}; go's crawls took ${goDurations.map(d => fmt(d / 1000, 1)).join(', ')} s (virtual)\n`)
   if (options.lookups > 0) {
     const stalls = [
@@ -323,6 +335,40 @@ async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>,
 }
 
 /**
+ * Each key's provider record sent from `full` as the accelerated client's bulk send does
+ * (src/accelerated/bulk-send.ts): to the key's k closest in the table, a send to a peer that is
+ * gone failing and passed to the next closest, until k live peers took it or the table's 3k
+ * closest are spent. Sends per key, failed sends per key, the share of keys whose records are on
+ * exactly their true k closest live servers, and the share of those reached, mean.
+ */
+function bulkSend (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>, keys: Uint8Array[]): string[] {
+  let sends = 0
+  let failed = 0
+  let exact = 0
+  let reached = 0
+  for (const key of keys) {
+    const landed = new Set<string>()
+    for (const entry of full.closest(key, 3 * K_BUCKET_SIZE)) {
+      if (landed.size === K_BUCKET_SIZE) {
+        break
+      }
+      sends++
+      if (net.nodes[entry.peer.index].up) {
+        landed.add(entry.peer.id)
+      } else {
+        failed++
+      }
+    }
+    const truth = net.trueClosest(key, K_BUCKET_SIZE, from.peer.index)
+    const hits = truth.filter(p => landed.has(p.id)).length
+    exact += hits === truth.length ? 1 : 0
+    reached += hits / truth.length
+  }
+  const n = keys.length
+  return [fmt(sends / n, 1), fmt(failed / n, 1), pct(exact / n), pct(reached / n)]
+}
+
+/**
  * Bytes per full-table entry as the service holds one (a compact peer: id, position, peer id and
  * two addresses as bytes),
  * and the whole table at `count` servers, from the heap before and after (run with --expose-gc).
@@ -369,6 +415,7 @@ if (isMain(import.meta.url)) {
       sample: { type: 'string', default: '15' },
       lookups: { type: 'string', default: '20' },
       'network-refresh': { type: 'string', default: '10' },
+      bulk: { type: 'string', default: '0' },
       memory: { type: 'boolean', default: false }
     }
   })
@@ -384,7 +431,8 @@ if (isMain(import.meta.url)) {
       seed: positiveInt('seed', values.seed),
       sample: numberIn('sample', values.sample, 1, 24 * 60),
       lookups: numberIn('lookups', values.lookups, 0, 1_000),
-      networkRefresh: numberIn('network-refresh', values['network-refresh'], 1, 24 * 60)
+      networkRefresh: numberIn('network-refresh', values['network-refresh'], 1, 24 * 60),
+      bulk: numberIn('bulk', values.bulk, 0, 1_000_000)
     }) + '\n')
   }
 }
