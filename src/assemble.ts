@@ -25,6 +25,7 @@ import { ProviderRouting } from './providers/provider-routing.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
 import { regionBits } from './providers/schedule.ts'
+import { ROUND_TRIP_PEERS, RoundTrips } from './query/round-trips.ts'
 import { QueryRunner } from './query/runner.ts'
 import { inBucket } from './query/table-lookup.ts'
 import { closerPeers } from './table/closer-peers.ts'
@@ -126,7 +127,10 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   const { keeper, networkSize } = buildTable(context, client)
   const table = keeper.table
   const server = buildServer(context, counters, table, valueStore, providerStore)
-  const accelerated = buildAccelerated(context, client, table)
+  // the round trips measured by peer: the lookups' requests and the crawl's visits, one store
+  // (large enough to hold every full-table peer besides the lookups' own when the crawl runs)
+  const roundTrips = new RoundTrips(ROUND_TRIP_PEERS + (settings.accelerated?.maxPeers ?? 0))
+  const accelerated = buildAccelerated(context, client, table, roundTrips)
   const modes = new ModeController({
     registrar: components.registrar,
     addressManager: components.addressManager,
@@ -161,6 +165,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     queryTimeout: settings.queryTimeout,
     requestTimeout: settings.requestTimeout,
     stall: settings.stall,
+    roundTrips,
     addresses: settings.addresses,
     lifetime: hooks.lifetime,
     channel,
@@ -207,7 +212,9 @@ function buildNetwork ({ components, settings, hooks }: Context): { counters: Co
     logPrefix: hooks.logPrefix,
     readTimeout: settings.requestTimeout,
     idleTimeout: settings.connections.outboundIdleTimeout,
-    maxKept: D.MAX_KEPT_STREAMS
+    maxKept: D.MAX_KEPT_STREAMS,
+    protocolFirst: settings.connections.protocolFirst,
+    maxOutboundStreams: D.MAX_OUTBOUND_STREAMS
   })
   return { counters, client }
 }
@@ -299,7 +306,7 @@ function buildServer ({ components, settings, hooks, clock }: Context, counters:
  * The accelerated client's full table and crawl (built also when `accelerated` is off: `crawl()`
  * runs a one-pass crawl on it).
  */
-function buildAccelerated ({ components, settings, hooks }: Context, client: Client, table: RoutingTable<DHTPeer>): AcceleratedRouting {
+function buildAccelerated ({ components, settings, hooks }: Context, client: Client, table: RoutingTable<DHTPeer>, roundTrips: RoundTrips): AcceleratedRouting {
   const selfKadId = kadId(components.peerId.toMultihash().bytes)
   return new AcceleratedRouting({
     ...settings.clock,
@@ -325,7 +332,7 @@ function buildAccelerated ({ components, settings, hooks }: Context, client: Cli
     idleRecheck: D.CRAWL_IDLE_RECHECK,
     bulkConcurrency: D.BULK_SEND_CONCURRENCY,
     bulkPerPeer: D.BULK_SEND_PER_PEER,
-    stall: { factor: D.ONE_HOP_STALL_FACTOR, coldRoundTrips: D.COLD_REQUEST_ROUND_TRIPS, warmRoundTrips: D.WARM_REQUEST_ROUND_TRIPS },
+    roundTrips,
     requestTimeout: settings.requestTimeout,
     selfAddresses: hooks.selfAddresses
   })

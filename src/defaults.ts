@@ -128,6 +128,14 @@ export const STALL_RTT_FACTOR = 3
 export const STALL_MIN_TIMEOUT = 1_000
 
 /**
+ * A request on the wire to a peer whose round trip is known is stalled after
+ * {@link STALL_RTT_FACTOR} round trips, never sooner than this many ms (the peer's own work, a
+ * round trip that varies). A silent peer (connected, never answering) then costs a lookup this,
+ * not the second {@link STALL_MIN_TIMEOUT} sets for requests whose dial is still under way.
+ */
+export const STALL_MIN_SENT_TIMEOUT = 250
+
+/**
  * An outbound DHT stream is kept for the next request to its peer until it has been idle this
  * many ms, then closed. Shorter than the 10 s after which `@libp2p/kad-dht` servers reset an idle
  * inbound stream (go's and kadmium's wait 1 minute), so a kept stream is rarely reset under a
@@ -478,20 +486,3 @@ export const BULK_SEND_CONCURRENCY = 32
  */
 export const BULK_SEND_PER_PEER = 8
 
-/**
- * A one-hop request to a full-table peer stalls (the lookup stops waiting for it, and asks the
- * next closest) after this many times what the peer's last crawl visit measured: a server gone
- * since then costs that, not the lookup's first stall deadline of 2 s. Twice leaves room for a
- * round trip that varies; a live peer stalled by mistake still counts if it answers before the
- * lookup ends.
- */
-export const ONE_HOP_STALL_FACTOR = 2
-
-/**
- * Round trips of a request on a new stream of an open connection (the stream's protocol
- * negotiation, then the request), and with a connection to open first (TCP's handshake, noise's
- * negotiation and its handshake, then those two): what a one-hop request should take when the
- * crawl measured the peer's round trip but not its connection set-up.
- */
-export const WARM_REQUEST_ROUND_TRIPS = 2
-export const COLD_REQUEST_ROUND_TRIPS = 5

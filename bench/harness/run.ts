@@ -134,7 +134,8 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
       impls: { type: 'string' },
       parallel: { type: 'boolean' },
       charts: { type: 'string' },
-      json: { type: 'string' }
+      json: { type: 'string' },
+      kadmium: { type: 'string' }
     },
     strict: true
   })
@@ -182,6 +183,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
   }
   out.charts = values.charts
   out.json = values.json
+  out.kadmium = values.kadmium == null ? undefined : JSON.parse(values.kadmium)
   // what was not given stays out, so that the caller's defaults apply
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }

@@ -91,7 +91,7 @@ export class World implements OpContext {
       // options from an older parent may lack it: libp2p's default then
       pingInterval: Number.isFinite(this.options.pingSeconds) ? this.options.pingSeconds * 1_000 : undefined,
       client,
-      kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) }, ...kadmium },
+      kadmium: { ...this.options.kadmium, ...kadmium, refresh: { ...this.options.kadmium?.refresh, interval: Math.round(REFRESH_INTERVAL * upkeep) } },
       js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
     })
     if (this.impl === 'js') {

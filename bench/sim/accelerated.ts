@@ -20,12 +20,14 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { compact } from '../../src/accelerated/compact-peer.ts'
 import { Crawl } from '../../src/accelerated/crawl.ts'
-import { FullTable, stallAfter } from '../../src/accelerated/full-table.ts'
+import { FullTable } from '../../src/accelerated/full-table.ts'
 import { K_BUCKET_SIZE } from '../../src/constants.ts'
-import { ACCELERATED_MAX_ADDRESSES, ACCELERATED_MAX_FAILURES, CRAWL_MAX_DEPTH, CRAWL_MAX_FAILED_VISITS, ONE_HOP_STALL_FACTOR, REQUEST_TIMEOUT } from '../../src/defaults.ts'
+import { ACCELERATED_MAX_ADDRESSES, ACCELERATED_MAX_FAILURES, CRAWL_MAX_DEPTH, CRAWL_MAX_FAILED_VISITS, REQUEST_TIMEOUT, STALL_MIN_SENT_TIMEOUT } from '../../src/defaults.ts'
 import { KAD_ID_BYTES } from '../../src/keys.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
+import { requestDeadline } from '../../src/query/stall.ts'
 import { peerIdFromBytes } from '../../src/utils/peer-id.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, numberIn, pct, positiveInt, quantile, table } from '../lib/stats.ts'
@@ -33,7 +35,6 @@ import { DEFAULT_STALL, SimNetwork, inPart } from './network.ts'
 import type { SimNode, SimPeer } from './network.ts'
 import type { CompactPeer } from '../../src/accelerated/compact-peer.ts'
 import type { Visit } from '../../src/accelerated/crawl.ts'
-import type { AnswerTimes } from '../../src/accelerated/full-table.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /** go's crawler: visits at once, requests per server that answers (cpl 0 to 15), one connect + query timeout. */
@@ -67,6 +68,8 @@ export interface AcceleratedSimOptions {
 interface Model {
   name: string
   table: FullTable<SimPeer>
+  /** The round trips its crawl's visits measured, by peer (the service's store). */
+  roundTrips: RoundTrips
   requests: number
   peak: number
   visiting: number
@@ -110,7 +113,7 @@ function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Mo
       const cancel = net.clock.schedule(options.requestTimeout, () => { abort.abort(new Error('timeout')) })
       const target = keyAtDepth(peer.key, state.depth, net)
       const sent = net.clock.now
-      net.asker(node, target)(peer, abort.signal).then(closer => {
+      net.asker(node, target)(peer, abort.signal, () => {}).then(closer => {
         cancel()
         ok = true
         // a simulated request is one round trip, with no connection to open
@@ -159,7 +162,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   const now = (): number => net.clock.now
 
   // kadmium: one rolling crawl; its table learns from each visit
-  const kadmium: Model = { name: 'kadmium rolling crawl', table: new FullTable({ maxPeers: 10 * options.nodes, maxFailures: ACCELERATED_MAX_FAILURES }), requests: 0, peak: 0, visiting: 0 }
+  const kadmium: Model = { name: 'kadmium rolling crawl', table: new FullTable({ maxPeers: 10 * options.nodes, maxFailures: ACCELERATED_MAX_FAILURES }), roundTrips: new RoundTrips(20 * options.nodes), requests: 0, peak: 0, visiting: 0 }
   const rolling = new Crawl<SimPeer>({ kBucketSize: K_BUCKET_SIZE, maxDepth: CRAWL_MAX_DEPTH, interval, maxKnown: 20 * options.nodes, maxFailedVisits: CRAWL_MAX_FAILED_VISITS, now })
   rolling.offer([net.nodes[0].peer])
   drive(net, ours, rolling, kadmium, {
@@ -167,7 +170,8 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     requestTimeout: REQUEST_TIMEOUT,
     onVisit: (visit, ok) => {
       if (ok) {
-        kadmium.table.answered(visit.peer, now(), visit)
+        kadmium.table.answered(visit.peer, now())
+        kadmium.roundTrips.observe(visit.peer.id, visit.roundTrip)
       } else {
         kadmium.table.remove(visit.peer.id)
       }
@@ -175,7 +179,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   }).pump()
 
   // go: a one-pass crawl every interval from what the last found; the table is replaced at its end
-  const go: Model = { name: 'go fullrt hourly crawl', table: new FullTable({ maxPeers: 10 * options.nodes, maxFailures: 1 }), requests: 0, peak: 0, visiting: 0 }
+  const go: Model = { name: 'go fullrt hourly crawl', table: new FullTable({ maxPeers: 10 * options.nodes, maxFailures: 1 }), roundTrips: new RoundTrips(20 * options.nodes), requests: 0, peak: 0, visiting: 0 }
   let goDurations: number[] = []
   let goSeeds: SimPeer[] = [net.nodes[1].peer]
   const goCrawl = (): void => {
@@ -183,7 +187,6 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     const crawl = new Crawl<SimPeer>({ kBucketSize: K_BUCKET_SIZE, maxDepth: CRAWL_MAX_DEPTH, interval: 0, maxKnown: 20 * options.nodes, maxFailedVisits: 1, now })
     crawl.offer(goSeeds)
     const found: SimPeer[] = []
-    const times = new Map<string, AnswerTimes>()
     const { pump } = drive(net, theirs, crawl, go, {
       concurrency: GO_PARALLELISM,
       requestTimeout: GO_TIMEOUT,
@@ -192,11 +195,11 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
         if (ok) {
           // go's crawler could time its requests as well: its table gets the same measurements
           found.push(visit.peer)
-          times.set(visit.peer.id, { rtt: visit.rtt, cold: visit.cold })
+          go.roundTrips.observe(visit.peer.id, visit.roundTrip)
         }
         if (crawl.done || (go.visiting === 0 && crawl.nextDue() == null)) {
           const table = new FullTable<SimPeer>({ maxPeers: 10 * options.nodes, maxFailures: 1 })
-          found.forEach(p => table.answered(p, now(), times.get(p.id)))
+          found.forEach(p => table.answered(p, now()))
           go.table = table
           goSeeds = [...found, net.nodes[1].peer]
           goDurations.push(now() - began)
@@ -262,7 +265,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
       const targets = Array.from({ length: options.lookups }, () => net.random.bytes(KAD_ID_BYTES))
       const minutes = fmt((now() - firstPass) / 60_000)
       for (const [i, measured] of [false, true].entries()) {
-        lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium.table, targets, measured), ...await oneHop(net, ours, go.table, targets, measured)])
+        lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium, targets, measured), ...await oneHop(net, ours, go, targets, measured)])
       }
     }
   }
@@ -278,7 +281,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   if (options.lookups > 0) {
     const stalls = [
       'the lookup\'s adaptive stall deadline alone (2 s before its first answer: before the measured deadlines)',
-      'each full-table peer\'s request stalled after twice the round trip its crawl visit measured (the service now)'
+      'each request stalled after its peer\'s round trip as the crawl measured it (the service\'s per-request deadline: 3 round trips, at least 250 ms)'
     ]
     for (const [i, rows] of lookupRows.entries()) {
       lines.push(table(`One-hop getClosestPeers from each table (the 40 closest seeded, 20 asked at once), ${stalls[i]}: exact true 20 live, requests, latency and its floor (the slowest round trip to the true 20); the same ${options.lookups} keys in both tables`, [
@@ -292,11 +295,13 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
 /**
  * Lookups from `from` of each of `targets`, each seeded with the table's 2k closest and asking k
  * at once, with stall detection (what the service does with the full table), run through the
- * shipped runLookup; with `measured`, a request to a table peer stalls as the service's does
- * (twice the round trip its crawl visit measured: a simulated request is one round trip, with no
- * connection to open), else at the lookup's adaptive deadline alone.
+ * shipped runLookup; with `measured`, a request stalls as the service's does (its deadline from
+ * the peer's round trip in the model's store, which its crawl's visits fed: a simulated request
+ * is one round trip, with no connection to open), else at the lookup's adaptive deadline alone.
  */
-async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>, targets: Uint8Array[], measured: boolean): Promise<string[]> {
+async function oneHop (net: SimNetwork, from: SimNode, model: Model, targets: Uint8Array[], measured: boolean): Promise<string[]> {
+  const full = model.table
+  const stall = { ...DEFAULT_STALL, minSent: STALL_MIN_SENT_TIMEOUT }
   const results: Array<{ exact: boolean, requests: number, latency: number, floor: number }> = []
   for (const target of targets) {
     const started = net.clock.now
@@ -309,7 +314,12 @@ async function oneHop (net: SimNetwork, from: SimNode, full: FullTable<SimPeer>,
       requestTimeout: REQUEST_TIMEOUT,
       // the service's stall detection: a gone peer among the seeds costs its stall deadline, not 10 s
       stall: DEFAULT_STALL,
-      stallAfter: measured ? (peer) => stallAfter(full.get(peer.id), ONE_HOP_STALL_FACTOR, 1, false) : undefined,
+      stallAfter: measured
+        ? (peer) => {
+            const rtt = model.roundTrips.of(peer.id) ?? model.roundTrips.typical
+            return rtt == null ? undefined : requestDeadline(stall, rtt, 'sent', REQUEST_TIMEOUT)
+          }
+        : undefined,
       seeds: full.closest(target, 2 * K_BUCKET_SIZE).map(entry => entry.peer),
       now: () => net.clock.now,
       schedule: net.clock.schedule,

@@ -19,7 +19,7 @@ import { bulkSend } from './bulk-send.ts'
 import { compact, expand } from './compact-peer.ts'
 import { Crawl } from './crawl.ts'
 import { Crawler, closeIdle } from './crawler.ts'
-import { FullTable, stallAfter } from './full-table.ts'
+import { FullTable } from './full-table.ts'
 import { PrefixKeys } from './prefix-keys.ts'
 import type { BulkEntry, BulkResult } from './bulk-send.ts'
 import type { CompactPeer } from './compact-peer.ts'
@@ -28,6 +28,7 @@ import type { CrawlerInit, IdentifyCensus } from './crawler.ts'
 import type { KadId } from '../keys.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { LookupEvent } from '../query/run-lookup.ts'
+import type { RoundTrips } from '../query/round-trips.ts'
 import type { LookupObserver, LookupStart } from '../query/runner.ts'
 import type { RoutingTable } from '../table/routing-table.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -59,11 +60,11 @@ export interface AcceleratedInit extends Omit<CrawlerInit, 'keys'> {
   /** Records a bulk send sends to one peer at once, at most. */
   bulkPerPeer: number
   /**
-   * A one-hop request to a full-table peer stalls after `factor` times what it should take: its
-   * measured first request when a connection must be opened, else its measured round trip times
-   * `coldRoundTrips` (a connection to open) or `warmRoundTrips` (a stream on an open one).
+   * The node's round trips by peer, which set each lookup request's stall deadline: each crawl
+   * visit that got an answer tells it the round trip it measured, so a request to any full-table
+   * peer stalls after what that peer takes, not the node's typical round trip.
    */
-  stall: { factor: number, coldRoundTrips: number, warmRoundTrips: number }
+  roundTrips: RoundTrips
   /** The longest one bulk send may take, in ms. */
   requestTimeout: number
   /** Our own addresses as we announce them, sent with our provider records. */
@@ -194,16 +195,9 @@ export class AcceleratedRouting {
     if (!this.ready) {
       return undefined
     }
-    const { stall, connectionManager } = this.init
     return {
       seeds: this.table.closest(target, 2 * count).map(entry => expand(entry.peer)),
-      alpha: count,
-      // a request to a full-table peer is late when it takes twice what its crawl visit measured:
-      // a peer gone since costs that, not the lookup's 2 s first deadline
-      stallAfter: (peer) => {
-        const connecting = connectionManager.getConnections(peer.peerId).length === 0
-        return stallAfter(this.table.get(peer.id), stall.factor, connecting ? stall.coldRoundTrips : stall.warmRoundTrips, connecting)
-      }
+      alpha: count
     }
   }
 
@@ -317,10 +311,11 @@ export class AcceleratedRouting {
     }
   }
 
-  /** A visit's outcome, told to the full table. */
+  /** A visit's outcome, told to the full table, and the round trip it measured to the node's round trips. */
   private learn (visit: Visit<CompactPeer>, ok: boolean): void {
     if (ok) {
-      this.table.answered(visit.peer, this.init.now(), visit)
+      this.table.answered(visit.peer, this.init.now())
+      this.init.roundTrips.observe(visit.peer.id, visit.roundTrip)
     } else {
       this.table.remove(visit.peer.id)
     }

@@ -22,6 +22,7 @@
  *
  * Pure: no I/O, no await; the caller gives the clock.
  */
+import { PHASE_ROUND_TRIPS } from '../query/stall.ts'
 import type { FullTablePeer } from './full-table.ts'
 
 /** What {@link Crawl} needs. */
@@ -111,6 +112,16 @@ export class Visit<P extends FullTablePeer> {
   /** Whether another depth is to be asked. */
   get more (): boolean {
     return !this.finished
+  }
+
+  /**
+   * The peer's round trip as this visit measured it, in ms: its quickest request on an open
+   * connection, else its first request (which opened the connection) over the round trips that
+   * costs ({@link PHASE_ROUND_TRIPS}' dial, as the stall deadlines count it); NaN when no request
+   * was answered.
+   */
+  get roundTrip (): number {
+    return Number.isNaN(this.rtt) ? this.cold / PHASE_ROUND_TRIPS.dial : this.rtt
   }
 
   /**

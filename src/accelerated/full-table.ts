@@ -25,16 +25,6 @@ export interface FullTableEntry<P extends FullTablePeer> {
   answeredAt: number
   /** Requests to it that failed since it last answered. */
   failures: number
-  /** How long a request to it took on an open connection, as last measured, in ms (NaN: never). */
-  rtt: number
-  /** How long a request to it took with a connection to open first, as last measured, in ms (NaN: never). */
-  cold: number
-}
-
-/** How long requests to a peer took, as a crawl visit measured them (NaN: not measured). */
-export interface AnswerTimes {
-  rtt: number
-  cold: number
 }
 
 /** Limits of a {@link FullTable}. */
@@ -88,27 +78,22 @@ export class FullTable<P extends FullTablePeer> {
   }
 
   /**
-   * Records that `peer` answered at `at`, and how long its requests took when that was measured:
-   * adds it, or refreshes its entry (with the peer's new form: its addresses as last heard; the
-   * times measured, the others kept). Returns false when it is new and the table is full.
+   * Records that `peer` answered at `at`: adds it, or refreshes its entry (with the peer's new
+   * form: its addresses as last heard). Returns false when it is new and the table is full.
    */
-  answered (peer: P, at: number, times?: AnswerTimes): boolean {
+  answered (peer: P, at: number): boolean {
     const held = this.byId.get(peer.id)
     if (held != null) {
       held.answeredAt = at
       held.failures = 0
       held.peer = peer
-      if (times != null) {
-        held.rtt = Number.isNaN(times.rtt) ? held.rtt : times.rtt
-        held.cold = Number.isNaN(times.cold) ? held.cold : times.cold
-      }
       return true
     }
     if (this.sorted.length >= this.init.maxPeers) {
       this.refused++
       return false
     }
-    const entry: FullTableEntry<P> = { peer, answeredAt: at, failures: 0, rtt: times?.rtt ?? NaN, cold: times?.cold ?? NaN }
+    const entry: FullTableEntry<P> = { peer, answeredAt: at, failures: 0 }
     this.sorted.splice(this.lowerBound(peer.key), 0, entry)
     this.byId.set(peer.id, entry)
     return true
@@ -206,21 +191,6 @@ export class FullTable<P extends FullTablePeer> {
     }
     return lo
   }
-}
-
-/**
- * The stall deadline of a one-hop request to an entry's peer, in ms: `factor` times what the
- * request should take by the entry's last measurement. With a connection to open first
- * (`connecting`), that is the measured first request of a visit that connected, when there is
- * one; otherwise `roundTrips` times the measured round trip (the caller counts what its request
- * costs: a stream to negotiate, a connection to open). Undefined when nothing was measured.
- */
-export function stallAfter (entry: FullTableEntry<FullTablePeer> | undefined, factor: number, roundTrips: number, connecting: boolean): number | undefined {
-  if (entry == null) {
-    return undefined
-  }
-  const expected = connecting && !Number.isNaN(entry.cold) ? entry.cold : roundTrips * entry.rtt
-  return Number.isNaN(expected) ? undefined : factor * expected
 }
 
 /** `key`'s first `bits` bits, then every other bit `fill`'s (0x00 for the range's start, 0xff for its end). */

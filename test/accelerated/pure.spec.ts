@@ -4,9 +4,11 @@
  */
 import { expect } from 'aegir/chai'
 import { Crawl, Visit } from '../../src/accelerated/crawl.ts'
-import { FullTable, stallAfter } from '../../src/accelerated/full-table.ts'
+import { FullTable } from '../../src/accelerated/full-table.ts'
 import { PrefixKeys } from '../../src/accelerated/prefix-keys.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
+import { PHASE_ROUND_TRIPS, requestDeadline } from '../../src/query/stall.ts'
 
 interface P { id: string, key: Uint8Array }
 
@@ -47,32 +49,21 @@ describe('accelerated: full table', () => {
 })
 
 describe('accelerated: measured round trips', () => {
-  it('a visit times its answers; the full table keeps the last times measured, and a one-hop request stalls at twice them', () => {
+  it('a visit times its answers and gives the peer\'s round trip: its quickest on an open connection, else its first over a dial\'s round trips', () => {
     const [peer, ...named] = peers(30, 7)
     const visit = new Visit<P>(peer, 20, 16)
+    expect(visit.roundTrip).to.be.NaN()
     visit.answer(named.slice(0, 20), 400, true)
+    // only the request that opened the connection: 400 ms over the 5 round trips the stall deadlines count for it
+    expect(visit.roundTrip).to.equal(400 / PHASE_ROUND_TRIPS.dial)
     visit.answer(named.slice(5, 25), 90)
     visit.answer(named.slice(9, 29), 80)
-    // the first request paid for the connection; the quickest of the others is the round trip
-    expect([visit.cold, visit.rtt]).to.deep.equal([400, 80])
-
-    const table = new FullTable<P>({ maxPeers: 10, maxFailures: 2 })
-    table.answered(peer, 0)
-    // nothing measured: no deadline of its own (the lookup's adaptive one)
-    expect(stallAfter(table.get(peer.id), 2, 5, true)).to.equal(undefined)
-    expect(stallAfter(undefined, 2, 5, true)).to.equal(undefined)
-    table.answered(peer, 1, visit)
-    // with a connection to open: what the visit's first request took; on an open connection: the round trips the caller counts
-    expect(stallAfter(table.get(peer.id), 2, 5, true)).to.equal(800)
-    expect(stallAfter(table.get(peer.id), 2, 2, false)).to.equal(320)
-    // an answer with nothing measured (a lookup's) keeps the times; a visit that only measured the round trip keeps the connection's
-    table.answered(peer, 2)
-    table.answered(peer, 3, { rtt: 100, cold: NaN })
-    expect(table.get(peer.id)).to.include({ rtt: 100, cold: 400, answeredAt: 3 })
-    // a round trip and no connection measured: the caller's round trips for the connection
-    const [other] = peers(1, 8)
-    table.answered(other, 0, { rtt: 50, cold: NaN })
-    expect(stallAfter(table.get(other.id), 2, 5, true)).to.equal(500)
+    expect([visit.cold, visit.rtt, visit.roundTrip]).to.deep.equal([400, 80, 80])
+    // what the crawl tells the node's round trips is what a request to the peer stalls after
+    const roundTrips = new RoundTrips()
+    roundTrips.observe(peer.id, visit.roundTrip)
+    expect(requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, roundTrips.of(peer.id) as number, 'sent', 10_000)).to.equal(250)
+    expect(requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, roundTrips.of(peer.id) as number, 'dial', 10_000)).to.equal(1_200)
   })
 })
 
