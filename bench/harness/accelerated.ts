@@ -85,14 +85,19 @@ export async function acceleratedPhase (world: World, options: BenchOptions, ran
     made.push(node)
     return node
   }
+  // clients in the node's normal mode, joined one after another (js's, or kadmium's)
+  const normalClients = async (): Promise<BenchNode[]> => {
+    const clients: BenchNode[] = []
+    for (let i = 0; i < count; i++) {
+      const node = await client()
+      await join(world, node, options, random)
+      clients.push(node)
+    }
+    return clients
+  }
   try {
     if (world.impl === 'js') {
-      const clients: BenchNode[] = []
-      for (let i = 0; i < count; i++) {
-        const node = await client()
-        await join(world, node, options, random)
-        clients.push(node)
-      }
+      const clients = await normalClients()
       const ops = await battery(clients)
       const bulk = options.bulk > 0 ? [await bulkProvide(world, clients[0], 'provides', await cidsOf(`${options.seed}-bulk-each`, options.bulk), progress)] : []
       return {
@@ -102,12 +107,7 @@ export async function acceleratedPhase (world: World, options: BenchOptions, ran
       }
     }
     progress('normal clients')
-    const normal: BenchNode[] = []
-    for (let i = 0; i < count; i++) {
-      const node = await client()
-      await join(world, node, options, random)
-      normal.push(node)
-    }
+    const normal = await normalClients()
     const normalOps = await battery(normal)
     const accelerated: BenchNode[] = []
     const crawls: CrawlSample[] = []
