@@ -21,7 +21,7 @@ import { MemoryMetrics } from '../utils/metrics.ts'
 import { TEST_PROTOCOL, components, connect, eventually, stopAll, trueClosest } from '../utils/nodes.ts'
 import type { KadDHTInit } from '../../src/index.ts'
 import type { AnyNode, JsNode, KadmiumNode } from '../utils/nodes.ts'
-import type { Libp2p, PeerId, PeerInfo, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PeerInfo, Stream } from '@libp2p/interface'
 
 let counter = 0
 
@@ -74,35 +74,27 @@ async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
 }
 
 /**
- * Counts the DHT streams `node` has open at once, from the moment its connection manager opened
- * one until it was closed or aborted: a crawl visit holds one such stream from its first request
- * to its end, so this is the crawl's concurrency as the connection manager sees it.
+ * Counts the DHT streams `from` has open at the servers at once, as the servers see them: from
+ * the moment a server's handler gets one until it closes. A crawl visit holds one such stream
+ * from its first request to its end, so this is the crawl's concurrency as the network sees it
+ * (however the crawler opened its streams: protocol-first on the muxer, or negotiated).
  */
-function countOpenStreams (node: Libp2p): { open: number, peak: number, total: number } {
+async function countOpenStreams (from: Libp2p, at: Libp2p[]): Promise<{ open: number, peak: number, total: number }> {
   const count = { open: 0, peak: 0, total: 0 }
-  const connectionManager = components(node).connectionManager
-  const openStream = connectionManager.openStream.bind(connectionManager)
-  connectionManager.openStream = async (target: any, protocol: string, options: any): Promise<Stream> => {
-    const stream: Stream = await openStream(target, protocol, options)
-    if (protocol === TEST_PROTOCOL) {
-      count.open++
-      count.total++
-      count.peak = Math.max(count.peak, count.open)
-      let open = true
-      const done = (): void => {
-        if (open) {
-          open = false
-          count.open--
-        }
+  const wanted = from.peerId.toString()
+  await Promise.all(at.map(async server => {
+    const registrar = components(server).registrar
+    const { handler, options } = registrar.getHandler(TEST_PROTOCOL)
+    await registrar.handle(TEST_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      if (connection.remotePeer.toString() === wanted) {
+        count.open++
+        count.total++
+        count.peak = Math.max(count.peak, count.open)
+        stream.addEventListener('close', () => { count.open-- }, { once: true })
       }
-      const close = stream.close.bind(stream)
-      const abort = stream.abort.bind(stream)
-      stream.close = async (closeOptions) => { done(); await close(closeOptions) }
-      stream.abort = (err) => { done(); abort(err) }
-      stream.addEventListener('close', done, { once: true })
-    }
-    return stream
-  }
+      await handler(stream, connection)
+    }, { ...options, force: true })
+  }))
   return count
 }
 
@@ -147,7 +139,7 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
     extra.push(crawler)
     await connect(crawler, js[3])
     await eventually(() => crawler.services.dht.routingTable.size > 0, 10_000, 'the crawler to have its first peer')
-    const streams = countOpenStreams(crawler)
+    const streams = await countOpenStreams(crawler, servers)
     let closed = 0
     crawler.addEventListener('connection:close', () => { closed++ })
     const census = await crawler.services.dht.crawl({ concurrency: 4 })
@@ -162,7 +154,11 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
     expect(census.peakVisiting).to.be.within(2, 4)
     // about two requests a server here: 29 others fill depth 0, fewer than k share a bit with it
     expect(census.requests).to.be.below(servers.length * 4)
-    expect(census.protocols[TEST_PROTOCOL]).to.equal(servers.length)
+    // identify told us of the servers whose connection lived long enough (a protocol-first visit
+    // may close it before identify ended): each of them lists the DHT protocol, and most did
+    const identified = servers.length - (census.agents.unknown ?? 0)
+    expect(census.protocols[TEST_PROTOCOL]).to.equal(identified)
+    expect(identified).to.be.at.least(servers.length / 2)
     // every connection it dialled it closed once its questions were answered
     expect(closed).to.be.at.least(servers.length - 1)
   })
