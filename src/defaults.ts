@@ -485,4 +485,3 @@ export const BULK_SEND_CONCURRENCY = 32
  * not handled when the stream ends (seen in the interop test).
  */
 export const BULK_SEND_PER_PEER = 8
-

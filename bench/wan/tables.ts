@@ -8,7 +8,7 @@ import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
 import { cdfChart } from '../sim/svg.ts'
 import { succeeded } from './json.ts'
 import { sigmaOf } from './latency.ts'
-import type { BenchOptions, BenchReport, JoinSample, Op, OpSample, Phase, PhaseReport } from '../harness/report.ts'
+import type { AcceleratedPhase, BenchOptions, BenchReport, JoinSample, Op, OpSample, Phase, PhaseReport } from '../harness/report.ts'
 
 const HEADER = ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js']
 
@@ -246,15 +246,7 @@ export function acceleratedTables (a: BenchReport, b: BenchReport): string {
   const y = b.phases.find(p => p.phase === 'accelerated')
   const acc = x?.accelerated
   const nodes = a.nodes || b.nodes
-  let out = ''
-  if (acc != null && acc.crawls.length > 0) {
-    const rows = acc.crawls.map((c, i) => [
-      String(i + 1), ms(c.ms), fmt(c.requests), `${fmt(c.servers)} / ${fmt(c.live)}`,
-      `${fmt(c.peakVisits)} · ${fmt(c.peakDials)} · ${fmt(c.peakConnections)}`, fmt(c.opened), ms(c.cpuMs)
-    ])
-    out += table(`WAN, ${nodes} servers: each accelerated client's first crawl, from its first connection until its full table was in use (${acc.crawlConcurrency} visits at once allowed; libp2p's connection limit ${acc.maxConnections})`,
-      ['client', 'time', 'FIND_NODE requests', 'servers in its table / live', 'most at once: visits · dials · open connections', 'connections opened', 'CPU (whole process)'], rows)
-  }
+  let out = acc == null || acc.crawls.length === 0 ? '' : crawlTable(acc, nodes)
   const columns: Array<[string, Partial<Record<Op, OpSample[]>>]> = [
     ['kadmium accelerated', x?.ops ?? {}],
     ['kadmium normal', acc?.normal ?? {}],
@@ -281,4 +273,14 @@ export function acceleratedTables (a: BenchReport, b: BenchReport): string {
       bulk.map(([impl, s]) => [impl, s.how, `${fmt(s.provided)} / ${fmt(s.cids)}`, ms(s.ms), `${fmt(s.requests)} (${fmt(s.requests / s.cids, 1)})`, `${fmt(s.connections)} · ${fmt(s.peakConnections)}`, ms(s.cpuMs), pct(s.exact), pct(s.reached), fmt(s.strays, 2)]))
   }
   return out
+}
+
+/** Each accelerated client's first crawl. */
+function crawlTable (acc: AcceleratedPhase, nodes: number): string {
+  const rows = acc.crawls.map((c, i) => [
+    String(i + 1), ms(c.ms), fmt(c.requests), `${fmt(c.servers)} / ${fmt(c.live)}`,
+    `${fmt(c.peakVisits)} · ${fmt(c.peakDials)} · ${fmt(c.peakConnections)}`, fmt(c.opened), ms(c.cpuMs)
+  ])
+  return table(`WAN, ${nodes} servers: each accelerated client's first crawl, from its first connection until its full table was in use (${acc.crawlConcurrency} visits at once allowed; libp2p's connection limit ${acc.maxConnections})`,
+    ['client', 'time', 'FIND_NODE requests', 'servers in its table / live', 'most at once: visits · dials · open connections', 'connections opened', 'CPU (whole process)'], rows)
 }
