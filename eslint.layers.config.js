@@ -19,7 +19,7 @@ const LAYERS = [
   ['network'],
   ['table'],
   ['query'],
-  ['peers', 'values', 'providers'],
+  ['peers', 'values', 'providers', 'accelerated'],
   ['mode.ts', 'metrics.ts', 'settings.ts'],
   ['assemble.ts', 'service.ts'],
   ['index.ts', 'compat', 'routing-v1']
@@ -28,7 +28,7 @@ const LAYERS = [
 /** Folders of one layer that do not import each other. */
 const APART = [
   ['wire', 'storage'],
-  ['peers', 'values', 'providers']
+  ['peers', 'values', 'providers', 'accelerated']
 ]
 
 /** The pure parts, and the only packages they may import at run time besides one another. */
@@ -37,6 +37,7 @@ const PURE = [
   'table/routing-table.ts', 'table/buckets.ts', 'table/group-limits.ts',
   'query/lookup.ts', 'query/stall.ts', 'query/table-lookup.ts',
   'providers/region-plan.ts', 'providers/optimistic.ts', 'providers/network-size.ts', 'providers/schedule.ts',
+  'accelerated/full-table.ts', 'accelerated/crawl.ts', 'accelerated/prefix-keys.ts',
   'values/republish-schedule.ts'
 ]
 const PURE_PACKAGES = ['@noble/hashes/', 'uint8arrays/']

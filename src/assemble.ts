@@ -6,6 +6,7 @@
  * Every part that keeps time gets the node's one clock. The service keeps the lifecycle and the
  * public methods; this file only says which part gets what.
  */
+import { AcceleratedRouting } from './accelerated/accelerated.ts'
 import * as C from './constants.ts'
 import * as D from './defaults.ts'
 import { Channel } from './events.ts'
@@ -24,6 +25,7 @@ import { ProviderRouting } from './providers/provider-routing.ts'
 import { ProviderStore } from './providers/provider-store.ts'
 import { Reprovider } from './providers/reprovider.ts'
 import { regionBits } from './providers/schedule.ts'
+import { ROUND_TRIP_PEERS, RoundTrips } from './query/round-trips.ts'
 import { QueryRunner } from './query/runner.ts'
 import { inBucket } from './query/table-lookup.ts'
 import { closerPeers } from './table/closer-peers.ts'
@@ -100,6 +102,8 @@ export interface Layers {
   providers: ProviderRouting
   refresher: Refresher<DHTPeer>
   networkSize: NetworkSize
+  /** The full table and its crawl; its rolling crawl runs only with `accelerated` on. */
+  accelerated: AcceleratedRouting
   /** kadmium's metrics, when libp2p was given a metrics implementation. */
   metrics?: DHTMetrics
 }
@@ -123,6 +127,10 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   const { keeper, networkSize } = buildTable(context, client)
   const table = keeper.table
   const server = buildServer(context, counters, table, valueStore, providerStore)
+  // the round trips measured by peer: the lookups' requests and the crawl's visits, one store
+  // (large enough to hold every full-table peer besides the lookups' own when the crawl runs)
+  const roundTrips = new RoundTrips(ROUND_TRIP_PEERS + (settings.accelerated?.maxPeers ?? 0))
+  const accelerated = buildAccelerated(context, client, table, roundTrips)
   const modes = new ModeController({
     registrar: components.registrar,
     addressManager: components.addressManager,
@@ -142,7 +150,8 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       bucketSizes: () => new Map(table.info().map(bucket => [bucket.index, bucket.peers.length])),
       records: () => valueStore.size,
       providers: () => providerStore.stats(),
-      mode: () => modes.mode
+      mode: () => modes.mode,
+      accelerated: settings.accelerated == null ? undefined : () => accelerated.stats()
     }, settings.clock.now)
   const query = new QueryRunner({
     ...settings.clock,
@@ -156,15 +165,18 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
     queryTimeout: settings.queryTimeout,
     requestTimeout: settings.requestTimeout,
     stall: settings.stall,
+    roundTrips,
     addresses: settings.addresses,
     lifetime: hooks.lifetime,
     channel,
     observers: [
       (type) => metrics?.lookup(type),
-      (_type, target, options) => networkSize.observe(target, options)
-    ]
+      (_type, target, options) => networkSize.observe(target, options),
+      () => accelerated.observeLookup()
+    ],
+    start: (target, count) => accelerated.seeds(target, count)
   })
-  const { peerRouting, values, providers } = buildRouting(context, { query, client, counters, valueStore, validator, providerStore, networkSize })
+  const { peerRouting, values, providers } = buildRouting(context, { query, client, counters, valueStore, validator, providerStore, networkSize, accelerated })
   const reprovider = buildReprovider(context, { providers, networkSize, table, counters, metrics })
   const republisher = buildRepublisher(context, { values, table, counters })
   const refresher = buildRefresher(context, { query, keeper, modes })
@@ -188,7 +200,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       refresher.checkClosest().catch(err => { hooks.log('closest-servers check failed: %s', err.message) })
     }
   })
-  return { channel, counters, client, keeper, valueStore, providerStore, reprovider, republisher, server, modes, query, peerRouting, values, providers, refresher, networkSize, metrics }
+  return { channel, counters, client, keeper, valueStore, providerStore, reprovider, republisher, server, modes, query, peerRouting, values, providers, refresher, networkSize, accelerated, metrics }
 }
 
 function buildNetwork ({ components, settings, hooks }: Context): { counters: Counters, client: Client } {
@@ -290,6 +302,42 @@ function buildServer ({ components, settings, hooks, clock }: Context, counters:
   }, handlers)
 }
 
+/**
+ * The accelerated client's full table and crawl (built also when `accelerated` is off: `crawl()`
+ * runs a one-pass crawl on it).
+ */
+function buildAccelerated ({ components, settings, hooks }: Context, client: Client, table: RoutingTable<DHTPeer>, roundTrips: RoundTrips): AcceleratedRouting {
+  const selfKadId = kadId(components.peerId.toMultihash().bytes)
+  return new AcceleratedRouting({
+    ...settings.clock,
+    self: components.peerId,
+    client,
+    protocol: settings.protocol,
+    connectionManager: components.connectionManager,
+    peerStore: components.peerStore,
+    addresses: settings.addresses,
+    kBucketSize: settings.kBucketSize,
+    maxAddresses: D.ACCELERATED_MAX_ADDRESSES,
+    visitTimeout: D.CRAWL_VISIT_TIMEOUT,
+    // the k closest carry the keep-alive tag: closing their connection would only make libp2p dial again
+    keepsConnected: (peer) => settings.connections.keepAlive && table.has(peer.id) &&
+      table.closest(selfKadId, settings.kBucketSize).some(entry => entry.id === peer.id),
+    log: hooks.log,
+    settings: settings.accelerated ?? { crawlInterval: D.CRAWL_INTERVAL, crawlConcurrency: D.CRAWL_CONCURRENCY, maxPeers: D.ACCELERATED_MAX_PEERS },
+    table,
+    maxDepth: D.CRAWL_MAX_DEPTH,
+    maxFailedVisits: D.CRAWL_MAX_FAILED_VISITS,
+    retryDelay: D.CRAWL_RETRY_DELAY,
+    maxFailures: D.ACCELERATED_MAX_FAILURES,
+    idleRecheck: D.CRAWL_IDLE_RECHECK,
+    bulkConcurrency: D.BULK_SEND_CONCURRENCY,
+    bulkPerPeer: D.BULK_SEND_PER_PEER,
+    roundTrips,
+    requestTimeout: settings.requestTimeout,
+    selfAddresses: hooks.selfAddresses
+  })
+}
+
 interface RoutingParts {
   query: QueryRunner
   client: Client
@@ -298,6 +346,7 @@ interface RoutingParts {
   validator: RecordValidator
   providerStore: ProviderStore
   networkSize: NetworkSize
+  accelerated: AcceleratedRouting
 }
 
 function buildRouting ({ components, settings, hooks }: Context, parts: RoutingParts): { peerRouting: PeerRouting, values: ValueRouting, providers: ProviderRouting } {
@@ -333,6 +382,7 @@ function buildRouting ({ components, settings, hooks }: Context, parts: RoutingP
     defaultCount: D.FIND_PROVIDERS_COUNT,
     beta: settings.beta,
     lifetime: hooks.lifetime,
+    fullTable: () => parts.accelerated.ready ? parts.accelerated : undefined,
     optimistic: settings.optimisticProvide
       ? {
           certainty: D.OPTIMISTIC_CERTAINTY,

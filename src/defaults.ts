@@ -403,3 +403,85 @@ export const OPTIMISTIC_CLOSEST_ANSWERED = 3
  * call returns (0.75: 15 of 20, as go); the rest are sent in the background.
  */
 export const OPTIMISTIC_RETURN_RATIO = 0.75
+
+// the accelerated client and the crawler
+
+/**
+ * Visits a crawl runs at once: each is one connection to one peer, with at most one request open
+ * on it. Far under libp2p's default limits (300 connections, 100 dials at once) and under a home
+ * router's NAT table, where go's crawler, with 1,000 at once, has knocked routers over; at an
+ * 80 ms round trip and 12 requests a visit, 32 at once still visit some 30 peers a second, the
+ * Amino DHT's 16,000 reachable servers in about 10 minutes.
+ */
+export const CRAWL_CONCURRENCY = 32
+
+/**
+ * The rolling crawl's round, in ms (1 h, go's crawl interval): each server is visited again
+ * once per round, the visits spread evenly over it.
+ */
+export const CRAWL_INTERVAL = 60 * 60_000
+
+/**
+ * Bucket depths a crawl visit asks at most (go's crawler always asks these 16). A visit stops
+ * sooner when an answer names fewer than k peers or nothing new.
+ */
+export const CRAWL_MAX_DEPTH = 16
+
+/**
+ * The longest one crawl visit may take, in ms: a dial (go gives it 5 s) and a dozen requests
+ * (go gives a visit 15 s in all).
+ */
+export const CRAWL_VISIT_TIMEOUT = 15_000
+
+/**
+ * Visits a peer may fail in a row before the rolling crawl forgets it (until another peer names
+ * it again): one failed visit makes it leave the full table, two make the crawl stop trying it.
+ */
+export const CRAWL_MAX_FAILED_VISITS = 2
+
+/**
+ * A server whose crawl visit failed is visited again this many ms later, before the crawl gives
+ * up on it (a dial that timed out on a busy link, a server restarting): without it, a server
+ * missed in the first pass would be out of the full table for up to a round.
+ */
+export const CRAWL_RETRY_DELAY = 30_000
+
+/**
+ * How often an idle rolling crawl looks again for work (the routing table's peers, when the
+ * crawl knows none yet), in ms.
+ */
+export const CRAWL_IDLE_RECHECK = 5_000
+
+/**
+ * Servers the accelerated client's full table holds at most (the Amino DHT has some 16,000
+ * reachable ones, 22,000 crawled): about 1.5 KB each with the crawl's bookkeeping (see
+ * docs/benchmarks.md), 150 MB in all.
+ * Peers the crawl may know of at once: twice it.
+ */
+export const ACCELERATED_MAX_PEERS = 100_000
+
+/**
+ * Requests a full-table peer may fail in a row (a one-hop lookup, a bulk send) before it leaves
+ * the full table until its next successful crawl visit.
+ */
+export const ACCELERATED_MAX_FAILURES = 2
+
+/** Addresses kept per full-table peer: the first few a peer was named with. */
+export const ACCELERATED_MAX_ADDRESSES = 8
+
+/**
+ * Peers a bulk provide (go's bulkMessageSend has 20 such senders) sends to at once, each its
+ * whole batch of records on one connection.
+ */
+export const BULK_SEND_CONCURRENCY = 32
+
+/**
+ * Provider records a bulk send has under way to one peer at once, each on a stream of its own
+ * that the peer ends when it handled the record: one record after another would cost a round
+ * trip or two each (a peer's batch holds ~2,500 records when 2 million CIDs are reprovided over
+ * 16,000 servers). Eight at a time keep a kadmium server's rate limit (50 a second sustained) busy
+ * at an 80 ms round trip, and 8 of its 32 inbound streams a connection. Several records on one
+ * stream would need no stream each, but `@libp2p/kad-dht` 16 may drop the ones it has read and
+ * not handled when the stream ends (seen in the interop test).
+ */
+export const BULK_SEND_PER_PEER = 8

@@ -22,6 +22,8 @@
  * | `_reprovide_sweep_keys` | gauge | `state` (due, done, failed) |
  * | `_reprovided_keys_total`, `_reprovide_failures_total` | counter | |
  * | `_server_mode` | gauge (1 server, 0 client) | |
+ * | `_accelerated_table_size` (with `accelerated`) | gauge | |
+ * | `_crawl_requests_total` (with `accelerated`) | counter | |
  *
  * Labels never hold a peer id or a key, so a metric's series stay few.
  */
@@ -47,6 +49,8 @@ export interface MetricsSources {
   records(): number
   providers(): ProviderStoreStats
   mode(): ActiveMode
+  /** The accelerated client's full table and crawl, when it is on. */
+  accelerated?(): { peers: number, requests: number } | undefined
 }
 
 /**
@@ -131,6 +135,12 @@ export class DHTMetrics {
     metrics.registerMetric(`${p}_provider_keys`, { help: 'Keys with provider records held', calculate: () => sources.providers().keys })
     metrics.registerMetric(`${p}_provider_records`, { help: 'Provider records held', calculate: () => sources.providers().records })
     metrics.registerMetric(`${p}_server_mode`, { help: '1 while the node is a DHT server, 0 while a client', calculate: () => sources.mode() === 'server' ? 1 : 0 })
+    if (sources.accelerated?.() != null) {
+      const accelerated = sources.accelerated
+      metrics.registerMetric(`${p}_accelerated_table_size`, { help: 'Servers in the accelerated client\'s full table', calculate: () => accelerated()?.peers ?? 0 })
+      const crawlRequests = increase(() => ({ all: accelerated()?.requests ?? 0 }))
+      metrics.registerCounter(`${p}_crawl_requests_total`, { help: 'FIND_NODE requests of the accelerated client\'s rolling crawl', calculate: () => crawlRequests().all })
+    }
 
     this.sweep = { due: 0, done: 0, failed: 0 }
     metrics.registerMetricGroup(`${p}_reprovide_sweep_keys`, { label: 'state', help: 'Keys due in the reprovide sweep under way (or the last one), done and failed so far', calculate: () => ({ ...this.sweep }) })

@@ -7,6 +7,7 @@ import { TypedEventEmitter } from 'main-event'
 import { assemble } from './assemble.ts'
 import { checkMode, resolveSettings } from './settings.ts'
 import { MessageType } from './wire/codec.ts'
+import type { AcceleratedStats, CrawlCensus, CrawlOptions } from './accelerated/accelerated.ts'
 import type { KadDHTComponents, Layers } from './assemble.ts'
 import type { Clock } from './clock.ts'
 import type { ActiveMode, Mode } from './mode.ts'
@@ -83,6 +84,8 @@ export interface KadDHTStats extends CounterSnapshot {
    * besides this node), undefined before the first.
    */
   networkSize?: number
+  /** The accelerated client's full table and rolling crawl, when `accelerated` is on. */
+  accelerated?: AcceleratedStats
 }
 
 const LOG_PREFIX = 'kadmium'
@@ -113,6 +116,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   /** The node's one clock. */
   private readonly clock: Clock
   private running: AbortController
+  private readonly accelerated: boolean
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
     super()
@@ -124,6 +128,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.log = components.logger.forComponent(LOG_PREFIX)
     this.running = new AbortController()
     this.running.abort()
+    this.accelerated = settings.accelerated != null
     this.layers = assemble(components, settings, init.validators, {
       log: this.log,
       logPrefix: LOG_PREFIX,
@@ -202,6 +207,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     await this.layers.modes.start()
     this.layers.refresher.start()
     await this.layers.keeper.start()
+    if (this.accelerated) {
+      this.layers.accelerated.start()
+    }
     this.log('started in %s mode (%s) on %s', this.layers.modes.mode, this.layers.modes.request, this.protocol)
   }
 
@@ -215,7 +223,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    await Promise.all([this.layers.reprovider.stop(), this.layers.republisher.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
+    await Promise.all([this.layers.accelerated.stop(), this.layers.reprovider.stop(), this.layers.republisher.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
     await this.layers.modes.stop()
     this.layers.server.closeAll()
     this.layers.client.closeAll()
@@ -427,6 +435,24 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     return this.layers.reprovider.has(cid.multihash.bytes)
   }
 
+  /**
+   * Crawls the DHT once from the routing table's peers: asks every server heard of for the peers
+   * in its buckets, `concurrency` servers at once (32 unless told), closing each connection it
+   * opened once its questions are answered, and resolves to a census: servers found, answering,
+   * unreachable, their agents and protocols as identify told them, requests, time. Works with or
+   * without `accelerated`; with it, what the crawl learns also refreshes the full table.
+   *
+   * @example
+   * ```ts
+   * const census = await node.services.dht.crawl({ concurrency: 16 })
+   * console.log(`${census.answering} of ${census.found} servers answered in ${census.duration} ms`)
+   * ```
+   */
+  async crawl (options: CrawlOptions = {}): Promise<CrawlCensus> {
+    const signal = options.signal == null ? this.running.signal : AbortSignal.any([options.signal, this.running.signal])
+    return this.layers.accelerated.census([...this.routingTable.entries()].map(entry => entry.peer), { ...options, signal })
+  }
+
   /** The routing table bucket by bucket: each peer with when it entered and was last seen. */
   routingTableInfo (): Array<BucketInfo<DHTPeer>> {
     return this.routingTable.info()
@@ -466,7 +492,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     }
   }
 
-  /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule, the values kept alive and the network size. */
+  /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule, the values kept alive, the network size and the accelerated client's state. */
   stats (): KadDHTStats {
     return {
       ...this.layers.counters.snapshot(),
@@ -475,7 +501,8 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       providers: this.layers.providerStore.stats(),
       reprovide: this.layers.reprovider.stats(),
       republish: this.layers.republisher.stats(),
-      networkSize: this.layers.networkSize.estimate(1)?.size
+      networkSize: this.layers.networkSize.estimate(1)?.size,
+      accelerated: this.accelerated ? this.layers.accelerated.stats() : undefined
     }
   }
 

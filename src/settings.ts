@@ -6,6 +6,7 @@ import * as C from './constants.ts'
 import * as D from './defaults.ts'
 import { InvalidParametersError } from './errors.ts'
 import { finiteNumber, positiveInteger } from './utils/numbers.ts'
+import type { AcceleratedSettings } from './accelerated/accelerated.ts'
 import type { Clock } from './clock.ts'
 import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
@@ -270,6 +271,31 @@ export interface KadDHTInit {
    * @default the host's clock (`Date.now` and `setTimeout`)
    */
   clock?: Clock
+  /**
+   * The accelerated client (go's fullrt, Kubo's `AcceleratedDHTClient`), off unless `true` or an
+   * object: a rolling crawl keeps every DHT server in one full table, and every operation starts
+   * from the key's closest peers in it, so a lookup is one round of requests instead of ~4 hops,
+   * and `provideMany` and the reprovider send records straight to each key's closest peers. The
+   * node's mode and its own routing table stay as they are. Until the crawl's first pass is over
+   * (minutes on a large network), operations run the normal lookups.
+   *
+   * It costs a visit of every server once per `crawlInterval` (about 12 requests each, spread
+   * evenly over the round; at most `crawlConcurrency` at once) and about 1.5 KB of memory per
+   * server, `maxPeers` at most.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ accelerated: { crawlInterval: 30 * 60_000, crawlConcurrency: 16 } })
+   * ```
+   */
+  accelerated?: boolean | {
+    /** The rolling crawl's round, in ms: each server is visited once per round (1 h). */
+    crawlInterval?: number
+    /** Crawl visits (each one connection) under way at once, at most (32). */
+    crawlConcurrency?: number
+    /** Servers the full table holds at most (100,000). */
+    maxPeers?: number
+  }
 }
 
 /** Every option resolved; 0 turns a periodic task off. */
@@ -302,6 +328,8 @@ export interface Settings {
   /** How often a kept value is put again, on average, in ms. */
   republishInterval: number
   onRepublishProgress?(event: RepublishProgressEvents): void
+  /** The accelerated client's settings, or undefined when it is off. */
+  accelerated?: AcceleratedSettings
   clock: Clock
 }
 
@@ -347,7 +375,20 @@ export function resolveSettings (init: KadDHTInit): Settings {
     onReprovideProgress: init.reprovide?.onProgress,
     republishInterval: republishInterval(init.republish?.interval),
     onRepublishProgress: init.republish?.onProgress,
-    clock: init.clock == null ? realClock : boundClock(init.clock)
+    clock: init.clock == null ? realClock : boundClock(init.clock),
+    accelerated: resolveAccelerated(init.accelerated)
+  }
+}
+
+function resolveAccelerated (given: KadDHTInit['accelerated']): Settings['accelerated'] {
+  if (given == null || given === false) {
+    return undefined
+  }
+  const options = given === true ? {} : given
+  return {
+    crawlInterval: positiveInteger('accelerated.crawlInterval', options.crawlInterval ?? D.CRAWL_INTERVAL),
+    crawlConcurrency: positiveInteger('accelerated.crawlConcurrency', options.crawlConcurrency ?? D.CRAWL_CONCURRENCY),
+    maxPeers: positiveInteger('accelerated.maxPeers', options.maxPeers ?? D.ACCELERATED_MAX_PEERS)
   }
 }
 

@@ -9,13 +9,15 @@
  * `findPeer`, `values` (put, then get from a node the record was not stored on), `providers`
  * (provide, then findProviders from a node the record was not sent to), `batch` (many CIDs from
  * one node, one provide after another and with kadmium's provideMany), `join` (nodes joining one
- * after another).
+ * after another), `accelerated` (kadmium's accelerated clients: their first crawl, the battery
+ * asked by them, and many CIDs provided three ways: bench/harness/accelerated.ts).
  */
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { dhtStreamsFrom, pool, tableSize } from '../lib/nodes.ts'
 import { Random } from '../lib/random.ts'
 import { cpuMsSince } from '../lib/stats.ts'
+import { acceleratedPhase } from './accelerated.ts'
 import { findPeer, sleep } from './operations.ts'
 import { closestPair, findPeerOp, provideBatch, provideFind, putGet } from './ops.ts'
 import { JOIN_WINDOW } from './report.ts'
@@ -32,7 +34,7 @@ const JOIN_LIMIT = 30_000
 /** CIDs of a batch whose provider is looked for from another node. */
 const BATCH_CHECKED = 5
 
-type PhaseResult = Pick<PhaseReport, 'note' | 'ops'> & Partial<Pick<PhaseReport, 'joins'>>
+export type PhaseResult = Pick<PhaseReport, 'note' | 'ops'> & Partial<Pick<PhaseReport, 'joins' | 'accelerated'>>
 type PhaseRun = (world: World, options: BenchOptions, random: Random, progress: Progress) => Promise<PhaseResult>
 
 /** The kinds of operation of the battery. */
@@ -47,6 +49,8 @@ interface Cast {
   targets: BenchNode[]
   /** Whether findPeer's asker starts with no connection open (where the operations start cold). */
   coldFindPeer: boolean
+  /** Nodes that run findPeer (random servers unless given). */
+  finders?: BenchNode[]
   /** Nodes in use by the operation under way (churn leaves them alone). */
   busy: Set<BenchNode>
 }
@@ -150,6 +154,16 @@ export const PHASE_RUNS: Record<Phase, PhaseRun> = {
 
   async join (world, options, random) {
     return { note: `${options.joins} servers join one after another`, ops: {}, joins: await joins(world, options, random) }
+  },
+
+  async accelerated (world, options, random, progress) {
+    return acceleratedPhase(world, options, random, progress, async (clients) => battery(world, options, random, progress, {
+      askers: clients,
+      targets: world.servers,
+      finders: clients,
+      coldFindPeer: true,
+      busy: new Set()
+    }, EVERY_KIND))
   }
 }
 
@@ -218,7 +232,7 @@ async function battery (world: World, options: BenchOptions, random: Random, pro
 
   await bounded('findPeer', options.ops, async () => {
     const target = pickFrom(random, cast.targets)
-    const asker = world.pick(random, target)
+    const asker = cast.finders == null ? world.pick(random, target) : pickFrom(random, cast.finders, target)
     using(asker, target)
     add('findPeer', await findPeerOp(world, asker, target, cast.coldFindPeer))
   })

@@ -24,7 +24,7 @@ export type Clock = 'virtual' | 'real'
 export const CONDITIONS = ['healthy', 'silent', 'nat', 'unreachable', 'churn'] as const
 
 /** Phases of one kind of work on the healthy network. */
-export const PARTS = ['lookup', 'findPeer', 'values', 'providers', 'batch', 'join'] as const
+export const PARTS = ['lookup', 'findPeer', 'values', 'providers', 'batch', 'join', 'accelerated'] as const
 
 /** Every phase; a run lists the ones it runs, in order, on one network. */
 export const PHASES = [...CONDITIONS, ...PARTS] as const
@@ -100,6 +100,61 @@ export interface JoinSample {
   cpuMs: number
 }
 
+/** One accelerated client's first crawl of the network, from its first connection until its full table was in use. */
+export interface CrawlSample {
+  /** From its first connection until the first pass of its crawl was over, on the run's clock. */
+  ms: number
+  /** FIND_NODE requests of the crawl by then. */
+  requests: number
+  /** Servers in its full table then, and servers answering in the network. */
+  servers: number
+  live: number
+  /** The most crawl visits, dials and open connections it had at once meanwhile. */
+  peakVisits: number
+  peakDials: number
+  peakConnections: number
+  /** Connections it opened meanwhile. */
+  opened: number
+  /** CPU of the whole process meanwhile, ms. */
+  cpuMs: number
+}
+
+/** Many CIDs provided at once one way (see bench/harness/accelerated.ts), and where their records landed. */
+export interface BulkSample {
+  /** How they were provided. */
+  how: 'accelerated provideMany' | 'provideMany' | 'provides'
+  cids: number
+  /** CIDs reported provided (a record sent to at least one peer). */
+  provided: number
+  /** From the call until the last CID was reported, on the run's clock. */
+  ms: number
+  /** DHT requests the provider sent, and connections it opened. */
+  requests: number
+  connections: number
+  /** The most connections it had open at once. */
+  peakConnections: number
+  /** CPU of the whole process meanwhile, ms. */
+  cpuMs: number
+  /** The share of the CIDs whose record every one of their true 20 closest live servers holds. */
+  exact: number
+  /** The share of the true 20 closest live servers holding a CID's record, mean over the CIDs. */
+  reached: number
+  /** Records held by servers not among their CID's true 20, per CID, mean. */
+  strays: number
+}
+
+/** The accelerated client's phase: its first crawls, and many CIDs provided three ways. */
+export interface AcceleratedPhase {
+  crawls: CrawlSample[]
+  bulk: BulkSample[]
+  /** The same battery asked by kadmium clients in normal mode, made and connected the same way (kadmium only). */
+  normal?: Partial<Record<Op, OpSample[]>>
+  /** libp2p's connection limit at the clients (the most connections open at once). */
+  maxConnections: number
+  /** Crawl visits at once the clients were given. */
+  crawlConcurrency: number
+}
+
 /** One phase: a network condition (or a kind of work) and the operations run under it. */
 export interface PhaseReport {
   phase: Phase
@@ -114,6 +169,8 @@ export interface PhaseReport {
   tables: [number, number]
   /** Its duration on the run's clock. */
   ms: number
+  /** The accelerated client's phase: its crawls and bulk provides (kadmium only). */
+  accelerated?: AcceleratedPhase
 }
 
 /** What each step of libp2p's stack took between pairs of servers not connected before, in ms, with the pair's RTT (WAN only). */
@@ -270,6 +327,10 @@ export interface BenchOptions {
   opMinutes: number
   /** Hours (run's clock) the network lives after the phases, with its upkeep on its own schedules, sampled every hour. */
   hours: number
+  /** Accelerated clients the `accelerated` phase starts (kadmium; they ask its operations). */
+  accelerated: number
+  /** CIDs provided each of three ways in the `accelerated` phase (0: none). */
+  bulk: number
   /** A child still running after this many real minutes is killed. */
   timeoutMinutes: number
   impls: Impl[]
@@ -308,6 +369,8 @@ export const WAN_DEFAULTS: BenchOptions = {
   idleMinutes: 1,
   opMinutes: 10,
   hours: 0,
+  accelerated: 3,
+  bulk: 1_000,
   timeoutMinutes: 240,
   impls: ['kadmium', 'js'],
   parallel: false

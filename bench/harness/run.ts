@@ -129,6 +129,8 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
       'op-minutes': { type: 'string' },
       'ping-seconds': { type: 'string' },
       hours: { type: 'string' },
+      accelerated: { type: 'string' },
+      bulk: { type: 'string' },
       'timeout-minutes': { type: 'string' },
       impls: { type: 'string' },
       parallel: { type: 'boolean' },
@@ -142,7 +144,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
   if (values.nodes != null) {
     out.sizes = intList('nodes', values.nodes)
   }
-  const ints = { seed: 'seed', degree: 'degree', lookups: 'lookups', ops: 'ops', batch: 'batch', joins: 'joins', churn: 'churnPerMinute', 'timeout-minutes': 'timeoutMinutes' } as const
+  const ints = { seed: 'seed', degree: 'degree', lookups: 'lookups', ops: 'ops', batch: 'batch', joins: 'joins', churn: 'churnPerMinute', 'timeout-minutes': 'timeoutMinutes', accelerated: 'accelerated' } as const
   for (const [flag, key] of Object.entries(ints)) {
     const value = values[flag as keyof typeof ints]
     if (value != null) {
@@ -157,7 +159,8 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
     'idle-minutes': ['idleMinutes', 0.01, 600],
     'op-minutes': ['opMinutes', 0.1, 600],
     'ping-seconds': ['pingSeconds', 0, 3_600],
-    hours: ['hours', 0, 1_000]
+    hours: ['hours', 0, 1_000],
+    bulk: ['bulk', 0, 1_000_000]
   } as const
   for (const [flag, [key, min, max]] of Object.entries(numbers)) {
     const value = values[flag as keyof typeof numbers]

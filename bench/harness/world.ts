@@ -11,6 +11,7 @@ import { drawFactors, pairRtt } from '../wan/latency.ts'
 import { WanNetwork } from '../wan/transport.ts'
 import type { OpContext } from './ops.ts'
 import type { BenchOptions } from './report.ts'
+import type { KadDHTInit } from '../../src/index.ts'
 import type { BenchNode, Impl } from '../lib/nodes.ts'
 
 /** `@libp2p/kad-dht`'s self-query and table-refresh interval (its QUERY_SELF_INTERVAL, TABLE_REFRESH_INTERVAL). */
@@ -62,14 +63,18 @@ export class World implements OpContext {
 
   /**
    * Makes and starts the next node: a server, or a client behind a NAT (it dials out; dials to
-   * it hang). A server joins `servers` only when `serve` is called (after it connected).
+   * it hang), with kadmium's `kadmium` options besides the run's, and the latency factor of node
+   * `linksOf` when given (two nodes compared with the same links). A server joins `servers` only
+   * when `serve` is called (after it connected).
    */
-  async make (client = false): Promise<BenchNode> {
+  async make (client = false, kadmium: KadDHTInit = {}, linksOf?: BenchNode): Promise<BenchNode> {
     const index = this.nodes.length
     const privateKey = await benchKey(this.options.seed, index)
     const name = `bench-${this.options.seed}-${index}`
     const id = peerIdFromPrivateKey(privateKey).toString()
-    this.wan?.add(id, `/memory/${name}`, this.factor(index))
+    // the factor of every index is drawn, in order, whether used or not: later nodes keep theirs
+    const factor = this.factor(index)
+    this.wan?.add(id, `/memory/${name}`, linksOf == null ? factor : this.factor(this.nodes.indexOf(linksOf)))
     this.wan?.setReachable(id, !client)
     // Each node's periodic upkeep (kadmium's bucket refresh every 10 min, js's self-query and
     // table refresh every 5 min) runs every 0.5–1.5 × its default: nodes started within a minute
@@ -86,7 +91,7 @@ export class World implements OpContext {
       // options from an older parent may lack it: libp2p's default then
       pingInterval: Number.isFinite(this.options.pingSeconds) ? this.options.pingSeconds * 1_000 : undefined,
       client,
-      kadmium: { ...this.options.kadmium, refresh: { ...this.options.kadmium?.refresh, interval: Math.round(REFRESH_INTERVAL * upkeep) } },
+      kadmium: { ...this.options.kadmium, ...kadmium, refresh: { ...this.options.kadmium?.refresh, interval: Math.round(REFRESH_INTERVAL * upkeep) } },
       js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
     })
     if (this.impl === 'js') {

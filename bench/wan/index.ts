@@ -24,7 +24,9 @@
  *
  * Options (bench/harness/run.ts): `--nodes 200`, `--seed 1`, `--degree 4`, `--lookups 20`, `--ops 8`, `--batch 30`,
  * `--joins 5`, `--silent 0.2`, `--unreachable 0.2`, `--nat 0.25`, `--churn 20` (per minute),
- * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
+ * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn` (or parts: lookup, findPeer, values, providers, batch,
+ * join, accelerated), `--accelerated 3` (clients of each kind in the accelerated phase), `--bulk 1000`
+ * (CIDs provided each way there),
  * `--clock virtual|real`, `--age-minutes 10` (the built network ages before it is measured),
  * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--ping-seconds 10` (the
  * connection monitor's interval, 0: off: the docs' run; on, it costs CPU and makes another
@@ -40,7 +42,7 @@ import { WAN_DEFAULTS } from '../harness/report.ts'
 import { benchArgs, machineLoad, runBoth } from '../harness/run.ts'
 import { isMain } from '../lib/main.ts'
 import { jsonReport } from './json.ts'
-import { buildTable, cpuTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
+import { acceleratedTables, buildTable, cpuTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
 import type { BenchOptions, BenchReport, Phase } from '../harness/report.ts'
 
 export { WAN_DEFAULTS } from '../harness/report.ts'
@@ -63,6 +65,9 @@ export async function runWanBench (partial: Partial<BenchOptions> = {}): Promise
     out(phaseTable(phase, a, b, options.nodes))
     if ((a?.joins.length ?? 0) + (b?.joins.length ?? 0) > 0) {
       out(joinTable(a?.joins ?? [], b?.joins ?? []))
+    }
+    if (phase === 'accelerated') {
+      out(acceleratedTables(kadmium, js))
     }
   }
   out(cpuTable(kadmium, js))

@@ -15,7 +15,7 @@
  * this shape: fields may be added, none renamed or removed.
  */
 import { mean, quantile } from '../lib/stats.ts'
-import type { BenchOptions, BenchReport, HourSample, JoinSample, Op, OpSample } from '../harness/report.ts'
+import type { AcceleratedPhase, BenchOptions, BenchReport, HourSample, JoinSample, Op, OpSample } from '../harness/report.ts'
 import type { VirtualTimeStats } from '../lib/virtual-time.ts'
 
 /** The name of each operation in the JSON report. */
@@ -84,6 +84,11 @@ export interface JsonImpl {
   joins: { samples: number, findable: number, findableP50: number, requestsP50: number, connectionsP50: number, cpuMsP50: number }
   /** A long run (`--hours`): one sample per hour. */
   hours: HourSample[]
+  /**
+   * The `accelerated` phase's own figures: the first crawls, the CIDs provided in bulk, and
+   * (kadmium) the operations of the normal-mode clients beside the accelerated ones in `phases`.
+   */
+  accelerated?: Omit<AcceleratedPhase, 'normal'> & { normal: Record<string, JsonOp> }
 }
 
 const finite = (values: number[]): number[] => values.filter(Number.isFinite)
@@ -133,14 +138,9 @@ function offWholeRtt (report: BenchReport): number {
 export function jsonImpl (report: BenchReport): JsonImpl {
   const phases: JsonImpl['phases'] = {}
   for (const phase of report.phases) {
-    const ops: Record<string, JsonOp> = {}
-    for (const [name, samples] of Object.entries(phase.ops) as Array<[Op, OpSample[]]>) {
-      if (samples.length > 0) {
-        ops[JSON_OPS[name]] = op(samples)
-      }
-    }
-    phases[phase.phase] = ops
+    phases[phase.phase] = jsonOps(phase.ops)
   }
+  const accelerated = report.phases.find(p => p.accelerated != null)?.accelerated
   const c = report.calibration
   const joins = report.phases.flatMap(p => p.joins)
   return {
@@ -169,8 +169,19 @@ export function jsonImpl (report: BenchReport): JsonImpl {
       connectionsP50: median(joins.map(j => j.outbound)),
       cpuMsP50: median(joins.map(j => j.cpuMs))
     },
-    hours: report.hours
+    hours: report.hours,
+    accelerated: accelerated == null ? undefined : { ...accelerated, normal: jsonOps(accelerated.normal ?? {}) }
   }
+}
+
+function jsonOps (phase: Partial<Record<Op, OpSample[]>>): Record<string, JsonOp> {
+  const ops: Record<string, JsonOp> = {}
+  for (const [name, samples] of Object.entries(phase) as Array<[Op, OpSample[]]>) {
+    if (samples.length > 0) {
+      ops[JSON_OPS[name]] = op(samples)
+    }
+  }
+  return ops
 }
 
 /** The whole JSON report; `run` says how it was made. */

@@ -2,12 +2,13 @@
  * The WAN benchmark's tables (kadmium and js side by side with their ratio), its targets and
  * its charts.
  */
+import { BULK_PROVIDES_AT_ONCE } from '../harness/accelerated.ts'
 import { JOIN_WINDOW } from '../harness/report.ts'
 import { fmt, mean, ms, pct, quantile, ratio, table } from '../lib/stats.ts'
 import { cdfChart } from '../sim/svg.ts'
 import { succeeded } from './json.ts'
 import { sigmaOf } from './latency.ts'
-import type { BenchOptions, BenchReport, JoinSample, Op, OpSample, Phase, PhaseReport } from '../harness/report.ts'
+import type { AcceleratedPhase, BenchOptions, BenchReport, JoinSample, Op, OpSample, Phase, PhaseReport } from '../harness/report.ts'
 
 const HEADER = ['', 'kadmium', '@libp2p/kad-dht', 'kadmium / js']
 
@@ -233,4 +234,53 @@ export function lookupCdf (a: BenchReport, b: BenchReport, phase: Phase): string
     { name: '@libp2p/kad-dht, wall', values: of(b).map(s => s.ms) },
     { name: '@libp2p/kad-dht, floor', values: finite(of(b).map(s => s.floorMs)) }
   ], 1)
+}
+
+/**
+ * The `accelerated` phase (bench/harness/accelerated.ts): each accelerated client's first crawl;
+ * the operations asked by accelerated clients, kadmium clients in normal mode and js clients,
+ * side by side; and the CIDs provided in bulk each way.
+ */
+export function acceleratedTables (a: BenchReport, b: BenchReport): string {
+  const x = a.phases.find(p => p.phase === 'accelerated')
+  const y = b.phases.find(p => p.phase === 'accelerated')
+  const acc = x?.accelerated
+  const nodes = a.nodes || b.nodes
+  let out = acc == null || acc.crawls.length === 0 ? '' : crawlTable(acc, nodes)
+  const columns: Array<[string, Partial<Record<Op, OpSample[]>>]> = [
+    ['kadmium accelerated', x?.ops ?? {}],
+    ['kadmium normal', acc?.normal ?? {}],
+    ['@libp2p/kad-dht', y?.ops ?? {}]
+  ]
+  const rows: string[][] = []
+  for (const op of ['closest', 'closestWarm', 'findPeer', 'get', 'put', 'provide', 'findProviders'] as Op[]) {
+    const samples = columns.map(([, ops]) => ops[op] ?? [])
+    if (samples.every(s => s.length === 0)) {
+      continue
+    }
+    const line = (label: string, f: (s: OpSample[]) => string): void => { rows.push([`${OPS[op].name}: ${label}`, ...samples.map(s => s.length === 0 ? '–' : f(s))]) }
+    line('wall p50 · p90', s => `${ms(q(s.map(v => v.ms), 0.5))} · ${ms(q(s.map(v => v.ms), 0.9))}`)
+    line('floor p50 · wall / floor, median', s => `${ms(q(s.map(v => v.floorMs), 0.5))} · ${fmt(q(s.map(v => v.ms / v.floorMs), 0.5), 2)}×`)
+    line('hops on the floor\'s chain p50 · requests p50', s => `${fmt(q(s.map(v => v.hops), 0.5))} · ${fmt(q(s.map(v => v.requests), 0.5))}`)
+    line(`success (${OPS[op].success})`, s => `${pct(s.filter(succeeded).length / s.length, 0)} of ${s.length}`)
+  }
+  out += table(`WAN, ${nodes} servers: operations from ${x?.accelerated?.crawls.length ?? 0} accelerated kadmium clients, as many kadmium clients in normal mode and as many js clients, each connected to a few random servers; every operation starts with no connection open`,
+    ['', ...columns.map(([name]) => name)], rows)
+  const bulk = [...(acc?.bulk ?? []).map(s => ['kadmium', s] as const), ...(y?.accelerated?.bulk ?? []).map(s => ['@libp2p/kad-dht', s] as const)]
+  if (bulk.length > 0) {
+    out += table(`WAN, ${nodes} servers: ${bulk[0][1].cids} CIDs provided from one client (provides: ${BULK_PROVIDES_AT_ONCE} at once), where the records landed against each CID's true 20 closest live servers`,
+      ['', 'how', 'provided', 'wall', 'requests (per CID)', 'connections opened · most open at once', 'CPU (whole process)', 'CIDs on all of their true 20', 'true 20 reached, mean', 'records off the true 20, per CID'],
+      bulk.map(([impl, s]) => [impl, s.how, `${fmt(s.provided)} / ${fmt(s.cids)}`, ms(s.ms), `${fmt(s.requests)} (${fmt(s.requests / s.cids, 1)})`, `${fmt(s.connections)} · ${fmt(s.peakConnections)}`, ms(s.cpuMs), pct(s.exact), pct(s.reached), fmt(s.strays, 2)]))
+  }
+  return out
+}
+
+/** Each accelerated client's first crawl. */
+function crawlTable (acc: AcceleratedPhase, nodes: number): string {
+  const rows = acc.crawls.map((c, i) => [
+    String(i + 1), ms(c.ms), fmt(c.requests), `${fmt(c.servers)} / ${fmt(c.live)}`,
+    `${fmt(c.peakVisits)} · ${fmt(c.peakDials)} · ${fmt(c.peakConnections)}`, fmt(c.opened), ms(c.cpuMs)
+  ])
+  return table(`WAN, ${nodes} servers: each accelerated client's first crawl, from its first connection until its full table was in use (${acc.crawlConcurrency} visits at once allowed; libp2p's connection limit ${acc.maxConnections})`,
+    ['client', 'time', 'FIND_NODE requests', 'servers in its table / live', 'most at once: visits · dials · open connections', 'connections opened', 'CPU (whole process)'], rows)
 }

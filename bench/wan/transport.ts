@@ -38,6 +38,8 @@ export class WanNetwork {
   private readonly nodes = new Map<string, WanNode>()
   private readonly byAddress = new Map<string, string>()
   private readonly dialWatchers = new Set<(from: string, to: string) => void>()
+  /** Dials each node has under way now, and the most it had at once, by peer id. */
+  readonly dials = new Map<string, { now: number, peak: number }>()
   /** The round-trip time in ms between two nodes, from their factors. */
   readonly pairRtt: (a: number, b: number) => number
 
@@ -159,17 +161,25 @@ function wanTransport (net: WanNetwork, components: { peerId: PeerId, logger: Co
     if (remote != null) {
       net.dialling(self, remote)
     }
-    if (remote == null || !net.reachable(remote)) {
-      // a dropped SYN: nothing happens until the dialer gives up
-      await sleep(undefined, options.signal)
+    const count = net.dials.get(self) ?? { now: 0, peak: 0 }
+    net.dials.set(self, count)
+    count.now++
+    count.peak = Math.max(count.peak, count.now)
+    try {
+      if (remote == null || !net.reachable(remote)) {
+        // a dropped SYN: nothing happens until the dialer gives up
+        await sleep(undefined, options.signal)
+      }
+      const rtt = net.rtt(self, remote as string)
+      await sleep(rtt, options.signal)
+      const upgrader = override(options.upgrader, 'upgradeOutbound', async (maConn: MultiaddrConnection, opts: any) => {
+        delayIncoming(maConn as unknown as Receiver, rtt / 2)
+        return options.upgrader.upgradeOutbound(maConn, opts)
+      })
+      return await innerDial(ma, { ...options, upgrader })
+    } finally {
+      count.now--
     }
-    const rtt = net.rtt(self, remote as string)
-    await sleep(rtt, options.signal)
-    const upgrader = override(options.upgrader, 'upgradeOutbound', async (maConn: MultiaddrConnection, opts: any) => {
-      delayIncoming(maConn as unknown as Receiver, rtt / 2)
-      return options.upgrader.upgradeOutbound(maConn, opts)
-    })
-    return innerDial(ma, { ...options, upgrader })
   }
   inner.createListener = (options) => {
     const upgrader = override(options.upgrader, 'upgradeInbound', async (maConn: MultiaddrConnection, opts: any) => {

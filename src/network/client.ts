@@ -18,7 +18,7 @@
 import { isPeerId } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { deadline, realClock } from '../clock.ts'
-import { UnexpectedEndError } from '../errors.ts'
+import { InvalidMessageError, UnexpectedEndError } from '../errors.ts'
 import { decodeMessage, encodeMessage } from '../wire/codec.ts'
 import { frame, readFrames } from '../wire/framing.ts'
 import { checkConfirmation, openUnnegotiated, proposal } from './protocol-first.ts'
@@ -125,7 +125,7 @@ export class Client {
       const kept = peer == null ? undefined : this.take(peer)
       if (kept != null) {
         try {
-          const answer = await this.exchange(kept, request, signal, true, onSent) as Message
+          const answer = await this.exchange(kept, request, signal, 'answer', onSent) as Message
           this.keep(peer as string, kept)
           return answer
         } catch (err: any) {
@@ -135,7 +135,7 @@ export class Client {
           this.log.trace('kept stream to %s failed (%s): a new stream', peer, err.message)
         }
       }
-      return await this.onNewStream(target, signal, async open => await this.exchange(open, request, signal, true, onSent) as Message, (open) => {
+      return await this.onNewStream(target, signal, async open => await this.exchange(open, request, signal, 'answer', onSent) as Message, (open) => {
         if (peer == null) {
           closeQuietly(open.stream)
         } else {
@@ -147,25 +147,35 @@ export class Client {
     }
   }
 
-  /** Sends a message that gets no answer (ADD_PROVIDER), on a stream of its own. */
-  async send (target: DialTarget, message: Request, options: AbortOptions = {}): Promise<void> {
+  /**
+   * Sends a message that gets no answer (ADD_PROVIDER), on a stream of its own, and resolves once
+   * it is written out; with `confirm`, once the peer ended its side of the stream too, which a
+   * server does when it has handled the message (a sender of many to one peer then keeps to the
+   * peer's pace, and piles up nothing its rate limit would refuse).
+   */
+  async send (target: DialTarget, message: Request, options: AbortOptions & { confirm?: boolean } = {}): Promise<void> {
     const { signal } = options
     signal?.throwIfAborted()
     this.init.counters.request(message.type, 'outbound')
     try {
-      await this.onNewStream(target, signal, async open => { await this.exchange(open, message, signal, false) })
+      await this.onNewStream(target, signal, async open => { await this.exchange(open, message, signal, options.confirm === true ? 'end' : 'nothing') })
     } catch (err: any) {
       throw this.failed(err, message, target, signal)
+    }
+  }
+
+  /** Closes the stream kept for `peer` (a peer id string), if any: its asker has no more questions. */
+  async release (peer: string): Promise<void> {
+    const kept = this.take(peer)
+    if (kept != null) {
+      await kept.stream.close().catch(err => { kept.stream.abort(err) })
     }
   }
 
   /** Closes every kept stream (when the service stops). */
   closeAll (): void {
     for (const peer of [...this.kept.keys()]) {
-      const kept = this.take(peer)
-      if (kept != null) {
-        closeQuietly(kept.stream)
-      }
+      void this.release(peer)
     }
   }
 
@@ -221,12 +231,12 @@ export class Client {
   }
 
   /**
-   * Writes one request and reads its answer (or, with `expectAnswer` false, closes the stream
-   * after it). On a protocol-first stream the proposal goes out with the request and the
-   * listener's confirmation is read before the answer (with no answer expected, after the close,
-   * without waiting for it). Any failure aborts the stream.
+   * Writes one request and reads its answer; or closes the stream after it (`nothing` more), and
+   * waits for the peer to end its side (`end`). On a protocol-first stream the proposal goes out
+   * with the request and the listener's confirmation is read before the answer (with `nothing`
+   * expected, after the close, without waiting for it). Any failure aborts the stream.
    */
-  private async exchange (open: OpenStream, request: Request, signal?: AbortSignal, expectAnswer = true, onSent?: () => void): Promise<Message | undefined> {
+  private async exchange (open: OpenStream, request: Request, signal?: AbortSignal, expect: 'answer' | 'nothing' | 'end' = 'answer', onSent?: () => void): Promise<Message | undefined> {
     const { stream, answers } = open
     const limit = deadline(realClock, this.init.readTimeout, `no answer within ${this.init.readTimeout} ms`, signal)
     const onAbort = (): void => { stream.abort(limit.signal.reason) }
@@ -241,9 +251,14 @@ export class Client {
         await stream.onDrain({ signal: limit.signal })
       }
       onSent?.()
-      if (!expectAnswer) {
+      if (expect !== 'answer') {
         await stream.close({ signal: limit.signal })
-        if (open.negotiation === 'confirm') {
+        if (expect === 'end') {
+          if (open.negotiation === 'confirm') {
+            await this.confirm(open)
+          }
+          await ended(answers)
+        } else if (open.negotiation === 'confirm') {
           this.confirmLater(open, request.type, open.peer)
         }
         return undefined
@@ -357,6 +372,23 @@ export class Client {
       return undefined
     }
     return kept
+  }
+}
+
+/**
+ * Resolves when the peer ends its side of a stream that carried a message with no answer, once
+ * our side is closed. `@libp2p/kad-dht` resets such a stream once it has handled the message (it
+ * reads on past it and fails on the end of the stream): a reset now ends it too.
+ */
+async function ended (answers: AsyncGenerator<Uint8ArrayList>): Promise<void> {
+  try {
+    if ((await answers.next()).done !== true) {
+      throw new InvalidMessageError('an answer to a message that has none')
+    }
+  } catch (err: any) {
+    if (err.name !== 'StreamResetError') {
+      throw err
+    }
   }
 }
 

@@ -19,14 +19,14 @@ import { MessageType } from '../wire/codec.ts'
 import { provideOptimistically } from './optimistic-provide.ts'
 import { settleBatch } from './region.ts'
 import type { OptimisticSettings } from './optimistic-provide.ts'
-import type { KadId } from '../keys.ts'
 import type { ProviderStore } from './provider-store.ts'
 import type { Clock } from '../clock.ts'
+import type { KadId } from '../keys.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
 import type { LookupOptions, LookupProgressEvents, QueryRunner } from '../query/runner.ts'
-import type { Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
+import type { AbortOptions, Logger, PeerId, PeerStore, Provider } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
@@ -119,6 +119,18 @@ export interface ProviderRoutingInit extends Partial<Clock> {
    * network holds more than k peers (see optimistic-provide.ts).
    */
   optimistic?: OptimisticSettings & { networkSize(): number | undefined }
+  /**
+   * The accelerated client, when it is on and its full table ready: {@link ProviderRouting.publishMany}
+   * sends through it with no lookup, and {@link ProviderRouting.publish} runs its (one-hop) lookup
+   * in full instead of optimistically.
+   */
+  fullTable?(): FullTableSender | undefined
+}
+
+/** Sends provider records straight to each key's closest peers of the full table. */
+export interface FullTableSender {
+  /** Sends each entry's key to its k closest peers; yields each entry as its sends are over. */
+  provideMany<T>(entries: Iterable<{ item: T, key: Uint8Array }>, options: AbortOptions): AsyncGenerator<Published<T>>
 }
 
 /** Providers over ADD_PROVIDER and GET_PROVIDERS. */
@@ -148,7 +160,7 @@ export class ProviderRouting {
   async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
     const { init } = this
     const networkSize = init.optimistic?.networkSize()
-    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize) {
+    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize || init.fullTable?.() != null) {
       const { closest } = await init.query.lookup(key, options)
       return this.publishTo(key, closest, options)
     }
@@ -199,6 +211,14 @@ export class ProviderRouting {
     for (const item of items) {
       const key = keyOf(item)
       byKey.set(uint8ArrayToString(key, 'base64'), { item, key })
+    }
+    const full = init.fullTable?.()
+    if (full != null) {
+      for (const { key } of byKey.values()) {
+        await init.store.add(key, init.self, options)
+      }
+      yield * full.provideMany(byKey.values(), options)
+      return
     }
     const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
       const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)

@@ -1,9 +1,10 @@
 /**
  * The query runner: every lookup of a node over the network, whatever it asks. It starts from
- * the routing table's k closest peers, asks each peer a FIND_NODE (or a GET_VALUE or
- * GET_PROVIDERS, whose answers the caller sees), drives the lookup state machine over the node's
- * client on the node's clock, teaches the table what each step showed, and reports each step
- * to the caller's `onProgress` and to the lookup's observers (metrics, the network size).
+ * the routing table's k closest peers (or where `start` says: the accelerated client's full
+ * table), asks each peer a FIND_NODE (or a GET_VALUE or GET_PROVIDERS, whose answers the caller
+ * sees), drives the lookup state machine over the node's client on the node's clock, teaches the
+ * table what each step showed, and reports each step to the caller's `onProgress` and to the
+ * lookup's observers (metrics, the network size).
  */
 import { CustomProgressEvent } from 'progress-events'
 import { clockOf, deadline } from '../clock.ts'
@@ -111,6 +112,20 @@ export interface QueryRunnerInit extends Partial<Clock> {
   channel: Emitter<Pick<NodeEvents, 'discovered'>>
   /** Each gives an observer for every lookup that starts, or none. */
   observers: ObserveLookup[]
+  /** The round trips measured by peer, shared with whoever else measures them (the crawl); its own otherwise. */
+  roundTrips?: RoundTrips
+  /**
+   * Where a lookup of `target` starts instead of the routing table's `count` closest, and how many
+   * peers it asks at once instead of α (the accelerated client's full table); undefined for the
+   * usual start.
+   */
+  start?(target: KadId, count: number): LookupStart | undefined
+}
+
+/** Where a lookup starts: its first candidates, and how many requests it keeps in flight. */
+export interface LookupStart {
+  seeds: DHTPeer[]
+  alpha: number
 }
 
 /**
@@ -134,7 +149,7 @@ export class QueryRunner {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
-    this.roundTrips = new RoundTrips()
+    this.roundTrips = init.roundTrips ?? new RoundTrips()
   }
 
   /**
@@ -146,13 +161,14 @@ export class QueryRunner {
     const { init } = this
     const target = kadId(key)
     const query = deadline(this.clock, init.queryTimeout, `the query took more than ${init.queryTimeout} ms`, init.lifetime(), options.signal)
-    const seeds = lookupSeeds(init.table, target, init.kBucketSize)
+    const start = init.start?.(target, init.kBucketSize)
+    const seeds = start?.seeds ?? lookupSeeds(init.table, target, init.kBucketSize)
     const type = options.type ?? MessageType.FIND_NODE
     const observers = init.observers.map(observe => observe(type, target, options)).filter(o => o != null)
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
-        alpha: init.alpha,
+        alpha: start?.alpha ?? init.alpha,
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,

@@ -169,6 +169,38 @@ describe('network/client', () => {
     expect(streams[0].writeStatus).to.not.equal('writable')
   })
 
+  it('send with confirm resolves once the peer ended its side after handling the message, or reset it then (as @libp2p/kad-dht does), and rejects when no end comes in time', async () => {
+    const message = { type: MessageType.ADD_PROVIDER, key: new Uint8Array([1]), providers: [{ id: peer, multiaddrs: [] }] }
+    let handled = 0
+    // a peer that handles the message a while after it arrived, then ends its side
+    const slow = await setup(async (stream) => {
+      for await (const bytes of readFrames(streamSource(stream), { maxMessageSize: 1024 })) {
+        decodeMessage(bytes)
+        await sleep(50)
+        handled++
+      }
+      await stream.close()
+    })
+    await slow.client.send(peer, message, { confirm: true })
+    expect(handled).to.equal(1)
+    const resetting = await setup(async (stream) => {
+      const frames = readFrames(streamSource(stream), { maxMessageSize: 1024 })
+      await frames.next()
+      handled++
+      stream.abort(new Error('the end of the stream was not a message'))
+    })
+    await resetting.client.send(peer, message, { confirm: true })
+    expect(handled).to.equal(2)
+    const silent = await setup(async (stream) => {
+      await readFrames(streamSource(stream), { maxMessageSize: 1024 }).next()
+      // never ends its side
+      await new Promise(() => {})
+    }, { readTimeout: 100 })
+    await expect(silent.client.send(peer, message, { confirm: true })).to.eventually.be.rejected().with.property('name', 'TimeoutError')
+    // without confirm it resolves once the message is written
+    await silent.client.send(peer, message)
+  })
+
   describe('protocol-first streams', () => {
     it('sends the multistream header, the protocol and the request in one write, and reads the answer after the confirmation', async () => {
       let first: string[] = []

@@ -141,6 +141,7 @@ function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigF
     .option('--mode <mode>', 'server (answers requests; default) or client (only asks)')
     .addOption(new Option('--addresses <scope>', 'addresses shared and accepted: public, or all (LANs); kadmium\'s default by protocol').choices(['public', 'all']))
     .option('--random-walk', 'look up random keys now and then to keep the routing table fresh')
+    .option('--accelerated', 'the accelerated client: a rolling crawl keeps every DHT server in one table, lookups take one hop (costs a visit of every server an hour, ~1.5 KB of memory each)')
     .option('--api-port <port>', 'the API port on 127.0.0.1, 0 for any free one (default 5101)', integer(0, 65535))
     .option('--routing-port <port>', 'the Delegated Routing V1 HTTP API\'s port (/routing/v1, public, no token), 0 for any free one (default 5102)', integer(0, 65535))
     .option('--routing-listen <host>', 'the host the Delegated Routing V1 HTTP API listens on: 0.0.0.0 or :: serves the world (default 127.0.0.1)')
@@ -161,6 +162,7 @@ function daemonCommand (root: Command, runDaemon: (dir: string, options: ConfigF
         mode: options.mode,
         addresses: options.addresses,
         randomWalk: options.randomWalk,
+        accelerated: options.accelerated,
         apiPort: options.apiPort,
         routingPort: options.routingPort,
         routingListen: options.routingListen,
@@ -214,9 +216,9 @@ function nodeCommands (root: Command, cli: Cli): void {
     .action(async (_, command: Command) => {
       const options = cli.globals(command)
       const client = await cli.client(command)
-      const [store, counters, reprovide, kept] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider'), client.call('kept', { limit: 1 })])
+      const [store, counters, reprovide, kept, accelerated] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider'), client.call('kept', { limit: 1 }), client.call('accelerated')])
       if (options.json === true) {
-        cli.print(JSON.stringify({ store, counters, reprovide, republish: { ...kept, kept: undefined } }, null, 2))
+        cli.print(JSON.stringify({ store, counters, reprovide, republish: { ...kept, kept: undefined }, accelerated }, null, 2))
         return
       }
       cli.print(`records held        ${store.records}`)
@@ -227,6 +229,10 @@ function nodeCommands (root: Command, cli: Cli): void {
       }
       cli.print(`values kept alive   ${store.kept}${kept.next == null ? '' : `; next ${kept.next.key} at ${new Date(kept.next.due).toISOString()}`}; ${kept.republished} put again, ${kept.failed} failed${kept.waiting == null ? '' : ` (waiting: ${kept.waiting})`}`)
       cli.print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
+      if (accelerated != null) {
+        const state = accelerated.ready ? 'ready' : `first pass: ${accelerated.visited} of ${accelerated.known} servers visited`
+        cli.print(`accelerated         ${accelerated.peers} servers in the full table, ${state}; ${accelerated.requests} crawl requests, sweep ${Math.round(accelerated.sweep * 100)} % of the round`)
+      }
       const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
       for (const type of types) {
         cli.print(`${type.padEnd(20)}${String(counters.inbound[type] ?? 0).padStart(6)} in ${String(counters.outbound[type] ?? 0).padStart(6)} out`)
@@ -383,7 +389,7 @@ function providerCommands (root: Command, cli: Cli): void {
     })
 }
 
-/** Peers: `find-peer`, `closest`, `find-node`, `ping`. */
+/** Peers: `find-peer`, `closest`, `find-node`, `crawl`, `ping`. */
 function peerCommands (root: Command, cli: Cli): void {
   root.command('find-peer')
     .description('a peer\'s addresses')
@@ -417,6 +423,25 @@ function peerCommands (root: Command, cli: Cli): void {
         params.keyEncoding = options.keyType ?? guessKeyEncoding(key)
       }
       await cli.call(command, 'findNode', params, `find-node ${peer}`, (result) => { cli.peerLines(result.peers) })
+    })
+
+  root.command('crawl')
+    .description('crawl the DHT once from the routing table and print a census: servers found, answering, unreachable, agents, protocols (use --timeout for a large network)')
+    .option('--concurrency <n>', 'servers visited at once, at most (default 32)', integer(1, 1_000))
+    .action(async (options, command: Command) => {
+      const params = options.concurrency == null ? {} : { concurrency: options.concurrency }
+      await cli.call(command, 'crawl', params, 'crawl', (census) => {
+        cli.print(`servers found       ${census.found}`)
+        cli.print(`answering           ${census.answering}`)
+        cli.print(`unreachable         ${census.unreachable}`)
+        cli.print(`requests            ${census.requests} (at most ${census.peakVisiting} servers at once)`)
+        cli.print(`took                ${(census.duration / 1000).toFixed(1)} s`)
+        const top = (counts: Record<string, number>): Array<[string, number]> => Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 10)
+        cli.print('agents (identify)')
+        top(census.agents).forEach(([name, n]) => { cli.print(`  ${String(n).padStart(6)}  ${name}`) })
+        cli.print('protocols (identify)')
+        top(census.protocols).forEach(([name, n]) => { cli.print(`  ${String(n).padStart(6)}  ${name}`) })
+      })
     })
 
   root.command('ping')

@@ -54,6 +54,8 @@ export interface DaemonConfig {
   addresses?: 'public' | 'all'
   /** Ask kadmium to walk the keyspace at random to keep its table fresh. */
   randomWalk: boolean
+  /** Run kadmium's accelerated client: a rolling crawl keeps every server in one table, lookups take one hop. */
+  accelerated: boolean
   /** The API's TCP port on 127.0.0.1 (0: any free port). */
   apiPort: number
   /** Collect libp2p's and kadmium's metrics and serve them at `GET /metrics` on the API port. */
@@ -97,6 +99,7 @@ const KEYS: Record<keyof DaemonConfig, (value: unknown) => string | undefined> =
   mode: (v) => typeof v === 'string' && v !== '' ? undefined : 'a mode name such as "server" or "client"',
   addresses: (v) => v === 'public' || v === 'all' ? undefined : '"public" or "all"',
   randomWalk: (v) => typeof v === 'boolean' ? undefined : 'true or false',
+  accelerated: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   apiPort: port,
   metrics: (v) => typeof v === 'boolean' ? undefined : 'true or false',
   routingPort: port,
@@ -192,6 +195,7 @@ export function mergeConfig (file: ConfigFile, options: ConfigFile): DaemonConfi
     mode: pick('mode', 'server'),
     addresses: options.addresses ?? file.addresses,
     randomWalk: pick('randomWalk', false),
+    accelerated: pick('accelerated', false),
     apiPort: pick('apiPort', DEFAULT_API_PORT),
     metrics: pick('metrics', false),
     routingPort: pick('routingPort', DEFAULT_ROUTING_PORT),

@@ -158,6 +158,9 @@ function dhtOptions (config: DaemonConfig): KadDHTInit {
   if (config.randomWalk) {
     init.randomWalk = { enabled: true }
   }
+  if (config.accelerated) {
+    init.accelerated = true
+  }
   return init as KadDHTInit
 }
 

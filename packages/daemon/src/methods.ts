@@ -139,6 +139,11 @@ function nodeMethods (init: MethodsInit): Record<string, Method> {
       return { inbound, outbound, errors, throttled, routingTableSize, connections: node.getConnections().length }
     }),
 
+    accelerated: method(false, () => ({}), async () => dht().stats().accelerated ?? null),
+
+    crawl: method(true, p => ({ concurrency: p.integer('concurrency', 1, 1_000) }), async ({ concurrency }, context) =>
+      tallied(init, 'crawl', 'the DHT', context, async ({ signal }) => dht().crawl({ concurrency, signal }))),
+
     reprovider: method(false, () => ({}), async () => {
       const { reprovide, networkSize } = dht().stats()
       return { ...reprovide, interval: constants.REPROVIDE_INTERVAL, networkSize: networkSize ?? null }

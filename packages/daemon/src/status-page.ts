@@ -205,6 +205,22 @@ function renderReprovide (r) {
     ...(r.waiting == null ? [] : [h('dt', {}, 'waiting'), h('dd', { class: 'bad' }, r.waiting === 'offline' ? 'no DHT peer: waiting to reprovide' : 'for a network size estimate')]))
 }
 
+function renderAccelerated (a) {
+  const section = document.getElementById('accelerated-section')
+  section.hidden = a == null
+  if (a == null) {
+    return
+  }
+  fill('accelerated',
+    h('dt', {}, 'full table'), h('dd', {}, a.peers + ' servers' + (a.ready ? '' : ' (not used yet)')),
+    h('dt', {}, 'crawl'), h('dd', {}, a.firstPassDone
+      ? 'rolling: ' + Math.round(a.sweep * 100) + ' % of this round of ' + duration(a.crawlInterval)
+      : 'first pass: ' + a.visited + ' of ' + a.known + ' servers visited'),
+    h('dt', {}, 'servers'), h('dd', {}, a.answering + ' answering, ' + a.unreachable + ' unreachable, ' + a.crawling + ' being visited'),
+    h('dt', {}, 'requests'), h('dd', {}, a.requests + ' in ' + a.visits + ' visits'),
+    h('dt', {}, 'last full pass'), h('dd', {}, a.lastFullPass == null ? 'none yet' : ago(a.lastFullPass)))
+}
+
 function renderCounters (counters) {
   const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
   fill('requests', types.length === 0
@@ -229,14 +245,15 @@ function renderQueries (queries) {
 async function refresh () {
   const state = document.getElementById('state')
   try {
-    const [info, table, store, counters, recent, reprovide, kept] = await batch([
-      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}], ['reprovider', {}], ['kept', { limit: 20 }]
+    const [info, table, store, counters, recent, reprovide, kept, accelerated] = await batch([
+      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}], ['reprovider', {}], ['kept', { limit: 20 }], ['accelerated', {}]
     ])
     renderIdentity(info)
     renderBuckets(table)
     renderStore(store)
     renderReprovide(reprovide)
     renderKept(kept)
+    renderAccelerated(accelerated)
     renderCounters(counters)
     renderQueries(recent.queries)
     state.className = ''
@@ -274,6 +291,7 @@ export function statusPage (nonce: string): string {
 <h2>Provided by us</h2><ul id="provided-list"></ul></section>
 <section><h2>Reproviding</h2><dl id="reprovide"></dl></section>
 <section><h2>Kept alive</h2><dl id="republish"></dl><h2>Values we keep</h2><ul id="kept-list"></ul></section>
+<section id="accelerated-section" hidden><h2>Accelerated client</h2><dl id="accelerated"></dl></section>
 <section><h2>Requests</h2><table><thead><tr><th>message</th><th class="num">in</th><th class="num">out</th></tr></thead><tbody id="requests"></tbody></table>
 <h2>Errors</h2><ul id="errors"></ul></section>
 <section class="wide"><h2>Peers</h2><table><thead><tr><th class="num">bucket</th><th>peer</th><th></th><th>last seen</th><th>added</th></tr></thead><tbody id="peers"></tbody></table></section>

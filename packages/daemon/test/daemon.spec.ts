@@ -154,6 +154,28 @@ describe('kadmium daemon and CLI', function () {
     expect(existsSync(join(c.dir, 'api.json'))).to.equal(false)
   })
 
+  it('runs the accelerated client from config.json, and crawls with `kadmium crawl`', async () => {
+    const dir = await tempDir()
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ bootstrap: [b.address], mode: 'server', accelerated: true }))
+    const d = await startDaemon(dir)
+    const stats = await until(async () => {
+      const { accelerated } = await cliJson(d.dir, ['stats'])
+      return accelerated?.ready === true ? accelerated : undefined
+    }, 15_000, 'the first pass of the rolling crawl')
+    // a and b: the network besides d (c, stopped, may be named but never answers)
+    expect(stats.peers).to.equal(2)
+    const census = await cliJson(d.dir, ['crawl', '--concurrency', '2'])
+    expect(census).to.include({ answering: 2 })
+    expect(census.protocols['/kadmium-test/kad/1.0.0']).to.equal(2)
+    const human = await cli(d.dir, ['crawl'])
+    expect(human.code).to.equal(0, human.stderr)
+    expect(human.stdout).to.match(/^answering +2$/m)
+    const text = await cli(d.dir, ['stats'])
+    expect(text.stdout).to.match(/^accelerated +2 servers in the full table, ready/m)
+    d.child.kill('SIGTERM')
+    expect(await d.exited).to.equal(0)
+  })
+
   it('refuses API calls without the token', async () => {
     const none = await rpc(a.url, undefined, 'info')
     expect(none.status).to.equal(401)

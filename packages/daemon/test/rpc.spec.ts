@@ -143,6 +143,7 @@ describe('daemon: params, config, namespace and query log', () => {
       mode: 'server',
       addresses: undefined,
       randomWalk: true,
+      accelerated: false,
       apiPort: 0,
       metrics: false,
       routingPort: 5102,

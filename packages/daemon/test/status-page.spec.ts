@@ -16,8 +16,8 @@ describe('kadmium status page', function () {
   before(async function () {
     skipWithoutChromium(this)
     a = await startDaemon(await tempDir())
-    // a bootstrap peer given as a plain argument
-    b = await startDaemon(await tempDir(), [a.address])
+    // a bootstrap peer given as a plain argument; b runs the accelerated client
+    b = await startDaemon(await tempDir(), [a.address, '--accelerated'])
     await until(async () => (await cliJson(a.dir, ['peers'])).size > 0 ? true : undefined, 15_000, 'a peer in a\'s table')
     // something in the store and in the recent queries
     await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page', '--keep'])
@@ -56,10 +56,27 @@ describe('kadmium status page', function () {
     // it refreshes on its own: the state line changes
     const first = await tab.textContent('#state')
     await tab.waitForFunction((before) => document.getElementById('state')?.textContent !== before, first, { timeout: 10_000 })
+    // a runs no accelerated client: its section stays hidden
+    expect(await tab.isHidden('#accelerated-section')).to.equal(true)
     if (process.env.KADMIUM_SCREENSHOT != null) {
       await tab.screenshot({ path: process.env.KADMIUM_SCREENSHOT, fullPage: true })
     }
     expect(problems).to.deep.equal([])
     expect(b.child.exitCode).to.equal(null)
+  })
+
+  it('shows the accelerated client\'s full table and crawl when it runs one', async function () {
+    const page = await cli(b.dir, ['page'])
+    expect(page.code).to.equal(0, page.stderr)
+    browser ??= await launchChromium()
+    const { tab, problems } = browser
+    expect((await tab.goto(page.stdout.trim()))?.status()).to.equal(200)
+    // b's crawl visits a, the one server there is, and its full table is in use
+    await tab.waitForFunction(() => document.getElementById('accelerated')?.textContent?.includes('rolling') === true, undefined, { timeout: 15_000 })
+    expect(await tab.isHidden('#accelerated-section')).to.equal(false)
+    const text = await tab.textContent('#accelerated')
+    expect(text).to.match(/full table\s*1 servers(?! \(not used yet\))/)
+    expect(text).to.match(/1 answering, 0 unreachable/)
+    expect(problems).to.deep.equal([])
   })
 })
