@@ -11,6 +11,8 @@ import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
+import { RECENT_FAILURE_TTL } from '../defaults.ts'
+import { RecentFailures } from './recent-failures.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline } from './stall.ts'
@@ -129,12 +131,15 @@ export class QueryRunner {
   private readonly selfId: string
   /** The round trips this node's requests measured, which set each request's stall deadline. */
   private readonly roundTrips: RoundTrips
+  /** Peers that failed lately: lookups do not ask them again for a while. */
+  private readonly failures: RecentFailures
 
   constructor (init: QueryRunnerInit) {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
     this.roundTrips = new RoundTrips()
+    this.failures = new RecentFailures(RECENT_FAILURE_TTL)
   }
 
   /**
@@ -163,6 +168,10 @@ export class QueryRunner {
         stopWhen: options.stopWhen,
         // of peers as close, ask those we are connected to first: no dial, no new connection
         prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
+        // a peer that failed lately is not asked again (it would hold the lookup until it stalls)
+        skip: (peer) => this.failures.has(peer.id, this.clock.now()),
+        // one live peer more for each of the closest that failed or stalled (see LookupInit.widen)
+        widen: true,
         ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent),
         onEvent: (event) => {
           observers.forEach(observer => { observer.event(event) })
@@ -170,6 +179,7 @@ export class QueryRunner {
         }
       })
       learnFromOutcome(init.table, outcome)
+      this.failures.ended(outcome, this.clock.now())
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {
@@ -181,18 +191,16 @@ export class QueryRunner {
   }
 
   /**
-   * The stall deadline of a request to `peer` from its round trip (or the node's typical one):
-   * the round trips of a dial, a stream and the request before it is sent, of the request after.
-   * Undefined (the lookup's adaptive deadline) before any round trip was measured.
+   * The stall deadline of a request to `peer` from the round trips measured
+   * (`requestDeadline`): undefined (the lookup's adaptive deadline) before any was.
    */
   private stallAfter (peer: DHTPeer, sent: boolean): number | undefined {
     const { init } = this
-    const rtt = this.roundTrips.of(peer.id) ?? this.roundTrips.typical
-    if (init.stall == null || rtt == null) {
+    if (init.stall == null) {
       return undefined
     }
     const phase = sent ? 'sent' : init.connectionManager.getConnections(peer.peerId).length > 0 ? 'stream' : 'dial'
-    return requestDeadline(init.stall, rtt, phase, init.requestTimeout)
+    return requestDeadline(init.stall, this.roundTrips, peer.id, phase, init.requestTimeout)
   }
 
   /** Asks one peer about `key` and turns its answer into lookup candidates. */
@@ -229,6 +237,7 @@ export class QueryRunner {
     const { init } = this
     // an answer offers the peer to the table, a failure counts against it
     learnFromLookup(init.table, event)
+    this.failures.observe(event, this.clock.now())
     switch (event.type) {
       case 'ask':
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))
