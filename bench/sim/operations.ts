@@ -11,7 +11,7 @@
  * ```
  * npm run build
  * node dist/bench/sim/operations.js [--nodes 200] [--seed 1] [--lookups 20] [--ops 8]
- *   [--conditions healthy,silent,unreachable] [--stream 0] [--no-widen] [--emulation docs/wan.json] [--json FILE]
+ *   [--conditions healthy,silent,unreachable] [--stream 0] [--no-widen] [--one-network] [--emulation docs/wan.json] [--json FILE]
  * ```
  *
  * Each condition is its own network from the same seed: built by joining over 10 virtual
@@ -52,6 +52,11 @@ export interface OperationsOptions {
   stream: number
   /** Share of the nodes silent, or gone. */
   share: number
+  /**
+   * One network for all conditions, in the order given, each on top of the last (a silent share
+   * after the healthy runs, say) instead of a network built for each: one build at large sizes.
+   */
+  oneNetwork?: boolean
   /** Lookups go on to the 21st when one of the closest 20 failed (`SimOptions.widen`, true as in the service; false to compare). */
   widen?: boolean
   /** Stall detection other than kadmium's defaults (a setting tried). */
@@ -156,12 +161,15 @@ async function provide (net: SimNetwork, from: SimNode, key: Uint8Array, size: n
 }
 
 /** The operations of one condition on a fresh network. */
-async function condition (options: OperationsOptions, which: SimCondition, out: (text: string) => void): Promise<ConditionSamples> {
-  const net = new SimNetwork({ seed: options.seed, latency: { kind: 'wan', ...AMINO_RTT }, connections: { ...LIBP2P_CONNECTIONS, stream: options.stream }, stall: { ...DEFAULT_STALL, ...options.stall }, widen: options.widen ?? true })
-  net.drawFactors(options.nodes)
-  const started = performance.now()
-  await net.buildByJoining(options.nodes, 10 * 60_000)
-  out(`  [${which}] built in ${((performance.now() - started) / 1_000).toFixed(1)} s of wall time; table sizes mean ${net.tableSizes().mean.toFixed(1)}\n`)
+async function condition (options: OperationsOptions, which: SimCondition, out: (text: string) => void, built?: SimNetwork): Promise<{ net: SimNetwork, samples: ConditionSamples }> {
+  let net = built as SimNetwork
+  if (built == null) {
+    net = new SimNetwork({ seed: options.seed, latency: { kind: 'wan', ...AMINO_RTT }, connections: { ...LIBP2P_CONNECTIONS, stream: options.stream }, stall: { ...DEFAULT_STALL, ...options.stall }, widen: options.widen ?? true })
+    net.drawFactors(options.nodes)
+    const started = performance.now()
+    await net.buildByJoining(options.nodes, 10 * 60_000)
+    out(`  [${which}] built in ${((performance.now() - started) / 1_000).toFixed(1)} s of wall time; table sizes mean ${net.tableSizes().mean.toFixed(1)}\n`)
+  }
   const size = await settle(net, estimateSize(net, net.nodes[0]))
   const count = Math.round(options.share * options.nodes)
   if (which !== 'healthy') {
@@ -209,7 +217,7 @@ async function condition (options: OperationsOptions, which: SimCondition, out: 
     samples.findProviders.floor.push(record.floor)
     samples.findProviders.ok.push(Number.isFinite(record.floor))
   }
-  return samples
+  return { net, samples }
 }
 
 /** Runs every condition, prints the table (and the calibration against an emulation), and resolves to the report. */
@@ -220,8 +228,12 @@ export async function runOperations (partial: Partial<OperationsOptions> = {}): 
   const report: OperationsReport = {}
   const rows: string[][] = []
   const emulation = options.emulation == null ? undefined : JSON.parse(readFileSync(options.emulation, 'utf8'))
+  let shared: SimNetwork | undefined
   for (const which of options.conditions) {
-    const samples = await condition(options, which, out)
+    const run = await condition(options, which, out, shared)
+    const samples = run.samples
+    // one network for every condition, each after the last (a large size: one build instead of one each)
+    shared = options.oneNetwork === true ? run.net : undefined
     report[which] = {}
     for (const [name, s] of Object.entries(samples)) {
       const overFloor = s.ms.map((v, i) => v / s.floor[i]).filter(Number.isFinite)
@@ -261,7 +273,8 @@ if (isMain(import.meta.url)) {
       emulation: { type: 'string' },
       json: { type: 'string' },
       stall: { type: 'string' },
-      widen: { type: 'boolean' }
+      widen: { type: 'boolean' },
+      'one-network': { type: 'boolean' }
     },
     strict: true,
     allowNegative: true
@@ -283,6 +296,7 @@ if (isMain(import.meta.url)) {
     emulation: values.emulation,
     json: values.json,
     widen: values.widen,
+    oneNetwork: values['one-network'],
     ...(values.stall == null ? {} : { stall: JSON.parse(values.stall) })
   })
 }
