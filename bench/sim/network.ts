@@ -45,7 +45,7 @@ import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
 import { RecentFailures } from '../../src/query/recent-failures.ts'
 import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
-import { requestDeadline } from '../../src/query/stall.ts'
+import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
 import { inBucket, learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
 import { Refresher } from '../../src/table/refresher.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
@@ -54,7 +54,7 @@ import { drawFactors, pairRtt } from '../wan/latency.ts'
 import { VirtualClock } from './clock.ts'
 import type { KadId } from '../../src/keys.ts'
 import type { LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
-import type { RequestPhase, StallOptions } from '../../src/query/stall.ts'
+import type { StallOptions } from '../../src/query/stall.ts'
 import type { LookupLimits } from '../../src/table/refresher.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -498,8 +498,7 @@ export class SimNetwork {
       if (stall == null) {
         return undefined
       }
-      const phase: RequestPhase = sent ? 'sent' : this.connected(from, peer) ? 'stream' : 'dial'
-      return requestDeadline(stall, from.roundTrips, peer.id, phase, this.options.requestTimeout)
+      return requestDeadline(stall, from.roundTrips, peer.id, requestPhase(sent, this.connected(from, peer)), this.options.requestTimeout)
     }
   }
 

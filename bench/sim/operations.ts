@@ -220,6 +220,16 @@ async function condition (options: OperationsOptions, which: SimCondition, out: 
   return { net, samples }
 }
 
+/** The calibration columns of one row: the emulation's p50 · p90 and success, the ratio, and whether the p50s are within 15 %. */
+function calibrationCells (p50: number, emulated?: { p50: number, p90: number, success: number }): string[] {
+  if (emulated == null) {
+    return ['–', '–', '–', '–']
+  }
+  const off = p50 / emulated.p50 - 1
+  const within = Math.abs(off) <= 0.15 ? 'yes' : `no (${pct(off, 0)})`
+  return [`${ms(emulated.p50)} · ${ms(emulated.p90)}`, pct(emulated.success, 0), ratio(p50, emulated.p50), Number.isFinite(off) ? within : '–']
+}
+
 /** Runs every condition, prints the table (and the calibration against an emulation), and resolves to the report. */
 export async function runOperations (partial: Partial<OperationsOptions> = {}): Promise<OperationsReport> {
   const options = { ...DEFAULTS, ...partial }
@@ -242,8 +252,7 @@ export async function runOperations (partial: Partial<OperationsOptions> = {}): 
       const emulated = emulation?.kadmium?.phases?.[which]?.[name]
       const cells = [`${which}: ${name} (${row.samples})`, `${ms(row.p50)} · ${ms(row.p90)}`, Number.isFinite(row.wallOverFloor) ? `${ms(row.floorP50)} · ${row.wallOverFloor.toFixed(2)}×` : '–', pct(row.success, 0)]
       if (emulation != null) {
-        const off = emulated == null ? NaN : row.p50 / emulated.p50 - 1
-        cells.push(emulated == null ? '–' : `${ms(emulated.p50)} · ${ms(emulated.p90)}`, emulated == null ? '–' : pct(emulated.success, 0), ratio(row.p50, emulated?.p50 ?? NaN), Number.isFinite(off) ? (Math.abs(off) <= 0.15 ? 'yes' : `no (${pct(off, 0)})`) : '–')
+        cells.push(...calibrationCells(row.p50, emulated))
       }
       rows.push(cells)
     }

@@ -7,15 +7,15 @@
  */
 import { CustomProgressEvent } from 'progress-events'
 import { clockOf, deadline } from '../clock.ts'
+import { RECENT_FAILURE_TTL } from '../defaults.ts'
 import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
-import { RECENT_FAILURE_TTL } from '../defaults.ts'
 import { RecentFailures } from './recent-failures.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
-import { requestDeadline } from './stall.ts'
+import { requestDeadline, requestPhase } from './stall.ts'
 import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
 import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { StallOptions } from './stall.ts'
@@ -199,7 +199,7 @@ export class QueryRunner {
     if (init.stall == null) {
       return undefined
     }
-    const phase = sent ? 'sent' : init.connectionManager.getConnections(peer.peerId).length > 0 ? 'stream' : 'dial'
+    const phase = requestPhase(sent, init.connectionManager.getConnections(peer.peerId).length > 0)
     return requestDeadline(init.stall, this.roundTrips, peer.id, phase, init.requestTimeout)
   }
 

@@ -28,6 +28,21 @@ export interface StallOptions {
 export type RequestPhase = 'dial' | 'stream' | 'sent'
 
 /**
+ * Where a request stands, from whether it was sent and whether its peer is connected.
+ *
+ * @example
+ * ```ts
+ * requestPhase(false, false)   // 'dial'
+ * ```
+ */
+export function requestPhase (sent: boolean, connected: boolean): RequestPhase {
+  if (sent) {
+    return 'sent'
+  }
+  return connected ? 'stream' : 'dial'
+}
+
+/**
  * Round trips from each phase to the next: a dial (3: the transport's handshake, the security
  * protocol's selection and its handshake) and a stream (1 when its protocol is negotiated first)
  * until the request is sent, when its deadline is set again; the request (1).
