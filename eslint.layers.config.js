@@ -36,7 +36,8 @@ const PURE = [
   'keys.ts',
   'table/routing-table.ts', 'table/buckets.ts', 'table/group-limits.ts',
   'query/lookup.ts', 'query/stall.ts', 'query/table-lookup.ts',
-  'providers/region-plan.ts', 'providers/optimistic.ts', 'providers/network-size.ts', 'providers/schedule.ts'
+  'providers/region-plan.ts', 'providers/optimistic.ts', 'providers/network-size.ts', 'providers/schedule.ts',
+  'values/republish-schedule.ts'
 ]
 const PURE_PACKAGES = ['@noble/hashes/', 'uint8arrays/']
 

@@ -11,9 +11,15 @@
  * in that window, against the slowest before it. Then a flood of malformed frames, for the
  * server's CPU and memory.
  *
+ * Then legitimate records, each server with the per-peer rate limit on (kadmium's defaults; js
+ * has none): a PUT_VALUE of a small record and one of a record that fills a frame (4 MiB; the
+ * benchmarks' `/bench/` namespace takes it in both), each from a fresh peer: how long until the
+ * answer came, the server's CPU, and the slowest PING meanwhile; then `largeFlood` of the large
+ * ones at once from one peer, each on a stream of its own: how many were answered.
+ *
  * ```
  * npm run build
- * node dist/bench/hostile.js [--helpers 20] [--flood 100000] [--runs 5] [--seed 1]
+ * node dist/bench/hostile.js [--helpers 20] [--flood 100000] [--runs 5] [--seed 1] [--large-flood 8] [--only large]
  * ```
  */
 import { parseArgs } from 'node:util'
@@ -27,10 +33,11 @@ import { kadmium as pb } from '../src/wire/generated/dht.js'
 import { isMain } from './lib/main.ts'
 import { BENCH_PROTOCOL } from './lib/nodes.ts'
 import { Random } from './lib/random.ts'
-import { fmt, positiveInt, quantile, table } from './lib/stats.ts'
+import { fmt, positiveInt, quantile, ratio, table } from './lib/stats.ts'
 import { ServerHandle, clientNode } from './serve.ts'
 import type { Impl } from './lib/nodes.ts'
-import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** Options of the hostile-message benchmark. */
 export interface HostileOptions {
@@ -38,9 +45,13 @@ export interface HostileOptions {
   flood: number
   runs: number
   seed: number
+  /** Large records sent at once from one peer. */
+  largeFlood: number
+  /** `hostile`, `large`, or both (undefined). */
+  only?: 'hostile' | 'large'
 }
 
-export const HOSTILE_DEFAULTS: HostileOptions = { helpers: 20, flood: 100_000, runs: 5, seed: 1 }
+export const HOSTILE_DEFAULTS: HostileOptions = { helpers: 20, flood: 100_000, runs: 5, seed: 1, largeFlood: 8 }
 
 /** Room left in a frame for the message's own fields. */
 const SLACK = 1_024
@@ -183,8 +194,8 @@ async function measure (impl: Impl, messages: Hostile[], attacker: Libp2p, probe
   try {
     const ready = await server.ready
     const target = multiaddr(ready.addrs[0])
-    const serverId = (await attacker.dial(target)).remotePeer
-    await prober.dial(target)
+    const serverId = (await dial(attacker, target)).remotePeer
+    await dial(prober, target)
     const baseline = probe(prober, serverId)
     await new Promise(resolve => setTimeout(resolve, 1_000))
     const baselinePingMs = Math.max(...await baseline.stop())
@@ -254,9 +265,166 @@ async function flood (client: Libp2p, server: PeerId, count: number, seed: numbe
   }))
 }
 
-/** Runs the benchmark and prints its table. */
+/** A legitimate PUT_VALUE: a record under `/bench/` with a value of `bytes` bytes, a new key each time. */
+function putValue (label: string, bytes: number, random: Random): () => Uint8Array {
+  let n = 0
+  return () => {
+    const key = new TextEncoder().encode(`/bench/${label}-${n++}-${Array.from(random.bytes(4), b => b.toString(16)).join('')}`)
+    return pb.Message.encode({ type: MessageType.PUT_VALUE, key, record: { key, value: new Uint8Array(bytes).fill(n & 0xff) } }).finish()
+  }
+}
+
+/** Sends one request on a new stream; resolves to the ms until its answer had arrived whole, or undefined if the stream was reset. */
+async function answerTime (client: Libp2p, server: PeerId, bytes: Uint8Array): Promise<number | undefined> {
+  const stream = await client.dialProtocol(server, BENCH_PROTOCOL)
+  const frames = readFrames(streamSource(stream), { maxMessageSize: MAX_MESSAGE_SIZE })
+  const t = performance.now()
+  try {
+    if (!stream.send(frame(bytes))) {
+      await stream.onDrain({ signal: AbortSignal.timeout(60_000) })
+    }
+    const answer = await frames.next()
+    return answer.done === true ? undefined : performance.now() - t
+  } catch {
+    return undefined
+  } finally {
+    stream.abort(new Error('done'))
+  }
+}
+
+/** Dials `target`, up to five times with 30 s each: a handshake can take seconds on a loaded machine. */
+async function dial (client: Libp2p, target: Multiaddr): Promise<Connection> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.dial(target, { signal: AbortSignal.timeout(30_000) })
+    } catch (err) {
+      if (attempt === 5) {
+        throw err
+      }
+    }
+  }
+}
+
+/** A client of its own (a peer the rate limit has not seen), connected to `target`. */
+async function freshClient (target: Multiaddr): Promise<{ client: Libp2p, server: PeerId }> {
+  const client = await clientNode()
+  return { client, server: (await dial(client, target)).remotePeer }
+}
+
+/** One implementation's figures for legitimate records. */
+interface LargeMeasured {
+  /** Per request kind: ms until answered, least and median; CPU ms, least and median; the slowest PING meanwhile (median of runs). */
+  rows: Array<{ answerMs: number[], cpuMs: number[], worstPingMs: number, unanswered: number }>
+  /** The flood: answered, refused, and the ms until the last answer or reset. */
+  flood: { answered: number, refused: number, ms: number }
+}
+
+interface Legit {
+  name: string
+  bytes: number
+  make(): Uint8Array
+}
+
+function legitMessages (random: Random): Legit[] {
+  // the value fills the frame beside the message's fields (two keys, tags, lengths)
+  const large = MAX_MESSAGE_SIZE - SLACK
+  return [
+    { name: 'a lone PUT_VALUE of a 100-byte record', bytes: 100, make: putValue('small', 100, random) },
+    { name: `a lone PUT_VALUE of a ${fmt(large / 2 ** 20, 2)} MiB record`, bytes: large, make: putValue('large', large, random) }
+  ]
+}
+
+async function measureLarge (impl: Impl, legit: Legit[], prober: Libp2p, options: HostileOptions): Promise<LargeMeasured> {
+  const server = new ServerHandle(impl, { ...options, rateLimit: true })
+  const clients: Libp2p[] = []
+  const fresh = async (target: Multiaddr): Promise<{ client: Libp2p, server: PeerId }> => {
+    const made = await freshClient(target)
+    clients.push(made.client)
+    return made
+  }
+  try {
+    const ready = await server.ready
+    const target = multiaddr(ready.addrs[0])
+    const serverId = (await dial(prober, target)).remotePeer
+    const out: LargeMeasured = { rows: [], flood: { answered: 0, refused: 0, ms: NaN } }
+    for (const message of legit) {
+      process.stderr.write(`  [${impl}, rate limit on] ${message.name}\n`)
+      const row = { answerMs: [] as number[], cpuMs: [] as number[], worstPingMs: NaN, unanswered: 0 }
+      const worst: number[] = []
+      for (let run = 0; run < options.runs; run++) {
+        // each request from a peer of its own: a lone request, whatever came before
+        const first = await fresh(target)
+        await quiet(server)
+        const cpu0 = await server.cpu()
+        const ms = await answerTime(first.client, first.server, message.make())
+        await quiet(server)
+        row.cpuMs.push((await server.cpu() - cpu0) / 1_000)
+        if (ms == null) {
+          row.unanswered++
+        } else {
+          row.answerMs.push(ms)
+        }
+        const second = await fresh(target)
+        const pings = probe(prober, serverId)
+        await new Promise(resolve => setTimeout(resolve, 100))
+        await answerTime(second.client, second.server, message.make())
+        await quiet(server)
+        worst.push(Math.max(...await pings.stop()))
+      }
+      row.worstPingMs = median(worst)
+      out.rows.push(row)
+    }
+    process.stderr.write(`  [${impl}, rate limit on] ${options.largeFlood} large records at once from one peer\n`)
+    const flooder = await fresh(target)
+    const large = legit[legit.length - 1]
+    const t = performance.now()
+    const answers = await Promise.all(Array.from({ length: options.largeFlood }, async () => answerTime(flooder.client, flooder.server, large.make())))
+    out.flood = { answered: answers.filter(a => a != null).length, refused: answers.filter(a => a == null).length, ms: performance.now() - t }
+    return out
+  } finally {
+    server.stop()
+    await Promise.all(clients.map(async client => client.stop()))
+  }
+}
+
+/** The table of legitimate records, both implementations. */
+function largeTable (legit: Legit[], k: LargeMeasured, j: LargeMeasured, options: HostileOptions): string {
+  const both = (values: number[]): string => values.length === 0 ? '–' : `${fmt(Math.min(...values), 1)} / ${fmt(median(values), 1)}`
+  const rows = legit.map((message, i) => [
+    message.name,
+    fmt(message.bytes / 2 ** 20, 2),
+    both(k.rows[i].answerMs) + (k.rows[i].unanswered > 0 ? ` (${k.rows[i].unanswered} reset)` : ''),
+    both(j.rows[i].answerMs) + (j.rows[i].unanswered > 0 ? ` (${j.rows[i].unanswered} reset)` : ''),
+    ratio(median(k.rows[i].answerMs), median(j.rows[i].answerMs)),
+    both(k.rows[i].cpuMs),
+    both(j.rows[i].cpuMs),
+    fmt(k.rows[i].worstPingMs, 1),
+    fmt(j.rows[i].worstPingMs, 1)
+  ])
+  const flood = (f: LargeMeasured['flood']): string => `${f.answered} answered, ${f.refused} reset, in ${fmt(f.ms, 0)} ms`
+  rows.push([`${options.largeFlood} of the large ones at once from one peer, a stream each`, fmt(legit[legit.length - 1].bytes * options.largeFlood / 2 ** 20, 1), flood(k.flood), flood(j.flood), '', '', '', '', ''])
+  return table(`Legitimate records with the rate limit on (kadmium's defaults: 200 requests at once, 50/s, one request per 16 KiB; js has none): answer time, server CPU and the slowest PING meanwhile (least / median of ${options.runs} runs, each from a fresh peer)`, [
+    'request', 'MiB', 'kadmium answered in ms', 'js answered in ms', 'kadmium / js', 'kadmium CPU ms', 'js CPU ms', 'kadmium worst PING ms', 'js worst PING ms'
+  ], rows)
+}
+
+/** Runs the benchmark and prints its tables. */
 export async function runHostile (partial: Partial<HostileOptions> = {}): Promise<void> {
   const options = { ...HOSTILE_DEFAULTS, ...partial }
+  if (options.only !== 'hostile') {
+    const prober = await clientNode()
+    try {
+      const legit = legitMessages(new Random(options.seed + 11))
+      const k = await measureLarge('kadmium', legit, prober, options)
+      const j = await measureLarge('js', legit, prober, options)
+      process.stdout.write(largeTable(legit, k, j, options))
+    } finally {
+      await prober.stop()
+    }
+  }
+  if (options.only === 'large') {
+    return
+  }
   // the attacker's /pk/ record is its own: a valid record
   const attackerKey = await generateKeyPair('Ed25519')
   const attacker = await clientNode(attackerKey)
@@ -295,12 +463,17 @@ export async function runHostile (partial: Partial<HostileOptions> = {}): Promis
 }
 
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { helpers: { type: 'string' }, flood: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ options: { helpers: { type: 'string' }, flood: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, 'large-flood': { type: 'string' }, only: { type: 'string' } }, strict: true })
+  if (values.only != null && values.only !== 'hostile' && values.only !== 'large') {
+    throw new Error('--only takes hostile or large')
+  }
   await runHostile({
     ...(values.helpers == null ? {} : { helpers: positiveInt('helpers', values.helpers) }),
     ...(values.runs == null ? {} : { runs: positiveInt('runs', values.runs) }),
     ...(values.flood == null ? {} : { flood: positiveInt('flood', values.flood) }),
-    ...(values.seed == null ? {} : { seed: positiveInt('seed', values.seed) })
+    ...(values.seed == null ? {} : { seed: positiveInt('seed', values.seed) }),
+    ...(values['large-flood'] == null ? {} : { largeFlood: positiveInt('large-flood', values['large-flood']) }),
+    only: values.only
   })
   process.exit(0)
 }

@@ -106,11 +106,11 @@ interface Cpu { type: 'cpu', micros: number, rss: number }
 // ---------------------------------------------------------------------------------------------
 // server process
 
-async function serverProcess (impl: Impl, helpers: number, seed: number): Promise<void> {
+async function serverProcess (impl: Impl, helpers: number, seed: number, rateLimit: boolean): Promise<void> {
   const random = new Random(seed)
   // one client sends every request: kadmium's per-peer rate limit would measure itself, and js
-  // has none, so it is off here
-  const server = await benchNode({ impl, privateKey: await benchKey(seed, 0), transport: 'tcp', name: 'server', kadmium: { rateLimit: false } })
+  // has none, so it is off here unless asked for (at kadmium's defaults)
+  const server = await benchNode({ impl, privateKey: await benchKey(seed, 0), transport: 'tcp', name: 'server', kadmium: rateLimit ? {} : { rateLimit: false } })
   await server.handle(ECHO_PROTOCOL, async (stream: Stream) => {
     // the same reading and writing path as kadmium's server, so the echo stays a fair limit
     await streamSink(stream, streamSource(stream))
@@ -171,8 +171,9 @@ export class ServerHandle {
   private readonly proc: ReturnType<typeof fork>
   private cpuWaiter?: (usage: Cpu) => void
 
-  constructor (impl: Impl, options: Pick<ServeOptions, 'helpers' | 'seed'>) {
-    this.proc = fork(fileURLToPath(import.meta.url), ['--server', impl, '--helpers', String(options.helpers), '--seed', String(options.seed)], {
+  /** With `rateLimit`, a kadmium server limits each peer as it does by default; otherwise not at all. */
+  constructor (impl: Impl, options: Pick<ServeOptions, 'helpers' | 'seed'> & { rateLimit?: boolean }) {
+    this.proc = fork(fileURLToPath(import.meta.url), ['--server', impl, '--helpers', String(options.helpers), '--seed', String(options.seed), ...(options.rateLimit === true ? ['--rate-limit'] : [])], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc']
     })
@@ -426,7 +427,7 @@ function serveTables (results: ServeResult[], options: ServeOptions): string {
 }
 
 /** Parses the serve benchmark's command line. */
-export function serveArgs (args: string[]): Partial<ServeOptions> & { server?: Impl } {
+export function serveArgs (args: string[]): Partial<ServeOptions> & { server?: Impl, rateLimit?: boolean } {
   const { values } = parseArgs({
     args,
     options: {
@@ -435,11 +436,12 @@ export function serveArgs (args: string[]): Partial<ServeOptions> & { server?: I
       helpers: { type: 'string' },
       concurrency: { type: 'string' },
       seed: { type: 'string' },
-      server: { type: 'string' }
+      server: { type: 'string' },
+      'rate-limit': { type: 'boolean' }
     },
     strict: true
   })
-  const out: Partial<ServeOptions> & { server?: Impl } = {}
+  const out: Partial<ServeOptions> & { server?: Impl, rateLimit?: boolean } = {}
   if (values.seconds != null) { out.seconds = numberIn('seconds', values.seconds, 0.1, 600) }
   if (values.max != null) { out.max = positiveInt('max', values.max) }
   if (values.helpers != null) { out.helpers = positiveInt('helpers', values.helpers) }
@@ -451,13 +453,16 @@ export function serveArgs (args: string[]): Partial<ServeOptions> & { server?: I
     }
     out.server = values.server
   }
+  if (values['rate-limit'] === true) {
+    out.rateLimit = true
+  }
   return out
 }
 
 if (isMain(import.meta.url)) {
-  const { server, ...options } = serveArgs(process.argv.slice(2))
+  const { server, rateLimit, ...options } = serveArgs(process.argv.slice(2))
   if (server != null) {
-    await serverProcess(server, options.helpers ?? SERVE_DEFAULTS.helpers, options.seed ?? SERVE_DEFAULTS.seed)
+    await serverProcess(server, options.helpers ?? SERVE_DEFAULTS.helpers, options.seed ?? SERVE_DEFAULTS.seed, rateLimit === true)
   } else {
     await runServe(options)
     process.exit(0)

@@ -30,6 +30,7 @@ import { closerPeers } from './table/closer-peers.ts'
 import { TableKeeper } from './table/keeper.ts'
 import { Refresher } from './table/refresher.ts'
 import { getValueHandler, putValueHandler } from './values/handlers.ts'
+import { Republisher } from './values/republisher.ts'
 import { RecordValidator } from './values/validators.ts'
 import { ValueRouting } from './values/value-routing.ts'
 import { ValueStore } from './values/value-store.ts'
@@ -89,6 +90,8 @@ export interface Layers {
   valueStore: ValueStore
   providerStore: ProviderStore
   reprovider: Reprovider
+  /** Puts the values this node keeps again before they expire. */
+  republisher: Republisher
   server: Server
   modes: ModeController
   query: QueryRunner
@@ -163,12 +166,14 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
   })
   const { peerRouting, values, providers } = buildRouting(context, { query, client, counters, valueStore, validator, providerStore, networkSize })
   const reprovider = buildReprovider(context, { providers, networkSize, table, counters, metrics })
+  const republisher = buildRepublisher(context, { values, table, counters })
   const refresher = buildRefresher(context, { query, keeper, modes })
 
   // what flows back up
   channel.on('first-peer', () => {
     refresher.joined()
     reprovider.wake()
+    republisher.wake()
   })
   channel.on('network-size', () => {
     // the first reprovide cycle waits for a network size to cut the keyspace by
@@ -183,7 +188,7 @@ export function assemble (components: KadDHTComponents, settings: Settings, vali
       refresher.checkClosest().catch(err => { hooks.log('closest-servers check failed: %s', err.message) })
     }
   })
-  return { channel, counters, client, keeper, valueStore, providerStore, reprovider, server, modes, query, peerRouting, values, providers, refresher, networkSize, metrics }
+  return { channel, counters, client, keeper, valueStore, providerStore, reprovider, republisher, server, modes, query, peerRouting, values, providers, refresher, networkSize, metrics }
 }
 
 function buildNetwork ({ components, settings, hooks }: Context): { counters: Counters, client: Client } {
@@ -379,6 +384,36 @@ function buildReprovider ({ components, settings, hooks }: Context, parts: Repro
         hooks.log('the reprovide schedule failed, tried again soon: %s', event.detail.error.message)
       }
       settings.onReprovideProgress?.(event)
+    }
+  })
+}
+
+interface RepublisherParts {
+  values: ValueRouting
+  table: RoutingTable<DHTPeer>
+  counters: Counters
+}
+
+/** The republisher, which puts again through value routing what the service keeps. */
+function buildRepublisher ({ components, settings, hooks }: Context, { values, table, counters }: RepublisherParts): Republisher {
+  return new Republisher({
+    ...settings.clock,
+    datastore: components.datastore,
+    prefix: D.KEPT_PREFIX,
+    self: kadId(components.peerId.toMultihash().bytes),
+    interval: settings.republishInterval,
+    put: async (key, value, options) => values.put(key, value, options),
+    online: () => table.size > 0,
+    recheckDelay: D.REPUBLISH_RECHECK_DELAY,
+    retryDelay: D.REPUBLISH_RETRY_DELAY,
+    onProgress: (event) => {
+      if (event.type === 'kadmium:republish:failed') {
+        hooks.log('putting a kept value again failed, tried again later: %s', event.detail.error.message)
+      } else if (event.type === 'kadmium:republish:error') {
+        counters.error(event.detail.error)
+        hooks.log('the republisher failed, tried again soon: %s', event.detail.error.message)
+      }
+      settings.onRepublishProgress?.(event)
     }
   })
 }

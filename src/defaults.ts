@@ -42,6 +42,9 @@ export const PROVIDED_PREFIX = '/kadmium/provided'
 /** Where the reprovide schedule (its cycle, the next region, the last cycle) lives in the datastore. */
 export const REPROVIDE_STATE_KEY = '/kadmium/reprovide'
 
+/** Where the values we keep alive (`put` with `keep`) live in the datastore, with when each was last put. */
+export const KEPT_PREFIX = '/kadmium/kept'
+
 // reading messages
 
 /**
@@ -178,8 +181,10 @@ export const RATE_LIMIT_MAX_DELAY = 5_000
 
 /**
  * An inbound request is charged to the rate limit as one request per this many bytes (16 KiB,
- * the largest record value), at least one: a 4 MiB message costs 257 requests, more than the
- * burst, so a peer can send one now and then but not a stream of them.
+ * the largest record value by default), at least one: a 4 MiB message costs 257 requests, more
+ * than the burst. It goes once the peer's bucket is full and leaves the rest as a debt (see
+ * network/rate-limit.ts), so a peer can send one at once now and then, but a stream of them no
+ * faster than one each 5 s (800 KiB/s at the default rate).
  */
 export const RATE_LIMIT_BYTES_PER_REQUEST = 16 * 1024
 
@@ -321,6 +326,28 @@ export const REPROVIDE_RECHECK_DELAY = 60_000
  * provider retries): that is the network failing, more likely than every key.
  */
 export const REPROVIDE_RETRY_DELAY = 5 * 60_000
+
+/**
+ * How often a kept value is put again, in ms, on average: 12 h. Each key is put again between 6
+ * and 18 h after its last put, at its own phase of the interval (so the puts of many keys are
+ * spread evenly), well inside the 48 h its records live on other peers: a record is refreshed
+ * at least twice in its life, one put that fails costs nothing, and peers that became the key's
+ * closest since the last put (the network churns) get it within 18 h. IPNS publishers put more
+ * often (kubo every 4 h) for the same reason; a value costs one lookup and k PUT_VALUEs a put.
+ */
+export const REPUBLISH_INTERVAL = 12 * 60 * 60_000
+
+/**
+ * The longest the republisher sleeps before it looks again whether a value is due, in ms (1 min):
+ * also how soon it retries a run that failed. It wakes at once when the node finds its first peer.
+ */
+export const REPUBLISH_RECHECK_DELAY = 60_000
+
+/**
+ * A kept value whose put reached no peer is tried again after this many ms (5 min), doubled for
+ * each failure in a row, at most half the interval.
+ */
+export const REPUBLISH_RETRY_DELAY = 5 * 60_000
 
 /** How many times a region none of whose keys reached a peer is tried again before the schedule goes on: 3 retries cover 15 minutes of network trouble. */
 export const REPROVIDE_MAX_RETRIES = 3

@@ -32,7 +32,7 @@ import type { KadDHTComponents } from './service.ts'
 import type { KadDHTInit } from './settings.ts'
 
 export { KadDHT } from './service.ts'
-export type { KadDHTComponents, KadDHTStats, ProvideManyResult, StoredLists, StoredRecord } from './service.ts'
+export type { KadDHTComponents, KadDHTStats, KeptRecord, ProvideManyResult, StoredLists, StoredRecord } from './service.ts'
 export type { Cancel, Clock } from './clock.ts'
 export type { KadDHTInit } from './settings.ts'
 export * from './errors.ts'
@@ -49,6 +49,7 @@ export type { GetOptions, PutOptions, ValueProgressEvents } from './values/value
 export type { FindProvidersOptions, ProvideOptions, ProviderProgressEvents } from './providers/provider-routing.ts'
 export type { ProviderStoreStats } from './providers/provider-store.ts'
 export type { RegionReport, ReprovideProgressEvents, ReprovideStats, WaitReason } from './providers/reprovider.ts'
+export type { RepublishProgressEvents, RepublishStats } from './values/republisher.ts'
 export type { Validator } from './values/validators.ts'
 export { RecordValidator, pkValidator, ipnsRecordValidator } from './values/validators.ts'
 

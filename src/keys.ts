@@ -30,6 +30,15 @@ export function kadId (bytes: Uint8Array): KadId {
   return sha256(bytes)
 }
 
+/** The first `bits` bits (at most 32) of `position`, as an integer. */
+export function leadingBits (position: KadId, bits: number): number {
+  let value = 0
+  for (let i = 0; i < bits; i++) {
+    value = value * 2 + ((position[i >> 3] >> (7 - (i & 7))) & 1)
+  }
+  return value
+}
+
 /**
  * Orders `a` and `b` by their XOR distance to `target` without allocating: negative when `a`
  * is closer, positive when `b` is, zero when they are equal.

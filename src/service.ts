@@ -8,6 +8,7 @@ import { assemble } from './assemble.ts'
 import { checkMode, resolveSettings } from './settings.ts'
 import { MessageType } from './wire/codec.ts'
 import type { KadDHTComponents, Layers } from './assemble.ts'
+import type { Clock } from './clock.ts'
 import type { ActiveMode, Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { CounterSnapshot } from './network/counters.ts'
@@ -18,6 +19,7 @@ import type { ReprovideStats } from './providers/reprovider.ts'
 import type { LookupOptions } from './query/runner.ts'
 import type { KadDHTInit } from './settings.ts'
 import type { BucketInfo, RoutingTable } from './table/routing-table.ts'
+import type { KeptInfo, RepublishStats } from './values/republisher.ts'
 import type { GetOptions, PutOptions } from './values/value-routing.ts'
 import type { AbortOptions, ContentRouting, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerInfo, PeerRouting as PeerRoutingInterface, Provider, Startable } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -46,6 +48,22 @@ export interface StoredLists {
   provided: number
   /** The first of those keys. */
   providedKeys: Uint8Array[]
+  /** How many values this node keeps alive (`put` with `keep`). */
+  kept: number
+  /** The first of their keys. */
+  keptKeys: Uint8Array[]
+}
+
+/** A value this node keeps alive, as {@link KadDHT.listKept} lists it. */
+export interface KeptRecord {
+  /** Its key. */
+  key: Uint8Array
+  /** The size of its value, in bytes. */
+  bytes: number
+  /** When it was last put (ms since the epoch); undefined while no put reached a peer. */
+  put?: number
+  /** When it is next put (ms since the epoch). */
+  due: number
 }
 
 /** What {@link KadDHT.stats} reports. */
@@ -58,6 +76,8 @@ export interface KadDHTStats extends CounterSnapshot {
   providers: ProviderStoreStats
   /** The reprovide schedule: keys provided, regions, the next region due, the last region and cycle. */
   reprovide: ReprovideStats
+  /** The values kept alive: how many, the next due, the last put, puts that reached a peer and that failed. */
+  republish: RepublishStats
   /**
    * The network size estimated from the last complete lookups and the routing table (peers
    * besides this node), undefined before the first.
@@ -90,12 +110,15 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private readonly components: KadDHTComponents
   private readonly log: Logger
   private readonly layers: Layers
+  /** The node's one clock. */
+  private readonly clock: Clock
   private running: AbortController
 
   constructor (components: KadDHTComponents, init: KadDHTInit = {}) {
     super()
     const settings = resolveSettings(init)
     this.components = components
+    this.clock = settings.clock
     this.protocol = settings.protocol
     this.addressScope = settings.addresses
     this.log = components.logger.forComponent(LOG_PREFIX)
@@ -175,6 +198,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
     this.running = new AbortController()
     await Promise.all([this.layers.valueStore.start(), this.layers.providerStore.start()])
     this.layers.reprovider.start()
+    this.layers.republisher.start()
     await this.layers.modes.start()
     this.layers.refresher.start()
     await this.layers.keeper.start()
@@ -191,7 +215,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       return
     }
     this.running.abort(new Error('the DHT stopped'))
-    await Promise.all([this.layers.reprovider.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
+    await Promise.all([this.layers.reprovider.stop(), this.layers.republisher.stop(), this.layers.refresher.stop(), this.layers.valueStore.stop(), this.layers.providerStore.stop()])
     await this.layers.modes.stop()
     this.layers.server.closeAll()
     this.layers.client.closeAll()
@@ -230,13 +254,79 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * many peers confirmed. Throws before sending anything when the key's namespace is unknown or
    * its validator refuses the value, and `NotStoredError` when no peer confirmed.
    *
+   * With `keep: true` this node owns the value and keeps it alive: it is put again, byte for
+   * byte (an IPNS record is never signed again), every 12 h on average, spread with the other
+   * kept values over the interval, also after a restart, paused while the node has no DHT peer,
+   * until {@link forget}. A later put under a kept key, with or without `keep`, changes the
+   * value kept. A value kept is kept even when no peer stored it now (`NotStoredError`): it
+   * goes out once the node has peers.
+   *
    * @example
    * ```ts
-   * const count = await node.services.dht.put(uint8ArrayFromString('/ipns/…'), marshalledRecord)
+   * const count = await node.services.dht.put(uint8ArrayFromString('/ipns/…'), marshalledRecord, { keep: true })
    * ```
    */
   async put (key: Uint8Array, value: Uint8Array, options: PutOptions = {}): Promise<number> {
-    return this.layers.values.put(key, value, options)
+    const { values, republisher } = this.layers
+    const started = this.clock.now()
+    const keep = async (put: number | undefined): Promise<unknown> => options.keep === true
+      ? republisher.keep(key, value, put, options)
+      : republisher.update(key, value, put, options)
+    let stored: number
+    try {
+      stored = await values.put(key, value, options)
+    } catch (err: any) {
+      if (err.name === 'NotStoredError') {
+        // stored here only: kept, and due as soon as a peer is there
+        await keep(undefined)
+      }
+      throw err
+    }
+    await keep(started)
+    return stored
+  }
+
+  /**
+   * Stops keeping the value under `key` alive: it is no longer put again (the records already
+   * out live out their 48 h). Resolves whether it was kept.
+   *
+   * @example
+   * ```ts
+   * await node.services.dht.forget(key)
+   * ```
+   */
+  async forget (key: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
+    return this.layers.republisher.forget(key, options)
+  }
+
+  /** Whether the value under `key` is kept alive (put with `keep`, not forgotten). */
+  async isKept (key: Uint8Array, options: AbortOptions = {}): Promise<boolean> {
+    return this.layers.republisher.has(key, options)
+  }
+
+  /**
+   * The first `limit` values this node keeps alive, in datastore order: each key with the size
+   * of its value, when it was last put and when it is next put.
+   *
+   * @example
+   * ```ts
+   * for (const { key, due } of await node.services.dht.listKept(10)) {
+   *   console.log(new TextDecoder().decode(key), new Date(due))
+   * }
+   * ```
+   */
+  async listKept (limit: number, options: AbortOptions = {}): Promise<KeptRecord[]> {
+    const out: KeptRecord[] = []
+    if (limit <= 0) {
+      return out
+    }
+    for await (const kept of this.layers.republisher.list(options)) {
+      out.push(keptRecord(kept))
+      if (out.length >= limit) {
+        break
+      }
+    }
+    return out
   }
 
   /**
@@ -352,12 +442,12 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
    * ```
    */
   async listStored (limit: number, options: AbortOptions = {}): Promise<StoredLists> {
-    const { valueStore, providerStore, reprovider } = this.layers
-    const provided = await reprovider.size()
+    const { valueStore, providerStore, reprovider, republisher } = this.layers
+    const [provided, kept] = await Promise.all([reprovider.size(), republisher.size(options)])
     const providedKeys: Uint8Array[] = []
     if (limit <= 0) {
       // a datastore may read a limit of 0 as no limit
-      return { records: [], providerKeys: [], provided, providedKeys }
+      return { records: [], providerKeys: [], provided, providedKeys, kept, keptKeys: [] }
     }
     for await (const { key } of reprovider.list(options)) {
       providedKeys.push(key)
@@ -365,16 +455,18 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
         break
       }
     }
-    const [records, providerKeys] = await Promise.all([valueStore.list(limit, options), providerStore.listKeys(limit, options)])
+    const [records, providerKeys, keptRecords] = await Promise.all([valueStore.list(limit, options), providerStore.listKeys(limit, options), this.listKept(limit, options)])
     return {
       records: records.map(record => ({ key: record.key, bytes: record.value.length, received: record.timeReceived })),
       providerKeys,
       provided,
-      providedKeys
+      providedKeys,
+      kept,
+      keptKeys: keptRecords.map(record => record.key)
     }
   }
 
-  /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule and the network size. */
+  /** Counters of requests and errors, the routing-table size, what is stored, the reprovide schedule, the values kept alive and the network size. */
   stats (): KadDHTStats {
     return {
       ...this.layers.counters.snapshot(),
@@ -382,6 +474,7 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
       records: this.layers.valueStore.size,
       providers: this.layers.providerStore.stats(),
       reprovide: this.layers.reprovider.stats(),
+      republish: this.layers.republisher.stats(),
       networkSize: this.layers.networkSize.estimate(1)?.size
     }
   }
@@ -390,4 +483,9 @@ export class KadDHT extends TypedEventEmitter<PeerDiscoveryEvents> implements Pe
   private ownAddresses (): Multiaddr[] {
     return this.components.addressManager.getAddresses().map(ma => ma.decapsulateCode(P2P_CODE))
   }
+}
+
+/** A kept value as {@link KadDHT.listKept} lists it. */
+function keptRecord ({ key, value, put, due }: KeptInfo): KeptRecord {
+  return { key, bytes: value.length, put, due }
 }

@@ -11,6 +11,7 @@ import type { Mode } from './mode.ts'
 import type { AddressScope } from './network/addresses.ts'
 import type { ReprovideProgressEvents } from './providers/reprovider.ts'
 import type { StallOptions } from './query/stall.ts'
+import type { RepublishProgressEvents } from './values/republisher.ts'
 import type { Validator } from './values/validators.ts'
 
 /** Options of {@link kadDHT}. */
@@ -128,11 +129,13 @@ export interface KadDHTInit {
   }
   /**
    * The per-peer limit on inbound requests: a peer may send `burst` (200) requests at once and
-   * `perSecond` (50) sustained. Requests over the rate wait their turn (a peer asking one
-   * request after another is just slowed down); one that would wait more than `maxDelay` ms
-   * (5000), which takes requests queued on parallel streams, resets its stream instead, counted
-   * as `RateLimitedError`. `stats().throttled` counts the requests held back. `false` turns the
-   * limit off.
+   * `perSecond` (50) sustained. A request costs one per 16 KiB it holds; one that costs more
+   * than `burst` (a large record) goes as soon as the peer's bucket is full, and leaves the rest
+   * as a debt that its next requests wait off. Requests over the rate wait their turn (a peer
+   * asking one request after another is just slowed down); one that would wait more than
+   * `maxDelay` ms (5000), which takes requests queued on parallel streams, resets its stream
+   * instead, counted as `RateLimitedError`. `stats().throttled` counts the requests held back.
+   * `false` turns the limit off.
    *
    * @default { perSecond: 50, burst: 200, maxDelay: 5000 }
    */
@@ -242,6 +245,25 @@ export interface KadDHTInit {
     onProgress?(event: ReprovideProgressEvents): void
   }
   /**
+   * Republishing the values this node keeps (`put(key, value, { keep: true })`): each is put
+   * again every `interval` ms on average (12 h), at its own phase of the interval, between half
+   * an interval and one and a half after its last put, so its records never expire (they live
+   * 48 h); at most 32 h (a put 48 h after the last would come too late). `onProgress` is told
+   * about each step: the keys due (`kadmium:republish:due`), each value put or failed, and when
+   * it waits for a DHT peer.
+   *
+   * @example
+   * ```ts
+   * kadDHT({ republish: { interval: 4 * 60 * 60_000, onProgress: (event) => { if (event.type === 'kadmium:republish:failed') console.warn(event.detail.error) } } })
+   * ```
+   */
+  republish?: {
+    /** How often a kept value is put again, on average, in ms. */
+    interval?: number
+    /** Told about each step. */
+    onProgress?(event: RepublishProgressEvents): void
+  }
+  /**
    * The clock every timer of the DHT runs on: lookups and their deadlines, the routing-table
    * upkeep, the reprovide schedule, the tags, the stores' sweeps. A simulation or an emulation
    * in virtual time passes its own; the timeouts of socket I/O stay on the host's timers.
@@ -278,6 +300,9 @@ export interface Settings {
   diversity?: { maxPerBucket: number, maxPerTable: number }
   optimisticProvide: boolean
   onReprovideProgress?(event: ReprovideProgressEvents): void
+  /** How often a kept value is put again, on average, in ms. */
+  republishInterval: number
+  onRepublishProgress?(event: RepublishProgressEvents): void
   clock: Clock
 }
 
@@ -321,6 +346,8 @@ export function resolveSettings (init: KadDHTInit): Settings {
     diversity: resolveDiversity(init.diversity ?? addresses === 'public'),
     optimisticProvide: init.optimisticProvide ?? true,
     onReprovideProgress: init.reprovide?.onProgress,
+    republishInterval: republishInterval(init.republish?.interval),
+    onRepublishProgress: init.republish?.onProgress,
     clock: init.clock == null ? realClock : boundClock(init.clock)
   }
 }
@@ -333,6 +360,16 @@ function resolveUpkeep (init: KadDHTInit): Pick<Settings, 'refreshInterval' | 'r
     joinWindow: finiteNumber('refresh.joinWindow', refresh?.joinWindow ?? D.JOIN_REFRESH_WINDOW, true),
     randomWalkInterval: randomWalk?.enabled === true ? positiveInteger('randomWalk.interval', randomWalk.interval ?? D.RANDOM_WALK_INTERVAL) : 0
   }
+}
+
+/** The republish interval: each put comes at most 1½ intervals after the last, inside a record's life. */
+function republishInterval (given = D.REPUBLISH_INTERVAL): number {
+  const interval = positiveInteger('republish.interval', given)
+  const max = Math.floor(C.RECORD_MAX_AGE * 2 / 3)
+  if (interval > max) {
+    throw new InvalidParametersError(`republish.interval must be at most ${max} ms (a put 1½ intervals after the last must come before the record expires), got ${interval}`)
+  }
+  return interval
 }
 
 function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'] {

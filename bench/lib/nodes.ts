@@ -12,6 +12,7 @@ import { memory } from '@libp2p/memory'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { MAX_MESSAGE_SIZE } from '../../src/constants.ts'
 import { kadDHT } from '../../src/index.ts'
 import { mix32 } from './random.ts'
 import type { KadDHT, KadDHTInit } from '../../src/index.ts'
@@ -130,7 +131,8 @@ function monitor (interval?: number): { connectionMonitor?: { enabled: boolean, 
 
 /**
  * Creates and starts one node, and counts its inbound DHT and ping streams. Both
- * implementations accept values under `/bench/` (any value; the first one found is kept).
+ * implementations accept values under `/bench/` (any value up to what one message holds, as js
+ * takes any; the first one found is kept).
  */
 export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
   const base = {
@@ -160,7 +162,7 @@ export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
       ...base,
       services: {
         ...services,
-        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: init.client === true ? 'client' : 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0 } }, ...init.kadmium })
+        dht: kadDHT({ protocol: BENCH_PROTOCOL, mode: init.client === true ? 'client' : 'server', addresses: 'all', validators: { bench: { validate: () => {}, select: () => 0, maxValueBytes: MAX_MESSAGE_SIZE } }, ...init.kadmium })
       }
     })
     : await createLibp2p({

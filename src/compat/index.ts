@@ -39,7 +39,7 @@ export { passthroughMapper, removePrivateAddressesMapper, removePublicAddressesM
 export { EventTypes, MessageType } from './types.ts'
 export type {
   AddPeerEvent, AdaptiveTimeoutOptions, DHTProgressEvents, DHTRecord, DialPeerEvent, DisjointPath, FinalPeerEvent, KadDHT,
-  KadDHTInit, MessageName, PathEndedEvent, PeerInfoMapper, PeerResponseEvent, ProviderEvent, ProvidersInit, QueryErrorEvent,
+  KadDHTInit, MessageName, PathEndedEvent, PeerInfoMapper, PeerResponseEvent, ProviderEvent, ProvidersInit, PutOptions, QueryErrorEvent,
   QueryEvent, ReProvideInit, RoutingTable, SelectFn, Selectors, SendQueryEvent, SetModeOptions, SingleKadDHT, ValidateFn,
   Validators, ValueEvent
 } from './types.ts'

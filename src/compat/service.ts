@@ -10,7 +10,7 @@ import { QueryFeed } from './events.ts'
 import { passthroughMapper, scopeOf } from './mappers.ts'
 import { MessageType } from './types.ts'
 import { defaultSelectors, defaultValidators, kadmiumValidators } from './validators.ts'
-import type { KadDHTInit, PeerInfoMapper, QueryEvent, Selectors, SetModeOptions, SingleKadDHT, Validators } from './types.ts'
+import type { KadDHTInit, PeerInfoMapper, PutOptions, QueryEvent, Selectors, SetModeOptions, SingleKadDHT, Validators } from './types.ts'
 import type { KadDHTComponents, KadDHTInit as KadmiumInit, Mode } from '../index.ts'
 import type { AbortOptions, ContentRouting, PeerDiscovery, PeerId, PeerRouting, RoutingOptions, Startable } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -211,12 +211,25 @@ export class CompatKadDHT implements SingleKadDHT, Startable {
    * The lookup's events, then for each of the closest peers a FINAL_PEER, its PUT_VALUE
    * SEND_QUERY and its PEER_RESPONSE (or QUERY_ERROR). Throws before anything is sent when the
    * namespace is unknown or the record invalid, and `NotStoredError` when no peer stored it.
+   * With kadmium's `keep: true` the value is put again every 12 h on average, until
+   * {@link forget} (`@libp2p/kad-dht` puts a value once; its users republish it themselves, as
+   * `@helia/ipns` does).
+   *
+   * @example
+   * ```ts
+   * for await (const event of dht.put(key, record, { keep: true })) { ... }
+   * ```
    */
-  async * put (key: Uint8Array, value: Uint8Array, options: RoutingOptions = {}): AsyncGenerator<QueryEvent> {
+  async * put (key: Uint8Array, value: Uint8Array, options: PutOptions = {}): AsyncGenerator<QueryEvent> {
     const feed = this.feed(MessageType.FIND_NODE, options, key, value)
     yield * feed.run(options, async (signal) => {
       await this.kadmium.put(key, value, { ...options, signal, onProgress: feed.onProgress })
     })
+  }
+
+  /** Stops putting the value under `key` again (kept with `put(key, value, { keep: true })`); resolves whether it was kept. */
+  async forget (key: Uint8Array, options?: AbortOptions): Promise<boolean> {
+    return this.kadmium.forget(key, options)
   }
 
   /**

@@ -328,6 +328,16 @@ export interface ProvidersInit {
   provideValidity?: number
 }
 
+/**
+ * The options of the compat `put`: `@libp2p/kad-dht`'s, and kadmium's `keep` (this node owns the
+ * value and puts it again every 12 h on average, also after a restart, until `forget(key)`;
+ * `@libp2p/kad-dht` puts a value once).
+ */
+export interface PutOptions extends RoutingOptions {
+  /** Keep the value alive, as kadmium's `put` does. */
+  keep?: boolean
+}
+
 /** `@libp2p/kad-dht`'s reprovider options; accepted, with no kadmium equivalent. */
 export interface ReProvideInit {
   /** No equivalent. */

@@ -3,6 +3,12 @@
  * than the sustained rate is slowed down first (its requests wait their turn, which an honest
  * burst, such as a batch of provider records, rides out), and refused only when the wait it has
  * queued up grows past a bound.
+ *
+ * A request may cost more than the bucket holds (a large message costs one request per 16 KiB,
+ * a 4 MiB one 257 against a burst of 200): it goes as soon as the bucket is full, and the rest of
+ * its cost is a debt that the peer's next requests wait off. So a lone large message is served
+ * at once, as a small one is, while a stream of them gets no more than the sustained rate: the
+ * debt is paid before the next one goes.
  */
 import { RateLimitedError } from '../errors.ts'
 
@@ -53,8 +59,10 @@ export class RateLimiter {
 
   /**
    * Reserves the turn of a request from `peer` that costs `cost` requests (a large message costs
-   * several) and returns how many ms it must wait for it (0: at once). Throws
-   * {@link RateLimitedError}, reserving nothing, when the wait would exceed `maxDelay`.
+   * several) and returns how many ms it must wait for it (0: at once): until the peer's bucket
+   * holds `cost` tokens, or is full when `cost` is more than a full bucket. The whole cost is
+   * taken, which may leave the bucket in debt. Throws {@link RateLimitedError}, reserving
+   * nothing, when the wait would exceed `maxDelay`.
    */
   reserve (peer: string, cost = 1): number {
     const { perSecond: rate, burst, maxDelay, maxPeers } = this.init
@@ -65,12 +73,13 @@ export class RateLimiter {
     // most recently active last
     this.peers.delete(peer)
     this.peers.set(peer, state)
-    const left = state.tokens - cost
-    const wait = left >= 0 ? 0 : -left * 1000 / rate
+    // a request larger than the bucket waits for a full one, and leaves the rest as a debt
+    const short = Math.min(cost, burst) - state.tokens
+    const wait = short <= 0 ? 0 : short * 1000 / rate
     if (wait > maxDelay) {
       throw new RateLimitedError(`${peer} sends more than ${rate} requests/s`)
     }
-    state.tokens = left
+    state.tokens -= cost
     for (const oldest of this.peers.keys()) {
       if (this.peers.size <= maxPeers) {
         break

@@ -14,6 +14,7 @@
  * later. So a cycle with one more or one less bit than the last keeps every key within one
  * region's time of where it was.
  */
+import { leadingBits } from '../keys.ts'
 import type { KadId } from '../keys.ts'
 
 /** The deepest schedule: 2^24 regions (a network of some 300 million peers). */
@@ -40,15 +41,6 @@ export function regionBits (networkSize: number, k: number): number {
     return 0
   }
   return Math.min(MAX_REGION_BITS, Math.floor(Math.log2(networkSize / k)))
-}
-
-/** The first `bits` bits (at most 32) of `position`, as an integer. */
-export function leadingBits (position: KadId, bits: number): number {
-  let value = 0
-  for (let i = 0; i < bits; i++) {
-    value = value * 2 + ((position[i >> 3] >> (7 - (i & 7))) & 1)
-  }
-  return value
 }
 
 /** The rank of the region holding `position`: its place in each cycle. */

@@ -30,6 +30,20 @@ export interface Validator {
    * earliest.
    */
   select(key: Uint8Array, values: Uint8Array[]): number | Promise<number>
+  /**
+   * The largest value the namespace accepts, in bytes; values beyond it are refused before
+   * `validate` is asked. Left out: 16 KiB (`constants.MAX_RECORD_VALUE_BYTES`, room for an
+   * IPNS record's 10 KiB). A namespace of larger records (up to what one 4 MiB message holds)
+   * raises it, and then bounds in `validate` whose records it takes: a node stores up to
+   * 100,000 records.
+   *
+   * @example
+   * ```ts
+   * // manifests of up to 1 MiB, under keys of our own peers only
+   * const manifest: Validator = { maxValueBytes: 1024 * 1024, validate: (key, value) => { checkOwner(key) }, select: () => 0 }
+   * ```
+   */
+  maxValueBytes?: number
 }
 
 const SLASH = 0x2f
@@ -105,8 +119,9 @@ export class RecordValidator {
    */
   async validate (key: Uint8Array, value: Uint8Array): Promise<void> {
     const validator = this.validatorFor(key)
-    if (value.length > MAX_RECORD_VALUE_BYTES) {
-      throw new InvalidRecordError(`record values are at most ${MAX_RECORD_VALUE_BYTES} bytes, got ${value.length}`)
+    const max = validator.maxValueBytes ?? MAX_RECORD_VALUE_BYTES
+    if (value.length > max) {
+      throw new InvalidRecordError(`record values under this key are at most ${max} bytes, got ${value.length}`)
     }
     try {
       await validator.validate(key, value)

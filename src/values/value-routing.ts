@@ -56,10 +56,16 @@ export type ValueProgressEvents =
 export interface PutOptions extends LookupOptions {
   /** Told about each step as it happens. */
   onProgress?(event: ValueProgressEvents): void
+  /**
+   * Keep the value alive: this node owns it, and puts it again, as given, every 12 h on average
+   * (the `republish` option), also after a restart, until `forget(key)`. A value kept is kept
+   * even when no peer stored it now (`NotStoredError`): it goes out once the node has peers.
+   */
+  keep?: boolean
 }
 
 /** Options of `get`. */
-export interface GetOptions extends PutOptions {
+export interface GetOptions extends Omit<PutOptions, 'keep'> {
   /**
    * How many valid answers (our own stored record counts as one) to wait for before the lookup
    * stops early. Without it the lookup runs to its end.

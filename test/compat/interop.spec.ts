@@ -159,6 +159,16 @@ describe('kad-dht: `kadmium/kad-dht` in a mixed network with `@libp2p/kad-dht`',
     expect(await get(compat[0].services.dht, vKey('js'))).to.have.property('value').that.deep.equals(vValue(2, 'from js'))
   })
 
+  it('put with kadmium\'s keep: the same events, and the value is kept alive until forget', async () => {
+    const dht = compat[1].services.dht
+    const list = await events(dht.put(vKey('kept'), vValue(1, 'kept by compat'), { keep: true }))
+    expect(list.filter(e => e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE').length).to.be.at.least(4)
+    expect(await dht.kadmium.isKept(vKey('kept'))).to.equal(true)
+    expect(await js[2].contentRouting.get(vKey('kept'))).to.deep.equal(vValue(1, 'kept by compat'))
+    expect(await dht.forget(vKey('kept'))).to.equal(true)
+    expect(await dht.kadmium.isKept(vKey('kept'))).to.equal(false)
+  })
+
   it('get: a record the compat validator refuses is a QUERY_ERROR, and with no valid one the query ends with no VALUE', async () => {
     const key = encoder.encode('/loose/x')
     const js0 = js[0].services.dht

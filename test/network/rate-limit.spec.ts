@@ -1,8 +1,12 @@
 import { expect } from 'aegir/chai'
 import * as lp from 'it-length-prefixed'
+import { MAX_MESSAGE_SIZE } from '../../src/constants.ts'
 import { RateLimiter } from '../../src/network/rate-limit.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
 import { TEST_PROTOCOL, connect, kadmiumNode, plainNode, stoppedAfterEach } from '../utils/nodes.ts'
+import { rawRequest } from '../utils/wire.ts'
+import type { Validator } from '../../src/index.ts'
+import type { OutgoingMessage } from '../../src/wire/codec.ts'
 import type { Stream } from '@libp2p/interface'
 
 describe('network: the per-peer rate limit', function () {
@@ -36,6 +40,21 @@ describe('network: the per-peer rate limit', function () {
     // the refusals queued nothing: 300 ms later the queue has drained and one token is back
     clock.now += 300
     expect(l.reserve('a')).to.equal(0)
+  })
+
+  it('lets a request larger than the burst go at once on a full bucket, and makes the next ones wait off its debt', () => {
+    // kadmium's defaults: a 4 MiB message costs 257 requests against a burst of 200 at 50/s
+    const { limiter: l, clock } = limiter({ perSecond: 50, burst: 200, maxDelay: 5_000 })
+    expect(l.reserve('a', 257)).to.equal(0)
+    // 57 in debt: a small request waits for 58 tokens
+    expect(l.reserve('a')).to.be.closeTo(58 * 20, 1e-9)
+    // another large one needs a full bucket again: 258 tokens away, past maxDelay
+    expect(() => l.reserve('a', 257)).to.throw().with.property('name', 'RateLimitedError')
+    // so a stream of large messages gets the sustained rate, no more: one each 257 / 50 s
+    clock.now += 258 * 20
+    expect(l.reserve('a', 257)).to.equal(0)
+    // another peer's bucket is its own
+    expect(l.reserve('b', 257)).to.equal(0)
   })
 
   it('tracks at most maxPeers peers, forgetting the least recently active', () => {
@@ -107,6 +126,34 @@ describe('network: the per-peer rate limit', function () {
       // and the greedy one again once its queue has drained
       await new Promise(resolve => setTimeout(resolve, 600))
       expect(await flood(await greedy.dialProtocol(server.peerId, TEST_PROTOCOL), 1)).to.deep.equal({ answers: 1 })
+    })
+
+    it('answers a lone 4 MiB PUT_VALUE at once, and still holds back a flood of them', async () => {
+      // the default rate and burst (200 at once, 50/s, 16 KiB a request: a 4 MiB message costs
+      // 257); a second at most of waiting, so that the flood is refused quickly
+      const big: Validator = { maxValueBytes: MAX_MESSAGE_SIZE, validate: () => {}, select: () => 0 }
+      const server = await track(kadmiumNode({ validators: { big }, rateLimit: { perSecond: 50, burst: 200, maxDelay: 1_000 } }))
+      const client = await track(plainNode())
+      await connect(client, server)
+      const put = (name: string): OutgoingMessage => {
+        const key = new TextEncoder().encode(`/big/${name}`)
+        // the value fills the frame beside the message's own fields
+        return { type: MessageType.PUT_VALUE, key, record: { key, value: new Uint8Array(MAX_MESSAGE_SIZE - 200).fill(7) } }
+      }
+      const answer = await rawRequest(client, server, put('lone'))
+      expect(answer.record?.value.length).to.equal(MAX_MESSAGE_SIZE - 200)
+      // not held back
+      expect(server.services.dht.stats().throttled).to.equal(0)
+
+      // four more at once, each on a stream of its own: each needs a full bucket, 5 s away while
+      // the first one's debt is not paid; every one is refused (or held back, on a machine so
+      // slow that the debt was paid meanwhile)
+      const outcomes = await Promise.allSettled(Array.from({ length: 4 }, async (_, i) => rawRequest(client, server, put(`flood-${i}`))))
+      const refused = outcomes.filter(o => o.status === 'rejected').length
+      const stats = server.services.dht.stats()
+      expect(refused).to.be.at.least(2)
+      expect(stats.errors.RateLimitedError).to.equal(refused)
+      expect(refused + stats.throttled).to.be.at.least(4)
     })
 
     it('a peer within the burst is never held back', async () => {

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
-import { catchUp, dueTime, hexPrefixes, leadingBits, rankOf, regionBits, regionName, regionOf } from '../../src/providers/schedule.ts'
+import { leadingBits } from '../../src/keys.ts'
+import { catchUp, dueTime, hexPrefixes, rankOf, regionBits, regionName, regionOf } from '../../src/providers/schedule.ts'
 
 const HOUR = 60 * 60_000
 const INTERVAL = 22 * HOUR

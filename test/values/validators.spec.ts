@@ -52,8 +52,12 @@ describe('records/validators', () => {
     expect(await validator.select(ipnsKey(key), [five, one])).to.equal(0)
   })
 
-  it('refuses values over the size limit', async () => {
-    await expect(validator.validate(vKey('big'), concat([vValue(1), new Uint8Array(20_000)]))).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
+  it('refuses values over the size limit: 16 KiB, or what the namespace says', async () => {
+    const value = concat([vValue(1), new Uint8Array(20_000)])
+    await expect(validator.validate(vKey('big'), value)).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
+    const roomy = new RecordValidator({ v: { ...vValidator, maxValueBytes: 30_000 } })
+    await roomy.validate(vKey('big'), value)
+    await expect(roomy.validate(vKey('big'), concat([value, new Uint8Array(10_000)]))).to.eventually.be.rejected.with.property('name', 'InvalidRecordError')
   })
 
   it('custom namespaces add to the defaults, and their selector is checked', async () => {

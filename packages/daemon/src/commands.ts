@@ -214,9 +214,9 @@ function nodeCommands (root: Command, cli: Cli): void {
     .action(async (_, command: Command) => {
       const options = cli.globals(command)
       const client = await cli.client(command)
-      const [store, counters, reprovide] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider')])
+      const [store, counters, reprovide, kept] = await Promise.all([client.call('storeStats', { list: 10 }), client.call('counters'), client.call('reprovider'), client.call('kept', { limit: 1 })])
       if (options.json === true) {
-        cli.print(JSON.stringify({ store, counters, reprovide }, null, 2))
+        cli.print(JSON.stringify({ store, counters, reprovide, republish: { ...kept, kept: undefined } }, null, 2))
         return
       }
       cli.print(`records held        ${store.records}`)
@@ -225,6 +225,7 @@ function nodeCommands (root: Command, cli: Cli): void {
       if (reprovide.next != null) {
         cli.print(`reprovide           ${reprovide.regions} regions a cycle; next ${reprovide.next.region === '' ? 'the whole keyspace' : reprovide.next.region} at ${new Date(reprovide.next.due).toISOString()}${reprovide.waiting == null ? '' : ` (waiting: ${reprovide.waiting})`}`)
       }
+      cli.print(`values kept alive   ${store.kept}${kept.next == null ? '' : `; next ${kept.next.key} at ${new Date(kept.next.due).toISOString()}`}; ${kept.republished} put again, ${kept.failed} failed${kept.waiting == null ? '' : ` (waiting: ${kept.waiting})`}`)
       cli.print(`routing table       ${counters.routingTableSize} peers, ${counters.connections} connections`)
       const types = [...new Set([...Object.keys(counters.inbound), ...Object.keys(counters.outbound)])].sort()
       for (const type of types) {
@@ -268,7 +269,7 @@ function nodeCommands (root: Command, cli: Cli): void {
     })
 }
 
-/** Values: `put`, `get`. */
+/** Values: `put`, `get`, `kept`, `forget`. */
 function valueCommands (root: Command, cli: Cli): void {
   root.command('put')
     .description('store a value under a namespaced key (try /kadmium/<anything>) on the closest peers')
@@ -276,16 +277,40 @@ function valueCommands (root: Command, cli: Cli): void {
     .argument('<value>', 'the value: text, or base64 with --base64')
     .option('--base64', 'the value is base64')
     .option('--key-base64', 'the key is base64')
+    .option('--keep', 'keep it alive: put it again every 12 h on average, also after a restart, until `kadmium forget`')
     .action(async (key: string, value: string, options, command: Command) => {
       await cli.call(command, 'put', {
         key,
         value,
         keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8',
-        valueEncoding: options.base64 === true ? 'base64' : 'utf8'
+        valueEncoding: options.base64 === true ? 'base64' : 'utf8',
+        keep: options.keep === true
       }, `put ${key}`, (result) => {
         cli.print(result.stored === 0
-          ? 'stored on this node only: no peer stored it (see `kadmium peers` for the routing table)'
-          : `stored here and on ${result.stored} peer${result.stored === 1 ? '' : 's'}`)
+          ? `stored on this node only: no peer stored it (see \`kadmium peers\` for the routing table)${result.kept === true ? '; kept: it goes out once the node has peers' : ''}`
+          : `stored here and on ${result.stored} peer${result.stored === 1 ? '' : 's'}${result.kept === true ? '; kept alive: put again every 12 h on average' : ''}`)
+      })
+    })
+
+  root.command('kept')
+    .description('the values this node keeps alive, with when each was last put and is next put')
+    .option('--limit <n>', 'list at most this many', integer(1, 1000))
+    .action(async (options, command: Command) => {
+      await cli.call(command, 'kept', { limit: options.limit }, 'kept', (result) => {
+        cli.print(`${result.keys ?? 0} value${result.keys === 1 ? '' : 's'} kept alive, each put again every ${Math.round(result.interval / 3_600_000)} h on average; ${result.republished} put${result.republished === 1 ? '' : 's'} since the start, ${result.failed} failed${result.waiting == null ? '' : ` (waiting: ${result.waiting})`}`)
+        for (const kept of result.kept) {
+          cli.print(`${kept.key}  ${kept.bytes} bytes  last put ${kept.put == null ? 'never (no peer yet)' : new Date(kept.put).toISOString()}  next ${new Date(kept.due).toISOString()}`)
+        }
+      })
+    })
+
+  root.command('forget')
+    .description('stop keeping a value alive (the records already out live out their 48 h)')
+    .argument('<key>', 'the key, e.g. /kadmium/hello')
+    .option('--key-base64', 'the key is base64')
+    .action(async (key: string, options, command: Command) => {
+      await cli.call(command, 'forget', { key, keyEncoding: options.keyBase64 === true ? 'base64' : 'utf8' }, 'forget', (result) => {
+        cli.print(result.forgotten === true ? `no longer keeping ${result.key} alive` : `${result.key} was not kept`)
       })
     })
 

@@ -3,7 +3,7 @@
  * network are tallied in the recent-queries log and report their progress events.
  */
 import { constants } from 'kadmium'
-import { decodeBytes, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
+import { decodeBytes, displayKey, encodeBytes, parseCid, parseMultiaddr, parsePeerId, peerJson, routingKey, RpcError, INVALID_PARAMS } from './params.ts'
 import { storeSummary } from './store-summary.ts'
 import type { Params, Encoding, KeyEncoding } from './params.ts'
 import type { QueryLog, QueryTally } from './queries.ts'
@@ -31,6 +31,8 @@ const ENCODINGS = ['utf8', 'base64'] as const
 const KEY_ENCODINGS = ['utf8', 'base64', 'peer', 'cid'] as const
 /** The most CIDs one `provideMany` call takes. */
 const MAX_PROVIDE_MANY = 10_000
+/** The most kept values one `kept` call lists. */
+const MAX_KEPT_LIST = 1_000
 
 /** A progress event of kadmium as JSON: its type and its detail with peers as strings. */
 export function progressJson (event: { type: string, detail?: any }): ProgressJson {
@@ -194,30 +196,50 @@ function peerMethods (init: MethodsInit): Record<string, Method> {
   }
 }
 
-/** Values: put, get. */
+/** Values: put, get, kept, forget. */
 function valueMethods (init: MethodsInit): Record<string, Method> {
   const { node } = init
   const dht = (): KadDHT => node.services.dht
+  const keyParam = (p: Params): { key: string, keyBytes: Uint8Array } => {
+    const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
+    const key = p.string('key')
+    return { key, keyBytes: decodeBytes(key, keyEncoding, 'key') }
+  }
   return {
     put: method(true, p => {
-      const keyEncoding = p.choice<Encoding>('keyEncoding', ENCODINGS, 'utf8')
+      const key = keyParam(p)
       const valueEncoding = p.choice<Encoding>('valueEncoding', ENCODINGS, 'utf8')
-      const key = p.string('key')
       const value = p.optionalString('value')
       if (value == null) {
         throw new RpcError(INVALID_PARAMS, '"value" must be a string')
       }
-      return { key, keyBytes: decodeBytes(key, keyEncoding, 'key'), value: decodeBytes(value, valueEncoding, 'value') }
-    }, async ({ key, keyBytes, value }, context) => tallied(init, 'put', key, context, async (options) => {
+      return { ...key, value: decodeBytes(value, valueEncoding, 'value'), keep: p.boolean('keep', false) }
+    }, async ({ key, keyBytes, value, keep }, context) => tallied(init, 'put', key, context, async (options) => {
       try {
-        return { key, stored: await dht().put(keyBytes, value, options) }
+        return { key, stored: await dht().put(keyBytes, value, { ...options, keep }), kept: keep }
       } catch (err: any) {
         if (err.name !== 'NotStoredError') {
           throw err
         }
-        // kadmium stored it here before it looked for peers: say so, not that it failed
-        return { key, stored: 0 }
+        // kadmium stored it here before it looked for peers (and keeps it, when asked): say so, not that it failed
+        return { key, stored: 0, kept: keep }
       }
+    })),
+
+    kept: method(false, p => ({ limit: p.integer('limit', 1, MAX_KEPT_LIST) ?? 100 }), async ({ limit }, { signal }) => {
+      const { republish } = dht().stats()
+      const kept = await dht().listKept(limit, { signal })
+      return {
+        ...republish,
+        next: republish.next == null ? null : { key: displayKey(republish.next.key), due: republish.next.due },
+        last: republish.last == null ? null : { ...republish.last, key: displayKey(republish.last.key) },
+        kept: kept.map(k => ({ key: displayKey(k.key), bytes: k.bytes, put: k.put ?? null, due: k.due }))
+      }
+    }),
+
+    forget: method(false, keyParam, async ({ key, keyBytes }, { signal }) => ({
+      key,
+      forgotten: await dht().forget(keyBytes, { signal })
     })),
 
     get: method(true, p => {

@@ -170,10 +170,24 @@ function renderStore (store) {
     h('dt', {}, 'records held'), h('dd', {}, store.records),
     h('dt', {}, 'provider keys'), h('dd', {}, store.providers.keys),
     h('dt', {}, 'provider records'), h('dd', {}, store.providers.records),
-    h('dt', {}, 'keys we provide'), h('dd', {}, store.provided))
+    h('dt', {}, 'keys we provide'), h('dd', {}, store.provided),
+    h('dt', {}, 'values kept alive'), h('dd', {}, store.kept))
   fill('record-list', list((store.recordList || []).map(r => r.key + '  (' + r.bytes + ' bytes)'), 'no records'))
   fill('provider-list', list(store.providerKeys, 'no provider records'))
   fill('provided-list', list(store.providedKeys, 'nothing provided'))
+}
+
+function renderKept (k) {
+  fill('republish',
+    h('dt', {}, 'values kept'), h('dd', {}, k.keys == null ? 'counting…' : k.keys),
+    h('dt', {}, 'each put again'), h('dd', {}, 'every ' + duration(k.interval) + ' on average'),
+    h('dt', {}, 'next'), h('dd', { id: 'republish-next' }, k.next == null ? '–' : [h('code', {}, k.next.key), ' ' + until(k.next.due)]),
+    h('dt', {}, 'last'), h('dd', {}, k.last == null ? 'none yet' : [h('code', {}, k.last.key), ' ' + ago(k.last.at) + ', stored by ' + k.last.stored + ' peer' + (k.last.stored === 1 ? '' : 's')]),
+    h('dt', {}, 'since the start'), h('dd', {}, k.republished + ' put again, ' + k.failed + ' failed'),
+    ...(k.waiting == null ? [] : [h('dt', {}, 'waiting'), h('dd', { class: 'bad' }, 'no DHT peer: waiting to put')]))
+  fill('kept-list', k.kept.length === 0
+    ? h('li', { class: 'muted' }, 'nothing kept: kadmium put --keep <key> <value>')
+    : k.kept.map(v => h('li', {}, h('code', {}, v.key), ' (' + v.bytes + ' bytes) ' + (v.put == null ? 'never put yet' : 'put ' + ago(v.put)) + ', next ' + until(v.due))))
 }
 
 function renderReprovide (r) {
@@ -215,13 +229,14 @@ function renderQueries (queries) {
 async function refresh () {
   const state = document.getElementById('state')
   try {
-    const [info, table, store, counters, recent, reprovide] = await batch([
-      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}], ['reprovider', {}]
+    const [info, table, store, counters, recent, reprovide, kept] = await batch([
+      ['info', {}], ['routingTable', {}], ['storeStats', { list: 20 }], ['counters', {}], ['recentQueries', {}], ['reprovider', {}], ['kept', { limit: 20 }]
     ])
     renderIdentity(info)
     renderBuckets(table)
     renderStore(store)
     renderReprovide(reprovide)
+    renderKept(kept)
     renderCounters(counters)
     renderQueries(recent.queries)
     state.className = ''
@@ -258,6 +273,7 @@ export function statusPage (nonce: string): string {
 <h2>Provider records</h2><ul id="provider-list"></ul>
 <h2>Provided by us</h2><ul id="provided-list"></ul></section>
 <section><h2>Reproviding</h2><dl id="reprovide"></dl></section>
+<section><h2>Kept alive</h2><dl id="republish"></dl><h2>Values we keep</h2><ul id="kept-list"></ul></section>
 <section><h2>Requests</h2><table><thead><tr><th>message</th><th class="num">in</th><th class="num">out</th></tr></thead><tbody id="requests"></tbody></table>
 <h2>Errors</h2><ul id="errors"></ul></section>
 <section class="wide"><h2>Peers</h2><table><thead><tr><th class="num">bucket</th><th>peer</th><th></th><th>last seen</th><th>added</th></tr></thead><tbody id="peers"></tbody></table></section>

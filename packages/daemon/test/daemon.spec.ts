@@ -86,6 +86,25 @@ describe('kadmium daemon and CLI', function () {
     expect(counters.throttled).to.equal(0)
   })
 
+  it('keeps a value alive: put --keep, the kept list, stats, forget', async () => {
+    const put = await cli(a.dir, ['put', '/kadmium/kept', '2025-01-01 kept by a', '--keep'])
+    expect(put.code).to.equal(0, put.stderr)
+    expect(put.stdout).to.include('kept alive')
+    const kept = await cliJson(a.dir, ['kept'])
+    expect(kept).to.include({ keys: 1, failed: 0 })
+    expect(kept.kept).to.have.length(1)
+    expect(kept.kept[0]).to.include({ key: '/kadmium/kept', bytes: 20 })
+    // put again 6 to 18 h after this put
+    expect(kept.kept[0].due - kept.kept[0].put).to.be.within(6 * 3_600_000, 18 * 3_600_000)
+    const stats = await cli(a.dir, ['stats'])
+    expect(stats.stdout).to.include('values kept alive   1; next /kadmium/kept at')
+    expect((await cliJson(a.dir, ['rpc', 'storeStats', '{"list":10}'])).keptKeys).to.deep.equal(['/kadmium/kept'])
+    const forget = await cli(a.dir, ['forget', '/kadmium/kept'])
+    expect(forget.stdout).to.include('no longer keeping /kadmium/kept alive')
+    expect((await cliJson(a.dir, ['kept'])).kept).to.deep.equal([])
+    expect((await cli(a.dir, ['forget', '/kadmium/kept'])).stdout).to.include('was not kept')
+  })
+
   it('provides a CID on one daemon and finds it from the other', async () => {
     const cid = await cidOf('provided by a')
     const provide = await cliJson(a.dir, ['provide', cid])
@@ -209,7 +228,7 @@ describe('kadmium daemon and CLI', function () {
     await until(async () => (await cliJson(b.dir, ['rpc', 'storeStats', '{"list":100}'])).providerKeys.includes(providerKey(fromA)) ? true : undefined, 10_000, 'b to hold a\'s provider record')
     // b's own put and provide are on disk when their calls answer: kill right after
     const fromB = await cidOf('b, before the crash')
-    await cliJson(b.dir, ['put', '/kadmium/from-b', 'written just before the crash'])
+    await cliJson(b.dir, ['put', '/kadmium/from-b', 'written just before the crash', '--keep'])
     await cliJson(b.dir, ['provide', fromB])
     // the reprovide schedule began once b knew the network's size (its provides' lookups told it)
     const schedule = await until(async () => {
@@ -226,6 +245,8 @@ describe('kadmium daemon and CLI', function () {
     expect(store.recordList.map((r: any) => r.key)).to.include.members(['/kadmium/greeting', '/kadmium/from-b'])
     expect(store.providerKeys).to.include.members([providerKey(fromA), providerKey(fromB)])
     expect(store.providedKeys).to.include(providerKey(fromB))
+    // and it still keeps its value alive
+    expect(store.keptKeys).to.deep.equal(['/kadmium/from-b'])
     // the schedule resumes where it was: the same cycle, begun at the same time, every key counted
     const resumed = await until(async () => {
       const state = await cliJson(b.dir, ['rpc', 'reprovider'])

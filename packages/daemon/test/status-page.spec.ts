@@ -20,7 +20,7 @@ describe('kadmium status page', function () {
     b = await startDaemon(await tempDir(), [a.address])
     await until(async () => (await cliJson(a.dir, ['peers'])).size > 0 ? true : undefined, 15_000, 'a peer in a\'s table')
     // something in the store and in the recent queries
-    await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page'])
+    await cliJson(a.dir, ['put', '/kadmium/page', 'shown on the page', '--keep'])
     await cliJson(a.dir, ['provide', 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'])
   })
 
@@ -50,6 +50,9 @@ describe('kadmium status page', function () {
     // the reprovide schedule: the key provided, the regions of a cycle and the next one due
     await tab.waitForFunction(() => document.getElementById('reprovide-next')?.textContent?.match(/in \d|now/) != null, undefined, { timeout: 10_000 })
     expect(await tab.textContent('#reprovide')).to.match(/keys provided\s*1(?!\d)/)
+    // the value kept alive, and when it goes out again
+    expect(await tab.textContent('#kept-list')).to.match(/\/kadmium\/page \(17 bytes\) put .*, next in \d+ h/)
+    expect(await tab.textContent('#republish')).to.match(/values kept\s*1(?!\d)/)
     // it refreshes on its own: the state line changes
     const first = await tab.textContent('#state')
     await tab.waitForFunction((before) => document.getElementById('state')?.textContent !== before, first, { timeout: 10_000 })
