@@ -136,13 +136,6 @@ export const STALL_MIN_TIMEOUT = 1_000
 export const STALL_MIN_SENT_TIMEOUT = 250
 
 /**
- * A peer whose lookup request failed, or was still unanswered when its lookup ended, is not asked
- * again by this node's lookups for this many ms (unless it answers meanwhile): a gone or silent
- * peer that others still name would otherwise hold each lookup near it for its stall deadline.
- */
-export const RECENT_FAILURE_TTL = 60_000
-
-/**
  * An outbound DHT stream is kept for the next request to its peer until it has been idle this
  * many ms, then closed. Shorter than the 10 s after which `@libp2p/kad-dht` servers reset an idle
  * inbound stream (go's and kadmium's wait 1 minute), so a kept stream is rarely reset under a

@@ -39,10 +39,9 @@
  */
 import { logger } from '@libp2p/logger'
 import { ALPHA, REFRESH_INTERVAL } from '../../src/constants.ts'
-import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, RECENT_FAILURE_TTL, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
+import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
-import { RecentFailures } from '../../src/query/recent-failures.ts'
 import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
@@ -84,8 +83,6 @@ export interface SimNode {
   readonly connections: Map<number, number>
   /** The round trips its requests measured. */
   readonly roundTrips: RoundTrips
-  /** Peers that failed its lookups lately. */
-  readonly failures: RecentFailures
 }
 
 /** What connections cost (see the module comment). */
@@ -315,7 +312,7 @@ export class SimNetwork {
       random: () => this.random.next(),
       log
     })
-    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300), failures: new RecentFailures(RECENT_FAILURE_TTL, 256) }
+    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300) }
     if (this.wanRtt != null && this.factors.length <= index) {
       this.factors.push(this.factorRandom.normal())
     }
@@ -453,7 +450,6 @@ export class SimNetwork {
       requestTimeout: this.options.requestTimeout,
       stall: this.options.stall === false ? undefined : this.options.stall,
       stallAfter: this.stallAfter(from),
-      skip: (peer) => from.failures.has(peer.id, this.clock.now),
       // as the query runner: of peers as close, those connected first (with `connections`)
       prefer: this.options.connections == null ? undefined : (peer) => this.connected(from, peer),
       widen: this.options.widen,
@@ -465,7 +461,6 @@ export class SimNetwork {
       ask: this.asker(from, target, options.accept),
       onEvent: (event) => {
         learnFromLookup(from.table, event)
-        from.failures.observe(event, this.clock.now)
         if (event.type === 'ask') {
           requests++
         } else if (event.type === 'fail') {
@@ -482,7 +477,6 @@ export class SimNetwork {
       }
     }).then(outcome => {
       learnFromOutcome(from.table, outcome)
-      from.failures.ended(outcome, this.clock.now)
       finish(outcome.closest, false)
     }, () => { finish([], true) })
   }

@@ -65,11 +65,6 @@ export interface LookupInit<P extends LookupPeer = LookupPeer> {
    * `resultSize` that answered.
    */
   widen?: boolean
-  /**
-   * Candidates it returns true for when first heard of are taken as failed: never asked, never a
-   * result (a peer that failed lately: see `RecentFailures`).
-   */
-  skip?(peer: P): boolean
 }
 
 /** Counts of one lookup. */
@@ -105,7 +100,6 @@ export class Lookup<P extends LookupPeer> {
   private readonly resultSize: number
   private readonly maxOpen: number
   private readonly prefer?: (peer: P) => boolean
-  private readonly skip?: (peer: P) => boolean
   private readonly widen: boolean
   /** All candidates, closest first. */
   private readonly candidates: Array<Candidate<P>>
@@ -127,7 +121,6 @@ export class Lookup<P extends LookupPeer> {
     this.resultSize = init.resultSize
     this.maxOpen = init.alpha + maxStalled
     this.prefer = init.prefer
-    this.skip = init.skip
     this.widen = init.widen === true
     this.candidates = []
     this.byId = new Map()
@@ -144,7 +137,7 @@ export class Lookup<P extends LookupPeer> {
       if (this.byId.has(peer.id)) {
         continue
       }
-      const candidate: Candidate<P> = { peer, state: this.skip?.(peer) === true ? 'failed' : 'waiting' }
+      const candidate: Candidate<P> = { peer, state: 'waiting' }
       this.byId.set(peer.id, candidate)
       this.candidates.splice(this.insertionPoint(peer.key), 0, candidate)
       added.push(peer)

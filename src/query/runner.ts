@@ -7,12 +7,10 @@
  */
 import { CustomProgressEvent } from 'progress-events'
 import { clockOf, deadline } from '../clock.ts'
-import { RECENT_FAILURE_TTL } from '../defaults.ts'
 import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
-import { RecentFailures } from './recent-failures.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline, requestPhase } from './stall.ts'
@@ -131,15 +129,12 @@ export class QueryRunner {
   private readonly selfId: string
   /** The round trips this node's requests measured, which set each request's stall deadline. */
   private readonly roundTrips: RoundTrips
-  /** Peers that failed lately: lookups do not ask them again for a while. */
-  private readonly failures: RecentFailures
 
   constructor (init: QueryRunnerInit) {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
     this.roundTrips = new RoundTrips()
-    this.failures = new RecentFailures(RECENT_FAILURE_TTL)
   }
 
   /**
@@ -168,8 +163,6 @@ export class QueryRunner {
         stopWhen: options.stopWhen,
         // of peers as close, ask those we are connected to first: no dial, no new connection
         prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
-        // a peer that failed lately is not asked again (it would hold the lookup until it stalls)
-        skip: (peer) => this.failures.has(peer.id, this.clock.now()),
         // one live peer more for each of the closest that failed or stalled (see LookupInit.widen)
         widen: true,
         ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent),
@@ -179,7 +172,6 @@ export class QueryRunner {
         }
       })
       learnFromOutcome(init.table, outcome)
-      this.failures.ended(outcome, this.clock.now())
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {
@@ -237,7 +229,6 @@ export class QueryRunner {
     const { init } = this
     // an answer offers the peer to the table, a failure counts against it
     learnFromLookup(init.table, event)
-    this.failures.observe(event, this.clock.now())
     switch (event.type) {
       case 'ask':
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))

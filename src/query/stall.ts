@@ -53,20 +53,20 @@ export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 4, stream
  * The stall deadline of a request to `peer` in ms from now, from the round trips measured
  * (`rtts`), at most `max`; undefined when none was measured yet (the lookup's adaptive deadline
  * then applies). `factor` times the round trips the request still has to go through (until it
- * is sent: a dial and a stream, or a stream; once sent: the request's own):
- * - at the peer's own round trip when it was measured, at least `minSent`: a request that takes
- * that much longer than the peer's round trips say is likely to hang (a request late before it
- * is sent is waited for again once it is sent);
- * - at the node's typical round trip for a peer never measured, at least `min`: one pair's round
- * trip can be five times the typical one (p99 against median), and a live peer stalled that
- * early is left out of the lookup's result and then out of the table's answers.
+ * is sent: a dial and a stream, or a stream; once sent: the request's own), at the peer's own
+ * round trip when it was measured, else at the node's typical one; at least `min`, but for a
+ * request on the wire to a peer whose own round trip was measured: at least `minSent`.
+ * A dial or a peer never measured keeps the `min` floor: a dial's time depends on the machine's
+ * load as much as on the round trip (a loaded machine's dials over loopback take hundreds of ms),
+ * and one pair's round trip can be five times the typical one (p99 against median); a live peer
+ * stalled that early is left out of the lookup's result and then out of the table's answers.
  *
  * @example
  * ```ts
  * const rtts = new RoundTrips()
  * rtts.observe('a', 80)
  * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'a', 'sent', 10_000)   // 250
- * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'a', 'dial', 10_000)   // 960
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'a', 'dial', 10_000)   // 1000
  * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'b', 'sent', 10_000)   // 1000
  * ```
  */
@@ -76,7 +76,7 @@ export function requestDeadline (options: StallOptions, rtts: RoundTrips, peer: 
   if (rtt == null) {
     return undefined
   }
-  const floor = own != null ? options.minSent ?? options.min : options.min
+  const floor = phase === 'sent' && own != null ? options.minSent ?? options.min : options.min
   return Math.min(max, Math.max(floor, options.factor * PHASE_ROUND_TRIPS[phase] * rtt))
 }
 

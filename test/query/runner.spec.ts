@@ -74,29 +74,6 @@ describe('query/runner', () => {
     expect(table.has(silent.toString())).to.equal(true)
   })
 
-  it('a peer still unanswered when a lookup ended is not asked by the next lookups that hear of it, until it answers or a minute passed', async () => {
-    const { routing, table, peers, silent } = await setup({ initial: 20, factor: 3, min: 20 }, 60_000)
-    await routing.lookup(new Uint8Array([1, 2, 3]))
-    // the next lookup hears of the silent peer from another's answer, not from the table
-    table.remove(silent.toString())
-    const [other] = peers.filter(p => !p.equals(silent))
-    const client = (routing as any).init.client
-    const asked: string[] = []
-    ;(routing as any).init.client = {
-      request: async (target: PeerId, request: unknown, options: { signal: AbortSignal }): Promise<Message> => {
-        asked.push(target.toString())
-        if (target.equals(other)) {
-          return decodeMessage(encodeMessage({ type: MessageType.FIND_NODE, closer: [{ id: silent, multiaddrs: [] }] }))
-        }
-        return client.request(target, request, options)
-      }
-    }
-    const { closest } = await routing.lookup(new Uint8Array([1, 2, 3]))
-    expect(asked).to.include(other.toString())
-    expect(asked).to.not.include(silent.toString())
-    expect(closest.map(p => p.id)).to.not.include(silent.toString())
-  })
-
   it('without stall detection a silent peer fails at its request timeout and leaves the table', async () => {
     const { routing, table, silent } = await setup(undefined, 50)
     const events: LookupProgressEvents[] = []

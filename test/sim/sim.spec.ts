@@ -2,7 +2,7 @@ import { expect } from 'aegir/chai'
 import { VirtualClock } from '../../bench/sim/clock.ts'
 import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
 import { REFRESH_INTERVAL } from '../../src/constants.ts'
-import { MAX_PEER_FAILURES, RECENT_FAILURE_TTL, REQUEST_TIMEOUT } from '../../src/defaults.ts'
+import { MAX_PEER_FAILURES, REQUEST_TIMEOUT } from '../../src/defaults.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
 import type { SimPeer } from '../../bench/sim/network.ts'
@@ -63,7 +63,6 @@ describe('network simulator', function () {
       requestTimeout: REQUEST_TIMEOUT,
       stall: DEFAULT_STALL,
       stallAfter: direct.stallAfter(from),
-      skip: (peer) => from.failures.has(peer.id, direct.clock.now),
       widen: true,
       seeds: lookupSeeds(from.table, target, 20),
       now: () => direct.clock.now,
@@ -71,12 +70,10 @@ describe('network simulator', function () {
       ask: direct.asker(from, target),
       onEvent: (event) => {
         learnFromLookup(from.table, event)
-        from.failures.observe(event, direct.clock.now)
         onEvent(event)
       }
     }).then(result => {
       learnFromOutcome(from.table, result)
-      from.failures.ended(result, direct.clock.now)
       outcome = result
     })
     await direct.run(() => outcome != null)
@@ -138,8 +135,6 @@ describe('network simulator', function () {
     const failedOnce = down.filter(peer => from.table.get(peer.id)?.failures === 1)
     expect(failedOnce.length).to.equal(first.failures)
     expect(MAX_PEER_FAILURES).to.equal(2)
-    // a peer that failed is not asked again for a while (RecentFailures): the next lookup after that
-    await net.runUntil(net.clock.now + RECENT_FAILURE_TTL)
     await net.lookupNow(from, target, PARAMS)
     for (const peer of failedOnce) {
       expect(from.table.has(peer.id), `${peer.id} failed twice`).to.equal(false)
