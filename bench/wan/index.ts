@@ -27,7 +27,8 @@
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
  * `--clock virtual|real`, `--age-minutes 10` (the built network ages before it is measured),
  * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--ping-seconds 10` (the
- * connection monitor's interval, 0: off; it changes CPU, not times), `--hours 0` (the network
+ * connection monitor's interval, 0: off: the docs' run; on, it costs CPU and makes another
+ * draw of the seed), `--hours 0` (the network
  * then lives that many hours, sampled hourly), `--timeout-minutes 240` (real), `--impls
  * kadmium,js`, `--parallel` (both children at once), `--charts DIR`, `--json FILE`
  * (bench/wan/json.ts). Several sizes (`--nodes 30,100`) are run in turn.
