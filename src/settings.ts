@@ -156,9 +156,10 @@ export interface KadDHTInit {
    * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
    * answer time, at least `min` ms (1000) and at most the request timeout. Once the node has
    * measured round trips, a request's deadline is `factor` times the round trips still ahead of
-   * it (a dial 3, a stream 1, the request 1) at its peer's round trip (or the node's typical
-   * one), at least `min` ms until it is sent and `minSent` ms (250) after; a request whose dial
-   * was late but which is then sent is waited for again. At most α stalled
+   * it (until it is sent a dial 3 and a stream 1, or the stream; once sent the request's 1),
+   * set again when it is sent: at its peer's own round trip and at least `minSent` ms (250)
+   * when that was measured, at the node's typical one and at least `min` ms otherwise; a request
+   * whose dial was late but which is then sent is waited for again. At most α stalled
    * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
    * (every request is waited for until it answers or times out).
    *
@@ -171,7 +172,7 @@ export interface KadDHTInit {
     factor?: number
     /** The shortest deadline, in ms. */
     min?: number
-    /** The shortest deadline of a request on the wire to a peer whose round trip is known, in ms. */
+    /** The shortest deadline of a request to a peer whose own round trip was measured, in ms. */
     minSent?: number
   }
   /**

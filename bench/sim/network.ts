@@ -19,9 +19,19 @@
  * otherwise). Every node is a server: no client check.
  *
  * The network itself: a request from A to B is answered at now + rtt(A, B) with the k peers of
- * B's table closest to the target, A left out (as the FIND_NODE handler does); B then puts A in
- * its table (a DHT server connected and identified) and A's lookup offers B to A's table (it
- * answered). A node that is down never answers: the asker's request times out.
+ * B's table closest to the target that B may name (as the FIND_NODE handler answers:
+ * `RoutingTable.answerable`), A left out; B then puts A in its table (a DHT server connected and
+ * identified) and A's lookup offers B to A's table (it answered). A node that is down never
+ * answers: the asker's request times out.
+ *
+ * With `connections` a request also pays for its connection, as libp2p's stack does over the
+ * emulated WAN (bench/wan): to a node it is not connected to, a dial of `dial` round trips
+ * first (a node that is gone lets it hang until the dial timeout), then `stream` round trips to
+ * open the stream (0 with the protocol sent with the request), then the request's own round
+ * trip; the connection then stays open both ways until one side has more than `max` and closes
+ * its least recently used one. Without it a request costs one round trip, as on a connection
+ * already open. The lookups' stall deadlines are the service's: from each peer's measured round
+ * trip and what the request still has to go through (src/query/stall.ts).
  *
  * runLookup and the Refresher are promise-based: after every event, {@link SimNetwork.run} lets
  * the promise callbacks it set off run (a `setImmediate`) before the clock moves on, so each
@@ -29,14 +39,17 @@
  */
 import { logger } from '@libp2p/logger'
 import { ALPHA, REFRESH_INTERVAL } from '../../src/constants.ts'
-import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
+import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
+import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
 import { inBucket, learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
 import { Refresher } from '../../src/table/refresher.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
 import { Random, mix32 } from '../lib/random.ts'
+import { drawFactors, pairRtt } from '../wan/latency.ts'
 import { VirtualClock } from './clock.ts'
 import type { KadId } from '../../src/keys.ts'
 import type { LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
@@ -45,7 +58,7 @@ import type { LookupLimits } from '../../src/table/refresher.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** The service's stall detection, with kadmium's defaults. */
-export const DEFAULT_STALL: StallOptions = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
+export const DEFAULT_STALL: StallOptions = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT, minSent: STALL_MIN_SENT_TIMEOUT }
 
 /** A node as other nodes' tables and lookups see it. */
 export interface SimPeer {
@@ -60,11 +73,32 @@ export interface SimNode {
   readonly table: RoutingTable<SimPeer>
   readonly refresher: Refresher<SimPeer>
   /**
-   * Whether it runs and answers ({@link SimNetwork.stop} takes it down). A node that is down
-   * stays in others' tables until they notice.
+   * Whether it runs and answers ({@link SimNetwork.stop} silences it, {@link SimNetwork.leave}
+   * takes it away). A node that is down stays in others' tables until they notice.
    */
   up: boolean
+  /** Gone ({@link SimNetwork.leave}): a dial to it hangs; else a silent node is still dialled. */
+  gone: boolean
+  /** The nodes it is connected to (with `connections`), least recently used first, with when each was last used. */
+  readonly connections: Map<number, number>
+  /** The round trips its requests measured. */
+  readonly roundTrips: RoundTrips
 }
+
+/** What connections cost (see the module comment). */
+export interface ConnectionCosts {
+  /** Round trips of a dial before the connection is open (3 over TCP, noise and yamux). */
+  dial: number
+  /** Round trips to open a stream before the request goes (0: its protocol sent with it; 1: negotiated first). */
+  stream: number
+  /** How long a dial to a node that is gone hangs before it fails, ms (libp2p's per-address dial timeout, 6 s). */
+  dialTimeout: number
+  /** The most connections a node keeps (libp2p's maxConnections, 300). */
+  max: number
+}
+
+/** libp2p's costs as the emulated WAN measures them, with kadmium's protocol-first streams. */
+export const LIBP2P_CONNECTIONS: ConnectionCosts = { dial: 3, stream: 0, dialTimeout: 6_000, max: 300 }
 
 /** Round-trip times between pairs of nodes. */
 export type LatencyModel =
@@ -72,6 +106,11 @@ export type LatencyModel =
   | { kind: 'lognormal', median: number, sigma: number }
   /** Every pair has the same RTT. */
   | { kind: 'constant', rtt: number }
+  /**
+   * The emulated WAN's model (bench/wan/latency.ts): each node draws a factor, a pair's RTT
+   * follows from the two, log-normal over pairs with this median and p99.
+   */
+  | { kind: 'wan', medianRtt: number, p99Rtt: number }
 
 /** How the simulated network behaves; the service's defaults unless told otherwise. */
 export interface SimOptions {
@@ -96,6 +135,13 @@ export interface SimOptions {
   joinWindow?: number
   /** The random walk of every node every this many virtual ms; 0 (the service's default) turns it off. */
   randomWalkInterval?: number
+  /**
+   * Lookups go on to the 21st candidate for each of the closest that failed or stalled
+   * (`LookupInit.widen`), as the service's do; true unless told.
+   */
+  widen?: boolean
+  /** What connections cost; undefined: a request costs one round trip, as on an open connection. */
+  connections?: ConnectionCosts
 }
 
 /** Parameters of one lookup. */
@@ -120,8 +166,8 @@ export interface SimLookupOptions {
   onEvent?(event: LookupEvent<SimPeer>): void
   /** Of the peers answers name, only those it returns true for join the lookup (as the peer routing's `accept`). */
   accept?(peer: SimPeer): boolean
-  /** Ends the lookup when it returns true after an answer. */
-  stopWhen?(): boolean
+  /** Ends the lookup when it returns true after an answer (the peer that answered, and whom it named). */
+  stopWhen?(peer: SimPeer, closer: SimPeer[]): boolean
 }
 
 /** What one lookup did. */
@@ -142,6 +188,8 @@ export interface LookupRecord {
   exact: boolean
   /** Whether it was aborted: at the query timeout (a failed query in the real service), or by its signal. */
   timedOut: boolean
+  /** The closest peers that answered, closest first. */
+  closest: SimPeer[]
 }
 
 /** Counts of the whole network. */
@@ -150,6 +198,8 @@ export interface NetworkCounters {
   requests: number
   /** Liveness checks (FIND_NODE of the checker's own key). */
   checks: number
+  /** Connections opened (with `connections`). */
+  dials: number
   /** Requests and checks sent to a node that was down (or went down before answering). */
   unanswered: number
 }
@@ -160,13 +210,17 @@ const log = logger('kadmium:sim')
 export class SimNetwork {
   readonly clock = new VirtualClock()
   readonly nodes: SimNode[] = []
-  readonly counters: NetworkCounters = { requests: 0, checks: 0, unanswered: 0 }
+  readonly counters: NetworkCounters = { requests: 0, checks: 0, dials: 0, unanswered: 0 }
   readonly k: number
   readonly random: Random
   /** The lookup parameters of the nodes' own lookups (their upkeep): kadmium's α and k. */
   readonly defaults: LookupParams
-  private readonly options: Required<SimOptions>
+  private readonly options: Required<Omit<SimOptions, 'connections'>> & Pick<SimOptions, 'connections'>
   private readonly now = (): number => this.clock.now
+  /** Latency factors by node index (the `wan` latency model), drawn as nodes are made. */
+  private readonly factors: number[] = []
+  private readonly factorRandom: Random
+  private readonly wanRtt?: (a: number, b: number) => number
 
   constructor (options: SimOptions) {
     this.options = {
@@ -180,11 +234,27 @@ export class SimNetwork {
       refreshInterval: REFRESH_INTERVAL,
       joinWindow: JOIN_REFRESH_WINDOW,
       randomWalkInterval: 0,
+      widen: true,
       ...options
     }
     this.k = this.options.k
     this.defaults = { alpha: ALPHA, resultSize: this.k }
     this.random = new Random(options.seed)
+    // its own generator: the latency model must not change the network's other draws
+    this.factorRandom = new Random(options.seed * 7_919 + 17)
+    const latency = this.options.latency
+    this.wanRtt = latency.kind === 'wan' ? pairRtt(latency) : undefined
+  }
+
+  /**
+   * With the `wan` latency model, draws the factors of the first `n` nodes together (shifted and
+   * scaled as the emulation's servers are, so that a small network realises the model); later
+   * nodes draw theirs one by one.
+   */
+  drawFactors (n: number): void {
+    if (this.factors.length === 0 && this.wanRtt != null) {
+      this.factors.push(...drawFactors(this.factorRandom, n))
+    }
   }
 
   /** Nodes that are up. */
@@ -242,16 +312,42 @@ export class SimNetwork {
       random: () => this.random.next(),
       log
     })
-    const node: SimNode = { peer, table, refresher, up: true }
+    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300) }
+    if (this.wanRtt != null && this.factors.length <= index) {
+      this.factors.push(this.factorRandom.normal())
+    }
     this.nodes.push(node)
     refresher.start()
     return node
   }
 
-  /** Takes a node down: it stops answering and its refresher stops. Others' tables keep it until they notice. */
+  /**
+   * Silences a node: it stops answering and its refresher stops, but it stays connected and
+   * dialable (it accepts streams and never answers). Others' tables keep it until they notice.
+   */
   stop (node: SimNode): void {
     node.up = false
     void node.refresher.stop()
+  }
+
+  /** A node leaves: it stops, its connections close, and dials to it hang. Others' tables keep it until they notice. */
+  leave (node: SimNode): void {
+    this.stop(node)
+    node.gone = true
+    this.disconnect(node)
+  }
+
+  /** Closes every connection of `node` (both ends). */
+  disconnect (node: SimNode): void {
+    for (const other of node.connections.keys()) {
+      this.nodes[other].connections.delete(node.peer.index)
+    }
+    node.connections.clear()
+  }
+
+  /** Whether two nodes are connected (always, without `connections`). */
+  connected (a: SimNode, b: SimPeer): boolean {
+    return this.options.connections == null || a.connections.has(b.index)
   }
 
   /** The RTT between two nodes: the same every time for a pair. */
@@ -259,6 +355,9 @@ export class SimNetwork {
     const model = this.options.latency
     if (model.kind === 'constant') {
       return model.rtt
+    }
+    if (model.kind === 'wan') {
+      return (this.wanRtt as (a: number, b: number) => number)(this.factors[a], this.factors[b])
     }
     const lo = Math.min(a, b)
     const hi = Math.max(a, b)
@@ -340,7 +439,8 @@ export class SimNetwork {
         latency: this.clock.now - started,
         accuracy,
         exact: judge && !timedOut && hits === truth.length,
-        timedOut
+        timedOut,
+        closest
       })
     }
     void runLookup<SimPeer>({
@@ -349,6 +449,10 @@ export class SimNetwork {
       resultSize: params.resultSize,
       requestTimeout: this.options.requestTimeout,
       stall: this.options.stall === false ? undefined : this.options.stall,
+      stallAfter: this.stallAfter(from),
+      // as the query runner: of peers as close, those connected first (with `connections`)
+      prefer: this.options.connections == null ? undefined : (peer) => this.connected(from, peer),
+      widen: this.options.widen,
       seeds,
       signal: options.signal == null ? query.signal : AbortSignal.any([query.signal, options.signal]),
       now: this.now,
@@ -378,16 +482,61 @@ export class SimNetwork {
   }
 
   /**
+   * The per-request stall deadlines of `from`'s lookups, as the service's query runner sets them
+   * (src/query/runner.ts): from the peer's measured round trip (or `from`'s typical one) and
+   * what the request still has to go through.
+   */
+  stallAfter (from: SimNode): RunLookupInit<SimPeer>['stallAfter'] {
+    const stall = this.options.stall === false ? undefined : this.options.stall
+    return (peer, sent) => {
+      if (stall == null) {
+        return undefined
+      }
+      return requestDeadline(stall, from.roundTrips, peer.id, requestPhase(sent, this.connected(from, peer)), this.options.requestTimeout)
+    }
+  }
+
+  /**
    * The `ask` of a lookup from `from` for `target`: one FIND_NODE over the virtual network,
    * answered after the pair's RTT, never when the peer is down (it fails when runLookup aborts
    * it at its timeout).
    */
   asker (from: SimNode, target: KadId, accept?: (peer: SimPeer) => boolean): RunLookupInit<SimPeer>['ask'] {
-    return async (peer, signal) => new Promise((resolve, reject) => {
+    return async (peer, signal, sent) => new Promise((resolve, reject) => {
       this.counters.requests++
+      let sentAt = NaN
       signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-      this.request(from, peer, target, closer => { resolve(accept == null ? closer : closer.filter(accept)) })
+      this.request(from, peer, target, closer => {
+        from.roundTrips.observe(peer.id, this.clock.now - sentAt)
+        resolve(accept == null ? closer : closer.filter(accept))
+      }, () => {
+        sentAt = this.clock.now
+        sent()
+      }, reject)
     })
+  }
+
+  /**
+   * A message with no answer (ADD_PROVIDER) from `from` to `to`, as the client sends one: over
+   * the connection (a dial first when there is none), on a stream of its own; `done(true)` once
+   * written (the stream's round trips after the connection), `done(false)` when the dial fails;
+   * `delivered` when it arrives at a node that is up.
+   */
+  send (from: SimNode, to: SimPeer, delivered: () => void, done: (sent: boolean) => void): void {
+    const node = this.nodes[to.index]
+    const rtt = this.rtt(from.peer.index, to.index)
+    const onConnection = (): void => {
+      this.use(from, node)
+      this.clock.after((this.options.connections?.stream ?? 0) * rtt, () => {
+        done(true)
+        this.clock.after(rtt / 2, () => {
+          if (node.up) {
+            delivered()
+          }
+        })
+      })
+    }
+    this.connectThen(from, node, onConnection, () => { done(false) })
   }
 
   /**
@@ -523,23 +672,85 @@ export class SimNetwork {
     return dead
   }
 
-  /** One FIND_NODE from `from` to `to` about `target`: `answer` after the pair's RTT, if `to` is up. */
-  private request (from: SimNode, to: SimPeer, target: KadId, answer: (closer: SimPeer[]) => void): void {
+  /**
+   * One FIND_NODE from `from` to `to` about `target`: `answer` after the pair's RTT, if `to` is
+   * up; with `connections`, after the dial (when they are not connected) and the stream, `sent`
+   * told when the request goes out; a dial to a node that is gone fails at the dial timeout.
+   */
+  private request (from: SimNode, to: SimPeer, target: KadId, answer: (closer: SimPeer[]) => void, sent?: () => void, fail?: (err: Error) => void): void {
     const node = this.nodes[to.index]
-    if (!node.up) {
-      this.counters.unanswered++
-      return
-    }
-    this.clock.after(this.rtt(from.peer.index, to.index), () => {
+    const costs = this.options.connections
+    const rtt = this.rtt(from.peer.index, to.index)
+    const deliver = (): void => {
       if (!node.up || !from.up) {
-        // one of them went down meanwhile: no answer arrives
+        // silent, or one of them went down meanwhile: no answer arrives
         this.counters.unanswered++
         return
       }
       // the asker is a DHT server that connected: it enters the answerer's table
       node.table.add(from.peer.id, from.peer.key, from.peer)
       answer(node.table.answerable(target, this.k, entry => entry.id === from.peer.id).map(entry => entry.peer))
+    }
+    if (costs == null) {
+      sent?.()
+      this.clock.after(rtt, deliver)
+      return
+    }
+    this.connectThen(from, node, () => {
+      this.use(from, node)
+      this.clock.after(costs.stream * rtt, () => {
+        sent?.()
+        this.clock.after(rtt, deliver)
+      })
+    }, (err) => {
+      this.counters.unanswered++
+      fail?.(err)
     })
+  }
+
+  /**
+   * Runs `then` once `from` is connected to `to`: at once when it is, after a dial otherwise; a
+   * dial to a node that is gone (or leaves meanwhile) fails at the dial timeout.
+   */
+  private connectThen (from: SimNode, to: SimNode, then: () => void, fail: (err: Error) => void): void {
+    const costs = this.options.connections
+    if (costs == null || from.connections.has(to.peer.index)) {
+      then()
+      return
+    }
+    const hang = (): void => {
+      this.clock.after(costs.dialTimeout, () => { fail(new TimeoutError(`the dial did not connect within ${costs.dialTimeout} ms`)) })
+    }
+    if (to.gone) {
+      hang()
+      return
+    }
+    this.clock.after(costs.dial * this.rtt(from.peer.index, to.peer.index), () => {
+      if (to.gone) {
+        // it left while we dialled (its dial timeout counted from now: close enough)
+        hang()
+        return
+      }
+      this.counters.dials++
+      then()
+    })
+  }
+
+  /** Opens or refreshes the connection of two nodes (both ends); past `max`, each closes its least recently used. */
+  private use (a: SimNode, b: SimNode): void {
+    if (this.options.connections == null) {
+      return
+    }
+    const max = this.options.connections.max
+    for (const [x, y] of [[a, b], [b, a]]) {
+      x.connections.delete(y.peer.index)
+      x.connections.set(y.peer.index, this.clock.now)
+      if (x.connections.size > max) {
+        const oldest = x.connections.keys().next().value as number
+        x.connections.delete(oldest)
+        this.nodes[oldest].connections.delete(x.peer.index)
+      }
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * A lever's before and after: two JSON reports of the WAN benchmark (bench/wan/json.ts) from the
- * same seed and size, kadmium's operations before and after a change, with @libp2p/kad-dht's
+ * same seed and size, kadmium's operations before and after a change, with `@libp2p/kad-dht`'s
  * beside them (from the `after` report), phase by phase: p50 against its floor, exact or
  * successful share, and the ratios after / before and after / js.
  *

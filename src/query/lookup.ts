@@ -57,6 +57,14 @@ export interface LookupInit<P extends LookupPeer = LookupPeer> {
    * go before farther ones, and the lookup ends on the same condition.
    */
   prefer?(peer: P): boolean
+  /**
+   * For each candidate among the closest that failed or stalled, the lookup also waits for one
+   * more live candidate beyond the closest `resultSize` (it goes on to the 21st when one of the
+   * 20 is gone): answers crowded with gone peers name fewer live ones, and the answers of those
+   * beyond name the live peers the others left out. The result is still the closest
+   * `resultSize` that answered.
+   */
+  widen?: boolean
 }
 
 /** Counts of one lookup. */
@@ -92,6 +100,7 @@ export class Lookup<P extends LookupPeer> {
   private readonly resultSize: number
   private readonly maxOpen: number
   private readonly prefer?: (peer: P) => boolean
+  private readonly widen: boolean
   /** All candidates, closest first. */
   private readonly candidates: Array<Candidate<P>>
   private readonly byId: Map<string, Candidate<P>>
@@ -112,6 +121,7 @@ export class Lookup<P extends LookupPeer> {
     this.resultSize = init.resultSize
     this.maxOpen = init.alpha + maxStalled
     this.prefer = init.prefer
+    this.widen = init.widen === true
     this.candidates = []
     this.byId = new Map()
     this.inFlight = 0
@@ -149,12 +159,14 @@ export class Lookup<P extends LookupPeer> {
       return []
     }
     let live = 0
+    let window = this.resultSize
     let waiting: Array<Candidate<P>> = []
     for (const candidate of this.candidates) {
-      if (live >= this.resultSize || (this.prefer == null && waiting.length === slots)) {
+      if (live >= window || (this.prefer == null && waiting.length === slots)) {
         break
       }
       if (candidate.state === 'failed' || candidate.state === 'stalled') {
+        window += this.widen ? 1 : 0
         continue
       }
       live++
@@ -253,14 +265,16 @@ export class Lookup<P extends LookupPeer> {
    */
   get done (): boolean {
     let live = 0
+    let window = this.resultSize
     for (const candidate of this.candidates) {
       if (candidate.state === 'failed' || candidate.state === 'stalled') {
+        window += this.widen ? 1 : 0
         continue
       }
       if (candidate.state !== 'answered') {
         return false
       }
-      if (++live >= this.resultSize) {
+      if (++live >= window) {
         return true
       }
     }

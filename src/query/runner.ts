@@ -14,7 +14,7 @@ import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
-import { requestDeadline } from './stall.ts'
+import { requestDeadline, requestPhase } from './stall.ts'
 import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
 import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { StallOptions } from './stall.ts'
@@ -179,6 +179,8 @@ export class QueryRunner {
         stopWhen: options.stopWhen,
         // of peers as close, ask those we are connected to first: no dial, no new connection
         prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
+        // one live peer more for each of the closest that failed or stalled (see LookupInit.widen)
+        widen: true,
         ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent),
         onEvent: (event) => {
           observers.forEach(observer => { observer.event(event) })
@@ -197,18 +199,16 @@ export class QueryRunner {
   }
 
   /**
-   * The stall deadline of a request to `peer` from its round trip (or the node's typical one):
-   * the round trips of a dial, a stream and the request before it is sent, of the request after.
-   * Undefined (the lookup's adaptive deadline) before any round trip was measured.
+   * The stall deadline of a request to `peer` from the round trips measured
+   * (`requestDeadline`): undefined (the lookup's adaptive deadline) before any was.
    */
   private stallAfter (peer: DHTPeer, sent: boolean): number | undefined {
     const { init } = this
-    const rtt = this.roundTrips.of(peer.id) ?? this.roundTrips.typical
-    if (init.stall == null || rtt == null) {
+    if (init.stall == null) {
       return undefined
     }
-    const phase = sent ? 'sent' : init.connectionManager.getConnections(peer.peerId).length > 0 ? 'stream' : 'dial'
-    return requestDeadline(init.stall, rtt, phase, init.requestTimeout)
+    const phase = requestPhase(sent, init.connectionManager.getConnections(peer.peerId).length > 0)
+    return requestDeadline(init.stall, this.roundTrips, peer.id, phase, init.requestTimeout)
   }
 
   /** Asks one peer about `key` and turns its answer into lookup candidates. */

@@ -1,8 +1,11 @@
 /**
  * When a lookup request counts as *stalled*: an adaptive deadline drawn from how long the
- * lookup's answers took so far. Pure arithmetic, no clock and no timers: {@link runLookup} (and
- * the simulator) ask it for a deadline when they send a request and tell it each answer's time.
+ * lookup's answers took so far, or, once round trips were measured, a deadline of each request
+ * from its peer's round trip and what it still has to go through. Pure arithmetic, no clock and
+ * no timers: {@link runLookup} (and the simulator) ask it for a deadline when they send a
+ * request and tell it each answer's time.
  */
+import type { RoundTrips } from './round-trips.ts'
 /** How the stall deadline is chosen (the service's defaults are in src/defaults.ts). */
 export interface StallOptions {
   /** The deadline in ms before any answer arrived. */
@@ -25,26 +28,56 @@ export interface StallOptions {
 export type RequestPhase = 'dial' | 'stream' | 'sent'
 
 /**
- * Round trips from each phase to the answer: a dial (3: the transport's handshake, the security
- * protocol's selection and its handshake), a stream (1 when its protocol is negotiated first),
- * the request (1).
- */
-export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 5, stream: 2, sent: 1 }
-
-/**
- * The stall deadline of one request whose peer's round trip is known (or guessed: the node's
- * typical one): `factor` times the round trips it still has to go through, from now, at least
- * `min` (`minSent` once sent) and at most `max`.
+ * Where a request stands, from whether it was sent and whether its peer is connected.
  *
  * @example
  * ```ts
- * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, 80, 'sent', 10_000)   // 250
- * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, 120, 'dial', 10_000)  // 1800
+ * requestPhase(false, false)   // 'dial'
  * ```
  */
-export function requestDeadline (options: StallOptions, rtt: number, phase: RequestPhase, max: number): number {
-  const min = phase === 'sent' ? options.minSent ?? options.min : options.min
-  return Math.min(max, Math.max(min, options.factor * rtt * PHASE_ROUND_TRIPS[phase]))
+export function requestPhase (sent: boolean, connected: boolean): RequestPhase {
+  if (sent) {
+    return 'sent'
+  }
+  return connected ? 'stream' : 'dial'
+}
+
+/**
+ * Round trips from each phase to the next: a dial (3: the transport's handshake, the security
+ * protocol's selection and its handshake) and a stream (1 when its protocol is negotiated first)
+ * until the request is sent, when its deadline is set again; the request (1).
+ */
+export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 4, stream: 1, sent: 1 }
+
+/**
+ * The stall deadline of a request to `peer` in ms from now, from the round trips measured
+ * (`rtts`), at most `max`; undefined when none was measured yet (the lookup's adaptive deadline
+ * then applies). `factor` times the round trips the request still has to go through (until it
+ * is sent: a dial and a stream, or a stream; once sent: the request's own), at the peer's own
+ * round trip when it was measured, else at the node's typical one; at least `min`, but for a
+ * request on the wire to a peer whose own round trip was measured: at least `minSent`.
+ * A dial or a peer never measured keeps the `min` floor: a dial's time depends on the machine's
+ * load as much as on the round trip (a loaded machine's dials over loopback take hundreds of ms),
+ * and one pair's round trip can be five times the typical one (p99 against median); a live peer
+ * stalled that early is left out of the lookup's result and then out of the table's answers.
+ *
+ * @example
+ * ```ts
+ * const rtts = new RoundTrips()
+ * rtts.observe('a', 80)
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'a', 'sent', 10_000)   // 250
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'a', 'dial', 10_000)   // 1000
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, rtts, 'b', 'sent', 10_000)   // 1000
+ * ```
+ */
+export function requestDeadline (options: StallOptions, rtts: RoundTrips, peer: string, phase: RequestPhase, max: number): number | undefined {
+  const own = rtts.of(peer)
+  const rtt = own ?? rtts.typical
+  if (rtt == null) {
+    return undefined
+  }
+  const floor = phase === 'sent' && own != null ? options.minSent ?? options.min : options.min
+  return Math.min(max, Math.max(floor, options.factor * PHASE_ROUND_TRIPS[phase] * rtt))
 }
 
 /**

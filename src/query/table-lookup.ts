@@ -14,8 +14,9 @@ import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { RoutingTable } from '../table/routing-table.ts'
 
 /**
- * The peers a lookup for `target` starts from: the table's `count` closest. Marks the target's
- * bucket as looked up, so the bucket refresh skips it.
+ * The peers a lookup for `target` starts from: the table's `count` closest that we would name in
+ * an answer (a peer whose last request from us went unanswered is left out until it proves alive
+ * again). Marks the target's bucket as looked up, so the bucket refresh skips it.
  *
  * @example
  * ```ts
@@ -24,7 +25,7 @@ import type { RoutingTable } from '../table/routing-table.ts'
  */
 export function lookupSeeds<P> (table: RoutingTable<P>, target: KadId, count: number): P[] {
   table.markLookup(target)
-  return table.closest(target, count).map(entry => entry.peer)
+  return table.answerable(target, count).map(entry => entry.peer)
 }
 
 /** Tells the table what one step of a lookup showed of a peer (see the module comment). */

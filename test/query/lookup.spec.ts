@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 import { Lookup } from '../../src/query/lookup.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
-import { StallDeadline } from '../../src/query/stall.ts'
+import { StallDeadline, requestDeadline } from '../../src/query/stall.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
 import type { LookupPeer } from '../../src/query/lookup.ts'
 import type { LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
@@ -162,6 +163,33 @@ describe('query/lookup', () => {
     // answers for peers never asked, or asked twice, change nothing
     expect(lookup.answered(peers[9].id, [simPeer(99)])).to.deep.equal([])
     expect(lookup.answered(peers[0].id, [simPeer(99)])).to.deep.equal([])
+  })
+
+  it('with widen, each failed peer among the closest makes it wait for one more live peer, whose answer may name closer ones', () => {
+    const target = kadId(new Uint8Array([7]))
+    const peers = Array.from({ length: 12 }, (_, n) => simPeer(n)).sort((a, b) => compareDistance(a.key, b.key, target))
+    const start = (widen: boolean): Lookup<SimPeer> => {
+      const lookup = new Lookup<SimPeer>({ target, alpha: 4, resultSize: 3, widen }, peers.slice(0, 8))
+      expect(lookup.next().map(p => p.id)).to.deep.equal(peers.slice(0, 3).map(p => p.id))
+      lookup.failed(peers[1].id)
+      lookup.answered(peers[0].id)
+      lookup.answered(peers[2].id)
+      return lookup
+    }
+    // without widen, peer 3 takes the failed one's place, and once it answered the lookup is done
+    const plain = start(false)
+    expect(plain.next().map(p => p.id)).to.deep.equal([peers[3].id])
+    plain.answered(peers[3].id)
+    expect(plain.done).to.equal(true)
+    // with it, one more beyond: peers 3 and 4 are asked and waited for
+    const widened = start(true)
+    expect(widened.next().map(p => p.id)).to.deep.equal([peers[3].id, peers[4].id])
+    widened.answered(peers[3].id)
+    expect(widened.done).to.equal(false)
+    widened.answered(peers[4].id)
+    expect(widened.done).to.equal(true)
+    // the result is still the closest three that answered
+    expect(widened.results().map(p => p.id)).to.deep.equal([peers[0].id, peers[2].id, peers[3].id])
   })
 
   it('with prefer, asks the preferred first among candidates as close to the target, but never before closer ones', () => {
@@ -381,6 +409,24 @@ describe('query/lookup: stalled requests', () => {
       expect(deadline.current).to.be.at.most(max)
       expect(deadline.current).to.be.at.least(Math.min(max, STALL_MIN_TIMEOUT))
     }))
+  })
+
+  it('a request\'s own deadline: a few of its peer\'s round trips once sent and measured; never under the floor for a dial, or at the typical round trip of a peer never measured, whose own may be 5 times longer', () => {
+    const options = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
+    const rtts = new RoundTrips()
+    expect(requestDeadline(options, rtts, 'a', 'sent', 10_000)).to.equal(undefined)
+    rtts.observe('a', 80)
+    // measured: 3 round trips once sent; before, 3 × (a dial and a stream) but at least the floor
+    expect(requestDeadline(options, rtts, 'a', 'sent', 10_000)).to.equal(250)
+    expect(requestDeadline(options, rtts, 'a', 'stream', 10_000)).to.equal(1_000)
+    expect(requestDeadline(options, rtts, 'a', 'dial', 10_000)).to.equal(1_000)
+    rtts.observe('far', 400)
+    expect(requestDeadline(options, rtts, 'far', 'sent', 10_000)).to.equal(1_200)
+    expect(requestDeadline(options, rtts, 'far', 'dial', 10_000)).to.equal(4_800)
+    expect(requestDeadline(options, rtts, 'far', 'dial', 4_000)).to.equal(4_000)
+    // never measured: the typical round trip (here 240 ms) says little of this peer's, the floor holds
+    expect(requestDeadline(options, rtts, 'b', 'sent', 10_000)).to.equal(1_000)
+    expect(requestDeadline(options, rtts, 'b', 'dial', 10_000)).to.equal(2_880)
   })
 
   it('the state machine: a stalled request frees its α slot, does not hold the end, and may still answer or fail', () => {

@@ -62,6 +62,8 @@ describe('network simulator', function () {
       ...PARAMS,
       requestTimeout: REQUEST_TIMEOUT,
       stall: DEFAULT_STALL,
+      stallAfter: direct.stallAfter(from),
+      widen: true,
       seeds: lookupSeeds(from.table, target, 20),
       now: () => direct.clock.now,
       schedule: direct.clock.schedule,
