@@ -315,10 +315,7 @@ async function oneHop (net: SimNetwork, from: SimNode, model: Model, targets: Ui
       // the service's stall detection: a gone peer among the seeds costs its stall deadline, not 10 s
       stall: DEFAULT_STALL,
       stallAfter: measured
-        ? (peer) => {
-            const rtt = model.roundTrips.of(peer.id) ?? model.roundTrips.typical
-            return rtt == null ? undefined : requestDeadline(stall, rtt, 'sent', REQUEST_TIMEOUT)
-          }
+        ? (peer) => requestDeadline(stall, model.roundTrips, peer.id, 'sent', REQUEST_TIMEOUT)
         : undefined,
       seeds: full.closest(target, 2 * K_BUCKET_SIZE).map(entry => entry.peer),
       now: () => net.clock.now,

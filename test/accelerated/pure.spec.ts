@@ -62,8 +62,11 @@ describe('accelerated: measured round trips', () => {
     // what the crawl tells the node's round trips is what a request to the peer stalls after
     const roundTrips = new RoundTrips()
     roundTrips.observe(peer.id, visit.roundTrip)
-    expect(requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, roundTrips.of(peer.id) as number, 'sent', 10_000)).to.equal(250)
-    expect(requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, roundTrips.of(peer.id) as number, 'dial', 10_000)).to.equal(1_200)
+    const stall = { initial: 2_000, factor: 3, min: 2_000, minSent: 250 }
+    expect(requestDeadline(stall, roundTrips, peer.id, 'sent', 10_000)).to.equal(250)
+    // a dial: 3 × its round trips at the peer's 80 ms, above the floor
+    stall.min = 500
+    expect(requestDeadline(stall, roundTrips, peer.id, 'dial', 10_000)).to.equal(3 * PHASE_ROUND_TRIPS.dial * 80)
   })
 })
 
