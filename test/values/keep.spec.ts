@@ -65,6 +65,8 @@ describe('values: keeping what we put alive', function () {
       await first.stop()
 
       const second = await track(start())
+      // the count is known once the kept list was read from the datastore, just after the start
+      await eventually(() => second.services.dht.stats().republish.keys !== undefined)
       expect(second.services.dht.stats().republish.keys).to.equal(2)
       expect((await second.services.dht.listStored(10)).keptKeys).to.deep.equal([vKey('a'), vKey('b')])
       // a put under a kept key changes what is kept
