@@ -23,6 +23,7 @@ import { pairRttPercentiles } from '../wan/latency.ts'
 import { liveHours } from './hours.ts'
 import { closest, pings, settle, sleep, streams } from './operations.ts'
 import { PHASE_RUNS } from './phases.ts'
+import { Soak } from './soak.ts'
 import { World } from './world.ts'
 import type { BenchOptions, BenchReport, BuildReport, Calibration, IdleReport } from './report.ts'
 import type { Impl } from '../lib/nodes.ts'
@@ -95,10 +96,12 @@ export async function benchChild (impl: Impl, options: BenchOptions, partial: (r
     partial(finish())
   }
   if (options.hours > 0) {
+    const soak = options.soak ? new Soak(world, new Random(options.seed * 100 + 77), progress) : undefined
+    await soak?.start(options.seed)
     await liveHours(world, options.hours, progress, (sample) => {
       report.hours.push(sample)
       partial(finish())
-    })
+    }, soak == null ? {} : { live: async () => soak.live(options.nodes), check: async () => soak.check() })
   }
   const end = memory()
   report.rssPerNodeEnd = (end.rss - baseline.rss) / options.nodes

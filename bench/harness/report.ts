@@ -191,6 +191,13 @@ export interface HourSample {
   /** DHT and ping streams received in that hour, whole network. */
   dhtStreams: number
   pings: number
+  /** A soak (`--soak`): the share of the CIDs provided at hour 0 that a random server found at the end of the hour. */
+  cidsFound?: number
+  /** A soak: the share of the values put at hour 0 that a random server read at the end of the hour. */
+  valuesGot?: number
+  /** A soak: servers replaced and restarted in that hour. */
+  replaced?: number
+  restarted?: number
 }
 
 /** What a child reports. */
@@ -264,6 +271,12 @@ export interface BenchOptions {
   opMinutes: number
   /** Hours (run's clock) the network lives after the phases, with its upkeep on its own schedules, sampled every hour. */
   hours: number
+  /**
+   * The long run is a soak (bench/harness/soak.ts): CIDs provided and values put at hour 0 by
+   * servers that stay, servers replaced and restarted every hour, every CID and value looked for
+   * at the end of every hour (and at hour 0).
+   */
+  soak: boolean
   /** A child still running after this many real minutes is killed. */
   timeoutMinutes: number
   impls: Impl[]
@@ -300,6 +313,7 @@ export const WAN_DEFAULTS: BenchOptions = {
   idleMinutes: 1,
   opMinutes: 10,
   hours: 0,
+  soak: false,
   timeoutMinutes: 240,
   impls: ['kadmium', 'js'],
   parallel: false
