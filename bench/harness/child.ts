@@ -8,8 +8,10 @@
  * node --expose-gc [--import bench/lib/virtual-install.js] dist/bench/harness/child.js --impl kadmium --options '{…}'
  * ```
  *
- * and reads the `REPORT <json>` line it prints after each phase (bench/lib/child.ts).
+ * and reads the `REPORT <json>` line it prints after each phase and each hour (bench/lib/child.ts);
+ * with `json` in the options, the same report also goes to `<json>.<impl>.partial`.
  */
+import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { byteStream } from '@libp2p/utils'
@@ -263,7 +265,16 @@ if (isMain(import.meta.url)) {
   if (values.impl !== 'kadmium' && values.impl !== 'js') {
     throw new Error(`--impl takes kadmium or js, got ${values.impl}`)
   }
-  printReport(await benchChild(values.impl, JSON.parse(values.options ?? '{}'), printReport))
+  const options: BenchOptions = JSON.parse(values.options ?? '{}')
+  // with a JSON report asked for, the report so far also goes to a file of its own beside it,
+  // where a long run can be read before it ends
+  const save = (report: BenchReport): void => {
+    printReport(report)
+    if (options.json != null) {
+      writeFileSync(`${options.json}.${report.impl}.partial`, JSON.stringify(report))
+    }
+  }
+  save(await benchChild(values.impl, options, save))
   // stopped nodes may leave timers behind: end the child once the report is out
   process.exit(0)
 }
