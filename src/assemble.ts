@@ -200,7 +200,9 @@ function buildNetwork ({ components, settings, hooks }: Context): { counters: Co
     logPrefix: hooks.logPrefix,
     readTimeout: settings.requestTimeout,
     idleTimeout: settings.connections.outboundIdleTimeout,
-    maxKept: D.MAX_KEPT_STREAMS
+    maxKept: D.MAX_KEPT_STREAMS,
+    protocolFirst: settings.connections.protocolFirst,
+    maxOutboundStreams: D.MAX_OUTBOUND_STREAMS
   })
   return { counters, client }
 }

@@ -128,6 +128,14 @@ export const STALL_RTT_FACTOR = 3
 export const STALL_MIN_TIMEOUT = 1_000
 
 /**
+ * A request on the wire to a peer whose round trip is known is stalled after
+ * {@link STALL_RTT_FACTOR} round trips, never sooner than this many ms (the peer's own work, a
+ * round trip that varies). A silent peer (connected, never answering) then costs a lookup this,
+ * not the second {@link STALL_MIN_TIMEOUT} sets for requests whose dial is still under way.
+ */
+export const STALL_MIN_SENT_TIMEOUT = 250
+
+/**
  * An outbound DHT stream is kept for the next request to its peer until it has been idle this
  * many ms, then closed. Shorter than the 10 s after which `@libp2p/kad-dht` servers reset an idle
  * inbound stream (go's and kadmium's wait 1 minute), so a kept stream is rarely reset under a

@@ -155,7 +155,11 @@ export interface KadDHTInit {
    * answer is still taken if it comes within the 10 s request timeout and before the lookup
    * ends; a lookup that ends first aborts it without counting it against the peer. The deadline
    * is `initial` ms (2000) until the lookup's first answer, then `factor` (3) times the median
-   * answer time, at least `min` ms (1000) and at most the request timeout. At most α stalled
+   * answer time, at least `min` ms (1000) and at most the request timeout. Once the node has
+   * measured round trips, a request's deadline is `factor` times the round trips still ahead of
+   * it (a dial 3, a stream 1, the request 1) at its peer's round trip (or the node's typical
+   * one), at least `min` ms until it is sent and `minSent` ms (250) after; a request whose dial
+   * was late but which is then sent is waited for again. At most α stalled
    * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
    * (every request is waited for until it answers or times out).
    *
@@ -168,6 +172,8 @@ export interface KadDHTInit {
     factor?: number
     /** The shortest deadline, in ms. */
     min?: number
+    /** The shortest deadline of a request on the wire to a peer whose round trip is known, in ms. */
+    minSent?: number
   }
   /**
    * The prefix of the metric names, when libp2p is given a `metrics` implementation (see
@@ -186,7 +192,10 @@ export interface KadDHTInit {
    * `checkInterval` (10 min) is how often a client looks up its own id to stay connected to its
    * k closest servers, through which other nodes find it (0: never). An outbound stream is kept
    * for the next request to the same peer until it has been idle `outboundIdleTimeout` ms (5 s;
-   * 0 opens a stream for every request).
+   * 0 opens a stream for every request). With `protocolFirst` (true) a new DHT stream's protocol
+   * goes out with its first request instead of being negotiated first: a request costs one round
+   * trip on an open connection instead of two (a peer that fails such a stream before confirming
+   * the protocol is asked again, and from then on, on streams negotiated in full).
    *
    * A tag value of 0 leaves that tag off.
    *
@@ -206,6 +215,8 @@ export interface KadDHTInit {
     checkInterval?: number
     /** How long an outbound stream is kept after its last answer, in ms (0: a stream per request). */
     outboundIdleTimeout?: number
+    /** Whether a new DHT stream's protocol goes out with its first request (no round trip to negotiate it). */
+    protocolFirst?: boolean
   }
   /**
    * Optimistic providing: `provide` sends the record during its lookup to each peer that is, with
@@ -283,7 +294,7 @@ export interface Settings {
   joinWindow: number
   randomWalkInterval: number
   /** Tag values (0: no tag), keep-alive, the client's check and the outbound stream idle time (0: off). */
-  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number }
+  connections: { tableTag: number, closeTag: number, keepAlive: boolean, checkInterval: number, outboundIdleTimeout: number, protocolFirst: boolean }
   /** The per-peer inbound request limit, or undefined when it is off. */
   rateLimit?: { perSecond: number, burst: number, maxDelay: number }
   /** The diversity limits, or undefined when the filter is off. */
@@ -374,15 +385,18 @@ function resolveRateLimit (given: KadDHTInit['rateLimit']): Settings['rateLimit'
 }
 
 function resolveConnections (given: KadDHTInit['connections'] = {}): Settings['connections'] {
-  if (given.keepAlive != null && typeof given.keepAlive !== 'boolean') {
-    throw new InvalidParametersError(`connections.keepAlive must be true or false, got ${String(given.keepAlive)}`)
+  for (const flag of ['keepAlive', 'protocolFirst'] as const) {
+    if (given[flag] != null && typeof given[flag] !== 'boolean') {
+      throw new InvalidParametersError(`connections.${flag} must be true or false, got ${String(given[flag])}`)
+    }
   }
   return {
     tableTag: tagValue('connections.tableTag', given.tableTag ?? D.TABLE_TAG_VALUE),
     closeTag: tagValue('connections.closeTag', given.closeTag ?? D.CLOSE_TAG_VALUE),
     keepAlive: given.keepAlive ?? true,
     checkInterval: finiteNumber('connections.checkInterval', given.checkInterval ?? C.CLOSEST_CHECK_INTERVAL, true),
-    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true)
+    outboundIdleTimeout: finiteNumber('connections.outboundIdleTimeout', given.outboundIdleTimeout ?? D.OUTBOUND_IDLE_TIMEOUT, true),
+    protocolFirst: given.protocolFirst ?? true
   }
 }
 
@@ -413,6 +427,7 @@ function resolveStall (stall: KadDHTInit['stall']): StallOptions | undefined {
   return {
     initial: finiteNumber('stall.initial', given.initial ?? D.STALL_INITIAL_TIMEOUT),
     factor: finiteNumber('stall.factor', given.factor ?? D.STALL_RTT_FACTOR),
-    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true)
+    min: finiteNumber('stall.min', given.min ?? D.STALL_MIN_TIMEOUT, true),
+    minSent: finiteNumber('stall.minSent', given.minSent ?? D.STALL_MIN_SENT_TIMEOUT, true)
   }
 }

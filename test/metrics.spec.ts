@@ -88,7 +88,7 @@ describe('metrics', function () {
     observer.event({ type: 'answer', peer: seed, closer: [x, z], added: [x, z], elapsed: 1 })
     observer.event({ type: 'answer', peer: x, closer: [y, z], added: [y], elapsed: 1 })
     observer.event({ type: 'answer', peer: y, closer: [], added: [], elapsed: 1 })
-    observer.end({ closest: [y, z, x], stopped: false, stats: { asked: 3, answered: 3, failed: 0, stalled: 0, known: 4 } })
+    observer.end({ closest: [y, z, x], stopped: false, unanswered: [], stats: { asked: 3, answered: 3, failed: 0, stalled: 0, known: 4 } })
     dht.lookup(MessageType.GET_VALUE).end()
     return metrics.collect().then(values => {
       // seed: 1 hop; x and z, named by the seed: 2; y, named by x: 3

@@ -3,6 +3,7 @@
  * benchmarks), and its options, with the defaults of each transport.
  */
 import { AMINO_RTT } from '../wan/latency.ts'
+import type { KadDHTInit } from '../../src/index.ts'
 import type { Impl } from '../lib/nodes.ts'
 import type { VirtualTimeStats } from '../lib/virtual-time.ts'
 import type { LatencyModel } from '../wan/latency.ts'
@@ -286,6 +287,8 @@ export interface BenchOptions {
   charts?: string
   /** Writes the machine-readable report (bench/wan/json.ts) to this file. */
   json?: string
+  /** kadmium's options over the bench's own (`--kadmium '{"alpha":20}'`): a setting tried without a rebuild. */
+  kadmium?: KadDHTInit
 }
 
 /** The emulated WAN's defaults: 200 servers, every condition, libp2p's defaults, virtual time. */

@@ -133,7 +133,8 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
       parallel: { type: 'boolean' },
       soak: { type: 'boolean' },
       charts: { type: 'string' },
-      json: { type: 'string' }
+      json: { type: 'string' },
+      kadmium: { type: 'string' }
     },
     strict: true
   })
@@ -180,6 +181,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
   }
   out.charts = values.charts
   out.json = values.json
+  out.kadmium = values.kadmium == null ? undefined : JSON.parse(values.kadmium)
   // what was not given stays out, so that the caller's defaults apply
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }

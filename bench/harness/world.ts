@@ -96,7 +96,7 @@ export class World implements OpContext {
       pingInterval: Number.isFinite(this.options.pingSeconds) ? this.options.pingSeconds * 1_000 : undefined,
       client,
       datastore,
-      kadmium: { refresh: { interval: Math.round(REFRESH_INTERVAL * upkeep) } },
+      kadmium: { ...this.options.kadmium, refresh: { ...this.options.kadmium?.refresh, interval: Math.round(REFRESH_INTERVAL * upkeep) } },
       js: { querySelfInterval: Math.round(JS_UPKEEP_INTERVAL * upkeep) }
     })
     if (this.impl === 'js') {

@@ -33,7 +33,7 @@ import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRES
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
-import { inBucket, learnFromLookup, lookupSeeds } from '../../src/query/table-lookup.ts'
+import { inBucket, learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
 import { Refresher } from '../../src/table/refresher.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
 import { Random, mix32 } from '../lib/random.ts'
@@ -371,7 +371,10 @@ export class SimNetwork {
         }
         options.onEvent?.(event)
       }
-    }).then(outcome => { finish(outcome.closest, false) }, () => { finish([], true) })
+    }).then(outcome => {
+      learnFromOutcome(from.table, outcome)
+      finish(outcome.closest, false)
+    }, () => { finish([], true) })
   }
 
   /**
@@ -535,7 +538,7 @@ export class SimNetwork {
       }
       // the asker is a DHT server that connected: it enters the answerer's table
       node.table.add(from.peer.id, from.peer.key, from.peer)
-      answer(closestBut(node.table, target, this.k, from.peer.id))
+      answer(node.table.answerable(target, this.k, entry => entry.id === from.peer.id).map(entry => entry.peer))
     })
   }
 
@@ -578,15 +581,6 @@ export class SimNetwork {
       })
     })
   }
-}
-
-/** The `count` peers of `table` closest to `target`, `but` left out. */
-function closestBut (table: RoutingTable<SimPeer>, target: KadId, count: number, but: string): SimPeer[] {
-  let entries = table.closest(target, count)
-  if (entries.some(entry => entry.id === but)) {
-    entries = table.closest(target, count + 1).filter(entry => entry.id !== but).slice(0, count)
-  }
-  return entries.map(entry => entry.peer)
 }
 
 /** A random key in bucket `bucket` of `self`: its first `bucket` bits, then bit `bucket` flipped. */

@@ -215,12 +215,28 @@ export class Lookup<P extends LookupPeer> {
     return true
   }
 
+  /**
+   * Records that a stalled request is under way again (its dial was late, but the request is on
+   * the wire now): it holds a live slot again and the lookup waits for it. Returns false,
+   * changing nothing, unless the peer had stalled.
+   */
+  resumed (id: string): boolean {
+    const candidate = this.byId.get(id)
+    if (candidate?.state !== 'stalled') {
+      return false
+    }
+    candidate.state = 'asked'
+    this.stalledOpen--
+    this.inFlight++
+    return true
+  }
+
   /** Where a peer stands, if it is known. */
   state (id: string): CandidateState | undefined {
     return this.byId.get(id)?.state
   }
 
-  /** Live requests: handed out, not reported and not stalled (at most α). */
+  /** Live requests: handed out, not reported and not stalled (at most α, but for resumed ones). */
   get pending (): number {
     return this.inFlight
   }

@@ -29,9 +29,10 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
   seeds: Iterable<P>
   /**
    * Asks one peer for the peers it knows closest to the target. Must honour `signal`, which
-   * fires on the request timeout and when the lookup ends or is aborted.
+   * fires on the request timeout and when the lookup ends or is aborted; calls `sent` (when it
+   * can tell) once the request is on the wire, any dial and stream behind it.
    */
-  ask(peer: P, signal: AbortSignal): Promise<P[]>
+  ask(peer: P, signal: AbortSignal, sent: () => void): Promise<P[]>
   /** A request that has not answered within this many milliseconds fails. */
   requestTimeout: number
   /**
@@ -43,6 +44,17 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * out.
    */
   stall?: StallOptions
+  /**
+   * With `stall`: the stall deadline of a request in ms from now, from what is known of its
+   * peer, asked when the request starts (`sent` false: a dial or a stream may come first) and
+   * again when `ask` reports it sent; undefined leaves the lookup's adaptive deadline. A request
+   * that stalled before it was sent (its dial was late) and is then sent is waited for again: a
+   * slow peer that connects is not left behind. One still not sent after as long again is given
+   * up (aborted, and reported failed with a `TimeoutError`), as it is when the lookup ends
+   * first: a gone peer whose dial hangs fails at twice its stall deadline, not at the dial
+   * timeout, and counts against it.
+   */
+  stallAfter?(peer: P, sent: boolean): number | undefined
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -59,6 +71,11 @@ export interface LookupOutcome<P> {
   stopped: boolean
   /** Its counts. */
   stats: LookupStats
+  /**
+   * Peers whose request was on the wire, stalled and still unanswered when the lookup ended (a
+   * silent peer, or a slow one): not failed, but they did not answer in time.
+   */
+  unanswered: P[]
 }
 
 /**
@@ -92,9 +109,15 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     init.signal?.addEventListener('abort', onAbort, { once: true })
   })
 
+  /** The requests under way: whether each was sent and whether it stalled. */
+  const open = new Map<string, { peer: P, begun: number, sent: boolean, stalled: boolean, dialDeadline: boolean }>()
+
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
     const begun = now()
+    // dialDeadline: its stall deadline came from its peer's round trip, a dial included
+    const state = { peer, begun, sent: false, stalled: false, dialDeadline: false }
+    open.set(peer.id, state)
     // the request ends at its own timeout, or when the lookup ends (stalled or not)
     const request = new AbortController()
     const onEnd = (): void => { request.abort(parent.reason) }
@@ -106,18 +129,47 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     const cancelTimeout = schedule(init.requestTimeout, () => {
       request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
     })
-    const stallAfter = stall?.current ?? init.requestTimeout
-    const cancelStall = stallAfter < init.requestTimeout
-      ? schedule(stallAfter, () => {
-        if (ended.signal.aborted || !lookup.stalled(peer.id)) {
-          return
+    let cancelStall: (() => void) | undefined
+    const arm = (after: number): void => {
+      cancelStall?.()
+      cancelStall = after < init.requestTimeout
+        ? schedule(after, () => {
+          if (ended.signal.aborted || !lookup.stalled(peer.id)) {
+            return
+          }
+          state.stalled = true
+          init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
+          if (!state.sent && state.dialDeadline) {
+            // a dial as late again is given up
+            cancelStall = schedule(after, () => {
+              request.abort(hungDial(now() - begun))
+            })
+          }
+          // its slot is free, and the lookup may be done without it
+          wake?.()
+        })
+        : undefined
+    }
+    if (stall != null) {
+      const after = init.stallAfter?.(peer, false)
+      state.dialDeadline = after != null
+      arm(after ?? stall.current)
+    }
+    const onSent = (): void => {
+      if (state.sent || stall == null || ended.signal.aborted) {
+        return
+      }
+      state.sent = true
+      const after = init.stallAfter?.(peer, true)
+      if (after != null) {
+        // late in its dial, not gone: the lookup waits for it again
+        if (lookup.resumed(peer.id)) {
+          state.stalled = false
         }
-        init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
-        // its slot is free, and the lookup may be done without it
-        wake?.()
-      })
-      : undefined
-    init.ask(peer, request.signal).then(closer => {
+        arm(after)
+      }
+    }
+    init.ask(peer, request.signal, onSent).then(closer => {
       if (ended.signal.aborted) {
         return
       }
@@ -136,6 +188,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       lookup.failed(peer.id)
       init.onEvent?.({ type: 'fail', peer, error: err, elapsed: now() - begun })
     }).finally(() => {
+      open.delete(peer.id)
       cancelTimeout()
       cancelStall?.()
       parent.removeEventListener('abort', onEnd)
@@ -162,5 +215,22 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   } finally {
     ended.abort(new Error('lookup ended'))
   }
-  return { closest: lookup.results(), stopped, stats: { ...lookup.stats } }
+  const unanswered: P[] = []
+  for (const { peer, begun, sent, stalled, dialDeadline } of open.values()) {
+    if (!stalled) {
+      continue
+    }
+    if (sent || !dialDeadline) {
+      unanswered.push(peer)
+    } else {
+      // its dial hung past its stall deadline: given up, as it would have been had the lookup gone on
+      init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun), elapsed: now() - begun })
+    }
+  }
+  return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered }
+}
+
+/** The error of a request given up because its dial hung past twice its stall deadline. */
+function hungDial (elapsed: number): TimeoutError {
+  return new TimeoutError(`no connection within ${Math.round(elapsed)} ms, twice the stall deadline: given up`)
 }

@@ -11,8 +11,10 @@ import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
+import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
-import { learnFromLookup, lookupSeeds } from './table-lookup.ts'
+import { requestDeadline } from './stall.ts'
+import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
 import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { StallOptions } from './stall.ts'
 import type { Clock } from '../clock.ts'
@@ -125,11 +127,14 @@ export class QueryRunner {
   private readonly init: QueryRunnerInit
   private readonly clock: Clock
   private readonly selfId: string
+  /** The round trips this node's requests measured, which set each request's stall deadline. */
+  private readonly roundTrips: RoundTrips
 
   constructor (init: QueryRunnerInit) {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
+    this.roundTrips = new RoundTrips()
   }
 
   /**
@@ -151,18 +156,20 @@ export class QueryRunner {
         resultSize: options.resultSize ?? init.kBucketSize,
         requestTimeout: init.requestTimeout,
         stall: init.stall,
+        stallAfter: (peer, sent) => this.stallAfter(peer, sent),
         seeds,
         signal: query.signal,
         ...this.clock,
         stopWhen: options.stopWhen,
         // of peers as close, ask those we are connected to first: no dial, no new connection
         prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
-        ask: async (peer, requestSignal) => this.ask(peer, key, requestSignal, options),
+        ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent),
         onEvent: (event) => {
           observers.forEach(observer => { observer.event(event) })
           this.onEvent(event, options)
         }
       })
+      learnFromOutcome(init.table, outcome)
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {
@@ -173,11 +180,34 @@ export class QueryRunner {
     }
   }
 
+  /**
+   * The stall deadline of a request to `peer` from its round trip (or the node's typical one):
+   * the round trips of a dial, a stream and the request before it is sent, of the request after.
+   * Undefined (the lookup's adaptive deadline) before any round trip was measured.
+   */
+  private stallAfter (peer: DHTPeer, sent: boolean): number | undefined {
+    const { init } = this
+    const rtt = this.roundTrips.of(peer.id) ?? this.roundTrips.typical
+    if (init.stall == null || rtt == null) {
+      return undefined
+    }
+    const phase = sent ? 'sent' : init.connectionManager.getConnections(peer.peerId).length > 0 ? 'stream' : 'dial'
+    return requestDeadline(init.stall, rtt, phase, init.requestTimeout)
+  }
+
   /** Asks one peer about `key` and turns its answer into lookup candidates. */
-  private async ask (peer: DHTPeer, key: Uint8Array, signal: AbortSignal, options: QueryOptions): Promise<DHTPeer[]> {
+  private async ask (peer: DHTPeer, key: Uint8Array, signal: AbortSignal, options: QueryOptions, sent: () => void): Promise<DHTPeer[]> {
     const { init } = this
     const type = options.type ?? MessageType.FIND_NODE
-    const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, { signal })
+    let sentAt = NaN
+    const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, {
+      signal,
+      onSent: () => {
+        sentAt = this.clock.now()
+        sent()
+      }
+    })
+    this.roundTrips.observe(peer.id, this.clock.now() - sentAt)
     await options.onAnswer?.(peer, answer)
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would

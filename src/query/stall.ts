@@ -11,6 +11,40 @@ export interface StallOptions {
   factor: number
   /** The deadline never goes below this many ms. */
   min: number
+  /**
+   * The deadline of a request already on an open connection, from a round trip known
+   * ({@link requestDeadline}), never goes below this many ms; `min` unless told.
+   */
+  minSent?: number
+}
+
+/**
+ * Where a request stands: not sent yet and its peer not connected (a dial comes first), not sent
+ * yet over an open connection (a stream to open), or sent.
+ */
+export type RequestPhase = 'dial' | 'stream' | 'sent'
+
+/**
+ * Round trips from each phase to the answer: a dial (3: the transport's handshake, the security
+ * protocol's selection and its handshake), a stream (1 when its protocol is negotiated first),
+ * the request (1).
+ */
+export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 5, stream: 2, sent: 1 }
+
+/**
+ * The stall deadline of one request whose peer's round trip is known (or guessed: the node's
+ * typical one): `factor` times the round trips it still has to go through, from now, at least
+ * `min` (`minSent` once sent) and at most `max`.
+ *
+ * @example
+ * ```ts
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, 80, 'sent', 10_000)   // 250
+ * requestDeadline({ initial: 2_000, factor: 3, min: 1_000, minSent: 250 }, 120, 'dial', 10_000)  // 1800
+ * ```
+ */
+export function requestDeadline (options: StallOptions, rtt: number, phase: RequestPhase, max: number): number {
+  const min = phase === 'sent' ? options.minSent ?? options.min : options.min
+  return Math.min(max, Math.max(min, options.factor * rtt * PHASE_ROUND_TRIPS[phase]))
 }
 
 /**

@@ -3,12 +3,14 @@
  * peer routing and for the simulator: a lookup starts from the table's k closest peers and counts
  * as a refresh of the target's bucket; a peer that answers is a live DHT server and is offered to
  * the table (or marked seen); a peer whose request fails counts a failure, and leaves after the
- * table's `maxFailures` in a row; a stalled request teaches nothing (late is not dead), nor does
- * one still open when the lookup ends.
+ * table's `maxFailures` in a row (a dial that hung past twice its stall deadline is such a
+ * failure); a stalled request teaches nothing while the lookup runs (late is not dead), but one
+ * sent and still unanswered when the lookup ends keeps its peer out of the answers we give until
+ * it proves alive again.
  */
 import type { KadId } from '../keys.ts'
 import type { LookupPeer } from './lookup.ts'
-import type { LookupEvent } from './run-lookup.ts'
+import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
 import type { RoutingTable } from '../table/routing-table.ts'
 
 /**
@@ -31,6 +33,17 @@ export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, e
     table.add(event.peer.id, event.peer.key, event.peer)
   } else if (event.type === 'fail') {
     table.failed(event.peer.id)
+  }
+}
+
+/**
+ * Tells the table what a lookup's end showed: each peer whose request was on the wire and still
+ * unanswered is named in no answer until it proves alive again (its failures, hung dials
+ * included, were told step by step).
+ */
+export function learnFromOutcome<P extends LookupPeer> (table: RoutingTable<P>, outcome: Pick<LookupOutcome<P>, 'unanswered'>): void {
+  for (const peer of outcome.unanswered) {
+    table.unanswered(peer.id)
   }
 }
 

@@ -26,6 +26,11 @@ export interface TableEntry<P> {
   /** Requests it failed in a row. */
   failures: number
   /**
+   * Its last request from us went unanswered: failed, or still unanswered when its lookup ended
+   * (a silent peer). It is named in no answer until it proves alive again.
+   */
+  unanswered: boolean
+  /**
    * Held beyond its bucket's k because it is one of our k closest peers (see routing-table.ts);
    * it leaves once it no longer is, unless its bucket made room for it first.
    */

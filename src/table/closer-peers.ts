@@ -2,7 +2,8 @@
  * The closer peers every answer but PING carries: the k peers of our table closest to a key,
  * with the addresses we may share. Never the requester or ourselves; the peer a key names first
  * when we are connected to it, even if it is not a DHT server. Peers with no address to share
- * are left out: the requester could not reach them.
+ * are left out: the requester could not reach them; so are peers whose last request from us
+ * went unanswered (a silent or gone peer), until they prove alive again.
  */
 import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
@@ -43,13 +44,8 @@ export function closerPeers (init: CloserPeersInit): CloserPeers {
         closer.push(wireForm(dhtPeer(named, multiaddrs)))
       }
     }
-    for (const entry of table.closest(kadId(key), kBucketSize + 1)) {
-      if (closer.length === kBucketSize) {
-        break
-      }
-      if (entry.id === fromId || entry.peer.multiaddrs.length === 0) {
-        continue
-      }
+    // a peer whose last request from us went unanswered is left out: the requester would wait for it
+    for (const entry of table.answerable(kadId(key), kBucketSize - closer.length, e => e.id === fromId || e.peer.multiaddrs.length === 0)) {
       closer.push(wireForm(entry.peer))
     }
     return closer

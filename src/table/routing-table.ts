@@ -169,7 +169,7 @@ export class RoutingTable<P> {
     }
     const full = bucket.regular() >= this.init.kBucketSize
     if (!full || this.isNeighbour(index, key)) {
-      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0, overflow: full })
+      this.insert(bucket, { id, key, peer, added: now, lastSeen: now, groups, failures: 0, unanswered: false, overflow: full })
       this.placeOverflow()
       return 'added'
     }
@@ -240,7 +240,19 @@ export class RoutingTable<P> {
       return false
     }
     entry.failures++
+    entry.unanswered = true
     return entry.failures >= this.init.maxFailures && this.remove(id)
+  }
+
+  /**
+   * Records that a peer's request was still unanswered when its lookup ended (late, not failed):
+   * it stays, but is named in no answer ({@link answerable}) until it proves alive again.
+   */
+  unanswered (id: string): void {
+    const entry = this.byId.get(id)
+    if (entry != null) {
+      entry.unanswered = true
+    }
   }
 
   /** Removes a peer; returns whether it was there. */
@@ -286,7 +298,7 @@ export class RoutingTable<P> {
     }
     if (this.limits?.admits(index, newcomer.groups) !== false) {
       const now = this.init.now()
-      this.insert(bucket, { id: newcomer.id, key: newcomer.key, peer: newcomer.peer, added: now, lastSeen: now, groups: newcomer.groups, failures: 0, overflow: false })
+      this.insert(bucket, { id: newcomer.id, key: newcomer.key, peer: newcomer.peer, added: now, lastSeen: now, groups: newcomer.groups, failures: 0, unanswered: false, overflow: false })
     }
   }
 
@@ -296,6 +308,24 @@ export class RoutingTable<P> {
    */
   closest (key: KadId, count: number): Array<TableEntry<P>> {
     return closestInBuckets(this.buckets, this.init.localKey, key, count)
+  }
+
+  /**
+   * The `count` peers closest to `key` to name in an answer, closest first: those whose last
+   * request from us was answered (see {@link unanswered}), and none that `skip` returns true for.
+   * A silent or gone peer our own lookups caught is not passed on to others, and the next
+   * closest takes its place.
+   */
+  answerable (key: KadId, count: number, skip?: (entry: TableEntry<P>) => boolean): Array<TableEntry<P>> {
+    let want = count + 1
+    while (true) {
+      const closest = this.closest(key, want)
+      const out = closest.filter(entry => !entry.unanswered && skip?.(entry) !== true)
+      if (out.length >= count || closest.length < want) {
+        return out.slice(0, count)
+      }
+      want = 2 * want
+    }
   }
 
   /** Every peer in the table, bucket by bucket. */
@@ -393,6 +423,7 @@ export class RoutingTable<P> {
   private markSeen (entry: TableEntry<P>, now: number): void {
     entry.lastSeen = now
     entry.failures = 0
+    entry.unanswered = false
     this.buckets[this.bucketIndex(entry.key)]?.seen(entry)
   }
 }

@@ -152,10 +152,16 @@ function virtualFigures (report: BenchReport): unknown {
 
 /** Runs the harness's child in virtual time (with the escape watcher), quietly. */
 async function child (options: BenchOptions): Promise<BenchReport> {
-  return runReportChild([nearby('../../bench/harness/child'), '--impl', 'kadmium', '--options', JSON.stringify(options)], 110_000, 'virtual-time test', {
+  return runReportChild<BenchReport>([nearby('../../bench/harness/child'), '--impl', 'kadmium', '--options', JSON.stringify(options)], 110_000, 'virtual-time test', {
     nodeArgs: ['--import', INSTALL],
     env: { ...ENV, [SEED_VARIABLE]: String(options.seed), [ESCAPES_VARIABLE]: '1' },
     quiet: true
+  }).then(report => {
+    // a child killed at its time limit still reports what it measured: here that is a failure
+    if (report.phases.length < options.phases.length) {
+      throw new Error(`the child ran ${report.phases.length} of ${options.phases.length} phases in 110 s of real time (a machine this loaded cannot run the test)`)
+    }
+    return report
   })
 }
 

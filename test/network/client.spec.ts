@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { streamPair } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { Client } from '../../src/network/client.ts'
 import { Counters } from '../../src/network/counters.ts'
 import { streamSource } from '../../src/network/stream-source.ts'
@@ -69,6 +70,52 @@ function serving (answer: (request: Message, n: number) => Uint8Array | 'reset' 
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
+/**
+ * A protocol-first client whose every connection's muxer hands out one end of an in-memory
+ * pair; `remote` plays the peer's listener on the other end.
+ */
+async function setupProtocolFirst (remote: (stream: Stream) => Promise<void>): Promise<{ client: Client, counters: Counters, opened: string[] }> {
+  const counters = new Counters()
+  const opened: string[] = []
+  const muxer = {
+    status: 'open',
+    createStream: async () => {
+      const [local, far] = await streamPair()
+      remote(far).catch(() => {})
+      return local
+    }
+  }
+  const connection = { status: 'open', streams: [], muxer, newStream: async (protocol: string) => { opened.push(protocol) } }
+  const connectionManager = {
+    openConnection: async () => connection,
+    openStream: async (_target: unknown, protocol: string) => { opened.push(protocol) }
+  } as unknown as ConnectionManager
+  const client = new Client({ connectionManager, logger: defaultLogger() }, { protocol: PROTOCOL, maxMessageSize: 1024, counters, logPrefix: 'test', readTimeout: 5_000, idleTimeout: 0, maxKept: 256, protocolFirst: true })
+  return { client, counters, opened }
+}
+
+/**
+ * A multistream-select listener that confirms PROTOCOL (or declines it) and answers each request
+ * after it; `first` gets the frames of the first chunk that arrived.
+ */
+function listener (first: (frames: string[]) => void, declines = false) {
+  return async (stream: Stream): Promise<void> => {
+    const chunks = streamSource(stream)
+    const chunk = await chunks.next()
+    const frames: Uint8Array[] = []
+    for await (const bytes of readFrames((async function * () { yield chunk.value as Uint8ArrayList })(), { maxMessageSize: 1024 })) {
+      frames.push(bytes.subarray())
+    }
+    first(frames.map(f => new TextDecoder().decode(f)))
+    stream.send(new Uint8ArrayList(frame(new TextEncoder().encode('/multistream/1.0.0\n')), frame(new TextEncoder().encode(declines ? 'na\n' : `${PROTOCOL}\n`))))
+    if (!declines) {
+      const request = decodeMessage(frames[2])
+      stream.send(frame(encodeMessage({ type: request.type, key: request.key })))
+    }
+    await stream.close()
+  }
+}
+
 describe('network/client', () => {
   let peer: PeerId
   before(async () => {
@@ -120,6 +167,25 @@ describe('network/client', () => {
     await remotesDone()
     expect(received.map(m => m.type)).to.deep.equal([MessageType.ADD_PROVIDER])
     expect(streams[0].writeStatus).to.not.equal('writable')
+  })
+
+  describe('protocol-first streams', () => {
+    it('sends the multistream header, the protocol and the request in one write, and reads the answer after the confirmation', async () => {
+      let first: string[] = []
+      const { client, opened } = await setupProtocolFirst(listener(frames => { first = frames }))
+      const answer = await client.request(peer, { type: MessageType.FIND_NODE, key: new Uint8Array([7]) })
+      expect(answer.key).to.deep.equal(new Uint8Array([7]))
+      expect(first.slice(0, 2)).to.deep.equal(['/multistream/1.0.0\n', `${PROTOCOL}\n`])
+      expect(first).to.have.lengthOf(3)
+      // no stream was negotiated first
+      expect(opened).to.deep.equal([])
+    })
+
+    it('rejects with libp2p\'s UnsupportedProtocolError when the listener declines the protocol, and counts it', async () => {
+      const { client, counters } = await setupProtocolFirst(listener(() => {}, true))
+      await expect(client.request(peer, { type: MessageType.FIND_NODE, key: new Uint8Array([7]) })).to.eventually.be.rejected().with.property('name', 'UnsupportedProtocolError')
+      expect(counters.snapshot().errors).to.deep.equal({ UnsupportedProtocolError: 1 })
+    })
   })
 
   describe('stream reuse', () => {

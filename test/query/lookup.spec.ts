@@ -265,8 +265,11 @@ async function settle (): Promise<void> {
   await new Promise(resolve => setImmediate(resolve))
 }
 
-/** How a peer answers in a virtual run: after `after` virtual ms with `closer`, or never. */
-type Plan = { after: number, closer: SimPeer[] } | 'silent'
+/**
+ * How a peer answers in a virtual run: after `after` virtual ms with `closer` (never without
+ * `after`), its request on the wire after `sent` ms (never without it), or never.
+ */
+type Plan = { after?: number, closer?: SimPeer[], sent?: number } | 'silent'
 
 interface VirtualRun {
   closest: string[]
@@ -277,6 +280,8 @@ interface VirtualRun {
   endedAt: number
   /** Requests aborted, with why. */
   aborted: Array<{ id: string, reason: string }>
+  /** The lookup's unanswered peers. */
+  unanswered: string[]
   /** The most requests open at once, and the most live (open, not stalled) ones. */
   maxOpen: number
   maxLive: number
@@ -309,7 +314,7 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
       }
       measure()
     },
-    ask: async (peer, signal) => new Promise<SimPeer[]>((resolve, reject) => {
+    ask: async (peer, signal, sent) => new Promise<SimPeer[]>((resolve, reject) => {
       open++
       measure()
       const how = plan(peer)
@@ -317,15 +322,17 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
         open--
         stalledOpen.delete(peer.id)
         cancel()
+        cancelSent()
         aborted.push({ id: peer.id, reason: (signal.reason as Error).message })
         reject(signal.reason)
       }
-      const cancel = how === 'silent'
+      const cancelSent = how === 'silent' || how.sent == null ? () => {} : clock.schedule(how.sent, sent)
+      const cancel = how === 'silent' || how.after == null
         ? () => {}
         : clock.schedule(how.after, () => {
           open--
           signal.removeEventListener('abort', onAbort)
-          resolve(how.closer)
+          resolve(how.closer ?? [])
         })
       signal.addEventListener('abort', onAbort, { once: true })
     })
@@ -341,6 +348,7 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
     events,
     endedAt: clock.now,
     aborted,
+    unanswered: outcome.unanswered.map(p => p.id),
     maxOpen,
     maxLive
   }
@@ -563,6 +571,70 @@ describe('kademlia/lookup: stalled requests', () => {
       }
     }
     expect(lateInResult, 'some slow peer answered late and was kept').to.be.greaterThan(0)
+  })
+
+  it('per request: a dial that hangs stalls at its deadline, a late dial that connects is waited for again, a silent peer stalls a few round trips after it was sent', async () => {
+    const target = kadId(new Uint8Array([17]))
+    const [a, s, g, q, e, h, i] = Array.from({ length: 12 }, (_, n) => simPeer(n)).sort((p, r) => compareDistance(p.key, r.key, target))
+    // round trips: a dial is 3 of them, the request 1
+    const rtt = new Map([[a.id, 20], [s.id, 400], [g.id, 30], [q.id, 20], [e.id, 30], [h.id, 60], [i.id, 60]])
+    const dialled = (peer: SimPeer, answers = true): Plan => {
+      const r = rtt.get(peer.id) as number
+      return answers ? { sent: 3 * r, after: 4 * r } : { sent: 3 * r }
+    }
+    const plans = new Map<string, Plan>([
+      [a.id, dialled(a)],
+      // slow: connected after its dial deadline, answers at 1.6 s
+      [s.id, dialled(s)],
+      // gone: its dial hangs
+      [g.id, {}],
+      // silent: connected, never answers
+      [q.id, dialled(q, false)],
+      [e.id, dialled(e)], [h.id, dialled(h)], [i.id, dialled(i)]
+    ])
+    // a dial's deadline 1 s, a request's on the wire 3 round trips
+    const stallAfter = (peer: SimPeer, sent: boolean): number => sent ? 3 * (rtt.get(peer.id) as number) : 1_000
+    const names = new Map([[a.id, 'a'], [s.id, 's'], [g.id, 'g'], [q.id, 'q'], [e.id, 'e'], [h.id, 'h'], [i.id, 'i']])
+    const run = await virtualLookup({ target, alpha: 10, resultSize: 4, requestTimeout: 10_000, stall: STALL, stallAfter, seeds: [a, s, g, q, e, h, i] }, peer => plans.get(peer.id) ?? 'silent')
+    expect(run.events.map(ev => `${ev.at} ${ev.type} ${names.get(ev.peer.id)}`)).to.deep.equal([
+      '0 ask a', '0 ask s', '0 ask g', '0 ask q',
+      '80 answer a',
+      // q was sent at 60, 3 round trips of 20 ms later it stalls: e takes its place
+      '120 stall q', '120 ask e',
+      '240 answer e',
+      // s and g are still dialling at their 1 s deadline: h and i are asked
+      '1000 stall s', '1000 ask h', '1000 stall g', '1000 ask i',
+      // s connects at 1.2 s and is waited for again; h and i answer, then s
+      '1240 answer h', '1240 answer i',
+      '1600 answer s',
+      // the lookup ended with g's dial still hanging past its stall deadline: g failed
+      '1600 fail g'
+    ])
+    expect(run.closest).to.deep.equal([a.id, s.id, e.id, h.id])
+    // both were open at the end and aborted; the silent one, sent but unanswered, is told apart
+    expect(run.aborted.map(x => names.get(x.id)).sort()).to.deep.equal(['g', 'q'])
+    expect(run.unanswered).to.deep.equal([q.id])
+    const failure = run.events.find(ev => ev.type === 'fail')
+    expect(failure?.type === 'fail' && failure.error.name).to.equal('TimeoutError')
+  })
+
+  it('a dial that hangs past twice its stall deadline is given up and reported failed while the lookup goes on', async () => {
+    const target = kadId(new Uint8Array([19]))
+    const [g, s, x] = Array.from({ length: 6 }, (_, n) => simPeer(n)).sort((p, r) => compareDistance(p.key, r.key, target))
+    // g's dial hangs; s is connected at once and answers at 3 s; x quickly
+    const plans = new Map<string, Plan>([[g.id, {}], [s.id, { sent: 0, after: 3_000 }], [x.id, { sent: 10, after: 20 }]])
+    const stallAfter = (_peer: SimPeer, sent: boolean): number => sent ? 5_000 : 1_000
+    const names = new Map([[g.id, 'g'], [s.id, 's'], [x.id, 'x']])
+    const run = await virtualLookup({ target, alpha: 3, resultSize: 3, requestTimeout: 10_000, stall: STALL, stallAfter, seeds: [g, s, x] }, peer => plans.get(peer.id) ?? 'silent')
+    expect(run.events.map(ev => `${ev.at} ${ev.type} ${names.get(ev.peer.id)}`)).to.deep.equal([
+      '0 ask g', '0 ask s', '0 ask x',
+      '20 answer x',
+      '1000 stall g',
+      '2000 fail g',
+      '3000 answer s'
+    ])
+    expect(run.aborted.map(a => names.get(a.id))).to.deep.equal(['g'])
+    expect(run.unanswered).to.deep.equal([])
   })
 
   it('at most α live requests and 2α open ones, stalled included, when every peer is silent', async () => {

@@ -4,7 +4,7 @@ import { DEFAULT_STALL, SimNetwork } from '../../bench/sim/network.ts'
 import { REFRESH_INTERVAL } from '../../src/constants.ts'
 import { MAX_PEER_FAILURES, REQUEST_TIMEOUT } from '../../src/defaults.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
-import { learnFromLookup, lookupSeeds } from '../../src/query/table-lookup.ts'
+import { learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
 import type { SimPeer } from '../../bench/sim/network.ts'
 import type { LookupEvent, LookupOutcome } from '../../src/query/run-lookup.ts'
 
@@ -70,7 +70,10 @@ describe('network simulator', function () {
         learnFromLookup(from.table, event)
         onEvent(event)
       }
-    }).then(result => { outcome = result })
+    }).then(result => {
+      learnFromOutcome(from.table, result)
+      outcome = result
+    })
     await direct.run(() => outcome != null)
     if (outcome == null) {
       throw new Error('the lookup never ended')
@@ -82,8 +85,8 @@ describe('network simulator', function () {
     const truth = new Set(viaSim.trueClosest(target, 20, 1).map(p => p.id))
     expect(outcome.closest.filter(p => truth.has(p.id)).length / 20).to.equal(record.accuracy)
     // and the tables learnt the same from it
-    expect([...direct.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}`).sort())
-      .to.deep.equal([...viaSim.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}`).sort())
+    expect([...direct.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}:${e.unanswered}`).sort())
+      .to.deep.equal([...viaSim.nodes[1].table.entries()].map(e => `${e.id}:${e.failures}:${e.unanswered}`).sort())
   })
 
   it('nodes that join one by one, with the refresher they run, make a network where every lookup finds the true 20 closest; the same seed replays it', async () => {

@@ -286,3 +286,27 @@ describe('kademlia/routing-table: failures', () => {
     expect(table.has('a')).to.equal(false)
   })
 })
+
+describe('routing table: the peers named in answers', () => {
+  it('leaves out a peer whose last request from us went unanswered, the next closest taking its place, until it proves alive again', () => {
+    const local = new Uint8Array(32)
+    const table = new RoutingTable<string>({ localKey: local, kBucketSize: K, freshness: 0, maxFailures: 2, now: () => 0, onCheck: () => {} })
+    const keys = Array.from({ length: 40 }, (_, i) => keyInBucket(local, 1 + (i % 8), i))
+    keys.forEach((k, i) => table.add(`p${i}`, k, `p${i}`))
+    const target = keys[3]
+    const closest = table.closest(target, 21).map(e => e.id)
+    expect(table.answerable(target, 20).map(e => e.id)).to.deep.equal(closest.slice(0, 20))
+    // the closest one stayed silent until our lookup ended, the third failed once (it stays: maxFailures 2)
+    table.unanswered(closest[0])
+    expect(table.failed(closest[2])).to.equal(false)
+    expect(table.has(closest[2])).to.equal(true)
+    expect(table.answerable(target, 20).map(e => e.id)).to.deep.equal(closest.filter((_, i) => i !== 0 && i !== 2).concat(table.closest(target, 22).map(e => e.id).slice(21)).slice(0, 20))
+    expect(table.answerable(target, 20).map(e => e.id)).to.include(closest[20])
+    // and those the caller skips
+    expect(table.answerable(target, 3, e => e.id === closest[1]).map(e => e.id)).to.deep.equal([closest[3], closest[4], closest[5]])
+    // both answer again: named again
+    table.add(closest[0], table.closest(target, 1)[0].key, closest[0])
+    table.touch(closest[2])
+    expect(table.answerable(target, 20).map(e => e.id)).to.deep.equal(closest.slice(0, 20))
+  })
+})
