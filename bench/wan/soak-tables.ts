@@ -27,7 +27,7 @@ export function soakTable (a: BenchReport, b: BenchReport): string {
   b.hours.forEach(h => { hours.set(h.hour, [hours.get(h.hour)?.[0], h]) })
   const rows = [...hours.entries()].sort(([x], [y]) => x - y).map(([hour, [x, y]]) => [
     String(hour),
-    `${x?.servers ?? y?.servers ?? '–'} (${x?.replaced ?? '–'} · ${x?.restarted ?? '–'})`,
+    `${x?.servers ?? y?.servers ?? '–'} (${x?.replaced ?? y?.replaced ?? '–'} · ${x?.restarted ?? y?.restarted ?? '–'})`,
     ...cells(x),
     ...cells(y)
   ])
