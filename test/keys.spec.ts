@@ -14,7 +14,7 @@ function distance (a: Uint8Array, b: Uint8Array): bigint {
   return out
 }
 
-describe('kademlia/keys', () => {
+describe('keys', () => {
   it('kadId is the SHA-256 of the bytes', async () => {
     const bytes = new TextEncoder().encode('hello')
     expect(kadId(bytes)).to.deep.equal((await sha256.digest(bytes)).digest)

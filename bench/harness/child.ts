@@ -68,7 +68,8 @@ export async function benchChild (impl: Impl, options: BenchOptions, partial: (r
     hours: [],
     rssPerNodeEnd: NaN,
     heapPerNodeEnd: NaN,
-    realMs: NaN
+    realMs: NaN,
+    cpuMs: NaN
   }
   if (world.wan != null) {
     const c = report.calibration
@@ -78,6 +79,8 @@ export async function benchChild (impl: Impl, options: BenchOptions, partial: (r
   const finish = (): BenchReport => {
     report.virtualTime = virtualTime()?.stats()
     report.realMs = realNow() - began
+    const cpu = process.cpuUsage()
+    report.cpuMs = (cpu.user + cpu.system) / 1_000
     return report
   }
   partial(finish())

@@ -221,6 +221,8 @@ export interface BenchReport {
   virtualTime?: VirtualTimeStats
   /** The whole child in real time, in ms. */
   realMs: number
+  /** The whole child's CPU, in ms (with the virtual clock's `now`: what a virtual second costs). */
+  cpuMs: number
 }
 
 /** Options of the harness (both transports). */
@@ -256,8 +258,11 @@ export interface BenchOptions {
   /**
    * With `defaults`: seconds between the connection monitor's pings of every connection
    * (libp2p's default 10); 0 turns the monitor off. Neither DHT reads what it measures, and it
-   * acts only when a ping fails (it then aborts the connection), which no ping here does: it
-   * costs CPU and changes no time measured in virtual time (checked: docs/benchmarks.md).
+   * acts only when a ping fails (it then aborts the connection), which in virtual time no ping
+   * here does (silent servers answer pings; leaving ones close their connections). On, it costs
+   * CPU, and its pings draw on the seeded randomness and add timers, so a run with it on is
+   * another draw of the same seed, not the same times; it can also collide with js's own pings
+   * (docs/benchmarks.md, "The connection monitor").
    */
   pingSeconds: number
   /** Every operation starts from a node with no open connection (as a node of a network of thousands is connected to few of the peers it asks). */

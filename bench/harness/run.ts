@@ -55,7 +55,8 @@ export function emptyReport (impl: Impl, options: BenchOptions): BenchReport {
     hours: [],
     rssPerNodeEnd: NaN,
     heapPerNodeEnd: NaN,
-    realMs: NaN
+    realMs: NaN,
+    cpuMs: NaN
   }
 }
 

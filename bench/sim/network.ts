@@ -1,16 +1,16 @@
 /**
  * A virtual Kademlia network that runs what a kadmium node runs, imported from src/, over
  * thousands of simulated nodes in one process, on a {@link VirtualClock}:
- * - its {@link RoutingTable} (src/kademlia/routing-table.ts), with the service's freshness and
+ * - its {@link RoutingTable} (src/table/routing-table.ts), with the service's freshness and
  * failure limit; a full bucket's liveness check is the table keeper's, a FIND_NODE of the
  * checker's own key that fails after PING_TIMEOUT, reported back with `table.checked`;
  * - its lookups: {@link runLookup}, as the service's peer routing calls it, on the virtual clock
  * (its `schedule` and `now`), with the service's α, k, request timeout and stall detection,
  * failed at QUERY_TIMEOUT; seeded and judged by the peer routing's table
- * policy, {@link lookupSeeds} and {@link learnFromLookup} (src/kademlia/table-lookup.ts): an
+ * policy, {@link lookupSeeds} and {@link learnFromLookup} (src/query/table-lookup.ts): an
  * answering peer is offered to the table, a failing one leaves after MAX_PEER_FAILURES failures
  * in a row, a stalled one teaches nothing;
- * - its {@link Refresher} (src/routing/refresher.ts) on the virtual clock: soon after a node's
+ * - its {@link Refresher} (src/table/refresher.ts) on the virtual clock: soon after a node's
  * first peer a lookup of its own key, then each bucket it left short at a random moment within
  * the join window; every REFRESH_INTERVAL a self lookup, a liveness check (the same FIND_NODE) of
  * every peer not seen within the interval and of every neighbour that did not answer the self

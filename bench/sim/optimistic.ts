@@ -1,7 +1,7 @@
 /**
  * Optimistic provide over simulated networks: kadmium's own driver and plan
- * (src/routing/optimistic-provide.ts, src/kademlia/optimistic.ts) over its lookup driver
- * (src/kademlia/run-lookup.ts, stall detection on), all unchanged, on the simulator's network
+ * (src/providers/optimistic-provide.ts, src/providers/optimistic.ts) over its lookup driver
+ * (src/query/run-lookup.ts, stall detection on), all unchanged, on the simulator's network
  * and virtual clock, against the provide that waits for its full lookup and all 20 sends. The
  * network size comes from kadmium's estimator, fed with 20 complete lookups.
  *

@@ -3,7 +3,7 @@
  * reprovider.ts, on a LevelDB datastore in a temporary directory, as the daemon keeps it, and a
  * virtual clock) keeps 100,000 keys provided by one
  * node of a 10,000-node network for two cycles of 22 h. Each region it publishes goes through
- * settleBatch (src/kademlia/region.ts), as `publishMany` does, with the simulator's lookups
+ * settleBatch (src/providers/region.ts), as `publishMany` does, with the simulator's lookups
  * (their FIND_NODE requests counted; the peers they find are the true k closest, as the
  * simulator's lookups find on a network without churn). Every message is counted in the hour it
  * was sent: the FIND_NODEs of the lookups and one ADD_PROVIDER per key and peer.

@@ -27,7 +27,8 @@
  * `--median-rtt 80`, `--p99-rtt 400`, `--phases healthy,silent,nat,unreachable,churn`,
  * `--clock virtual|real`, `--age-minutes 10` (the built network ages before it is measured),
  * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--ping-seconds 10` (the
- * connection monitor's interval, 0: off; it changes CPU, not times), `--hours 0` (the network
+ * connection monitor's interval, 0: off: the docs' run; on, it costs CPU and makes another
+ * draw of the seed), `--hours 0` (the network
  * then lives that many hours, sampled hourly), `--soak` (the long run is the soak of
  * bench/harness/soak.ts: records put at hour 0, servers replaced and restarted, every record
  * looked for every hour), `--timeout-minutes 240` (real), `--impls

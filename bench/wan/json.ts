@@ -76,6 +76,8 @@ export interface JsonImpl {
     clock: string
     virtualTime?: VirtualTimeStats
     realMs: number
+    /** The whole child's CPU, ms. */
+    cpuMs: number
   }
   phases: Record<string, Record<string, JsonOp>>
   /** Nodes that joined the healthy network (and in a `join` phase). */
@@ -155,7 +157,8 @@ export function jsonImpl (report: BenchReport): JsonImpl {
       rtt: report.rtt,
       clock: report.clock,
       virtualTime: report.virtualTime,
-      realMs: report.realMs
+      realMs: report.realMs,
+      cpuMs: report.cpuMs
     },
     phases,
     joins: {

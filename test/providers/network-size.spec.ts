@@ -13,7 +13,7 @@ function closest (all: Uint8Array[], target: Uint8Array, k: number): Uint8Array[
   return [...all].sort((a, b) => compareDistance(a, b, target)).slice(0, k)
 }
 
-describe('kademlia/netsize', () => {
+describe('providers/network-size', () => {
   it('normalizedDistance is the XOR distance as a share of the keyspace', () => {
     const zero = new Uint8Array(32)
     const half = zero.slice()

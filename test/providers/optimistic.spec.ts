@@ -43,7 +43,7 @@ function closest (peers: Peer[], target: Uint8Array, k: number): Peer[] {
   return [...peers].sort((a, b) => compareDistance(a.key, b.key, target)).slice(0, k)
 }
 
-describe('kademlia/optimistic', () => {
+describe('providers/optimistic', () => {
   it('the Gamma law: its distribution function and quantiles', () => {
     expect(gammaCdf(1, 1)).to.be.closeTo(1 - Math.exp(-1), 1e-12)
     // Gamma(1/2) is a half χ²(1): P(x ≤ 2) = erf(√2)

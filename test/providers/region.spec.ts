@@ -31,7 +31,7 @@ function someKeyIn (prefix: Uint8Array, bits: number, random: () => number): Uin
   return out
 }
 
-describe('kademlia/region', () => {
+describe('providers/region', () => {
   it('every key in the region it explores gets its true k closest peers of the whole network', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(key, { minLength: 1, maxLength: 300 }), key, fc.array(key, { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), fc.integer(),

@@ -47,7 +47,7 @@ async function tick (): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, 0))
 }
 
-describe('kademlia/lookup', () => {
+describe('query/lookup', () => {
   it('finds the true k closest in a 500-node network, asking each peer at most once', async () => {
     const { peers, tables } = network(500)
     for (let run = 0; run < 10; run++) {
@@ -358,7 +358,7 @@ function ids (events: VirtualRun['events'], type: LookupEvent<SimPeer>['type']):
   return events.filter(e => e.type === type).map(e => e.peer.id)
 }
 
-describe('kademlia/lookup: stalled requests', () => {
+describe('query/lookup: stalled requests', () => {
   it('the adaptive deadline starts at its initial value, then follows the median answer time between its floor and the request timeout', () => {
     const stall = new StallDeadline({ initial: 2_000, factor: 3, min: 500 }, 10_000)
     expect(stall.current).to.equal(2_000)

@@ -59,7 +59,7 @@ function keyInBucket (local: Uint8Array, index: number, seed: number): Uint8Arra
   return out
 }
 
-describe('kademlia/routing-table', () => {
+describe('table/routing-table', () => {
   it('never holds more than k regular peers per bucket, nor our own key; its overflow peers are at most k, all among our k closest', () => {
     fc.assert(fc.property(key, fc.array(key, { maxLength: 300 }), fc.integer({ min: 1, max: 8 }), (local, keys, k) => {
       const { table } = harness(local, k)
@@ -234,7 +234,7 @@ describe('kademlia/routing-table', () => {
   })
 })
 
-describe('kademlia/routing-table: diversity filter', () => {
+describe('table/routing-table: diversity filter', () => {
   /** Peers carry their address group as their value. */
   function diverseTable (perBucket: number, perTable: number): RoutingTable<string> {
     return new RoutingTable<string>({
@@ -273,7 +273,7 @@ describe('kademlia/routing-table: diversity filter', () => {
   })
 })
 
-describe('kademlia/routing-table: failures', () => {
+describe('table/routing-table: failures', () => {
   it('a peer leaves after maxFailures failures in a row; being seen resets the count', () => {
     const table = new RoutingTable<string>({ localKey: new Uint8Array(32), kBucketSize: 20, freshness: 0, maxFailures: 2, now: () => 0, onCheck: () => {} })
     const key = new Uint8Array(32)
