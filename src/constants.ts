@@ -20,8 +20,11 @@ export const ALPHA = 10
 
 /**
  * How many of the closest peers must have answered before a lookup for providers ends (β, go's
- * "resiliency"): 3 in go-libp2p-kad-dht and the IPFS spec. A closest-peers lookup waits for the
- * closest k.
+ * "resiliency"): 3 in go-libp2p-kad-dht and the IPFS spec. kadmium's default is k instead (the
+ * `beta` option; this is go's value, for a caller who wants go's rule): peers that joined near a
+ * key since its last provide hold no record of it, and when the β closest are such peers a lookup
+ * that stops there finds none (the 50-hour soak, one server in 20 replaced an hour: 93 % of the
+ * CIDs found at hour 9).
  */
 export const BETA = 3
 

@@ -49,9 +49,11 @@ export interface KadDHTInit {
   /**
    * How many of the closest peers must have answered before a `findProviders` lookup that has
    * not found its `count` ends (β), at most `kBucketSize`. A closest-peers lookup (and so put,
-   * get, provide and findPeer) waits for the closest k.
+   * get, provide and findPeer) waits for the closest k. go-libp2p-kad-dht and the IPFS spec use 3
+   * (`constants.BETA`); kadmium waits for the k closest by default, since peers that joined near
+   * the key after its last provide hold no record of it.
    *
-   * @default 3
+   * @default kBucketSize
    */
   beta?: number
   /**
@@ -351,7 +353,7 @@ export function resolveSettings (init: KadDHTInit): Settings {
   }
   const queryTimeout = positiveInteger('queryTimeout', init.queryTimeout ?? D.QUERY_TIMEOUT)
   const kBucketSize = positiveInteger('kBucketSize', init.kBucketSize ?? C.K_BUCKET_SIZE)
-  const beta = positiveInteger('beta', init.beta ?? C.BETA)
+  const beta = positiveInteger('beta', init.beta ?? kBucketSize)
   if (beta > kBucketSize) {
     // β counts peers among the k closest: a larger one cannot be met
     throw new InvalidParametersError(`beta must be at most kBucketSize (${kBucketSize}), got ${beta}`)

@@ -81,7 +81,7 @@ export async function acceleratedPhase (world: World, options: BenchOptions, ran
   const count = Math.max(1, options.accelerated)
   const made: BenchNode[] = []
   const client = async (kadmium: KadDHTInit = {}, linksOf?: BenchNode): Promise<BenchNode> => {
-    const node = await world.make(true, kadmium, linksOf)
+    const node = await world.make(true, { kadmium, linksOf })
     made.push(node)
     return node
   }

@@ -8,8 +8,10 @@
  * node --expose-gc [--import bench/lib/virtual-install.js] dist/bench/harness/child.js --impl kadmium --options '{…}'
  * ```
  *
- * and reads the `REPORT <json>` line it prints after each phase (bench/lib/child.ts).
+ * and reads the `REPORT <json>` line it prints after each phase and each hour (bench/lib/child.ts);
+ * with `json` in the options, the same report also goes to `<json>.<impl>.partial`.
  */
+import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { byteStream } from '@libp2p/utils'
@@ -23,6 +25,7 @@ import { pairRttPercentiles } from '../wan/latency.ts'
 import { liveHours } from './hours.ts'
 import { closest, pings, settle, sleep, streams } from './operations.ts'
 import { PHASE_RUNS } from './phases.ts'
+import { Soak } from './soak.ts'
 import { World } from './world.ts'
 import type { BenchOptions, BenchReport, BuildReport, Calibration, IdleReport } from './report.ts'
 import type { Impl } from '../lib/nodes.ts'
@@ -98,10 +101,12 @@ export async function benchChild (impl: Impl, options: BenchOptions, partial: (r
     partial(finish())
   }
   if (options.hours > 0) {
+    const soak = options.soak ? new Soak(world, new Random(options.seed * 100 + 77), progress) : undefined
+    await soak?.start(options.seed)
     await liveHours(world, options.hours, progress, (sample) => {
       report.hours.push(sample)
       partial(finish())
-    })
+    }, soak == null ? {} : { live: async () => soak.live(options.nodes), check: async () => soak.check() })
   }
   const end = memory()
   report.rssPerNodeEnd = (end.rss - baseline.rss) / options.nodes
@@ -263,7 +268,16 @@ if (isMain(import.meta.url)) {
   if (values.impl !== 'kadmium' && values.impl !== 'js') {
     throw new Error(`--impl takes kadmium or js, got ${values.impl}`)
   }
-  printReport(await benchChild(values.impl, JSON.parse(values.options ?? '{}'), printReport))
+  const options: BenchOptions = JSON.parse(values.options ?? '{}')
+  // with a JSON report asked for, the report so far also goes to a file of its own beside it,
+  // where a long run can be read before it ends
+  const save = (report: BenchReport): void => {
+    printReport(report)
+    if (options.json != null) {
+      writeFileSync(`${options.json}.${report.impl}.partial`, JSON.stringify(report))
+    }
+  }
+  save(await benchChild(values.impl, options, save))
   // stopped nodes may leave timers behind: end the child once the report is out
   process.exit(0)
 }

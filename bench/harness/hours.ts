@@ -4,7 +4,8 @@
  * reprovides, record expiry, libp2p's connection monitor), and is sampled at the end of every
  * hour: memory, connections, streams, timers and datastore keys per node, the CPU that hour cost,
  * the streams it carried. A soak that does more each hour (nodes replaced or restarted, records
- * checked) passes `each`, which runs before the sample is taken.
+ * checked) passes its hooks: `live` lives the hour in its place, `check` runs before the sample
+ * is taken and adds its figures to it.
  */
 import { tableSize } from '../lib/nodes.ts'
 import { cpuMsSince, mean, memory } from '../lib/stats.ts'
@@ -31,17 +32,30 @@ async function datastoreKeys (node: BenchNode): Promise<number> {
   return keys
 }
 
+/** What a long run does besides living its hours (a soak). */
+export interface HourHooks {
+  /** Lives hour `hour` in place of a plain sleep: resolves once the hour has passed; may return figures for the sample. */
+  live?(hour: number): Promise<Partial<HourSample>>
+  /** Runs after each hour, and at hour 0 first: its figures go into the sample. */
+  check?(hour: number): Promise<Partial<HourSample>>
+}
+
 /**
- * Lets `world` live `hours` hours; after each, runs `each(hour)` (if given) and calls `sample`
- * with that hour's figures.
+ * Lets `world` live `hours` hours; after each, calls `sample` with that hour's figures. With a
+ * `check` hook, hour 0 is sampled first (its CPU is the check's).
  */
-export async function liveHours (world: World, hours: number, progress: Progress, sample: (hour: HourSample) => void, each?: (hour: number) => Promise<void>): Promise<void> {
-  for (let hour = 1; hour <= hours; hour++) {
+export async function liveHours (world: World, hours: number, progress: Progress, sample: (hour: HourSample) => void, hooks: HourHooks = {}): Promise<void> {
+  for (let hour = hooks.check == null ? 1 : 0; hour <= hours; hour++) {
     const cpu = process.cpuUsage()
     const s = streams()
     const p = pings()
-    await sleep(HOUR)
-    await each?.(hour)
+    let lived: Partial<HourSample> = {}
+    if (hour > 0 && hooks.live != null) {
+      lived = await hooks.live(hour)
+    } else if (hour > 0) {
+      await sleep(HOUR)
+    }
+    const extra = { ...lived, ...await hooks.check?.(hour) }
     const cpuMs = cpuMsSince(cpu)
     const servers = world.servers
     const n = servers.length
@@ -60,9 +74,11 @@ export async function liveHours (world: World, hours: number, progress: Progress
       tableMean: mean(servers.map(tableSize)),
       cpuMsPerNode: cpuMs / n,
       dhtStreams: streams() - s,
-      pings: pings() - p
+      pings: pings() - p,
+      ...extra
     }
     sample(hourSample)
-    progress(`hour ${hour}: ${(hourSample.rssPerNode / 2 ** 20).toFixed(1)} MB, ${hourSample.connectionsPerNode.toFixed(1)} connections, ${hourSample.cpuMsPerNode.toFixed(0)} CPU ms per node`)
+    const found = hourSample.cidsFound == null ? '' : `, CIDs found ${(hourSample.cidsFound * 100).toFixed(0)} %, values got ${((hourSample.valuesGot ?? NaN) * 100).toFixed(0)} %`
+    progress(`hour ${hour}: ${(hourSample.rssPerNode / 2 ** 20).toFixed(1)} MB, ${hourSample.connectionsPerNode.toFixed(1)} connections, ${hourSample.cpuMsPerNode.toFixed(0)} CPU ms per node${found}`)
   }
 }

@@ -249,6 +249,13 @@ export interface HourSample {
   /** DHT and ping streams received in that hour, whole network. */
   dhtStreams: number
   pings: number
+  /** A soak (`--soak`): the share of the CIDs provided at hour 0 that a random server found at the end of the hour. */
+  cidsFound?: number
+  /** A soak: the share of the values put at hour 0 that a random server read at the end of the hour. */
+  valuesGot?: number
+  /** A soak: servers replaced and restarted in that hour. */
+  replaced?: number
+  restarted?: number
 }
 
 /** What a child reports. */
@@ -331,6 +338,12 @@ export interface BenchOptions {
   accelerated: number
   /** CIDs provided each of three ways in the `accelerated` phase (0: none). */
   bulk: number
+  /**
+   * The long run is a soak (bench/harness/soak.ts): CIDs provided and values put at hour 0 by
+   * servers that stay, servers replaced and restarted every hour, every CID and value looked for
+   * at the end of every hour (and at hour 0).
+   */
+  soak: boolean
   /** A child still running after this many real minutes is killed. */
   timeoutMinutes: number
   impls: Impl[]
@@ -371,6 +384,7 @@ export const WAN_DEFAULTS: BenchOptions = {
   hours: 0,
   accelerated: 3,
   bulk: 1_000,
+  soak: false,
   timeoutMinutes: 240,
   impls: ['kadmium', 'js'],
   parallel: false

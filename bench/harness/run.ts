@@ -134,6 +134,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
       'timeout-minutes': { type: 'string' },
       impls: { type: 'string' },
       parallel: { type: 'boolean' },
+      soak: { type: 'boolean' },
       charts: { type: 'string' },
       json: { type: 'string' },
       kadmium: { type: 'string' }
@@ -177,7 +178,7 @@ export function benchArgs (args: string[]): Partial<BenchOptions> & { sizes?: nu
   if (values.clock != null) {
     out.clock = oneOf('clock', values.clock, ['virtual', 'real'] as const)[0]
   }
-  for (const flag of ['defaults', 'parallel'] as const) {
+  for (const flag of ['defaults', 'parallel', 'soak'] as const) {
     if (values[flag] === true) {
       out[flag] = true
     }

@@ -20,6 +20,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, Stream, StreamHandler, Transport } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { KadDHT as JsKadDHT, KadDHTInit as JsKadDHTInit } from '@libp2p/kad-dht'
+import type { Datastore } from 'interface-datastore'
 
 /** The private protocol both implementations speak in the benchmarks. */
 export const BENCH_PROTOCOL = '/kadmium-bench/kad/1.0.0'
@@ -119,6 +120,8 @@ export interface BenchNodeInit {
    * the monitor off. The connection-manager limits stay libp2p's.
    */
   pingInterval?: number
+  /** The node's datastore (libp2p makes a memory one otherwise): a node restarted on it keeps its records, provider records and peer store. */
+  datastore?: Datastore
 }
 
 /** libp2p's connection monitor with a ping every `interval` ms (undefined: libp2p's default), or off (0). */
@@ -137,6 +140,7 @@ function monitor (interval?: number): { connectionMonitor?: { enabled: boolean, 
 export async function benchNode (init: BenchNodeInit): Promise<BenchNode> {
   const base = {
     privateKey: init.privateKey,
+    datastore: init.datastore,
     addresses: { listen: [init.transport === 'memory' ? `/memory/${init.name}` : '/ip4/127.0.0.1/tcp/0'] },
     transports: [init.transport === 'memory' ? (init.memoryTransport ?? memory()) : tcp()],
     connectionEncrypters: [noise()],

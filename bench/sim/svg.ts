@@ -133,3 +133,44 @@ export function histogramChart (title: string, xLabel: string, series: Series[])
   body.push(...legend(series.map(s => `${s.name} (n=${s.values.length})`)))
   return frame(title, xLabel, 'share of lookups', body)
 }
+
+/** One named line: its points, in x order. */
+export interface Line {
+  name: string
+  points: Array<[number, number]>
+  /** Drawn dashed. */
+  dashed?: boolean
+}
+
+/**
+ * Lines over a linear x axis from 0 to the largest x, and a y axis from `yMin` (0 unless given)
+ * to the largest y (or `yMax`), with `yFormat` for the y labels.
+ */
+export function lineChart (title: string, xLabel: string, yLabel: string, lines: Line[], range: { yMin?: number, yMax?: number, yFormat?(v: number): string } = {}): string {
+  const plotW = WIDTH - LEFT - RIGHT
+  const plotH = HEIGHT - TOP - BOTTOM
+  const all = lines.flatMap(l => l.points).filter(([, v]) => Number.isFinite(v))
+  const xTicks = ticks(Math.max(1, ...all.map(([x]) => x)))
+  const xMax = xTicks[xTicks.length - 1]
+  const yMin = range.yMin ?? 0
+  const yTicks = ticks(Math.max(1e-9, (range.yMax ?? Math.max(...all.map(([, v]) => v))) - yMin), 4).map(t => t + yMin)
+  const yMax = yTicks[yTicks.length - 1]
+  const format = range.yFormat ?? ((v: number) => v.toLocaleString('en-US'))
+  const x = (v: number): number => LEFT + v / xMax * plotW
+  const y = (v: number): number => TOP + plotH - (Math.min(Math.max(v, yMin), yMax) - yMin) / (yMax - yMin) * plotH
+  const body: string[] = []
+  for (const t of xTicks) {
+    body.push(`<line x1="${x(t)}" y1="${TOP}" x2="${x(t)}" y2="${TOP + plotH}" stroke="#eee"/>`)
+    body.push(`<text x="${x(t)}" y="${TOP + plotH + 16}" text-anchor="middle">${t.toLocaleString('en-US')}</text>`)
+  }
+  for (const t of yTicks) {
+    body.push(`<line x1="${LEFT}" y1="${y(t)}" x2="${LEFT + plotW}" y2="${y(t)}" stroke="#eee"/>`)
+    body.push(`<text x="${LEFT - 6}" y="${y(t) + 4}" text-anchor="end">${escape(format(t))}</text>`)
+  }
+  lines.forEach((line, i) => {
+    const points = line.points.filter(([, v]) => Number.isFinite(v)).map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`)
+    body.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"${line.dashed === true ? ' stroke-dasharray="6 4"' : ''} points="${points.join(' ')}"/>`)
+  })
+  body.push(...legend(lines.map(l => l.name)))
+  return frame(title, xLabel, yLabel, body)
+}

@@ -31,7 +31,9 @@
  * `--idle-minutes 1`, `--op-minutes 10` (minutes of the run's clock), `--ping-seconds 10` (the
  * connection monitor's interval, 0: off: the docs' run; on, it costs CPU and makes another
  * draw of the seed), `--hours 0` (the network
- * then lives that many hours, sampled hourly), `--timeout-minutes 240` (real), `--impls
+ * then lives that many hours, sampled hourly), `--soak` (the long run is the soak of
+ * bench/harness/soak.ts: records put at hour 0, servers replaced and restarted, every record
+ * looked for every hour), `--timeout-minutes 240` (real), `--impls
  * kadmium,js`, `--parallel` (both children at once), `--charts DIR`, `--json FILE`
  * (bench/wan/json.ts). Several sizes (`--nodes 30,100`) are run in turn.
  */
@@ -42,6 +44,7 @@ import { WAN_DEFAULTS } from '../harness/report.ts'
 import { benchArgs, machineLoad, runBoth } from '../harness/run.ts'
 import { isMain } from '../lib/main.ts'
 import { jsonReport } from './json.ts'
+import { soakCharts, soakTable, soakTargets } from './soak-tables.ts'
 import { acceleratedTables, buildTable, cpuTable, hoursTable, joinTable, latencyTable, lookupCdf, phaseTable, targetsTable } from './tables.ts'
 import type { BenchOptions, BenchReport, Phase } from '../harness/report.ts'
 
@@ -72,21 +75,13 @@ export async function runWanBench (partial: Partial<BenchOptions> = {}): Promise
   }
   out(cpuTable(kadmium, js))
   if (options.hours > 0) {
-    out(hoursTable(kadmium, js))
+    out(options.soak ? soakTable(kadmium, js) + soakTargets(kadmium, js) : hoursTable(kadmium, js))
   }
   if (options.phases.includes('silent')) {
     out(targetsTable(kadmium, js))
   }
   if (options.charts != null) {
-    const files: string[] = []
-    for (const phase of ['healthy', 'silent'] as Phase[]) {
-      if (options.phases.includes(phase)) {
-        const file = join(options.charts, `wan-lookup-${phase}-cdf.svg`)
-        writeFileSync(file, lookupCdf(kadmium, js, phase))
-        files.push(file)
-      }
-    }
-    out(`\ncharts written: ${files.join(', ')}\n`)
+    out(`\ncharts written: ${writeCharts(options.charts, options, kadmium, js).join(', ')}\n`)
   }
   const minutes = (performance.now() - started) / 60_000
   if (options.json != null) {
@@ -95,6 +90,25 @@ export async function runWanBench (partial: Partial<BenchOptions> = {}): Promise
   }
   out(`\n(${options.nodes} servers: both networks built and measured in ${minutes.toFixed(1)} min of wall time; ${machineLoad()})\n`)
   return { kadmium, js }
+}
+
+/** Writes the run's charts into `dir`: the lookup CDFs of the healthy and silent phases, the soak's; returns the files written. */
+function writeCharts (dir: string, options: BenchOptions, kadmium: BenchReport, js: BenchReport): string[] {
+  const files: string[] = []
+  for (const phase of ['healthy', 'silent'] as Phase[]) {
+    if (options.phases.includes(phase)) {
+      const file = join(dir, `wan-lookup-${phase}-cdf.svg`)
+      writeFileSync(file, lookupCdf(kadmium, js, phase))
+      files.push(file)
+    }
+  }
+  if (options.hours > 0 && options.soak) {
+    for (const [name, svg] of Object.entries(soakCharts(kadmium, js))) {
+      files.push(join(dir, `soak-${name}.svg`))
+      writeFileSync(files[files.length - 1], svg)
+    }
+  }
+  return files
 }
 
 if (isMain(import.meta.url)) {

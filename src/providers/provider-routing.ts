@@ -110,7 +110,7 @@ export interface ProviderRoutingInit extends Partial<Clock> {
   minRegionKeys: number
   requestTimeout: number
   defaultCount: number
-  /** A lookup that has not found `count` providers ends once the β closest peers answered. */
+  /** A lookup that has not found `count` providers ends once the β closest peers answered (default k). */
   beta: number
   /** Aborts when the service stops. */
   lifetime(): AbortSignal
@@ -274,7 +274,8 @@ export class ProviderRouting {
         ...options,
         signal,
         type: MessageType.GET_PROVIDERS,
-        // providers live on the closest peers: once the β closest answered, more asking finds none
+        // providers live on the k closest of their last provide: peers that joined near the key
+        // since hold none, so the lookup gives up only once the β closest (k by default) answered
         resultSize: init.beta,
         onAnswer: (peer, answer) => {
           for (const provider of answer.providers) {
