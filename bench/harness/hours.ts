@@ -67,6 +67,9 @@ export async function liveHours (world: World, hours: number, progress: Progress
       // the memory of the whole process (every node made, and the baseline before the hours), per server
       rssPerNode: now.rss / n,
       heapPerNode: now.heap / n,
+      heapTotalPerNode: now.heapTotal / n,
+      externalPerNode: now.external / n,
+      arrayBuffersPerNode: now.arrayBuffers / n,
       connectionsPerNode: mean(servers.map(node => node.getConnections().length)),
       streamsPerNode: mean(servers.map(node => node.getConnections().reduce((sum, conn) => sum + conn.streams.length, 0))),
       timersPerNode: (virtualTime()?.stats().pending ?? NaN) / n,

@@ -235,6 +235,10 @@ export interface HourSample {
   servers: number
   rssPerNode: number
   heapPerNode: number
+  /** What of the resident memory is not live JS objects (see `memory` in bench/lib/stats.ts), per node: the heap V8 holds, used or not, and memory outside it. */
+  heapTotalPerNode?: number
+  externalPerNode?: number
+  arrayBuffersPerNode?: number
   connectionsPerNode: number
   /** Streams open over those connections. */
   streamsPerNode: number

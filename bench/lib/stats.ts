@@ -97,12 +97,16 @@ export function table (title: string, header: string[], rows: string[][]): strin
   ].join('\n')
 }
 
-/** Resident and heap memory in bytes, after full collections when the process allows them. */
-export function memory (): { rss: number, heap: number } {
+/**
+ * Resident and heap memory in bytes, after full collections when the process allows them; with
+ * the parts of the resident memory that are not live JS objects: the heap V8 holds
+ * (`heapTotal`, used or not) and memory outside it (`external`, of which `arrayBuffers`).
+ */
+export function memory (): { rss: number, heap: number, heapTotal: number, external: number, arrayBuffers: number } {
   globalThis.gc?.()
   globalThis.gc?.()
-  const { rss, heapUsed } = process.memoryUsage()
-  return { rss, heap: heapUsed }
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+  return { rss, heap: heapUsed, heapTotal, external, arrayBuffers }
 }
 
 /** CPU time of the process since `since` (a `process.cpuUsage()`), in ms. */
