@@ -42,13 +42,26 @@ function candidate (n: number): Uint8Array {
  * ```
  */
 export class PrefixKeys {
-  /** Candidate number + 1 of a key whose hash starts with the slot's 16 bits; 0 when none yet. */
-  private readonly slots = new Uint32Array(SLOTS)
+  /**
+   * Candidate number + 1 of a key whose hash starts with the slot's 16 bits; 0 when none yet.
+   * Made at the first key asked for (256 KiB): a node that never crawls holds none.
+   */
+  private table?: Uint32Array
   private nextCandidate = 0
 
   /** Hashes computed so far. */
   get hashed (): number {
     return this.nextCandidate
+  }
+
+  /** Bytes the table holds: 0 until the first key is asked for. */
+  get bytes (): number {
+    return this.table?.byteLength ?? 0
+  }
+
+  private get slots (): Uint32Array {
+    this.table ??= new Uint32Array(SLOTS)
+    return this.table
   }
 
   /**

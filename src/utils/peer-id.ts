@@ -3,11 +3,13 @@
  */
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
+import { compact } from './bytes.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /**
  * The peer id whose multihash `bytes` are, or undefined when they are not one (a CID's
- * multihash of content, garbage…).
+ * multihash of content, garbage…). It holds a copy of the bytes when they are a view into a
+ * larger buffer (see {@link compact}): peer ids outlive the messages they came in.
  *
  * @example
  * ```ts
@@ -17,7 +19,7 @@ import type { PeerId } from '@libp2p/interface'
  */
 export function peerIdFromBytes (bytes: Uint8Array): PeerId | undefined {
   try {
-    return peerIdFromMultihash(Digest.decode(bytes))
+    return peerIdFromMultihash(Digest.decode(compact(bytes)))
   } catch {
     return undefined
   }

@@ -2,6 +2,7 @@
  * The libp2p record that PUT_VALUE and GET_VALUE carry: a key, a value and the RFC 3339 time at
  * which the storing node received it. The same protobuf form is what the value store keeps.
  */
+import { compact } from '../utils/bytes.ts'
 import { kadmium } from '../wire/generated/dht.js'
 
 /** A record with its receive time, if known. */
@@ -30,13 +31,13 @@ export function parseTime (text: string | undefined): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date
 }
 
-/** Encodes a record in its protobuf form. */
+/** Encodes a record in its protobuf form, in bytes of their own (they are stored: see {@link compact}). */
 export function encodeRecord (record: DHTRecord): Uint8Array {
-  return kadmium.Record.encode({
+  return compact(kadmium.Record.encode({
     key: record.key,
     value: record.value,
     timeReceived: record.timeReceived == null ? undefined : formatTime(record.timeReceived)
-  }).finish()
+  }).finish())
 }
 
 /** Decodes a record from its protobuf form; throws on malformed bytes. */

@@ -178,4 +178,11 @@ describe('accelerated: prefix keys', () => {
     }
     expect(() => keys.atDepth(new Uint8Array(32), 16)).to.throw(RangeError)
   })
+
+  it('holds no table until the first key is asked for (a node that never crawls pays nothing)', () => {
+    const keys = new PrefixKeys()
+    expect(keys.bytes).to.equal(0)
+    keys.atDepth(new Uint8Array(32), 0)
+    expect(keys.bytes).to.equal(4 << 16)
+  })
 })

@@ -50,6 +50,17 @@ describe('wire/codec', () => {
     }
   })
 
+  it('a decoded peer holds a copy of its id, not the message it came in', () => {
+    // a response inside a larger buffer, as a frame read from a stream is
+    const bytes = encodeMessage({ type: MessageType.FIND_NODE, closer: [{ id: a, multiaddrs: [multiaddr('/ip4/1.2.3.4/tcp/4001')] }] })
+    const chunk = new Uint8Array(65_536)
+    chunk.set(bytes, 100)
+    const [peer] = decodeMessage(chunk.subarray(100, 100 + bytes.byteLength)).closer.all()
+    expect(peer.id.equals(a)).to.equal(true)
+    const id = peer.id.toMultihash().bytes
+    expect(id.buffer.byteLength).to.equal(id.byteLength)
+  })
+
   it('a message with no type field is a PUT_VALUE', () => {
     const bytes = kadmium.Message.encode({ key: new Uint8Array([9]) }).finish()
     expect(bytes[0]).to.not.equal(0x08) // no field 1 on the wire
