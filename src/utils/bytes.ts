@@ -6,8 +6,9 @@
  * `bytes` if they fill their whole buffer, else a copy that does. A view keeps its whole buffer
  * alive: a peer id read from a message would keep the message, and on Node 24 every small
  * `Buffer.allocUnsafe` (what protobufjs and the peer store encode into) is a view into a
- * 64 KiB pool. Whatever outlives the call that made it (a stored record, a peer id in the
- * routing table, an address) goes through this.
+ * 64 KiB pool. What kadmium keeps from such bytes (a stored record, a peer id in the routing
+ * table) goes through this. (A `Multiaddr` encodes its own bytes into the pool whatever it was
+ * made from: copying its input would not help.)
  *
  * @example
  * ```ts
