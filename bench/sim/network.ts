@@ -31,7 +31,8 @@
  * trip; the connection then stays open both ways until one side has more than `max` and closes
  * its least recently used one. Without it a request costs one round trip, as on a connection
  * already open. The lookups' stall deadlines are the service's: from each peer's measured round
- * trip and what the request still has to go through (src/query/stall.ts).
+ * trip (or the bound the dial that opened its connection gave) and what the request still has to
+ * go through (src/query/stall.ts).
  *
  * runLookup and the Refresher are promise-based: after every event, {@link SimNetwork.run} lets
  * the promise callbacks it set off run (a `setImmediate`) before the clock moves on, so each
@@ -42,7 +43,7 @@ import { ALPHA, REFRESH_INTERVAL } from '../../src/constants.ts'
 import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
-import { RoundTrips } from '../../src/query/round-trips.ts'
+import { DIAL_ROUND_TRIPS, RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
 import { inBucket, learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
@@ -505,12 +506,18 @@ export class SimNetwork {
     return async (peer, signal, sent) => new Promise((resolve, reject) => {
       this.counters.requests++
       let sentAt = NaN
+      const askedAt = this.clock.now
+      const dialled = !this.connected(from, peer)
       signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
       this.request(from, peer, target, closer => {
         from.roundTrips.observe(peer.id, this.clock.now - sentAt)
         resolve(accept == null ? closer : closer.filter(accept))
       }, () => {
         sentAt = this.clock.now
+        if (dialled) {
+          // as the query runner: the dial's round trips bound the peer's
+          from.roundTrips.bound(peer.id, (sentAt - askedAt) / DIAL_ROUND_TRIPS)
+        }
         sent()
       }, reject)
     })

@@ -12,7 +12,7 @@ import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
-import { RoundTrips } from './round-trips.ts'
+import { DIAL_ROUND_TRIPS, RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline, requestPhase } from './stall.ts'
 import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
@@ -207,7 +207,15 @@ export class QueryRunner {
     if (init.stall == null) {
       return undefined
     }
-    const phase = requestPhase(sent, init.connectionManager.getConnections(peer.peerId).length > 0)
+    const connections = init.connectionManager.getConnections(peer.peerId)
+    if (!sent) {
+      // a connection libp2p's monitor pinged bounds the round trip of a peer we never asked
+      const pinged = connections.find(connection => connection.rtt != null)
+      if (pinged?.rtt != null) {
+        this.roundTrips.bound(peer.id, pinged.rtt)
+      }
+    }
+    const phase = requestPhase(sent, connections.length > 0)
     return requestDeadline(init.stall, this.roundTrips, peer.id, phase, init.requestTimeout)
   }
 
@@ -216,10 +224,16 @@ export class QueryRunner {
     const { init } = this
     const type = options.type ?? MessageType.FIND_NODE
     let sentAt = NaN
+    const askedAt = this.clock.now()
+    const dialled = init.connectionManager.getConnections(peer.peerId).length === 0
     const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, {
       signal,
       onSent: () => {
         sentAt = this.clock.now()
+        if (dialled) {
+          // the dial's round trips bound the peer's: a silent peer stalls at its own deadline, not the floor
+          this.roundTrips.bound(peer.id, (sentAt - askedAt) / DIAL_ROUND_TRIPS)
+        }
         sent()
       }
     })

@@ -54,8 +54,9 @@ export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 4, stream
  * (`rtts`), at most `max`; undefined when none was measured yet (the lookup's adaptive deadline
  * then applies). `factor` times the round trips the request still has to go through (until it
  * is sent: a dial and a stream, or a stream; once sent: the request's own), at the peer's own
- * round trip when it was measured, else at the node's typical one; at least `min`, but for a
- * request on the wire to a peer whose own round trip was measured: at least `minSent`.
+ * round trip when it was measured (or bounded: by the dial that opened the request's connection,
+ * or by libp2p's ping; see {@link RoundTrips.bound}), else at the node's typical one; at least
+ * `min`, but for a request on the wire to a peer whose own round trip is known: at least `minSent`.
  * A dial or a peer never measured keeps the `min` floor: a dial's time depends on the machine's
  * load as much as on the round trip (a loaded machine's dials over loopback take hundreds of ms),
  * and one pair's round trip can be five times the typical one (p99 against median); a live peer

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 import { Lookup } from '../../src/query/lookup.ts'
-import { RoundTrips } from '../../src/query/round-trips.ts'
+import { DIAL_ROUND_TRIPS, RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { StallDeadline, requestDeadline } from '../../src/query/stall.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
@@ -427,6 +427,40 @@ describe('query/lookup: stalled requests', () => {
     // never measured: the typical round trip (here 240 ms) says little of this peer's, the floor holds
     expect(requestDeadline(options, rtts, 'b', 'sent', 10_000)).to.equal(1_000)
     expect(requestDeadline(options, rtts, 'b', 'dial', 10_000)).to.equal(2_880)
+  })
+
+  it('a bound on a peer\'s round trip (its dial, libp2p\'s ping) sets its deadline once sent, gives way to the first measurement, and leaves the typical round trip alone', () => {
+    const options = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
+    const rtts = new RoundTrips()
+    rtts.observe('a', 300)
+    rtts.bound('b', 240 / DIAL_ROUND_TRIPS)
+    expect(rtts.of('b')).to.equal(80)
+    expect(rtts.typical).to.equal(300)
+    expect(requestDeadline(options, rtts, 'b', 'sent', 10_000)).to.equal(250)
+    // the first measurement replaces the bound instead of being smoothed with it
+    rtts.observe('b', 40)
+    expect(rtts.of('b')).to.equal(40)
+    // and a bound never overrides a measurement
+    rtts.bound('b', 500)
+    expect(rtts.of('b')).to.equal(40)
+    rtts.bound('a', 10)
+    expect(rtts.of('a')).to.equal(300)
+    // a newer bound of a peer never measured replaces the older
+    rtts.bound('c', 90)
+    rtts.bound('c', 120)
+    expect(rtts.of('c')).to.equal(120)
+  })
+
+  it('remembers at most its size of peers, the least recently seen forgotten first, bounds counted', () => {
+    const rtts = new RoundTrips(2)
+    rtts.bound('a', 10)
+    rtts.observe('b', 20)
+    rtts.observe('c', 30)
+    expect(rtts.of('a')).to.equal(undefined)
+    // 'a' forgotten with its bound: measured again, its first measurement stands alone
+    rtts.observe('a', 50)
+    expect(rtts.of('a')).to.equal(50)
+    expect(rtts.of('b')).to.equal(undefined)
   })
 
   it('the state machine: a stalled request frees its α slot, does not hold the end, and may still answer or fail', () => {
