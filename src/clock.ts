@@ -90,6 +90,43 @@ export function deadline (clock: Clock, ms: number, message: string, ...signals:
   }
 }
 
+/** How late (ms) a timer may fire before {@link scheduleOnTime} takes it that the node is behind. */
+export const LATE_TIMER = 20
+
+/** How many times in a row {@link scheduleOnTime} waits again for a late timer before it fires. */
+export const LATE_TIMER_WAITS = 3
+
+/**
+ * Calls `fire` after `ms` of `clock`, as `clock.schedule` does, unless the timer fires more
+ * than {@link LATE_TIMER} ms late: then the node itself is behind (its event loop was busy), and
+ * what the timer is to judge (an answer that is late or not) may be read and waiting behind it,
+ * so it waits as long again, up to {@link LATE_TIMER_WAITS} times. On a virtual clock a timer is
+ * never late and this is `clock.schedule`. Returns the function that calls it off.
+ *
+ * @example
+ * ```ts
+ * const cancel = scheduleOnTime(clock, 250, () => { markStalled() })
+ * ```
+ */
+export function scheduleOnTime (clock: Clock, ms: number, fire: () => void): Cancel {
+  let cancel: Cancel = () => {}
+  let waits = 0
+  const set = (delay: number): void => {
+    const due = clock.now() + delay
+    cancel = clock.schedule(delay, () => {
+      const late = clock.now() - due
+      if (late > LATE_TIMER && waits < LATE_TIMER_WAITS) {
+        waits++
+        set(late)
+        return
+      }
+      fire()
+    })
+  }
+  set(ms)
+  return () => { cancel() }
+}
+
 /** Resolves after `ms` of `clock`; rejects with the signal's reason, and calls its timer off, if it aborts first. */
 export async function sleep (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()

@@ -4,7 +4,7 @@
  * see {@link StallDeadline}) without cancelling it, and reports every step. It needs no libp2p:
  * the caller supplies the request and the clock.
  */
-import { clockOf } from '../clock.ts'
+import { clockOf, scheduleOnTime } from '../clock.ts'
 import { TimeoutError } from '../errors.ts'
 import { Lookup } from './lookup.ts'
 import { StallDeadline } from './stall.ts'
@@ -109,7 +109,8 @@ export interface LookupOutcome<P> {
  */
 export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): Promise<LookupOutcome<P>> {
   const lookup = new Lookup<P>(init, init.seeds)
-  const { now, schedule } = clockOf(init)
+  const clock = clockOf(init)
+  const { now, schedule } = clock
   const stall = init.stall == null ? undefined : new StallDeadline(init.stall, init.requestTimeout)
   const ended = new AbortController()
   const parent = init.signal == null ? ended.signal : AbortSignal.any([init.signal, ended.signal])
@@ -156,7 +157,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     const arm = (after: number): void => {
       cancelStall?.()
       cancelStall = after < init.requestTimeout
-        ? schedule(after, () => {
+        ? scheduleOnTime(clock, after, () => {
           if (ended.signal.aborted || !lookup.stalled(peer.id)) {
             return
           }
@@ -164,7 +165,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
           init.onEvent?.({ type: 'stall', peer, elapsed: now() - begun })
           if (!state.sent && state.dialDeadline) {
             // a dial as late again is given up
-            cancelStall = schedule(after, () => {
+            cancelStall = scheduleOnTime(clock, after, () => {
               request.abort(hungDial(now() - begun))
             })
           }
