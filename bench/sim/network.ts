@@ -44,7 +44,7 @@ import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRES
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
 import { Doubts } from '../../src/query/doubts.ts'
-import { DIAL_ROUND_TRIPS, RoundTrips } from '../../src/query/round-trips.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
 import { inBucket, learnFromLookup, learnFromOutcome, lookupSeeds } from '../../src/query/table-lookup.ts'
@@ -520,7 +520,7 @@ export class SimNetwork {
         sentAt = this.clock.now
         if (dialled) {
           // as the query runner: the dial's round trips bound the peer's
-          from.roundTrips.bound(peer.id, (sentAt - askedAt) / DIAL_ROUND_TRIPS)
+          from.roundTrips.dialled(peer.id, sentAt - askedAt)
         }
         sent()
       }, reject)

@@ -68,7 +68,7 @@ export class RoundTrips {
    *
    * @example
    * ```ts
-   * rtts.bound('12D3KooW…', 250 / DIAL_ROUND_TRIPS)
+   * rtts.bound('12D3KooW…', connection.rtt)   // libp2p's ping of an open connection
    * ```
    */
   bound (peer: string, ms: number): void {
@@ -77,6 +77,14 @@ export class RoundTrips {
     }
     this.bounded.add(peer)
     this.set(peer, ms)
+  }
+
+  /**
+   * Records a dial to `peer` that took `ms` until its first request went out: its round trip is
+   * at most a {@link DIAL_ROUND_TRIPS}th of that ({@link bound}).
+   */
+  dialled (peer: string, ms: number): void {
+    this.bound(peer, ms / DIAL_ROUND_TRIPS)
   }
 
   /** The smoothed round trip to `peer` in ms, if one was measured, or its bound. */

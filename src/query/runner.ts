@@ -13,7 +13,7 @@ import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
 import { Doubts } from './doubts.ts'
-import { DIAL_ROUND_TRIPS, RoundTrips } from './round-trips.ts'
+import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline, requestPhase } from './stall.ts'
 import { learnFromLookup, learnFromOutcome, lookupSeeds } from './table-lookup.ts'
@@ -212,15 +212,7 @@ export class QueryRunner {
     if (init.stall == null) {
       return undefined
     }
-    const connections = init.connectionManager.getConnections(peer.peerId)
-    if (!sent) {
-      // a connection libp2p's monitor pinged bounds the round trip of a peer we never asked
-      const pinged = connections.find(connection => connection.rtt != null)
-      if (pinged?.rtt != null) {
-        this.roundTrips.bound(peer.id, pinged.rtt)
-      }
-    }
-    const phase = requestPhase(sent, connections.length > 0)
+    const phase = requestPhase(sent, init.connectionManager.getConnections(peer.peerId).length > 0)
     return requestDeadline(init.stall, this.roundTrips, peer.id, phase, init.requestTimeout)
   }
 
@@ -230,14 +222,20 @@ export class QueryRunner {
     const type = options.type ?? MessageType.FIND_NODE
     let sentAt = NaN
     const askedAt = this.clock.now()
-    const dialled = init.connectionManager.getConnections(peer.peerId).length === 0
+    const connections = init.connectionManager.getConnections(peer.peerId)
+    const dialled = connections.length === 0
+    // a connection libp2p's monitor pinged bounds the round trip of a peer we never asked
+    const pinged = connections.find(connection => connection.rtt != null)?.rtt
+    if (pinged != null) {
+      this.roundTrips.bound(peer.id, pinged)
+    }
     const answer = await init.client.request(dialTarget(peer, init.connectionManager), { type, key }, {
       signal,
       onSent: () => {
         sentAt = this.clock.now()
         if (dialled) {
           // the dial's round trips bound the peer's: a silent peer stalls at its own deadline, not the floor
-          this.roundTrips.bound(peer.id, (sentAt - askedAt) / DIAL_ROUND_TRIPS)
+          this.roundTrips.dialled(peer.id, sentAt - askedAt)
         }
         sent()
       }

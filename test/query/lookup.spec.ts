@@ -4,7 +4,7 @@ import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../.
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
 import { Doubts } from '../../src/query/doubts.ts'
 import { Lookup } from '../../src/query/lookup.ts'
-import { DIAL_ROUND_TRIPS, RoundTrips } from '../../src/query/round-trips.ts'
+import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { StallDeadline, requestDeadline } from '../../src/query/stall.ts'
 import { learnFromLookup, learnFromOutcome } from '../../src/query/table-lookup.ts'
@@ -435,7 +435,8 @@ describe('query/lookup: stalled requests', () => {
     const options = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
     const rtts = new RoundTrips()
     rtts.observe('a', 300)
-    rtts.bound('b', 240 / DIAL_ROUND_TRIPS)
+    // a dial of 240 ms: 3 round trips of at most 80 ms
+    rtts.dialled('b', 240)
     expect(rtts.of('b')).to.equal(80)
     expect(rtts.typical).to.equal(300)
     expect(requestDeadline(options, rtts, 'b', 'sent', 10_000)).to.equal(250)
