@@ -21,17 +21,7 @@ export type LookupEvent<P> =
   | { type: 'ask', peer: P }
   | { type: 'answer', peer: P, closer: P[], added: P[], elapsed: number }
   | { type: 'stall', peer: P, elapsed: number }
-  | {
-    type: 'fail'
-    peer: P
-    error: Error
-    elapsed: number
-    /**
-     * True when the lookup's end gave the request up while its dial was late: weaker evidence
-     * that the peer is gone than a failure while it ran (a far peer's dial takes long).
-     */
-    lookupEnded?: true
-  }
+  | { type: 'fail', peer: P, error: Error, elapsed: number }
 
 /** What {@link runLookup} needs; its clock is the real one unless `now` and `schedule` are given. */
 export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Partial<Clock> {
@@ -65,13 +55,6 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * timeout, and counts against it.
    */
   stallAfter?(peer: P, sent: boolean): number | undefined
-  /**
-   * With `stall`: a peer it returns true for (its last request failed or went unanswered: see
-   * `Doubts`) is asked but not waited for. Its request counts as stalled from the start (a
-   * `'stall'` after 0 ms) and is not waited for again once sent, nor given up while its dial
-   * hangs: its answer is taken while the lookup lasts, and its failure reported.
-   */
-  doubted?(peer: P): boolean
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -127,12 +110,6 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     init.signal?.addEventListener('abort', onAbort, { once: true })
   })
 
-  /**
-   * Whether the lookup may end: done, and, once a peer of it stalled or failed, no live request
-   * still on its way (its answer may name a closer peer that a silent or gone one would have).
-   */
-  const finished = (): boolean => lookup.done && (lookup.pending === 0 || (lookup.stats.stalled === 0 && lookup.stats.failed === 0))
-
   /** The requests under way: whether each was sent and whether it stalled. */
   const open = new Map<string, { peer: P, begun: number, sent: boolean, stalled: boolean, dialDeadline: boolean }>()
 
@@ -174,19 +151,13 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         })
         : undefined
     }
-    const doubted = stall != null && init.doubted?.(peer) === true
-    if (doubted) {
-      // asked, not waited for: its slot is free at once (the caller asks for more)
-      lookup.stalled(peer.id)
-      state.stalled = true
-      init.onEvent?.({ type: 'stall', peer, elapsed: 0 })
-    } else if (stall != null) {
+    if (stall != null) {
       const after = init.stallAfter?.(peer, false)
       state.dialDeadline = after != null
       arm(after ?? stall.current)
     }
     const onSent = (): void => {
-      if (state.sent || stall == null || doubted || ended.signal.aborted) {
+      if (state.sent || stall == null || ended.signal.aborted) {
         return
       }
       state.sent = true
@@ -229,17 +200,14 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   try {
     while (true) {
       init.signal?.throwIfAborted()
-      if (stopped || finished()) {
+      if (stopped || lookup.done) {
         break
       }
-      // a doubted peer frees its slot as it is asked: ask until no slot or candidate is left
-      for (let batch = lookup.next(); batch.length > 0; batch = lookup.next()) {
-        for (const peer of batch) {
-          start(peer)
-        }
+      for (const peer of lookup.next()) {
+        start(peer)
       }
-      if (finished() || (lookup.pending === 0 && lookup.stalledPending === 0)) {
-        // done with the doubted peers just asked, or nothing asked and nothing to ask
+      if (lookup.pending === 0 && lookup.stalledPending === 0) {
+        // nothing asked and nothing to ask: done by definition
         break
       }
       // live requests, or only stalled ones while the bound on open requests holds new ones back
@@ -257,18 +225,13 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       unanswered.push(peer)
     } else {
       // its dial hung past its stall deadline: given up, as it would have been had the lookup gone on
-      init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun, true), elapsed: now() - begun, lookupEnded: true })
+      init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun), elapsed: now() - begun })
     }
   }
   return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered }
 }
 
-/**
- * The error of a request given up because its dial hung past twice its stall deadline, or
- * because the lookup ended while its dial was late (`lookupEnded`).
- */
-function hungDial (elapsed: number, lookupEnded = false): TimeoutError {
-  return new TimeoutError(lookupEnded
-    ? `no connection within ${Math.round(elapsed)} ms, late in its dial when the lookup ended: given up`
-    : `no connection within ${Math.round(elapsed)} ms, twice the stall deadline: given up`)
+/** The error of a request given up because its dial hung past twice its stall deadline. */
+function hungDial (elapsed: number): TimeoutError {
+  return new TimeoutError(`no connection within ${Math.round(elapsed)} ms, twice the stall deadline: given up`)
 }

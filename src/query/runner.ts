@@ -12,7 +12,6 @@ import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
-import { Doubts } from './doubts.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline, requestPhase } from './stall.ts'
@@ -145,15 +144,12 @@ export class QueryRunner {
   private readonly selfId: string
   /** The round trips this node's requests measured, which set each request's stall deadline. */
   private readonly roundTrips: RoundTrips
-  /** The peers whose last request failed or went unanswered: asked, not waited for. */
-  private readonly doubts: Doubts
 
   constructor (init: QueryRunnerInit) {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
     this.roundTrips = init.roundTrips ?? new RoundTrips()
-    this.doubts = new Doubts()
   }
 
   /**
@@ -177,7 +173,6 @@ export class QueryRunner {
         requestTimeout: init.requestTimeout,
         stall: init.stall,
         stallAfter: (peer, sent) => this.stallAfter(peer, sent),
-        doubted: (peer) => this.doubts.has(peer.id),
         seeds,
         signal: query.signal,
         ...this.clock,
@@ -192,7 +187,7 @@ export class QueryRunner {
           this.onEvent(event, options)
         }
       })
-      learnFromOutcome(init.table, outcome, this.doubts)
+      learnFromOutcome(init.table, outcome)
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {
@@ -261,7 +256,7 @@ export class QueryRunner {
   private onEvent (event: LookupEvent<DHTPeer>, options: LookupOptions): void {
     const { init } = this
     // an answer offers the peer to the table, a failure counts against it
-    learnFromLookup(init.table, event, this.doubts)
+    learnFromLookup(init.table, event)
     switch (event.type) {
       case 'ask':
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))
