@@ -179,7 +179,11 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         parent.removeEventListener('abort', onEnd)
         if (init.linger != null) {
           end = init.linger
-          end.addEventListener('abort', onEnd, { once: true })
+          if (end.aborted) {
+            onEnd()
+          } else {
+            end.addEventListener('abort', onEnd, { once: true })
+          }
         }
       }
     }
