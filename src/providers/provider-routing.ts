@@ -121,8 +121,8 @@ export interface ProviderRoutingInit extends Partial<Clock> {
   optimistic?: OptimisticSettings & { networkSize(): number | undefined }
   /**
    * The accelerated client, when it is on and its full table ready: {@link ProviderRouting.publishMany}
-   * sends through it with no lookup, and {@link ProviderRouting.publish} runs its (one-hop) lookup
-   * in full instead of optimistically.
+   * sends through it with no lookup, and {@link ProviderRouting.publish} sends to each server its
+   * (one-hop) lookup hears from as it answers (see `publishAlong`).
    */
   fullTable?(): FullTableSender | undefined
 }
@@ -159,8 +159,11 @@ export class ProviderRouting {
    */
   async publish (key: Uint8Array, options: ProvideOptions = {}): Promise<number> {
     const { init } = this
+    if (init.fullTable?.() != null) {
+      return this.publishAlong(key, options)
+    }
     const networkSize = init.optimistic?.networkSize()
-    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize || init.fullTable?.() != null) {
+    if (init.optimistic == null || networkSize == null || networkSize <= init.kBucketSize) {
       const { closest } = await init.query.lookup(key, options)
       return this.publishTo(key, closest, options)
     }
@@ -308,6 +311,74 @@ export class ProviderRouting {
       return inScope(this.init.addresses, (await this.init.peerStore.get(id)).addresses.map(a => a.multiaddr))
     } catch {
       return []
+    }
+  }
+
+  /**
+   * Publishes `key` with the full table: its one-hop lookup asks the key's closest servers at
+   * once, and each that answers is sent the record then, over the connection its answer came on;
+   * when the lookup ends, the closest it returned that were not sent yet are. Resolves to how many
+   * the record reached: with optimistic providing on, once ⌈returnRatio × k⌉ sends settled (the
+   * others go on in the background, as an optimistic provide's do), otherwise once every send
+   * did. Throws `NotStoredError` when it reached none. A peer that answered but is not among the
+   * final closest (a closer one was named) holds one record more than needed.
+   */
+  private async publishAlong (key: Uint8Array, options: ProvideOptions): Promise<number> {
+    const { init } = this
+    await init.store.add(key, init.self, options)
+    const multiaddrs = inScope(init.addresses, init.selfAddresses())
+    // the caller's signal aborts the lookup and the sends until the call returns, not after
+    const work = new AbortController()
+    const onCallerAbort = (): void => { work.abort(options.signal?.reason) }
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true })
+    let returned = false
+    const onProgress = (event: ProviderProgressEvents): void => {
+      if (!returned) {
+        options.onProgress?.(event)
+      }
+    }
+    const sends = new Map<string, Promise<boolean>>()
+    const tally = { settled: 0, sent: 0, wake: () => {} }
+    const sendTo = (peer: DHTPeer): void => {
+      if (sends.has(peer.id)) {
+        return
+      }
+      sends.set(peer.id, this.addProvider(peer, key, multiaddrs, { signal: work.signal, onProgress }).then(ok => {
+        tally.settled++
+        tally.sent += ok ? 1 : 0
+        tally.wake()
+        return ok
+      }))
+    }
+    const lookup = init.query.lookup(key, {
+      ...options,
+      signal: work.signal,
+      onProgress,
+      onAnswer: (peer) => { sendTo(peer) }
+    }).then(({ closest }) => {
+      closest.forEach(sendTo)
+      return closest.length
+    })
+    const all = lookup.then(async () => Promise.all(sends.values()))
+    const enough = init.optimistic == null ? Infinity : Math.ceil(init.optimistic.returnRatio * init.kBucketSize)
+    try {
+      const early = new Promise<void>(resolve => {
+        tally.wake = () => {
+          if (tally.settled >= enough && tally.sent > 0) {
+            resolve()
+          }
+        }
+      })
+      const closest = await Promise.race([early.then(() => undefined), all.then(async () => lookup)])
+      if (tally.sent === 0) {
+        throw notStored(closest ?? sends.size)
+      }
+      return tally.sent
+    } finally {
+      returned = true
+      options.signal?.removeEventListener('abort', onCallerAbort)
+      const rest = all.catch(() => {}).finally(() => { this.background.delete(rest) })
+      this.background.add(rest)
     }
   }
 

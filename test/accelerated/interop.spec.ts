@@ -206,7 +206,14 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
 
     it('provides what `@libp2p/kad-dht` nodes find, and finds what they provide', async () => {
       const cid = await cidOf('accelerated provides')
-      expect(await node.services.dht.provide(cid)).to.equal(20)
+      // each peer is sent the record as it answers the one-hop lookup: the call returns once 15
+      // of the sends settled, and the rest reach the true 20 after it
+      expect(await node.services.dht.provide(cid)).to.be.within(15, 20)
+      const ids = servers.map(s => s.peerId)
+      for (const id of trueClosest(ids, cid.multihash.bytes, 20)) {
+        const holder = servers.find(s => s.peerId.toString() === id) as AnyNode
+        await eventually(async () => (await storedProviders(holder, cid)).some(p => p.equals(node.peerId)), 10_000, `${id} to hold ${cid}`)
+      }
       for (const finder of [js[0], js[9]]) {
         const found = await collect(finder.contentRouting.findProviders(cid))
         expect(found.map(p => p.id.toString())).to.include(node.peerId.toString())

@@ -1,0 +1,89 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { expect } from 'aegir/chai'
+import { dhtPeer } from '../../src/network/dht-peer.ts'
+import { ProviderRouting } from '../../src/providers/provider-routing.ts'
+import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
+import { TestClock } from '../utils/clock.ts'
+import type { DHTPeer } from '../../src/network/dht-peer.ts'
+import type { ProviderRoutingInit } from '../../src/providers/provider-routing.ts'
+import type { QueryOptions } from '../../src/query/runner.ts'
+import type { PeerId } from '@libp2p/interface'
+
+/**
+ * Provider routing with a full table (the accelerated client ready) over fakes on a virtual
+ * clock: the one-hop lookup hears from its 20 peers 10 ms apart, the last at 1 s, then ends;
+ * each ADD_PROVIDER takes 5 ms.
+ */
+async function setup (optimistic: boolean): Promise<{ routing: ProviderRouting, clock: TestClock, peers: DHTPeer[], received: Map<string, number[]> }> {
+  const clock = new TestClock()
+  const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peers = await Promise.all(Array.from({ length: 20 }, async () => dhtPeer(peerIdFromPrivateKey(await generateKeyPair('Ed25519')), [])))
+  const answerAt = peers.map((_, i) => i === peers.length - 1 ? 1_000 : 10 * (i + 1))
+  const received = new Map<string, number[]>()
+  const query = {
+    lookup: async (_key: Uint8Array, options: QueryOptions) => new Promise((resolve) => {
+      peers.forEach((peer, i) => {
+        clock.schedule(answerAt[i], () => { void options.onAnswer?.(peer, decodeMessage(encodeMessage({ type: MessageType.FIND_NODE }))) })
+      })
+      clock.schedule(1_000, () => { resolve({ closest: peers, stopped: false, stats: {}, unanswered: [] }) })
+    })
+  }
+  const client = {
+    send: async (target: PeerId) => new Promise<void>(resolve => {
+      clock.schedule(5, () => {
+        const times = received.get(target.toString()) ?? []
+        times.push(clock.now())
+        received.set(target.toString(), times)
+        resolve()
+      })
+    })
+  }
+  const init = {
+    self,
+    query,
+    client,
+    connectionManager: { getConnections: () => [] },
+    peerStore: {},
+    store: { add: async () => {} },
+    addresses: 'all',
+    selfAddresses: () => [],
+    log: Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false }),
+    kBucketSize: 20,
+    maxRegionLookups: 4,
+    minRegionKeys: 2,
+    requestTimeout: 10_000,
+    defaultCount: 20,
+    beta: 20,
+    lifetime: () => new AbortController().signal,
+    optimistic: optimistic ? { certainty: 0.9, strictness: 0.1, returnRatio: 0.75, closestAnswered: 3, networkSize: () => undefined } : undefined,
+    fullTable: () => ({ table: { size: 1_000 }, provideMany: async function * () {} }),
+    now: clock.now,
+    schedule: clock.schedule
+  }
+  return { routing: new ProviderRouting(init as unknown as ProviderRoutingInit), clock, peers, received }
+}
+
+describe('providers: a provide with the full table', () => {
+  it('sends the record to each peer as it answers the one-hop lookup, and returns once 15 of the sends settled; the rest follow', async () => {
+    const { routing, clock, peers, received } = await setup(true)
+    let returned: { at: number, sent: number } | undefined
+    void routing.publish(new Uint8Array([1, 2, 3])).then(sent => { returned = { at: clock.now(), sent } })
+    await clock.run(() => returned != null)
+    // the 15th peer answered at 150 ms and held the record 5 ms later; the lookup ends at 1 s
+    expect(returned).to.deep.equal({ at: 155, sent: 15 })
+    await clock.run(() => false)
+    await routing.settled()
+    // every peer got the record once, the last as soon as it answered
+    expect(peers.map(p => received.get(p.peerId.toString())?.length)).to.deep.equal(peers.map(() => 1))
+    expect(received.get(peers[19].peerId.toString())).to.deep.equal([1_005])
+  })
+
+  it('without optimistic providing, returns once every send settled', async () => {
+    const { routing, clock } = await setup(false)
+    let returned: { at: number, sent: number } | undefined
+    void routing.publish(new Uint8Array([1, 2, 3])).then(sent => { returned = { at: clock.now(), sent } })
+    await clock.run(() => returned != null)
+    expect(returned).to.deep.equal({ at: 1_005, sent: 20 })
+  })
+})
