@@ -292,28 +292,27 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     }
     if (init.onLate != null) {
       // the unanswered (below) run on, so that a late answer still counts
-      for (const state of open.values()) {
-        if (state.stalled && (state.sent || !state.dialDeadline)) {
-          state.outlive()
-        }
-      }
+      unansweredOf(open.values()).forEach(state => { state.outlive() })
     }
   } finally {
     ended.abort(new Error('lookup ended'))
   }
-  const unanswered: P[] = []
   for (const { peer, begun, sent, stalled, dialDeadline } of open.values()) {
-    if (!stalled) {
-      continue
-    }
-    if (sent || !dialDeadline) {
-      unanswered.push(peer)
-    } else {
+    if (stalled && !sent && dialDeadline) {
       // its dial hung past its stall deadline: given up, as it would have been had the lookup gone on
       init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun, true), elapsed: now() - begun, lookupEnded: true })
     }
   }
-  return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered }
+  return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered: unansweredOf(open.values()).map(state => state.peer) }
+}
+
+/**
+ * Of the requests open when a lookup ends, those that stalled on the wire (or before a deadline
+ * of their own was known): the outcome's `unanswered`. One that stalled in a dial timed by its
+ * peer's round trip is given up instead.
+ */
+function unansweredOf<S extends { stalled: boolean, sent: boolean, dialDeadline: boolean }> (open: Iterable<S>): S[] {
+  return [...open].filter(state => state.stalled && (state.sent || !state.dialDeadline))
 }
 
 /**

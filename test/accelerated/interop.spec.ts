@@ -210,9 +210,10 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
       // of the sends settled, and the rest reach the true 20 after it
       expect(await node.services.dht.provide(cid)).to.be.within(15, 20)
       const ids = servers.map(s => s.peerId)
+      const provider = node.peerId
       for (const id of trueClosest(ids, cid.multihash.bytes, 20)) {
         const holder = servers.find(s => s.peerId.toString() === id) as AnyNode
-        await eventually(async () => (await storedProviders(holder, cid)).some(p => p.equals(node.peerId)), 10_000, `${id} to hold ${cid}`)
+        await eventually(async () => (await storedProviders(holder, cid)).some(p => p.equals(provider)), 10_000, `${id} to hold ${cid}`)
       }
       for (const finder of [js[0], js[9]]) {
         const found = await collect(finder.contentRouting.findProviders(cid))
