@@ -213,6 +213,11 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
 
   // the first passes: until both tables are ready
   process.stderr.write(`built ${options.nodes} nodes in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+  // a long run says where it is: the virtual time reached, every 5 minutes of wall time
+  const progress = setInterval(() => {
+    process.stderr.write(`  … virtual ${fmt(now() / 60_000, 1)} min after ${fmt((performance.now() - started) / 60_000, 1)} min of wall time\n`)
+  }, 300_000)
+  progress.unref()
   await net.run(() => rolling.progress().firstPassDone && go.table.size > 0)
   const firstPass = now()
   process.stderr.write(`first passes over at ${fmt(firstPass)} virtual ms, ${((performance.now() - started) / 1000).toFixed(1)} s of wall time\n`)
@@ -289,6 +294,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
       ], rows))
     }
   }
+  clearInterval(progress)
   return lines.join('\n')
 }
 
