@@ -43,7 +43,6 @@ import { ALPHA, REFRESH_INTERVAL } from '../../src/constants.ts'
 import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
-import { Doubts } from '../../src/query/doubts.ts'
 import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
@@ -85,8 +84,6 @@ export interface SimNode {
   readonly connections: Map<number, number>
   /** The round trips its requests measured. */
   readonly roundTrips: RoundTrips
-  /** The peers its lookups doubt (src/query/doubts.ts): asked, not waited for. */
-  readonly doubts: Doubts
 }
 
 /** What connections cost (see the module comment). */
@@ -316,7 +313,7 @@ export class SimNetwork {
       random: () => this.random.next(),
       log
     })
-    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300), doubts: new Doubts() }
+    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300) }
     if (this.wanRtt != null && this.factors.length <= index) {
       this.factors.push(this.factorRandom.normal())
     }
@@ -454,7 +451,6 @@ export class SimNetwork {
       requestTimeout: this.options.requestTimeout,
       stall: this.options.stall === false ? undefined : this.options.stall,
       stallAfter: this.stallAfter(from),
-      doubted: (peer) => from.doubts.has(peer.id),
       // as the query runner: of peers as close, those connected first (with `connections`)
       prefer: this.options.connections == null ? undefined : (peer) => this.connected(from, peer),
       widen: this.options.widen,
@@ -465,7 +461,7 @@ export class SimNetwork {
       stopWhen: options.stopWhen,
       ask: this.asker(from, target, options.accept),
       onEvent: (event) => {
-        learnFromLookup(from.table, event, from.doubts)
+        learnFromLookup(from.table, event)
         if (event.type === 'ask') {
           requests++
         } else if (event.type === 'fail') {
@@ -479,11 +475,9 @@ export class SimNetwork {
           }
         }
         options.onEvent?.(event)
-      },
-      // as the query runner: a request that outlives its lookup still teaches the table
-      onLate: (event) => { learnFromLookup(from.table, event, from.doubts) }
+      }
     }).then(outcome => {
-      learnFromOutcome(from.table, outcome, from.doubts)
+      learnFromOutcome(from.table, outcome)
       finish(outcome.closest, false)
     }, () => { finish([], true) })
   }
