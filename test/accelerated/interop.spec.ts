@@ -207,8 +207,9 @@ describe('accelerated client in a 30-server mixed kadmium / `@libp2p/kad-dht` ne
     it('provides what `@libp2p/kad-dht` nodes find, and finds what they provide', async () => {
       const cid = await cidOf('accelerated provides')
       // each peer is sent the record as it answers the one-hop lookup: the call returns once 15
-      // of the sends settled, and the rest reach the true 20 after it
-      expect(await node.services.dht.provide(cid)).to.be.within(15, 20)
+      // of the sends settled, and the rest reach the true 20 after it (a peer asked in place of
+      // one whose request failed holds one more)
+      expect(await node.services.dht.provide(cid)).to.be.at.least(15)
       const ids = servers.map(s => s.peerId)
       const provider = node.peerId
       for (const id of trueClosest(ids, cid.multihash.bytes, 20)) {
