@@ -337,8 +337,11 @@ export class ProviderRouting {
         options.onProgress?.(event)
       }
     }
+    const enough = init.optimistic == null ? Infinity : Math.ceil(init.optimistic.returnRatio * init.kBucketSize)
+    let reachedEnough = (): void => {}
+    const early = new Promise<undefined>(resolve => { reachedEnough = () => { resolve(undefined) } })
     const sends = new Map<string, Promise<boolean>>()
-    const tally = { settled: 0, sent: 0, wake: () => {} }
+    const tally = { settled: 0, sent: 0 }
     const sendTo = (peer: DHTPeer): void => {
       if (sends.has(peer.id)) {
         return
@@ -346,7 +349,9 @@ export class ProviderRouting {
       sends.set(peer.id, this.addProvider(peer, key, multiaddrs, { signal: work.signal, onProgress }).then(ok => {
         tally.settled++
         tally.sent += ok ? 1 : 0
-        tally.wake()
+        if (tally.settled >= enough && tally.sent > 0) {
+          reachedEnough()
+        }
         return ok
       }))
     }
@@ -360,16 +365,8 @@ export class ProviderRouting {
       return closest.length
     })
     const all = lookup.then(async () => Promise.all(sends.values()))
-    const enough = init.optimistic == null ? Infinity : Math.ceil(init.optimistic.returnRatio * init.kBucketSize)
     try {
-      const early = new Promise<void>(resolve => {
-        tally.wake = () => {
-          if (tally.settled >= enough && tally.sent > 0) {
-            resolve()
-          }
-        }
-      })
-      const closest = await Promise.race([early.then(() => undefined), all.then(async () => lookup)])
+      const closest = await Promise.race([early, all.then(async () => lookup)])
       if (tally.sent === 0) {
         throw notStored(closest ?? sends.size)
       }
