@@ -271,6 +271,8 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
       const minutes = fmt((now() - firstPass) / 60_000)
       for (const [i, measured] of [false, true].entries()) {
         lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium, targets, measured), ...await oneHop(net, ours, go, targets, measured)])
+        // a long run that is stopped early keeps what it measured
+        process.stderr.write(`  one-hop lookups (${measured ? 'per-request deadlines' : 'adaptive deadline'}): ${lookupRows[i][lookupRows[i].length - 1].join(' | ')}\n`)
       }
     }
   }
