@@ -43,6 +43,7 @@ import { ALPHA, REFRESH_INTERVAL } from '../../src/constants.ts'
 import { FIRST_REFRESH_DELAY, JOIN_REFRESH_WINDOW, MAX_PEER_FAILURES, MAX_REFRESH_BUCKET, PEER_FRESHNESS, PING_TIMEOUT, QUERY_TIMEOUT, REFRESH_QUERY_TIMEOUT, REQUEST_TIMEOUT, STALL_INITIAL_TIMEOUT, STALL_MIN_SENT_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { TimeoutError } from '../../src/errors.ts'
 import { KAD_ID_BITS, KAD_ID_BYTES, compareDistance } from '../../src/keys.ts'
+import { Doubts } from '../../src/query/doubts.ts'
 import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { requestDeadline, requestPhase } from '../../src/query/stall.ts'
@@ -84,6 +85,8 @@ export interface SimNode {
   readonly connections: Map<number, number>
   /** The round trips its requests measured. */
   readonly roundTrips: RoundTrips
+  /** The peers its lookups doubt (src/query/doubts.ts): asked, not waited for. */
+  readonly doubts: Doubts
 }
 
 /** What connections cost (see the module comment). */
@@ -313,7 +316,7 @@ export class SimNetwork {
       random: () => this.random.next(),
       log
     })
-    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300) }
+    const node: SimNode = { peer, table, refresher, up: true, gone: false, connections: new Map(), roundTrips: new RoundTrips(this.options.connections?.max ?? 300), doubts: new Doubts() }
     if (this.wanRtt != null && this.factors.length <= index) {
       this.factors.push(this.factorRandom.normal())
     }
@@ -451,6 +454,7 @@ export class SimNetwork {
       requestTimeout: this.options.requestTimeout,
       stall: this.options.stall === false ? undefined : this.options.stall,
       stallAfter: this.stallAfter(from),
+      doubted: (peer) => from.doubts.has(peer.id),
       // as the query runner: of peers as close, those connected first (with `connections`)
       prefer: this.options.connections == null ? undefined : (peer) => this.connected(from, peer),
       widen: this.options.widen,
@@ -461,7 +465,7 @@ export class SimNetwork {
       stopWhen: options.stopWhen,
       ask: this.asker(from, target, options.accept),
       onEvent: (event) => {
-        learnFromLookup(from.table, event)
+        learnFromLookup(from.table, event, from.doubts)
         if (event.type === 'ask') {
           requests++
         } else if (event.type === 'fail') {
@@ -475,9 +479,11 @@ export class SimNetwork {
           }
         }
         options.onEvent?.(event)
-      }
+      },
+      // as the query runner: a request that outlives its lookup still teaches the table
+      onLate: (event) => { learnFromLookup(from.table, event, from.doubts) }
     }).then(outcome => {
-      learnFromOutcome(from.table, outcome)
+      learnFromOutcome(from.table, outcome, from.doubts)
       finish(outcome.closest, false)
     }, () => { finish([], true) })
   }

@@ -21,7 +21,20 @@ export type LookupEvent<P> =
   | { type: 'ask', peer: P }
   | { type: 'answer', peer: P, closer: P[], added: P[], elapsed: number }
   | { type: 'stall', peer: P, elapsed: number }
-  | { type: 'fail', peer: P, error: Error, elapsed: number }
+  | {
+    type: 'fail'
+    peer: P
+    error: Error
+    elapsed: number
+    /**
+     * True when the lookup's end gave the request up while its dial was late: weaker evidence
+     * that the peer is gone than a failure while it ran (a far peer's dial takes long).
+     */
+    lookupEnded?: true
+  }
+
+/** The answer or failure of a request that outlived its lookup (see `RunLookupInit.onLate`). */
+export type LateEvent<P> = Extract<LookupEvent<P>, { type: 'answer' | 'fail' }>
 
 /** What {@link runLookup} needs; its clock is the real one unless `now` and `schedule` are given. */
 export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Partial<Clock> {
@@ -39,7 +52,7 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * When a request stalls: a request with no answer by its stall deadline stops holding an α
    * slot and the lookup stops waiting for it, but its answer is still taken until
    * `requestTimeout` or the end of the lookup; one still open when the lookup ends is aborted and
-   * not reported as a failure. The deadline adapts to the lookup's answer times
+   * not reported as a failure (unless `onLate` lets it run on). The deadline adapts to the lookup's answer times
    * ({@link StallDeadline}). Without it, every request is waited for until it answers or times
    * out.
    */
@@ -55,6 +68,23 @@ export interface RunLookupInit<P extends LookupPeer> extends LookupInit<P>, Part
    * timeout, and counts against it.
    */
   stallAfter?(peer: P, sent: boolean): number | undefined
+  /**
+   * With `stall`: a peer it returns true for (its last request failed or went unanswered: see
+   * `Doubts`) is asked but not waited for. Its request counts as stalled from the start (a
+   * `'stall'` after 0 ms) and is not waited for again once sent, nor given up while its dial
+   * hangs: its answer is taken while the lookup lasts, and its failure reported.
+   */
+  doubted?(peer: P): boolean
+  /**
+   * With it, a request that stalled and is still open when the lookup ends (a peer of the
+   * outcome's `unanswered`) is not cut short: it runs on until it answers, fails, times out or
+   * `linger` aborts, and its answer or failure is told here, after the outcome was returned. A
+   * late answer is how a slow or doubted live peer clears the marks its silence left (see
+   * `learnFromOutcome`); a late timeout is a failure like any other.
+   */
+  onLate?(event: LateEvent<P>): void
+  /** Ends the requests kept open for `onLate` (the node stopping). */
+  linger?: AbortSignal
   /** Aborts the whole lookup. */
   signal?: AbortSignal
   /** Told about every step. */
@@ -110,23 +140,54 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
     init.signal?.addEventListener('abort', onAbort, { once: true })
   })
 
-  /** The requests under way: whether each was sent and whether it stalled. */
-  const open = new Map<string, { peer: P, begun: number, sent: boolean, stalled: boolean, dialDeadline: boolean }>()
+  /**
+   * Whether the lookup may end: done, and, once a peer of it stalled or failed, no live request
+   * still on its way (its answer may name a closer peer that a silent or gone one would have).
+   */
+  const finished = (): boolean => lookup.done && (lookup.pending === 0 || (lookup.stats.stalled === 0 && lookup.stats.failed === 0))
+
+  /**
+   * The requests under way: whether each was sent and whether it stalled; `outlive` lets it run
+   * on past the lookup's end (for `onLate`).
+   */
+  const open = new Map<string, { peer: P, begun: number, sent: boolean, stalled: boolean, dialDeadline: boolean, outlive(): void }>()
+  /** Late answers and failures wait for this turn to end: the caller takes the outcome first. */
+  const late = (event: LateEvent<P>): void => { schedule(0, () => { init.onLate?.(event) }) }
 
   const start = (peer: P): void => {
     init.onEvent?.({ type: 'ask', peer })
     const begun = now()
-    // dialDeadline: its stall deadline came from its peer's round trip, a dial included
-    const state = { peer, begun, sent: false, stalled: false, dialDeadline: false }
-    open.set(peer.id, state)
-    // the request ends at its own timeout, or when the lookup ends (stalled or not)
+    // the request ends at its own timeout, or when the lookup ends (stalled or not) unless it outlives it
     const request = new AbortController()
-    const onEnd = (): void => { request.abort(parent.reason) }
+    let end = parent
+    let outlived = false
+    const onEnd = (): void => { request.abort(end.reason) }
     if (parent.aborted) {
       onEnd()
     } else {
       parent.addEventListener('abort', onEnd, { once: true })
     }
+    // dialDeadline: its stall deadline came from its peer's round trip, a dial included
+    const state = {
+      peer,
+      begun,
+      sent: false,
+      stalled: false,
+      dialDeadline: false,
+      outlive: () => {
+        outlived = true
+        parent.removeEventListener('abort', onEnd)
+        if (init.linger != null) {
+          end = init.linger
+          if (end.aborted) {
+            onEnd()
+          } else {
+            end.addEventListener('abort', onEnd, { once: true })
+          }
+        }
+      }
+    }
+    open.set(peer.id, state)
     const cancelTimeout = schedule(init.requestTimeout, () => {
       request.abort(new TimeoutError(`no answer within ${init.requestTimeout} ms`))
     })
@@ -151,13 +212,19 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
         })
         : undefined
     }
-    if (stall != null) {
+    const doubted = stall != null && init.doubted?.(peer) === true
+    if (doubted) {
+      // asked, not waited for: its slot is free at once (the caller asks for more)
+      lookup.stalled(peer.id)
+      state.stalled = true
+      init.onEvent?.({ type: 'stall', peer, elapsed: 0 })
+    } else if (stall != null) {
       const after = init.stallAfter?.(peer, false)
       state.dialDeadline = after != null
       arm(after ?? stall.current)
     }
     const onSent = (): void => {
-      if (state.sent || stall == null || ended.signal.aborted) {
+      if (state.sent || stall == null || doubted || ended.signal.aborted) {
         return
       }
       state.sent = true
@@ -171,10 +238,13 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       }
     }
     init.ask(peer, request.signal, onSent).then(closer => {
+      const elapsed = now() - begun
       if (ended.signal.aborted) {
+        if (outlived) {
+          late({ type: 'answer', peer, closer, added: [], elapsed })
+        }
         return
       }
-      const elapsed = now() - begun
       stall?.observe(elapsed)
       const added = lookup.answered(peer.id, closer)
       init.onEvent?.({ type: 'answer', peer, closer, added, elapsed })
@@ -183,7 +253,11 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       }
     }, (err: Error) => {
       if (ended.signal.aborted) {
-        // the lookup ended first: not this peer's failure, stalled or not
+        // the lookup ended first: not this peer's failure, stalled or not, unless it outlived
+        // the lookup and failed on its own (not stopped by `linger`)
+        if (outlived && init.linger?.aborted !== true) {
+          late({ type: 'fail', peer, error: err, elapsed: now() - begun })
+        }
         return
       }
       lookup.failed(peer.id)
@@ -192,7 +266,7 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
       open.delete(peer.id)
       cancelTimeout()
       cancelStall?.()
-      parent.removeEventListener('abort', onEnd)
+      end.removeEventListener('abort', onEnd)
       wake?.()
     })
   }
@@ -200,38 +274,53 @@ export async function runLookup<P extends LookupPeer> (init: RunLookupInit<P>): 
   try {
     while (true) {
       init.signal?.throwIfAborted()
-      if (stopped || lookup.done) {
+      if (stopped || finished()) {
         break
       }
-      for (const peer of lookup.next()) {
-        start(peer)
+      // a doubted peer frees its slot as it is asked: ask until no slot or candidate is left
+      for (let batch = lookup.next(); batch.length > 0; batch = lookup.next()) {
+        for (const peer of batch) {
+          start(peer)
+        }
       }
-      if (lookup.pending === 0 && lookup.stalledPending === 0) {
-        // nothing asked and nothing to ask: done by definition
+      if (finished() || (lookup.pending === 0 && lookup.stalledPending === 0)) {
+        // done with the doubted peers just asked, or nothing asked and nothing to ask
         break
       }
       // live requests, or only stalled ones while the bound on open requests holds new ones back
       await settled()
     }
+    if (init.onLate != null) {
+      // the unanswered (below) run on, so that a late answer still counts
+      unansweredOf(open.values()).forEach(state => { state.outlive() })
+    }
   } finally {
     ended.abort(new Error('lookup ended'))
   }
-  const unanswered: P[] = []
   for (const { peer, begun, sent, stalled, dialDeadline } of open.values()) {
-    if (!stalled) {
-      continue
-    }
-    if (sent || !dialDeadline) {
-      unanswered.push(peer)
-    } else {
+    if (stalled && !sent && dialDeadline) {
       // its dial hung past its stall deadline: given up, as it would have been had the lookup gone on
-      init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun), elapsed: now() - begun })
+      init.onEvent?.({ type: 'fail', peer, error: hungDial(now() - begun, true), elapsed: now() - begun, lookupEnded: true })
     }
   }
-  return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered }
+  return { closest: lookup.results(), stopped, stats: { ...lookup.stats }, unanswered: unansweredOf(open.values()).map(state => state.peer) }
 }
 
-/** The error of a request given up because its dial hung past twice its stall deadline. */
-function hungDial (elapsed: number): TimeoutError {
-  return new TimeoutError(`no connection within ${Math.round(elapsed)} ms, twice the stall deadline: given up`)
+/**
+ * Of the requests open when a lookup ends, those that stalled on the wire (or before a deadline
+ * of their own was known): the outcome's `unanswered`. One that stalled in a dial timed by its
+ * peer's round trip is given up instead.
+ */
+function unansweredOf<S extends { stalled: boolean, sent: boolean, dialDeadline: boolean }> (open: Iterable<S>): S[] {
+  return [...open].filter(state => state.stalled && (state.sent || !state.dialDeadline))
+}
+
+/**
+ * The error of a request given up because its dial hung past twice its stall deadline, or
+ * because the lookup ended while its dial was late (`lookupEnded`).
+ */
+function hungDial (elapsed: number, lookupEnded = false): TimeoutError {
+  return new TimeoutError(lookupEnded
+    ? `no connection within ${Math.round(elapsed)} ms, late in its dial when the lookup ended: given up`
+    : `no connection within ${Math.round(elapsed)} ms, twice the stall deadline: given up`)
 }

@@ -12,6 +12,7 @@ import { kadId } from '../keys.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
+import { Doubts } from './doubts.ts'
 import { RoundTrips } from './round-trips.ts'
 import { runLookup } from './run-lookup.ts'
 import { requestDeadline, requestPhase } from './stall.ts'
@@ -144,12 +145,15 @@ export class QueryRunner {
   private readonly selfId: string
   /** The round trips this node's requests measured, which set each request's stall deadline. */
   private readonly roundTrips: RoundTrips
+  /** The peers whose last request failed or went unanswered: asked, not waited for. */
+  private readonly doubts: Doubts
 
   constructor (init: QueryRunnerInit) {
     this.init = init
     this.clock = clockOf(init)
     this.selfId = init.self.toString()
     this.roundTrips = init.roundTrips ?? new RoundTrips()
+    this.doubts = new Doubts()
   }
 
   /**
@@ -165,6 +169,8 @@ export class QueryRunner {
     const seeds = start?.seeds ?? lookupSeeds(init.table, target, init.kBucketSize)
     const type = options.type ?? MessageType.FIND_NODE
     const observers = init.observers.map(observe => observe(type, target, options)).filter(o => o != null)
+    // a request that outlives the lookup teaches the table, not the caller
+    let over = false
     try {
       const outcome = await runLookup<DHTPeer>({
         target,
@@ -173,6 +179,7 @@ export class QueryRunner {
         requestTimeout: init.requestTimeout,
         stall: init.stall,
         stallAfter: (peer, sent) => this.stallAfter(peer, sent),
+        doubted: (peer) => this.doubts.has(peer.id),
         seeds,
         signal: query.signal,
         ...this.clock,
@@ -181,19 +188,23 @@ export class QueryRunner {
         prefer: (peer) => init.connectionManager.getConnections(peer.peerId).length > 0,
         // one live peer more for each of the closest that failed or stalled (see LookupInit.widen)
         widen: true,
-        ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent),
+        ask: async (peer, requestSignal, sent) => this.ask(peer, key, requestSignal, options, sent, () => over),
         onEvent: (event) => {
           observers.forEach(observer => { observer.event(event) })
           this.onEvent(event, options)
-        }
+        },
+        // a late answer clears what the peer's silence set; a late timeout counts against it
+        onLate: (event) => { learnFromLookup(init.table, event, this.doubts) },
+        linger: init.lifetime()
       })
-      learnFromOutcome(init.table, outcome)
+      learnFromOutcome(init.table, outcome, this.doubts)
       observers.forEach(observer => { observer.end(outcome) })
       return outcome
     } catch (err) {
       observers.forEach(observer => { observer.end() })
       throw err
     } finally {
+      over = true
       query.clear()
     }
   }
@@ -212,7 +223,7 @@ export class QueryRunner {
   }
 
   /** Asks one peer about `key` and turns its answer into lookup candidates. */
-  private async ask (peer: DHTPeer, key: Uint8Array, signal: AbortSignal, options: QueryOptions, sent: () => void): Promise<DHTPeer[]> {
+  private async ask (peer: DHTPeer, key: Uint8Array, signal: AbortSignal, options: QueryOptions, sent: () => void, over: () => boolean): Promise<DHTPeer[]> {
     const { init } = this
     const type = options.type ?? MessageType.FIND_NODE
     let sentAt = NaN
@@ -236,7 +247,10 @@ export class QueryRunner {
       }
     })
     this.roundTrips.observe(peer.id, this.clock.now() - sentAt)
-    await options.onAnswer?.(peer, answer)
+    if (!over()) {
+      // an answer after the lookup ended (it outlived it) is not the caller's
+      await options.onAnswer?.(peer, answer)
+    }
     const closer: DHTPeer[] = []
     // an honest answer lists at most k peers: a longer list (up to a 4 MiB frame of them) would
     // only swell the lookup
@@ -256,7 +270,7 @@ export class QueryRunner {
   private onEvent (event: LookupEvent<DHTPeer>, options: LookupOptions): void {
     const { init } = this
     // an answer offers the peer to the table, a failure counts against it
-    learnFromLookup(init.table, event)
+    learnFromLookup(init.table, event, this.doubts)
     switch (event.type) {
       case 'ask':
         options.onProgress?.(new CustomProgressEvent('kadmium:lookup:ask', { peer: event.peer.peerId }))

@@ -6,8 +6,13 @@
  * table's `maxFailures` in a row (a dial that hung past twice its stall deadline is such a
  * failure); a stalled request teaches nothing while the lookup runs (late is not dead), but one
  * sent and still unanswered when the lookup ends keeps its peer out of the answers we give until
- * it proves alive again.
+ * it proves alive again. With {@link Doubts}, the node's lookups also ask such a peer (and one
+ * that failed) without waiting for it, until it answers. Its request runs on past the lookup
+ * (`RunLookupInit.onLate`, told to {@link learnFromLookup} too): a late answer is that proof, so
+ * a live peer that is only slow, or that answers after a fast lookup is over, is named again at
+ * once; a late timeout counts as a failure.
  */
+import type { Doubts } from './doubts.ts'
 import type { KadId } from '../keys.ts'
 import type { LookupPeer } from './lookup.ts'
 import type { LookupEvent, LookupOutcome } from './run-lookup.ts'
@@ -28,12 +33,20 @@ export function lookupSeeds<P> (table: RoutingTable<P>, target: KadId, count: nu
   return table.answerable(target, count).map(entry => entry.peer)
 }
 
-/** Tells the table what one step of a lookup showed of a peer (see the module comment). */
-export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, event: LookupEvent<P>): void {
+/**
+ * Tells the table what one step of a lookup showed of a peer (see the module comment), and
+ * `doubts`, when given, whom to doubt: a peer that failed, until it answers; not one whose dial
+ * was only late when its lookup ended (a far peer's dial takes 3 of its round trips).
+ */
+export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, event: LookupEvent<P>, doubts?: Doubts): void {
   if (event.type === 'answer') {
     table.add(event.peer.id, event.peer.key, event.peer)
+    doubts?.clear(event.peer.id)
   } else if (event.type === 'fail') {
     table.failed(event.peer.id)
+    if (event.lookupEnded !== true) {
+      doubts?.doubt(event.peer.id)
+    }
   }
 }
 
@@ -42,9 +55,10 @@ export function learnFromLookup<P extends LookupPeer> (table: RoutingTable<P>, e
  * unanswered is named in no answer until it proves alive again (its failures, hung dials
  * included, were told step by step).
  */
-export function learnFromOutcome<P extends LookupPeer> (table: RoutingTable<P>, outcome: Pick<LookupOutcome<P>, 'unanswered'>): void {
+export function learnFromOutcome<P extends LookupPeer> (table: RoutingTable<P>, outcome: Pick<LookupOutcome<P>, 'unanswered'>, doubts?: Doubts): void {
   for (const peer of outcome.unanswered) {
     table.unanswered(peer.id)
+    doubts?.doubt(peer.id)
   }
 }
 

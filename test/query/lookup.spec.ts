@@ -2,13 +2,15 @@ import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { STALL_INITIAL_TIMEOUT, STALL_MIN_TIMEOUT, STALL_RTT_FACTOR } from '../../src/defaults.ts'
 import { commonPrefixLength, compareDistance, kadId } from '../../src/keys.ts'
+import { Doubts } from '../../src/query/doubts.ts'
 import { Lookup } from '../../src/query/lookup.ts'
 import { RoundTrips } from '../../src/query/round-trips.ts'
 import { runLookup } from '../../src/query/run-lookup.ts'
 import { StallDeadline, requestDeadline } from '../../src/query/stall.ts'
+import { learnFromLookup, learnFromOutcome } from '../../src/query/table-lookup.ts'
 import { RoutingTable } from '../../src/table/routing-table.ts'
 import type { LookupPeer } from '../../src/query/lookup.ts'
-import type { LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
+import type { LateEvent, LookupEvent, RunLookupInit } from '../../src/query/run-lookup.ts'
 
 /** The service's stall detection. */
 const STALL = { initial: STALL_INITIAL_TIMEOUT, factor: STALL_RTT_FACTOR, min: STALL_MIN_TIMEOUT }
@@ -306,8 +308,12 @@ interface VirtualRun {
   events: Array<LookupEvent<SimPeer> & { at: number }>
   /** When the lookup ended, in virtual ms. */
   endedAt: number
-  /** Requests aborted, with why. */
-  aborted: Array<{ id: string, reason: string }>
+  /** Requests aborted, with when and why. */
+  aborted: Array<{ id: string, reason: string, at: number }>
+  /** What `onLate` was told, and when. */
+  late: Array<LateEvent<SimPeer> & { at: number }>
+  /** Whether a late event came before the caller had the outcome (it must not). */
+  lateBeforeOutcome: boolean
   /** The lookup's unanswered peers. */
   unanswered: string[]
   /** The most requests open at once, and the most live (open, not stalled) ones. */
@@ -315,8 +321,11 @@ interface VirtualRun {
   maxLive: number
 }
 
-/** Runs runLookup on a fake clock; each peer answers as `plan` says. */
-async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' | 'schedule' | 'onEvent'>, plan: (peer: SimPeer) => Plan): Promise<VirtualRun> {
+/**
+ * Runs runLookup on a fake clock; each peer answers as `plan` says. With `drain`, the clock runs
+ * on after the lookup ended until no timer is left (for requests that outlive it).
+ */
+async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' | 'schedule' | 'onEvent'>, plan: (peer: SimPeer) => Plan, drain = false): Promise<VirtualRun> {
   const clock = new FakeClock()
   const events: VirtualRun['events'] = []
   const aborted: VirtualRun['aborted'] = []
@@ -329,8 +338,17 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
     maxLive = Math.max(maxLive, open - stalledOpen.size)
   }
   let outcome: Awaited<ReturnType<typeof runLookup<SimPeer>>> | undefined
+  const late: VirtualRun['late'] = []
+  let lateBeforeOutcome = false
   const running = runLookup<SimPeer>({
     ...init,
+    onLate: init.onLate == null
+      ? undefined
+      : (event) => {
+          lateBeforeOutcome ||= outcome == null
+          late.push({ ...event, at: clock.now })
+          init.onLate?.(event)
+        },
     now: () => clock.now,
     schedule: clock.schedule,
     onEvent: (event) => {
@@ -351,7 +369,7 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
         stalledOpen.delete(peer.id)
         cancel()
         cancelSent()
-        aborted.push({ id: peer.id, reason: (signal.reason as Error).message })
+        aborted.push({ id: peer.id, reason: (signal.reason as Error).message, at: clock.now })
         reject(signal.reason)
       }
       const cancelSent = how === 'silent' || how.sent == null ? () => {} : clock.schedule(how.sent, sent)
@@ -370,12 +388,18 @@ async function virtualLookup (init: Omit<RunLookupInit<SimPeer>, 'ask' | 'now' |
   if (outcome == null) {
     throw new Error('the lookup never ended')
   }
+  const endedAt = clock.now
+  if (drain) {
+    await clock.run(() => false)
+  }
   return {
     closest: outcome.closest.map(p => p.id),
     stats: outcome.stats,
     events,
-    endedAt: clock.now,
+    endedAt,
     aborted,
+    late,
+    lateBeforeOutcome,
     unanswered: outcome.unanswered.map(p => p.id),
     maxOpen,
     maxLive
@@ -450,6 +474,27 @@ describe('query/lookup: stalled requests', () => {
     rtts.bound('c', 90)
     rtts.bound('c', 120)
     expect(rtts.of('c')).to.equal(120)
+  })
+
+  it('doubts a peer whose request failed or went unanswered at the end of its lookup, until it answers; remembers at most its size', () => {
+    const table = new RoutingTable<SimPeer>({ localKey: simPeer(99).key, kBucketSize: 20, freshness: Infinity, now: () => 0, maxFailures: 1, onCheck: () => {} })
+    const [a, b, c] = [simPeer(1), simPeer(2), simPeer(3)]
+    const doubts = new Doubts(2)
+    learnFromLookup(table, { type: 'fail', peer: a, error: new Error('gone'), elapsed: 10 }, doubts)
+    learnFromOutcome(table, { unanswered: [b] }, doubts)
+    expect([a, b, c].map(p => doubts.has(p.id))).to.deep.equal([true, true, false])
+    // a dial the lookup's end gave up while it was late is no reason to doubt (a far peer's dial takes long)
+    learnFromLookup(table, { type: 'fail', peer: c, error: new Error('late'), elapsed: 1_500, lookupEnded: true }, doubts)
+    expect(doubts.has(c.id)).to.equal(false)
+    // an answer clears it (and it enters the table)
+    learnFromLookup(table, { type: 'answer', peer: a, closer: [], added: [], elapsed: 10 }, doubts)
+    expect(doubts.has(a.id)).to.equal(false)
+    expect(table.has(a.id)).to.equal(true)
+    // past its size the least recently doubted is forgotten
+    doubts.doubt(a.id)
+    doubts.doubt(c.id)
+    expect([a, b, c].map(p => doubts.has(p.id))).to.deep.equal([true, false, true])
+    expect(doubts.size).to.equal(2)
   })
 
   it('remembers at most its size of peers, the least recently seen forgotten first, bounds counted', () => {
@@ -601,7 +646,7 @@ describe('query/lookup: stalled requests', () => {
     const target = kadId(new Uint8Array([11]))
     const [x, a, b, c] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
     // a answers after its stall deadline (2 s before any answer), with the closest peer x; c is
-    // slow too, but the lookup ends before it answers
+    // slow too: the lookup, which met a stall, waits for it until its own stall deadline, then ends
     const plans = new Map<string, Plan>([
       [a.id, { after: 2_200, closer: [x] }],
       [b.id, { after: 100, closer: [] }],
@@ -618,14 +663,51 @@ describe('query/lookup: stalled requests', () => {
       '2000 stall a', '2000 ask c',
       // a answers late: taken, and x, closer than anyone, is asked
       '2200 answer a', '2200 ask x',
-      '2300 answer x'
+      '2300 answer x',
+      // done, but c's answer could still name a closer peer: waited for until it stalls (1 s)
+      '3000 stall c'
     ])
+    expect(run.endedAt).to.equal(3_000)
     expect(run.closest).to.deep.equal([x.id, a.id])
     const lateAnswer = run.events.find(e => e.type === 'answer' && e.peer.id === a.id)
     expect(lateAnswer?.type === 'answer' && lateAnswer.added.map(p => p.id)).to.deep.equal([x.id])
     // c was still open at the end: aborted, never reported
-    expect(run.aborted).to.deep.equal([{ id: c.id, reason: 'lookup ended' }])
-    expect(run.stats).to.include({ asked: 4, answered: 3, failed: 0, stalled: 1 })
+    expect(run.aborted).to.deep.equal([{ id: c.id, reason: 'lookup ended', at: 3_000 }])
+    expect(run.stats).to.include({ asked: 4, answered: 3, failed: 0, stalled: 2 })
+  })
+
+  it('a doubted peer is asked but not waited for: a silent one costs nothing, a live one that answers in time is in the result', async () => {
+    const target = kadId(new Uint8Array([12]))
+    const [d1, d2, a, b, c] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
+    // d1 and d2 are doubted and the closest: d1 is silent, d2 answers after 50 ms; a, b, c after 100 ms
+    const plans = new Map<string, Plan>([
+      [d1.id, 'silent'],
+      [d2.id, { after: 50, closer: [] }],
+      [a.id, { after: 100, closer: [] }],
+      [b.id, { after: 100, closer: [] }],
+      [c.id, { after: 100, closer: [] }]
+    ])
+    const doubted = new Set([d1.id, d2.id])
+    const names = new Map([[d1.id, 'd1'], [d2.id, 'd2'], [a.id, 'a'], [b.id, 'b'], [c.id, 'c']])
+    const init = { target, alpha: 3, resultSize: 2, widen: true, requestTimeout: 10_000, stall: STALL, seeds: [d1, d2, a, b, c] }
+    const run = await virtualLookup({ ...init, doubted: (peer: SimPeer) => doubted.has(peer.id) }, peer => plans.get(peer.id) ?? 'silent')
+    expect(run.events.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}`)).to.deep.equal([
+      // each doubted peer frees its slot as it is asked, and widen asks one more live peer for it
+      '0 ask d1', '0 stall d1', '0 ask d2', '0 stall d2', '0 ask a', '0 ask b', '0 ask c',
+      // d2's answer is taken: it is back among the live
+      '50 answer d2',
+      // d2, a and b are the closest live peers (one more for the silent d1); c's answer, on its
+      // way, is waited for too, as in any lookup that met a stall
+      '100 answer a', '100 answer b', '100 answer c'
+    ])
+    expect(run.closest).to.deep.equal([d2.id, a.id])
+    expect(run.endedAt).to.equal(100)
+    expect(run.unanswered).to.deep.equal([d1.id])
+    // without doubts the silent d1 holds the lookup until its stall deadline (2 s before any
+    // answer), and the one more live peer it then waits for answers 100 ms later
+    const plain = await virtualLookup(init, peer => plans.get(peer.id) ?? 'silent')
+    expect(plain.endedAt).to.equal(STALL_INITIAL_TIMEOUT + 100)
+    expect(plain.closest).to.deep.equal([d2.id, a.id])
   })
 
   it('slow but live peers that answer after their stall deadline, while the lookup runs, end up in the result', async () => {
@@ -652,6 +734,52 @@ describe('query/lookup: stalled requests', () => {
       }
     }
     expect(lateInResult, 'some slow peer answered late and was kept').to.be.greaterThan(0)
+  })
+
+  it('with onLate, a request still unanswered when the lookup ends runs on: its late answer or timeout is told after the outcome, and linger ends it untold', async () => {
+    const target = kadId(new Uint8Array([13]))
+    const [d1, d2, a, b] = Array.from({ length: 10 }, (_, n) => simPeer(n)).sort((p, q) => compareDistance(p.key, q.key, target))
+    // two doubted peers, the closest: d1 answers 400 ms after the lookup is done, d2 never
+    const plans = new Map<string, Plan>([
+      [d1.id, { after: 500, closer: [] }],
+      [a.id, { after: 100, closer: [] }],
+      [b.id, { after: 100, closer: [] }]
+    ])
+    const names = new Map([[d1.id, 'd1'], [d2.id, 'd2'], [a.id, 'a'], [b.id, 'b']])
+    const doubted = new Set([d1.id, d2.id])
+    const lookup = async (onLate: RunLookupInit<SimPeer>['onLate'], linger?: AbortSignal): Promise<VirtualRun> => virtualLookup({
+      target,
+      alpha: 2,
+      resultSize: 2,
+      requestTimeout: 10_000,
+      stall: STALL,
+      seeds: [d1, d2, a, b],
+      doubted: (peer: SimPeer) => doubted.has(peer.id),
+      onLate,
+      linger
+    }, peer => plans.get(peer.id) ?? 'silent', true)
+    const told = (run: VirtualRun): string[] => run.late.map(e => `${e.at} ${e.type} ${names.get(e.peer.id)}${e.type === 'fail' ? ` ${e.error.name}` : ''}`)
+
+    const run = await lookup(() => {})
+    expect(run.endedAt).to.equal(100)
+    expect(run.closest).to.deep.equal([a.id, b.id])
+    expect(run.unanswered.map(id => names.get(id))).to.deep.equal(['d1', 'd2'])
+    // neither was cut short by the lookup's end: d1's answer and d2's timeout are told, after the
+    // caller had the outcome
+    expect(run.aborted.map(r => `${names.get(r.id)} ${r.reason}`)).to.deep.equal(['d2 no answer within 10000 ms'])
+    expect(told(run)).to.deep.equal(['500 answer d1', '10000 fail d2 TimeoutError'])
+    expect(run.lateBeforeOutcome).to.equal(false)
+
+    // the node stops (linger aborts) once d1 answered: d2's request ends then, untold
+    const stopping = new AbortController()
+    const stopped = await lookup(() => { stopping.abort(new Error('stopping')) }, stopping.signal)
+    expect(told(stopped)).to.deep.equal(['500 answer d1'])
+    expect(stopped.aborted.map(r => `${r.at} ${names.get(r.id)} ${r.reason}`)).to.deep.equal(['500 d2 stopping'])
+
+    // without onLate both are aborted when the lookup ends, and nothing is told
+    const plain = await lookup(undefined)
+    expect(plain.aborted.map(r => `${r.at} ${names.get(r.id)} ${r.reason}`)).to.deep.equal(['100 d1 lookup ended', '100 d2 lookup ended'])
+    expect(plain.late).to.deep.equal([])
   })
 
   it('per request: a dial that hangs stalls at its deadline, a late dial that connects is waited for again, a silent peer stalls a few round trips after it was sent', async () => {

@@ -17,7 +17,7 @@ import type { PeerId } from '@libp2p/interface'
  * The query runner over a fake client: every peer answers at once with no closer peers, but for
  * `silent`, which answers only by failing when its request is aborted.
  */
-async function setup (stall: StallOptions | undefined, requestTimeout: number, overrides: Partial<QueryRunnerInit> = {}): Promise<{ routing: QueryRunner, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }> }> {
+async function setup (stall: StallOptions | undefined, requestTimeout: number, overrides: Partial<QueryRunnerInit> = {}): Promise<{ routing: QueryRunner, table: RoutingTable<DHTPeer>, peers: PeerId[], silent: PeerId, aborted: Array<{ peer: string, reason: string }>, lifetime: AbortController }> {
   const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const peers = await Promise.all(Array.from({ length: 6 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
   const silent = peers[2]
@@ -42,6 +42,7 @@ async function setup (stall: StallOptions | undefined, requestTimeout: number, o
     }
   }
   const log = Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false })
+  const lifetime = new AbortController()
   const init: QueryRunnerInit = {
     self,
     table,
@@ -54,24 +55,29 @@ async function setup (stall: StallOptions | undefined, requestTimeout: number, o
     requestTimeout,
     stall,
     addresses: 'all',
-    lifetime: () => new AbortController().signal,
+    lifetime: () => lifetime.signal,
     channel: { emit: () => {} },
     observers: []
   }
-  return { routing: new QueryRunner({ ...init, ...overrides }), table, peers, silent, aborted }
+  return { routing: new QueryRunner({ ...init, ...overrides }), table, peers, silent, aborted, lifetime }
 }
 
 describe('query/runner', () => {
-  it('reports a stalled request as kadmium:lookup:stall and keeps the peer in the table when the lookup ends without it', async () => {
+  it('reports a stalled request as kadmium:lookup:stall and keeps the peer in the table when the lookup ends without it; the request runs on until the node stops', async () => {
     // a short stall deadline and a request timeout far beyond the test
-    const { routing, table, peers, silent, aborted } = await setup({ initial: 20, factor: 3, min: 20 }, 60_000)
+    const { routing, table, peers, silent, aborted, lifetime } = await setup({ initial: 20, factor: 3, min: 20 }, 60_000)
     const events: LookupProgressEvents[] = []
     const { closest } = await routing.lookup(new Uint8Array([1, 2, 3]), { onProgress: (event) => { events.push(event) } })
     expect(closest.map(p => p.id)).to.have.members(peers.filter(p => !p.equals(silent)).map(String))
     const stalls = events.filter(e => e.type === 'kadmium:lookup:stall')
     expect(stalls.map(e => e.detail.peer.toString())).to.deep.equal([silent.toString()])
     expect(events.filter(e => e.type === 'kadmium:lookup:fail')).to.deep.equal([])
-    expect(aborted).to.deep.equal([{ peer: silent.toString(), reason: 'lookup ended' }])
+    // its answer, late, would still count: the request outlives the lookup
+    expect(aborted).to.deep.equal([])
+    lifetime.abort(new Error('stopping'))
+    expect(aborted).to.deep.equal([{ peer: silent.toString(), reason: 'stopping' }])
+    // the node stopping is not the peer's failure
+    await new Promise(resolve => setTimeout(resolve, 10))
     expect(table.has(silent.toString())).to.equal(true)
   })
 
@@ -102,17 +108,17 @@ describe('query/runner', () => {
     expect(asked.sort()).to.deep.equal([seed.toString(), wanted.toString()].sort())
   })
 
-  describe('the stall deadline of a peer never measured', () => {
+  describe('the stall deadline of a peer never measured, and doubted peers', () => {
     const stall = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
     const RTT = 80
 
     /**
-     * A lookup on a virtual clock over a fake client, with two peers in the table, one of them
-     * silent: each request waits `dial` ms (its dial), goes out, and is answered one RTT later by
-     * the live peer. Resolves to the silent peer's stall (ms after it was asked) and when the
-     * lookup ended.
+     * Lookups on a virtual clock over a fake client, with two peers in the table, one of them
+     * silent: each request waits `dial` ms (its dial), goes out, and the live peer answers one
+     * RTT later, naming the silent one. Each lookup resolves to the silent peer's stalls (ms
+     * after it was asked) and how long it took.
      */
-    async function silentStall (dial: number, connections: (peer: PeerId) => unknown[]): Promise<{ stalledAt: number[], endedAt: number }> {
+    async function fixture (dial: number, connections: (peer: PeerId) => unknown[], slow?: number): Promise<{ lookup(): Promise<{ stalledAt: number[], took: number, found: boolean }>, answerable(): boolean, clock: TestClock }> {
       const clock = new TestClock()
       const connectionManager = { getConnections: connections } as unknown as QueryRunnerInit['connectionManager']
       const { routing, table, peers, silent } = await setup(stall, 10_000, { now: clock.now, schedule: clock.schedule, connectionManager })
@@ -129,35 +135,73 @@ describe('query/runner', () => {
           clock.schedule(dial, () => {
             options.onSent()
             if (!target.equals(silent)) {
-              clock.schedule(RTT, () => { resolve(decodeMessage(encodeMessage({ type: MessageType.FIND_NODE }))) })
+              // the live peer names the silent one, as others' answers keep naming a silent peer
+              clock.schedule(RTT, () => { resolve(decodeMessage(encodeMessage({ type: MessageType.FIND_NODE, closer: [{ id: silent, multiaddrs: [] }] }))) })
+            } else if (slow != null) {
+              // not silent after all, only slow
+              clock.schedule(slow, () => { resolve(decodeMessage(encodeMessage({ type: MessageType.FIND_NODE }))) })
             }
           })
         })
       }
-      const stalledAt: number[] = []
-      let endedAt = NaN
-      const lookup = routing.lookup(new Uint8Array([5]), {
-        onProgress: (event) => {
-          if (event.type === 'kadmium:lookup:stall' && event.detail.peer.equals(silent)) {
-            stalledAt.push(event.detail.elapsed)
+      const lookup = async (): Promise<{ stalledAt: number[], took: number, found: boolean }> => {
+        const stalledAt: number[] = []
+        const started = clock.now()
+        let took = NaN
+        const running = routing.lookup(new Uint8Array([5]), {
+          onProgress: (event) => {
+            if (event.type === 'kadmium:lookup:stall' && event.detail.peer.equals(silent)) {
+              stalledAt.push(event.detail.elapsed)
+            }
           }
-        }
-      }).then(() => { endedAt = clock.now() })
-      await clock.run(() => !Number.isNaN(endedAt))
-      await lookup
-      return { stalledAt, endedAt }
+        }).then(outcome => {
+          took = clock.now() - started
+          return outcome.closest.some(p => p.peerId.equals(silent))
+        })
+        await clock.run(() => !Number.isNaN(took))
+        const found = await running
+        return { stalledAt, took, found }
+      }
+      // whether the table would name the silent (or slow) peer in an answer
+      const answerable = (): boolean => table.answerable(kadId(silent.toMultihash().bytes), 20).some(e => e.peer.peerId.equals(silent))
+      return { lookup, answerable, clock }
     }
 
     it('is set by the dial that opened its connection: a silent peer stalls 3 of its round trips after its request went out', async () => {
       // the dial took 3 round trips of 80 ms: 250 ms (the floor for a request on the wire) after it, not 1 s or 2 s
-      const { stalledAt, endedAt } = await silentStall(3 * RTT, () => [])
+      const { stalledAt, took, found } = await (await fixture(3 * RTT, () => [])).lookup()
       expect(stalledAt).to.deep.equal([3 * RTT + 250])
-      expect(endedAt).to.equal(3 * RTT + 250)
+      expect(took).to.equal(3 * RTT + 250)
+      expect(found).to.equal(false)
     })
 
     it('is set by libp2p\'s ping of a connection already open', async () => {
-      const { stalledAt } = await silentStall(0, () => [{ rtt: 150 }])
+      const { stalledAt } = await (await fixture(0, () => [{ rtt: 150 }])).lookup()
       expect(stalledAt).to.deep.equal([450])
+    })
+
+    it('a peer left unanswered is asked but not waited for in the next lookup that hears of it', async () => {
+      const { lookup } = await fixture(3 * RTT, () => [])
+      expect(await lookup()).to.deep.equal({ stalledAt: [3 * RTT + 250], took: 3 * RTT + 250, found: false })
+      // no longer a seed (the table names it in no answer), but the live peer names it: it is
+      // asked, stalled as it is asked, and the lookup ends with the live peer's answer
+      expect(await lookup()).to.deep.equal({ stalledAt: [0], took: 4 * RTT, found: false })
+    })
+
+    it('a live peer that answers after its lookup ended is named again and waited for: a doubt does not outlast a late answer', async () => {
+      // it answers 1 s after its request went out, long after its stall deadline (490 ms)
+      const { lookup, answerable, clock } = await fixture(3 * RTT, () => [], 1_000)
+      expect(await lookup()).to.deep.equal({ stalledAt: [3 * RTT + 250], took: 3 * RTT + 250, found: false })
+      expect(answerable()).to.equal(false)
+      // its answer comes 750 ms after the lookup ended: the table names it again
+      await clock.advance(750)
+      expect(answerable()).to.equal(true)
+      // neither doubted nor unanswered, it is a seed waited for as any other (its measured round
+      // trip of 1 s sets its stall deadline at 3 s)
+      const second = await lookup()
+      expect(second.stalledAt).to.deep.equal([])
+      expect(second.found).to.equal(true)
+      expect(second.took).to.equal(3 * RTT + 1_000)
     })
   })
 })
