@@ -379,6 +379,7 @@ function buildRouting ({ components, settings, hooks }: Context, parts: RoutingP
     kBucketSize: settings.kBucketSize,
     maxRegionLookups: D.MAX_REGION_LOOKUPS,
     minRegionKeys: D.MIN_REGION_KEYS,
+    keysAtOnce: D.PUBLISH_MANY_KEYS_AT_ONCE,
     defaultCount: D.FIND_PROVIDERS_COUNT,
     beta: settings.beta,
     lifetime: hooks.lifetime,

@@ -37,7 +37,7 @@ export interface OptimisticSimulationOptions {
 }
 
 /** One way of providing. */
-type Variant = 'full lookup' | 'optimistic, go\'s stopping rule' | 'optimistic, closest answered' | 'optimistic, 3 closest answered (kadmium)'
+export type Variant = 'full lookup' | 'optimistic, go\'s stopping rule' | 'optimistic, closest answered' | 'optimistic, 3 closest answered (kadmium)'
 
 const VARIANTS: Variant[] = ['full lookup', 'optimistic, go\'s stopping rule', 'optimistic, closest answered', 'optimistic, 3 closest answered (kadmium)']
 
@@ -45,7 +45,7 @@ const VARIANTS: Variant[] = ['full lookup', 'optimistic, go\'s stopping rule', '
 const CLOSEST_ANSWERED: Partial<Record<Variant, number>> = { 'optimistic, closest answered': 1, 'optimistic, 3 closest answered (kadmium)': OPTIMISTIC_CLOSEST_ANSWERED }
 
 /** What one provide did, in virtual ms and counts. */
-interface ProvideRecord {
+export interface ProvideRecord {
   /** From the call to its return. */
   returned: number
   /** From the call until every record sent was delivered. */
@@ -70,7 +70,7 @@ export interface OptimisticRow {
 }
 
 /** Runs `work` on the network's virtual clock: events run one by one, promises settle between them. */
-async function inVirtualTime<T> (net: SimNetwork, work: Promise<T>): Promise<T> {
+export async function inVirtualTime<T> (net: SimNetwork, work: Promise<T>): Promise<T> {
   const state = { settled: false }
   const done = work.finally(() => { state.settled = true })
   while (!state.settled) {
@@ -104,8 +104,11 @@ export async function estimateSize (net: SimNetwork, observer: SimNode): Promise
   return sizes.estimate(0, 5)?.size ?? net.nodes.length
 }
 
-/** One provide from `from` for `key`, the way `variant` does it. */
-async function provide (net: SimNetwork, from: SimNode, key: Uint8Array, variant: Variant, networkSize: number): Promise<ProvideRecord> {
+/**
+ * One provide from `from` for `key`, the way `variant` does it; `onReturn` is told when the call
+ * would return to its caller (the rest of an optimistic provide's sends still on their way).
+ */
+export async function provide (net: SimNetwork, from: SimNode, key: Uint8Array, variant: Variant, networkSize: number, onReturn?: () => void): Promise<ProvideRecord> {
   const k = net.k
   const target = kadId(key)
   const started = net.clock.now
@@ -158,6 +161,7 @@ async function provide (net: SimNetwork, from: SimNode, key: Uint8Array, variant
     returned = net.clock.now
     rest = outcome.rest
   }
+  onReturn?.()
   await rest
   const truth = new Set(net.trueClosest(target, k, from.peer.index).map(p => p.id))
   return {

@@ -235,6 +235,7 @@ export class AcceleratedRouting {
     const providers = [{ id: init.self, multiaddrs: inScope(init.addresses, init.selfAddresses()) }]
     yield * bulkSend(entries, {
       table: this.table,
+      prepare: expand,
       kBucketSize: init.kBucketSize,
       concurrency: init.bulkConcurrency,
       perPeer: init.bulkPerPeer,

@@ -5,14 +5,13 @@
  * records at a time, each on a stream of its own that the peer ends once it handled the record
  * (so the sends keep to the peer's pace), from a bounded pool of senders. Where go gives up on a peer it cannot reach, here each of that peer's keys goes
  * to the next closest peer instead, so every key still reaches its k closest reachable peers.
+ * Generic over the table's peers and what a send takes, so the simulator runs it as the service
+ * does (bench/sim/provide-many.ts).
  */
 import { pushable } from 'it-pushable'
 import { NotStoredError } from '../errors.ts'
 import { KAD_ID_BYTES, compareDistance, kadId } from '../keys.ts'
-import { expand } from './compact-peer.ts'
-import type { CompactPeer } from './compact-peer.ts'
-import type { FullTable } from './full-table.ts'
-import type { DHTPeer } from '../network/dht-peer.ts'
+import type { FullTable, FullTablePeer } from './full-table.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** One key to send, and the item it stands for. */
@@ -30,22 +29,27 @@ export interface BulkResult<T> {
   error?: Error
 }
 
-/** What a bulk send needs. */
-export interface BulkSendInit {
-  table: FullTable<CompactPeer>
+/**
+ * What a bulk send needs: the table's peers are `P` (the service's compact peers), a send takes
+ * `D` (the service's `DHTPeer`), made once per peer's batch by `prepare`.
+ */
+export interface BulkSendInit<P extends FullTablePeer, D> {
+  table: FullTable<P>
+  /** What the sends to one peer take, made once before its batch (the service expands a compact peer). */
+  prepare(peer: P): D
   kBucketSize: number
   /** Peers sent to at once. */
   concurrency: number
   /** Sends to one peer at once, at most. */
   perPeer: number
   /** Sends one key's record to one peer; resolves once the peer handled it, rejects when it could not. */
-  send(peer: DHTPeer, key: Uint8Array, options: AbortOptions): Promise<void>
+  send(peer: D, key: Uint8Array, options: AbortOptions): Promise<void>
   /** Whether we are connected to the peer (before its batch). */
-  connected(peer: DHTPeer): boolean
+  connected(peer: D): boolean
   /** Told when the batch of a peer we were not connected to is over: its connection may be closed. */
-  release(peer: DHTPeer): Promise<void>
+  release(peer: D): Promise<void>
   /** Told when a peer's batch begins (`true`) and ends (`false`). */
-  busy?(peer: DHTPeer, busy: boolean): void
+  busy?(peer: D, busy: boolean): void
 }
 
 const ZERO = new Uint8Array(KAD_ID_BYTES)
@@ -60,8 +64,9 @@ interface KeyState<T> {
   open: number
 }
 
-interface Batch<T> {
-  peer: DHTPeer
+interface Batch<T, D> {
+  id: string
+  peer: D
   keys: Array<KeyState<T>>
 }
 
@@ -71,12 +76,12 @@ interface Batch<T> {
  *
  * @example
  * ```ts
- * for await (const { item, sent } of bulkSend(entries, { table, kBucketSize: 20, concurrency: 32, perPeer: 8, send, connected, release })) {
+ * for await (const { item, sent } of bulkSend(entries, { table, prepare: expand, kBucketSize: 20, concurrency: 32, perPeer: 8, send, connected, release })) {
  *   console.log(item, sent)
  * }
  * ```
  */
-export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: BulkSendInit, options: AbortOptions = {}): AsyncGenerator<BulkResult<T>> {
+export async function * bulkSend<T, P extends FullTablePeer, D> (entries: Iterable<BulkEntry<T>>, init: BulkSendInit<P, D>, options: AbortOptions = {}): AsyncGenerator<BulkResult<T>> {
   const { table, kBucketSize } = init
   const states: Array<KeyState<T>> = [...entries]
     .map(entry => ({ entry, target: kadId(entry.key), tried: new Set<string>(), sent: 0, open: 0 }))
@@ -84,8 +89,8 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
     .sort((a, b) => compareDistance(a.target, b.target, ZERO))
   const results = pushable<BulkResult<T>>({ objectMode: true })
   // batches waiting for a sender, in the order their first key came; one per peer until it starts
-  const queue: Array<Batch<T>> = []
-  const waiting = new Map<string, Batch<T>>()
+  const queue: Array<Batch<T, D>> = []
+  const waiting = new Map<string, Batch<T, D>>()
   let remaining = states.length
 
   const settle = (state: KeyState<T>): void => {
@@ -115,7 +120,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
         given++
         let batch = waiting.get(peer.id)
         if (batch == null) {
-          batch = { peer: expand(peer), keys: [] }
+          batch = { id: peer.id, peer: init.prepare(peer), keys: [] }
           waiting.set(peer.id, batch)
           queue.push(batch)
         }
@@ -127,7 +132,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
     }
   }
 
-  const attempt = async (peer: DHTPeer, state: KeyState<T>): Promise<boolean> => {
+  const attempt = async (peer: D, state: KeyState<T>): Promise<boolean> => {
     try {
       await init.send(peer, state.entry.key, options)
       return true
@@ -137,13 +142,13 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
   }
   const sender = async (): Promise<void> => {
     for (let batch = queue.shift(); batch != null; batch = queue.shift()) {
-      waiting.delete(batch.peer.id)
+      waiting.delete(batch.id)
       init.busy?.(batch.peer, true)
       const wasConnected = init.connected(batch.peer)
       let reached = false
       let next = 0
       // `perPeer` lanes, each sending the batch's next key when its last send is over
-      const lane = async (peer: DHTPeer): Promise<void> => {
+      const lane = async (peer: D): Promise<void> => {
         for (let i = next++; i < batch.keys.length; i = next++) {
           const state = batch.keys[i]
           if (options.signal?.aborted === true) {
@@ -171,7 +176,7 @@ export async function * bulkSend<T> (entries: Iterable<BulkEntry<T>>, init: Bulk
       await Promise.all(Array.from({ length: Math.min(init.perPeer, batch.keys.length) }, async () => { await lane(batch.peer) }))
       init.busy?.(batch.peer, false)
       if (!reached) {
-        table.failed(batch.peer.id)
+        table.failed(batch.id)
       }
       if (!wasConnected) {
         await init.release(batch.peer)

@@ -41,10 +41,14 @@ export type ProviderProgressEvents =
   | ProgressEvent<'kadmium:provide:sent', {
     /** A peer the provider record was sent to. */
     peer: PeerId
+    /** The key (a CID's multihash bytes) whose record it was: `provideMany` sends several keys' at once. */
+    key: Uint8Array
   }>
   | ProgressEvent<'kadmium:provide:failed', {
     /** A peer it could not be sent to. */
     peer: PeerId
+    /** The key whose record it was. */
+    key: Uint8Array
     /** What went wrong. */
     error: Error
   }>
@@ -108,6 +112,8 @@ export interface ProviderRoutingInit extends Partial<Clock> {
   maxRegionLookups: number
   /** The fewest keys a region must hold for {@link ProviderRouting.publishMany} to explore it. */
   minRegionKeys: number
+  /** Keys of a `publishMany` whose records are on their way at once (see `PUBLISH_MANY_KEYS_AT_ONCE`). */
+  keysAtOnce: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered (default k). */
@@ -228,6 +234,17 @@ export class ProviderRouting {
       const { closest } = await init.query.lookup(key, options)
       return { target: kadId(key), peers: closest }
     }
+    // the sends of up to `keysAtOnce` keys are on their way at once (and during the next
+    // region's lookups), each key's result yielded in turn
+    const sending: Array<Promise<Published<T>>> = []
+    // never rejects: a send still on its way when the caller stops must not go unhandled
+    const publish = async (item: T, key: Uint8Array, peers: DHTPeer[]): Promise<Published<T>> =>
+      this.publishTo(key, peers, options).then(sent => ({ item, sent }), (error: Error) => ({ item, sent: 0, error }))
+    const next = async (): Promise<Published<T>> => {
+      const published = await (sending.shift() as Promise<Published<T>>)
+      options.signal?.throwIfAborted()
+      return published
+    }
     for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
       options.signal?.throwIfAborted()
       if ('failed' in step) {
@@ -235,13 +252,14 @@ export class ProviderRouting {
         continue
       }
       for (const { item: { item, key }, peers } of step.settled) {
-        try {
-          yield { item, sent: await this.publishTo(key, peers, options) }
-        } catch (error: any) {
-          options.signal?.throwIfAborted()
-          yield { item, sent: 0, error }
+        if (sending.length >= init.keysAtOnce) {
+          yield await next()
         }
+        sending.push(publish(item, key, peers))
       }
+    }
+    while (sending.length > 0) {
+      yield await next()
     }
   }
 
@@ -405,11 +423,11 @@ export class ProviderRouting {
         key,
         providers: [{ id: init.self, multiaddrs }]
       }, { signal: request.signal })
-      options.onProgress?.(new CustomProgressEvent('kadmium:provide:sent', { peer: peer.peerId }))
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:sent', { peer: peer.peerId, key }))
       return true
     } catch (err: any) {
       init.log('ADD_PROVIDER to %p failed: %s', peer.peerId, err.message)
-      options.onProgress?.(new CustomProgressEvent('kadmium:provide:failed', { peer: peer.peerId, error: err }))
+      options.onProgress?.(new CustomProgressEvent('kadmium:provide:failed', { peer: peer.peerId, key, error: err }))
       return false
     } finally {
       request.clear()

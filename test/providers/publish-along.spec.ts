@@ -87,3 +87,65 @@ describe('providers: a provide with the full table', () => {
     expect(returned).to.deep.equal({ at: 1_005, sent: 20 })
   })
 })
+
+describe('providers: a batch provide without the full table', () => {
+  it('sends the records of 8 keys at once, so 16 keys take two sends\' time, and no peer gets more than 8 streams at once', async () => {
+    const clock = new TestClock()
+    const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const peers = await Promise.all(Array.from({ length: 20 }, async () => dhtPeer(peerIdFromPrivateKey(await generateKeyPair('Ed25519')), [])))
+    const open = new Map<string, number>()
+    let most = 0
+    let sends = 0
+    const init = {
+      self,
+      // each key's own lookup (no region is explored: minRegionKeys is out of reach) answers at once
+      query: { lookup: async () => ({ closest: peers, stopped: false, stats: {}, unanswered: [] }) },
+      // an ADD_PROVIDER takes 100 ms
+      client: {
+        send: async (target: PeerId) => new Promise<void>(resolve => {
+          const id = target.toString()
+          open.set(id, (open.get(id) ?? 0) + 1)
+          most = Math.max(most, open.get(id) ?? 0)
+          clock.schedule(100, () => {
+            open.set(id, (open.get(id) ?? 0) - 1)
+            sends++
+            resolve()
+          })
+        })
+      },
+      connectionManager: { getConnections: () => [] },
+      peerStore: {},
+      store: { add: async () => {} },
+      addresses: 'all',
+      selfAddresses: () => [],
+      log: Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false }),
+      kBucketSize: 20,
+      maxRegionLookups: 4,
+      minRegionKeys: 1_000,
+      keysAtOnce: 8,
+      requestTimeout: 10_000,
+      defaultCount: 20,
+      beta: 20,
+      lifetime: () => new AbortController().signal,
+      fullTable: () => undefined,
+      now: clock.now,
+      schedule: clock.schedule
+    }
+    const routing = new ProviderRouting(init as unknown as ProviderRoutingInit)
+    const keys = Array.from({ length: 16 }, (_, i) => new Uint8Array([i, 1, 2, 3]))
+    const results: Array<{ at: number, sent: number }> = []
+    let over = false
+    void (async () => {
+      for await (const { sent } of routing.publishMany(keys, key => key)) {
+        results.push({ at: clock.now(), sent })
+      }
+      over = true
+    })()
+    await clock.run(() => over)
+    // every key reached its 20; the first 8 were over at 100 ms, the next 8 at 200 (one at a time: 1.6 s)
+    expect(results.map(r => r.sent)).to.deep.equal(keys.map(() => 20))
+    expect(results.map(r => r.at)).to.deep.equal([...keys.slice(0, 8).map(() => 100), ...keys.slice(8).map(() => 200)])
+    expect(sends).to.equal(16 * 20)
+    expect(most).to.equal(8)
+  })
+})
