@@ -10,6 +10,28 @@ import type { ProviderRoutingInit } from '../../src/providers/provider-routing.t
 import type { QueryOptions } from '../../src/query/runner.ts'
 import type { PeerId } from '@libp2p/interface'
 
+/** What every provider routing here shares: a store that takes anything, no connections, k 20. */
+function commonInit (self: PeerId, clock: TestClock): Record<string, unknown> {
+  return {
+    self,
+    connectionManager: { getConnections: () => [] },
+    peerStore: {},
+    store: { add: async () => {} },
+    addresses: 'all',
+    selfAddresses: () => [],
+    log: Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false }),
+    kBucketSize: 20,
+    maxRegionLookups: 4,
+    keysAtOnce: 8,
+    requestTimeout: 10_000,
+    defaultCount: 20,
+    beta: 20,
+    lifetime: () => new AbortController().signal,
+    now: clock.now,
+    schedule: clock.schedule
+  }
+}
+
 /**
  * Provider routing with a full table (the accelerated client ready) over fakes on a virtual
  * clock: the one-hop lookup hears from its 20 peers 10 ms apart, the last at 1 s, then ends;
@@ -40,26 +62,12 @@ async function setup (optimistic: boolean): Promise<{ routing: ProviderRouting, 
     })
   }
   const init = {
-    self,
+    ...commonInit(self, clock),
     query,
     client,
-    connectionManager: { getConnections: () => [] },
-    peerStore: {},
-    store: { add: async () => {} },
-    addresses: 'all',
-    selfAddresses: () => [],
-    log: Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false }),
-    kBucketSize: 20,
-    maxRegionLookups: 4,
     minRegionKeys: 2,
-    requestTimeout: 10_000,
-    defaultCount: 20,
-    beta: 20,
-    lifetime: () => new AbortController().signal,
     optimistic: optimistic ? { certainty: 0.9, strictness: 0.1, returnRatio: 0.75, closestAnswered: 3, networkSize: () => undefined } : undefined,
-    fullTable: () => ({ table: { size: 1_000 }, provideMany: async function * () {} }),
-    now: clock.now,
-    schedule: clock.schedule
+    fullTable: () => ({ table: { size: 1_000 }, provideMany: async function * () {} })
   }
   return { routing: new ProviderRouting(init as unknown as ProviderRoutingInit), clock, peers, received }
 }
@@ -97,7 +105,7 @@ describe('providers: a batch provide without the full table', () => {
     let most = 0
     let sends = 0
     const init = {
-      self,
+      ...commonInit(self, clock),
       // each key's own lookup (no region is explored: minRegionKeys is out of reach) answers at once
       query: { lookup: async () => ({ closest: peers, stopped: false, stats: {}, unanswered: [] }) },
       // an ADD_PROVIDER takes 100 ms
@@ -113,23 +121,8 @@ describe('providers: a batch provide without the full table', () => {
           })
         })
       },
-      connectionManager: { getConnections: () => [] },
-      peerStore: {},
-      store: { add: async () => {} },
-      addresses: 'all',
-      selfAddresses: () => [],
-      log: Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false }),
-      kBucketSize: 20,
-      maxRegionLookups: 4,
       minRegionKeys: 1_000,
-      keysAtOnce: 8,
-      requestTimeout: 10_000,
-      defaultCount: 20,
-      beta: 20,
-      lifetime: () => new AbortController().signal,
-      fullTable: () => undefined,
-      now: clock.now,
-      schedule: clock.schedule
+      fullTable: () => undefined
     }
     const routing = new ProviderRouting(init as unknown as ProviderRoutingInit)
     const keys = Array.from({ length: 16 }, (_, i) => new Uint8Array([i, 1, 2, 3]))
