@@ -366,7 +366,7 @@ export const MIN_REGION_KEYS = 3
  * once, each to its k closest, and goes on with the next region's lookups meanwhile. One key at
  * a time, a key's slowest peer held up every other key: 10,000 CIDs took 49 minutes of virtual
  * time over 10,000 simulated nodes (bench/sim/provide-many.ts). A peer near several of them gets
- * at most this many streams at once, well under the 32 @libp2p/kad-dht accepts.
+ * at most this many streams at once, well under the 32 `@libp2p/kad-dht` accepts.
  */
 export const PUBLISH_MANY_KEYS_AT_ONCE = 8
 

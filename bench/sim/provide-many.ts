@@ -1,15 +1,15 @@
 /**
  * Many CIDs provided at once from one node, three ways, over a simulated network on the virtual
- * clock, each through the shipped code. The accelerated client's `provideMany` (`bulkSend` of
- * src/accelerated/bulk-send.ts) from a full table of every server (what its first crawl leaves in
- * a network without churn), its pool of senders and records per peer as the service sets them.
- * The normal mode's `provideMany` (`settleBatch` of src/providers/region.ts): region lookups,
- * then each key's 20 sends, `PUBLISH_MANY_KEYS_AT_ONCE` keys at once as `publishMany` sends them (the closest
- * peers taken from the truth, as bench/sim/batch.ts takes them: what the simulator's lookups
- * find in a network without churn). One optimistic `provide` per CID
- * (src/providers/optimistic-provide.ts through bench/sim/optimistic.ts), `--at-once` of them at
- * a time, each slot free again when its call returns (the rest of its sends go on in the
- * background).
+ * clock. The accelerated client's `provideMany` runs the shipped `bulkSend`
+ * (src/accelerated/bulk-send.ts) from a full table of every server (what its first crawl leaves
+ * in a network without churn), with the service's pool of senders and records per peer. The
+ * normal mode's `provideMany` is a model: the shipped `settleBatch` (src/providers/region.ts)
+ * for the region lookups, then each key's 20 sends with `PUBLISH_MANY_KEYS_AT_ONCE` keys on their
+ * way at once, as `publishMany` sends them (the closest peers taken from the truth, as
+ * bench/sim/batch.ts takes them: what the simulator's lookups find in a network without churn).
+ * One optimistic `provide` per CID runs the shipped src/providers/optimistic-provide.ts through
+ * bench/sim/optimistic.ts, `--at-once` of them at a time, each slot free again when its call
+ * returns (the rest of its sends go on in the background).
  *
  * A request or an ADD_PROVIDER takes one round trip of the pair (log-normal, median 80 ms) with
  * connections taken as open, as the other simulator benches take them; the accelerated send is
@@ -147,7 +147,7 @@ async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promi
   const index = new Map(keys.map((key, i) => [key, i]))
   let findNode = 0
   let sends = 0
-  const sending: Array<Promise<unknown>> = []
+  const sending = new Set<Promise<unknown>>()
   const started = net.clock.now
   const findFor = () => async (prefix: Uint8Array, bits: number) => {
     const target = bits >= 256 ? prefix : inPart(prefix, bits, net.random.bytes(32))
@@ -161,17 +161,18 @@ async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promi
     }
     for (const { item, peers } of step.settled) {
       // a key's 20 records at once, and up to PUBLISH_MANY_KEYS_AT_ONCE keys' at once, as publishMany sends them
-      if (sending.length >= PUBLISH_MANY_KEYS_AT_ONCE) {
-        await inVirtualTime(net, sending.shift() as Promise<unknown>)
+      if (sending.size >= PUBLISH_MANY_KEYS_AT_ONCE) {
+        await inVirtualTime(net, Promise.race(sending))
       }
       sends += peers.length
-      sending.push(Promise.all(peers.map(async peer => {
+      const key = Promise.all(peers.map(async peer => {
         await after(net, net.rtt(from.peer.index, peer.index))
         landing.peers[index.get(item) as number].add(peer.id)
-      })))
+      })).then(() => { sending.delete(key) })
+      sending.add(key)
     }
   }
-  await inVirtualTime(net, Promise.all(sending))
+  await inVirtualTime(net, Promise.all([...sending]))
   const elapsed = net.clock.now - started
   return { how: `provideMany (region lookups, then the sends of ${PUBLISH_MANY_KEYS_AT_ONCE} keys at once)`, returned: elapsed, settled: elapsed, findNode, addProvider: sends, ...landing.score(net, from, keys) }
 }

@@ -112,7 +112,7 @@ export interface ProviderRoutingInit extends Partial<Clock> {
   maxRegionLookups: number
   /** The fewest keys a region must hold for {@link ProviderRouting.publishMany} to explore it. */
   minRegionKeys: number
-  /** Keys of a `publishMany` whose records are on their way at once (see `PUBLISH_MANY_KEYS_AT_ONCE`). */
+  /** Keys of a `publishMany` whose records are on their way at once (`PUBLISH_MANY_KEYS_AT_ONCE` in defaults.ts). */
   keysAtOnce: number
   requestTimeout: number
   defaultCount: number
@@ -212,7 +212,9 @@ export class ProviderRouting {
    * without touching the reprovide list. Items with the same key count once. A few lookups
    * around the first pending key see a region of the keyspace whole, with every peer in it (see
    * {@link exploreRegion}); every pending key in that region is sent its records with no lookup
-   * of its own. Yields what became of each item, as it is done.
+   * of its own. The records of several keys are on their way at once. Yields what became of each
+   * item, as it is done; when the caller stops early (or aborts), the sends of items not yielded
+   * yet are called off.
    */
   async * publishMany<T> (items: Iterable<T>, keyOf: (item: T) => Uint8Array, options: ProvideOptions = {}): AsyncGenerator<Published<T>> {
     const { init } = this
@@ -234,32 +236,65 @@ export class ProviderRouting {
       const { closest } = await init.query.lookup(key, options)
       return { target: kadId(key), peers: closest }
     }
-    // the sends of up to `keysAtOnce` keys are on their way at once (and during the next
-    // region's lookups), each key's result yielded in turn
-    const sending: Array<Promise<Published<T>>> = []
-    // never rejects: a send still on its way when the caller stops must not go unhandled
-    const publish = async (item: T, key: Uint8Array, peers: DHTPeer[]): Promise<Published<T>> =>
-      this.publishTo(key, peers, options).then(sent => ({ item, sent }), (error: Error) => ({ item, sent: 0, error }))
-    const next = async (): Promise<Published<T>> => {
-      const published = await (sending.shift() as Promise<Published<T>>)
-      options.signal?.throwIfAborted()
-      return published
-    }
-    for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
-      options.signal?.throwIfAborted()
-      if ('failed' in step) {
-        yield { item: step.failed.item, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
-        continue
-      }
-      for (const { item: { item, key }, peers } of step.settled) {
-        if (sending.length >= init.keysAtOnce) {
-          yield await next()
+    // the sends of up to `keysAtOnce` keys are on their way at once, also during the next
+    // region's lookups; each key's result is yielded as soon as it is over (at the next step
+    // of this loop). Sends not yet yielded when the caller stops are called off, and tell the
+    // caller nothing more.
+    const keysAtOnce = Math.max(1, init.keysAtOnce)
+    const stop = new AbortController()
+    let stopped = false
+    const sendOptions: ProvideOptions = {
+      ...options,
+      signal: options.signal == null ? stop.signal : AbortSignal.any([options.signal, stop.signal]),
+      onProgress: (event) => {
+        if (!stopped) {
+          options.onProgress?.(event)
         }
-        sending.push(publish(item, key, peers))
       }
     }
-    while (sending.length > 0) {
-      yield await next()
+    const over: Array<Published<T>> = []
+    let sending = 0
+    let wake: (() => void) | undefined
+    const publish = (item: T, key: Uint8Array, peers: DHTPeer[]): void => {
+      sending++
+      // never rejects: a failed key is a result like any other
+      void this.publishTo(key, peers, sendOptions).then(sent => ({ item, sent }), (error: Error) => ({ item, sent: 0, error })).then(result => {
+        sending--
+        over.push(result)
+        wake?.()
+      })
+    }
+    // (the sends' own callbacks change these counts while the loops below wait)
+    const windowFull = (): boolean => sending >= keysAtOnce
+    const pending = (): boolean => sending > 0 || over.length > 0
+    const oneOver = async (): Promise<void> => new Promise<void>(resolve => { wake = resolve }).finally(() => { wake = undefined })
+    try {
+      for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
+        options.signal?.throwIfAborted()
+        yield * over.splice(0)
+        if ('failed' in step) {
+          yield { item: step.failed.item, sent: 0, error: step.error ?? new NotStoredError('no peer answered the lookup') }
+          continue
+        }
+        for (const { item: { item, key }, peers } of step.settled) {
+          while (windowFull()) {
+            await oneOver()
+            options.signal?.throwIfAborted()
+            yield * over.splice(0)
+          }
+          publish(item, key, peers)
+        }
+      }
+      while (pending()) {
+        if (over.length === 0) {
+          await oneOver()
+        }
+        options.signal?.throwIfAborted()
+        yield * over.splice(0)
+      }
+    } finally {
+      stopped = true
+      stop.abort()
     }
   }
 

@@ -96,49 +96,96 @@ describe('providers: a provide with the full table', () => {
   })
 })
 
+/**
+ * Provider routing without a full table over fakes on a virtual clock: each key's own lookup (no
+ * region is explored: minRegionKeys is out of reach) answers at once with the same 20 peers; an
+ * ADD_PROVIDER takes `sendMs(key)` and fails when its signal is aborted.
+ */
+async function batchSetup (sendMs: (key: Uint8Array) => number): Promise<{ routing: ProviderRouting, clock: TestClock, counts: { sends: number, most: number } }> {
+  const clock = new TestClock()
+  const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const peers = await Promise.all(Array.from({ length: 20 }, async () => dhtPeer(peerIdFromPrivateKey(await generateKeyPair('Ed25519')), [])))
+  const open = new Map<string, number>()
+  const counts = { sends: 0, most: 0 }
+  const init = {
+    ...commonInit(self, clock),
+    query: { lookup: async () => ({ closest: peers, stopped: false, stats: {}, unanswered: [] }) },
+    client: {
+      send: async (target: PeerId, message: { key: Uint8Array }, options: { signal: AbortSignal }) => new Promise<void>((resolve, reject) => {
+        const id = target.toString()
+        open.set(id, (open.get(id) ?? 0) + 1)
+        counts.most = Math.max(counts.most, open.get(id) ?? 0)
+        const done = (): void => { open.set(id, (open.get(id) ?? 0) - 1) }
+        const cancel = clock.schedule(sendMs(message.key), () => {
+          done()
+          counts.sends++
+          resolve()
+        })
+        options.signal.addEventListener('abort', () => {
+          cancel()
+          done()
+          reject(options.signal.reason)
+        }, { once: true })
+      })
+    },
+    minRegionKeys: 1_000,
+    fullTable: () => undefined
+  }
+  return { routing: new ProviderRouting(init as unknown as ProviderRoutingInit), clock, counts }
+}
+
 describe('providers: a batch provide without the full table', () => {
   it('sends the records of 8 keys at once, so 16 keys take two sends\' time, and no peer gets more than 8 streams at once', async () => {
-    const clock = new TestClock()
-    const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-    const peers = await Promise.all(Array.from({ length: 20 }, async () => dhtPeer(peerIdFromPrivateKey(await generateKeyPair('Ed25519')), [])))
-    const open = new Map<string, number>()
-    let most = 0
-    let sends = 0
-    const init = {
-      ...commonInit(self, clock),
-      // each key's own lookup (no region is explored: minRegionKeys is out of reach) answers at once
-      query: { lookup: async () => ({ closest: peers, stopped: false, stats: {}, unanswered: [] }) },
-      // an ADD_PROVIDER takes 100 ms
-      client: {
-        send: async (target: PeerId) => new Promise<void>(resolve => {
-          const id = target.toString()
-          open.set(id, (open.get(id) ?? 0) + 1)
-          most = Math.max(most, open.get(id) ?? 0)
-          clock.schedule(100, () => {
-            open.set(id, (open.get(id) ?? 0) - 1)
-            sends++
-            resolve()
-          })
-        })
-      },
-      minRegionKeys: 1_000,
-      fullTable: () => undefined
-    }
-    const routing = new ProviderRouting(init as unknown as ProviderRoutingInit)
+    const { routing, clock, counts } = await batchSetup(() => 100)
     const keys = Array.from({ length: 16 }, (_, i) => new Uint8Array([i, 1, 2, 3]))
     const results: Array<{ at: number, sent: number }> = []
     let over = false
-    void (async () => {
+    const consumed = (async () => {
       for await (const { sent } of routing.publishMany(keys, key => key)) {
         results.push({ at: clock.now(), sent })
       }
       over = true
     })()
     await clock.run(() => over)
+    await consumed
     // every key reached its 20; the first 8 were over at 100 ms, the next 8 at 200 (one at a time: 1.6 s)
     expect(results.map(r => r.sent)).to.deep.equal(keys.map(() => 20))
     expect(results.map(r => r.at)).to.deep.equal([...keys.slice(0, 8).map(() => 100), ...keys.slice(8).map(() => 200)])
-    expect(sends).to.equal(16 * 20)
-    expect(most).to.equal(8)
+    expect(counts.sends).to.equal(16 * 20)
+    expect(counts.most).to.equal(8)
+  })
+
+  it('yields each key as it is over, not in the order sent; a caller that stops early calls off the sends not yielded and hears nothing more', async () => {
+    // key 0 takes 1 s, key i 100 × i ms
+    const { routing, clock, counts } = await batchSetup(key => key[0] === 0 ? 1_000 : 100 * key[0])
+    const keys = Array.from({ length: 8 }, (_, i) => new Uint8Array([i, 1, 2, 3]))
+    const yielded: number[] = []
+    let sentEvents = 0
+    let eventsAfterStop = 0
+    let stoppedAt: number | undefined
+    const consumed = (async () => {
+      for await (const { item } of routing.publishMany(keys, key => key, {
+        onProgress: (event: { type: string }) => {
+          sentEvents += event.type === 'kadmium:provide:sent' ? 1 : 0
+          eventsAfterStop += stoppedAt == null ? 0 : 1
+        }
+      })) {
+        yielded.push(item[0])
+        if (yielded.length === 3) {
+          stoppedAt = clock.now()
+          break
+        }
+      }
+    })()
+    await clock.run(() => stoppedAt != null)
+    await consumed
+    await clock.run(() => false)
+    // the quicker keys came first, as each was over, ahead of key 0 still on its way
+    expect(yielded).to.deep.equal([1, 2, 3])
+    expect(stoppedAt).to.equal(300)
+    // the sends of keys 0 and 4–7 were called off: only 3 keys' records went out, and no event came after the stop
+    expect(counts.sends).to.equal(3 * 20)
+    expect(sentEvents).to.equal(3 * 20)
+    expect(eventsAfterStop).to.equal(0)
   })
 })
