@@ -85,6 +85,11 @@ describe('kad-dht: `kadmium/kad-dht` in a mixed network with `@libp2p/kad-dht`',
     await stopAll(all)
   })
 
+  /** Waits until `node`'s routing table holds every compat server. */
+  async function compatInTable (node: JsNode): Promise<void> {
+    await eventually(async () => (await Promise.all(compat.map(async c => jsTableHas(node, c.peerId)))).every(Boolean), 10_000, 'the compat servers in the js node\'s table')
+  }
+
   it('getClosestPeers: each request, then its response; FINAL_PEER for every peer that answered, closest first', async () => {
     const key = encoder.encode('closest to this')
     const progress: QueryEvent[] = []
@@ -110,7 +115,7 @@ describe('kad-dht: `kadmium/kad-dht` in a mixed network with `@libp2p/kad-dht`',
     // farthest servers are reached from its own table alone; a server enters that table when
     // identify (run after the connection, later under load) shows it the protocol: wait for
     // that (a lookup started before it missed the farthest server 1 run in 120 under load)
-    await eventually(async () => (await Promise.all(compat.map(async node => jsTableHas(js[1], node.peerId)))).every(Boolean), 10_000, 'the compat servers in the js node\'s table')
+    await compatInTable(js[1])
     const seen = await closestPeers(js[1].services.dht, key)
     expect(seen.map(String)).to.include.members(compat.map(n => n.peerId.toString()))
   })
@@ -198,7 +203,9 @@ describe('kad-dht: `kadmium/kad-dht` in a mixed network with `@libp2p/kad-dht`',
       addNamespace(dht, 'late', async () => {}, () => 0)
     }
     expect(await put(node, key, value)).to.be.at.least(4)
-    // a js put reaches the compat servers, which take it now
+    // a js put reaches the compat servers, which take it now (its lookup reaches the farthest of
+    // them only from its own table: see the getClosestPeers test)
+    await compatInTable(js[2])
     const jsPut = await events(js[2].services.dht.put(encoder.encode('/late/y'), value))
     const storedBy = jsPut.filter(e => e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE' && e.record != null).map(peerOf)
     expect(storedBy).to.include.members(compat.filter(n => !n.peerId.equals(js[2].peerId)).map(n => n.peerId.toString()))
