@@ -62,24 +62,29 @@ export interface ProvideManyRow {
   reached: number
 }
 
-/** Where the records of each key landed: key (as its index) → the peers that got it. */
+/** Where the records of each key landed: the peers that got it. */
 class Landing {
-  readonly peers: Array<Set<string>>
-  constructor (count: number) {
-    this.peers = Array.from({ length: count }, () => new Set<string>())
+  private readonly peers = new Map<Uint8Array, Set<string>>()
+  constructor (private readonly keys: Uint8Array[]) {
+    keys.forEach(key => this.peers.set(key, new Set()))
+  }
+
+  /** Records that `peer` got the record of `key` (one of the keys given). */
+  add (key: Uint8Array, peer: string): void {
+    this.peers.get(key)?.add(peer)
   }
 
   /** Share of keys on exactly their true k, and of the true k reached. */
-  score (net: SimNetwork, from: SimNode, keys: Uint8Array[]): { exact: number, reached: number } {
+  score (net: SimNetwork, from: SimNode): { exact: number, reached: number } {
     let exact = 0
     let reached = 0
-    keys.forEach((key, i) => {
+    for (const [key, got] of this.peers) {
       const truth = net.trueClosest(kadId(key), net.k, from.peer.index)
-      const hits = truth.filter(peer => this.peers[i].has(peer.id)).length
-      exact += hits === truth.length && this.peers[i].size === truth.length ? 1 : 0
+      const hits = truth.filter(peer => got.has(peer.id)).length
+      exact += hits === truth.length && got.size === truth.length ? 1 : 0
       reached += hits / truth.length
-    })
-    return { exact: exact / keys.length, reached: reached / keys.length }
+    }
+    return { exact: exact / this.keys.length, reached: reached / this.keys.length }
   }
 }
 
@@ -96,8 +101,7 @@ async function accelerated (net: SimNetwork, from: SimNode, keys: Uint8Array[], 
       table.answered(node.peer, net.clock.now)
     }
   }
-  const landing = new Landing(keys.length)
-  const index = new Map(keys.map((key, i) => [key, i]))
+  const landing = new Landing(keys)
   const open = new Map<number, Promise<void>>()
   let sends = 0
   let dials = 0
@@ -125,7 +129,7 @@ async function accelerated (net: SimNetwork, from: SimNode, keys: Uint8Array[], 
         }
         // the record goes and the peer ends its stream once it handled it: one round trip
         await after(net, rtt)
-        landing.peers[index.get(key) as number].add(peer.id)
+        landing.add(key, peer.id)
       },
       connected: (peer) => !dial || open.has(peer.index),
       release: async (peer) => { open.delete(peer.index) }
@@ -138,13 +142,12 @@ async function accelerated (net: SimNetwork, from: SimNode, keys: Uint8Array[], 
   if (over !== keys.length) {
     throw new Error(`only ${over} of ${keys.length} keys were sent`)
   }
-  return { how: `accelerated provideMany (${BULK_SEND_CONCURRENCY} peers at once, ${BULK_SEND_PER_PEER} records each)${dial ? ', a dial of 3 round trips a peer' : ''}`, returned: returned - started, settled: net.clock.now - started, findNode: 0, addProvider: sends, ...(dial ? { dials } : {}), ...landing.score(net, from, keys) }
+  return { how: `accelerated provideMany (${BULK_SEND_CONCURRENCY} peers at once, ${BULK_SEND_PER_PEER} records each)${dial ? ', a dial of 3 round trips a peer' : ''}`, returned: returned - started, settled: net.clock.now - started, findNode: 0, addProvider: sends, ...(dial ? { dials } : {}), ...landing.score(net, from) }
 }
 
 /** The normal mode's provideMany: region lookups, then each key's sends in turn. */
 async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promise<ProvideManyRow> {
-  const landing = new Landing(keys.length)
-  const index = new Map(keys.map((key, i) => [key, i]))
+  const landing = new Landing(keys)
   let findNode = 0
   let sends = 0
   let lookupMs = 0
@@ -170,14 +173,14 @@ async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promi
       sends += peers.length
       const key = Promise.all(peers.map(async peer => {
         await after(net, net.rtt(from.peer.index, peer.index))
-        landing.peers[index.get(item) as number].add(peer.id)
+        landing.add(item, peer.id)
       })).then(() => { sending.delete(key) })
       sending.add(key)
     }
   }
   await inVirtualTime(net, Promise.all([...sending]))
   const elapsed = net.clock.now - started
-  return { how: `provideMany (region lookups, then the sends of ${PUBLISH_MANY_KEYS_AT_ONCE} keys at once; ${ms(lookupMs)} of it in its lookups)`, returned: elapsed, settled: elapsed, findNode, addProvider: sends, ...landing.score(net, from, keys) }
+  return { how: `provideMany (region lookups, then the sends of ${PUBLISH_MANY_KEYS_AT_ONCE} keys at once; ${ms(lookupMs)} of it in its lookups)`, returned: elapsed, settled: elapsed, findNode, addProvider: sends, ...landing.score(net, from) }
 }
 
 /** One optimistic provide per key, `atOnce` at a time. */
