@@ -319,6 +319,7 @@ function buildAccelerated ({ components, settings, hooks }: Context, client: Cli
     kBucketSize: settings.kBucketSize,
     maxAddresses: D.ACCELERATED_MAX_ADDRESSES,
     visitTimeout: D.CRAWL_VISIT_TIMEOUT,
+    stall: settings.stall,
     // the k closest carry the keep-alive tag: closing their connection would only make libp2p dial again
     keepsConnected: (peer) => settings.connections.keepAlive && table.has(peer.id) &&
       table.closest(selfKadId, settings.kBucketSize).some(entry => entry.id === peer.id),

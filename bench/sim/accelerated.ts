@@ -35,6 +35,7 @@ import { DEFAULT_STALL, SimNetwork, inPart } from './network.ts'
 import type { SimNode, SimPeer } from './network.ts'
 import type { CompactPeer } from '../../src/accelerated/compact-peer.ts'
 import type { Visit } from '../../src/accelerated/crawl.ts'
+import type { StallOptions } from '../../src/query/stall.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /** go's crawler: visits at once, requests per server that answers (cpl 0 to 15), one connect + query timeout. */
@@ -78,9 +79,11 @@ interface Model {
 /**
  * Runs visits of `crawl` from `node` over the simulated network, at most `concurrency` at once:
  * each asks one bucket depth after another (a key at that depth of the peer's position), as the
- * crawler does, until its {@link Visit} has heard enough or a request times out.
+ * crawler does, until its {@link Visit} has heard enough or a request times out. With `giveUp`
+ * a visit's first request times out as the crawler's does ({@link Visit.giveUpAfter}: a peer
+ * measured before at the stall deadline of a dial to it).
  */
-function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Model, options: { concurrency: number, requestTimeout: number, perVisit?: number, onVisit?(visit: Visit<SimPeer>, ok: boolean): void }): { pump(): void } {
+function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Model, options: { concurrency: number, requestTimeout: number, giveUp?: StallOptions, perVisit?: number, onVisit?(visit: Visit<SimPeer>, ok: boolean): void }): { pump(): void } {
   let cancelWake: (() => void) | undefined
   const pump = (): void => {
     cancelWake?.()
@@ -110,7 +113,8 @@ function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Mo
     const ask = (): void => {
       requests++
       const abort = new AbortController()
-      const cancel = net.clock.schedule(options.requestTimeout, () => { abort.abort(new Error('timeout')) })
+      const timeout = requests === 1 && options.giveUp != null ? state.giveUpAfter(options.giveUp, options.requestTimeout) : options.requestTimeout
+      const cancel = net.clock.schedule(timeout, () => { abort.abort(new Error('timeout')) })
       const target = keyAtDepth(peer.key, state.depth, net)
       const sent = net.clock.now
       net.asker(node, target)(peer, abort.signal, () => {}).then(closer => {
@@ -168,6 +172,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
   drive(net, ours, rolling, kadmium, {
     concurrency: options.concurrency,
     requestTimeout: REQUEST_TIMEOUT,
+    giveUp: DEFAULT_STALL,
     onVisit: (visit, ok) => {
       if (ok) {
         kadmium.table.answered(visit.peer, now())

@@ -17,13 +17,17 @@
  * of the keyspace, one round per `interval` from the end of the first pass, reaches its position. Requests spread evenly over the
  * interval instead of arriving as one storm per interval (go's fullrt crawls the whole network
  * every hour, with up to 1,000 visits at once). A peer heard of for the first time is visited at
- * once; one whose visit failed is visited again after `retryDelay`, and one that failed
- * `maxFailedVisits` visits in a row is forgotten until named again.
+ * once, before any re-visit that is due (a sweep that fell behind still takes newcomers in); one
+ * whose visit failed is visited again after `retryDelay`, and one that failed `maxFailedVisits`
+ * visits in a row is forgotten until named again. A re-visit of a peer that answered before gives
+ * up at the stall deadline of its measured round trip ({@link Visit.giveUpAfter}), so a server
+ * that left holds a slot for about a second rather than the whole visit timeout.
  *
  * Pure: no I/O, no await; the caller gives the clock.
  */
-import { PHASE_ROUND_TRIPS } from '../query/stall.ts'
+import { PHASE_ROUND_TRIPS, phaseDeadline } from '../query/stall.ts'
 import type { FullTablePeer } from './full-table.ts'
+import type { StallOptions } from '../query/stall.ts'
 
 /** What {@link Crawl} needs. */
 export interface CrawlInit {
@@ -83,6 +87,8 @@ interface Known<P> {
   answered: boolean
   /** Whether a visit is under way. */
   visiting: boolean
+  /** The round trip its last answered visit measured, in ms (NaN: none did). */
+  rtt: number
 }
 
 /** One visit: the requests to one peer, bucket depth by bucket depth. */
@@ -99,14 +105,37 @@ export class Visit<P extends FullTablePeer> {
   rtt = NaN
   /** How long the first request took when the visit had to connect first, in ms (NaN: it did not). */
   cold = NaN
+  /** The peer's round trip as its last answered visit measured it, in ms (NaN: never measured). */
+  readonly lastRoundTrip: number
   private readonly k: number
   private readonly maxDepth: number
   private finished = false
 
-  constructor (peer: P, kBucketSize: number, maxDepth: number) {
+  constructor (peer: P, kBucketSize: number, maxDepth: number, lastRoundTrip = NaN) {
     this.peer = peer
     this.k = kBucketSize
     this.maxDepth = maxDepth
+    this.lastRoundTrip = lastRoundTrip
+  }
+
+  /**
+   * How long the visit's first request (the one that connects) may take before the visit gives
+   * up, in ms: for a peer an earlier visit measured, the stall deadline of a dial to it (`stall`'s
+   * factor times a dial's and a request's round trips, at least its `min`), as a lookup stalls a
+   * request; else `max`, the visit timeout. A server that left then holds a crawl slot for about a
+   * second instead of the whole timeout (at 1 %/min churn in a 50,000-server network, visits to
+   * departed servers held most of the slots and the sweep fell behind). No `stall` (stall
+   * detection off): `max`. A live peer given up on (its machine or ours too busy)
+   * is tried again after the retry delay, and named again by its neighbours if forgotten.
+   *
+   * @example
+   * ```ts
+   * new Visit(peer, 20, 16, 150).giveUpAfter({ initial: 2_000, factor: 3, min: 1_000 }, 15_000)   // 1800
+   * new Visit(peer, 20, 16).giveUpAfter({ initial: 2_000, factor: 3, min: 1_000 }, 15_000)        // 15000
+   * ```
+   */
+  giveUpAfter (stall: StallOptions | undefined, max: number): number {
+    return stall == null || Number.isNaN(this.lastRoundTrip) ? max : phaseDeadline(stall, this.lastRoundTrip, 'dial', true, max)
   }
 
   /** Whether another depth is to be asked. */
@@ -171,8 +200,12 @@ export class Visit<P extends FullTablePeer> {
 export class Crawl<P extends FullTablePeer> {
   private readonly init: CrawlInit
   private readonly known = new Map<string, Known<P>>()
-  /** Due peers, earliest first (entries whose `due` changed since are skipped). */
-  private readonly heap: Array<{ at: number, id: string }> = []
+  /**
+   * Due peers never visited, then due re-visits, each earliest first (entries whose `due` changed
+   * since are skipped): a newcomer is taken before any re-visit.
+   */
+  private readonly firsts: Heap = []
+  private readonly revisits: Heap = []
   /** When the sweep began: the end of the first pass (rolling only). */
   private epoch?: number
   private visiting = 0
@@ -205,7 +238,7 @@ export class Crawl<P extends FullTablePeer> {
       if (this.known.size >= this.init.maxKnown) {
         break
       }
-      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false, visiting: false }
+      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false, visiting: false, rtt: NaN }
       this.known.set(peer.id, entry)
       this.unvisited++
       this.schedule(entry, this.init.now())
@@ -233,34 +266,38 @@ export class Crawl<P extends FullTablePeer> {
 
   /**
    * The next peer due now, marked as visited (start its {@link visit}), or undefined when none is
-   * due yet (see {@link nextDue}).
+   * due yet (see {@link nextDue}). A peer never visited comes before any re-visit.
    */
   take (): P | undefined {
     const now = this.init.now()
-    while (this.heap.length > 0 && this.heap[0].at <= now) {
-      const { at, id } = pop(this.heap)
-      const entry = this.known.get(id)
-      if (entry?.due !== at) {
-        continue
-      }
-      entry.due = undefined
-      entry.visiting = true
-      this.visiting++
-      if (entry.visits === 0) {
-        this.unvisited--
-        this.firstVisits++
-      }
-      return entry.peer
+    const heap = (this.top(this.firsts) ?? Infinity) <= now ? this.firsts : this.revisits
+    if (!((this.top(heap) ?? Infinity) <= now)) {
+      return undefined
     }
-    return undefined
+    const entry = this.known.get(pop(heap).id) as Known<P>
+    entry.due = undefined
+    entry.visiting = true
+    this.visiting++
+    if (entry.visits === 0) {
+      this.unvisited--
+      this.firstVisits++
+    }
+    return entry.peer
   }
 
   /** When the next peer is due, or undefined when none will be (a one-pass crawl with nothing left). */
   nextDue (): number | undefined {
-    while (this.heap.length > 0 && this.known.get(this.heap[0].id)?.due !== this.heap[0].at) {
-      pop(this.heap)
+    const first = this.top(this.firsts)
+    const revisit = this.top(this.revisits)
+    return first == null || revisit == null ? first ?? revisit : Math.min(first, revisit)
+  }
+
+  /** When the earliest peer of `heap` is due, dropping entries whose `due` changed since. */
+  private top (heap: Heap): number | undefined {
+    while (heap.length > 0 && this.known.get(heap[0].id)?.due !== heap[0].at) {
+      pop(heap)
     }
-    return this.heap[0]?.at
+    return heap[0]?.at
   }
 
   /** Whether a one-pass crawl is over: nothing under way, nothing due. */
@@ -270,7 +307,7 @@ export class Crawl<P extends FullTablePeer> {
 
   /** The state of a visit of a peer {@link take} gave. */
   visit (peer: P): Visit<P> {
-    return new Visit(peer, this.init.kBucketSize, this.init.maxDepth)
+    return new Visit(peer, this.init.kBucketSize, this.init.maxDepth, this.known.get(peer.id)?.rtt)
   }
 
   /**
@@ -298,6 +335,9 @@ export class Crawl<P extends FullTablePeer> {
       if (ok) {
         this.answering++
         entry.failedVisits = 0
+        if (!Number.isNaN(visit.roundTrip)) {
+          entry.rtt = visit.roundTrip
+        }
       } else {
         this.unreachable++
         entry.failedVisits++
@@ -365,7 +405,7 @@ export class Crawl<P extends FullTablePeer> {
 
   private schedule (entry: Known<P>, at: number): void {
     entry.due = at
-    push(this.heap, { at, id: entry.peer.id })
+    push(entry.visits === 0 ? this.firsts : this.revisits, { at, id: entry.peer.id })
   }
 
   /**
@@ -389,7 +429,10 @@ function position (key: Uint8Array): number {
   return (((key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3]) >>> 0) / 2 ** 32
 }
 
-function push (heap: Array<{ at: number, id: string }>, item: { at: number, id: string }): void {
+/** A binary min-heap of due times. */
+type Heap = Array<{ at: number, id: string }>
+
+function push (heap: Heap, item: { at: number, id: string }): void {
   heap.push(item)
   let i = heap.length - 1
   while (i > 0) {
@@ -403,7 +446,7 @@ function push (heap: Array<{ at: number, id: string }>, item: { at: number, id: 
   heap[i] = item
 }
 
-function pop (heap: Array<{ at: number, id: string }>): { at: number, id: string } {
+function pop (heap: Heap): { at: number, id: string } {
   const top = heap[0]
   const last = heap.pop() as { at: number, id: string }
   if (heap.length > 0) {

@@ -3,7 +3,9 @@
  * once, each one connection and one FIND_NODE at a time, bucket depth by bucket depth. A visit
  * that had to dial closes its connection afterwards, so the crawl's thousands of peers never pile
  * up in the connection manager (but to the node's k closest, which it keeps connected anyway).
- * It counts its requests and the most visits it ever had under way.
+ * A re-visit of a peer that answered before gives up at the stall deadline of a dial to it
+ * ({@link Visit.giveUpAfter}) rather than the visit timeout. It counts its requests and the most
+ * visits it ever had under way.
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { deadline } from '../clock.ts'
@@ -18,6 +20,7 @@ import type { Clock } from '../clock.ts'
 import type { AddressScope } from '../network/addresses.ts'
 import type { Client } from '../network/client.ts'
 import type { DHTPeer } from '../network/dht-peer.ts'
+import type { StallOptions } from '../query/stall.ts'
 import type { Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -36,6 +39,11 @@ export interface CrawlerInit extends Clock {
   maxAddresses: number
   /** The longest one visit may take, in ms. */
   visitTimeout: number
+  /**
+   * The lookups' stall deadlines: a re-visit's first request is given up as a lookup's request
+   * would stall; undefined (stall detection off) waits for the visit timeout.
+   */
+  stall?: StallOptions
   /** Whether the node keeps a connection to the peer open anyway (one of its k closest): the crawl leaves it. */
   keepsConnected(peer: DHTPeer): boolean
   log: Logger
@@ -141,6 +149,9 @@ export class Crawler {
     const peer = expand(known)
     const wasConnected = init.connectionManager.getConnections(peer.peerId).length > 0
     const limit = deadline(init, init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
+    // the first request connects: a peer that answered before and does not now is given up early
+    const giveUp = visit.giveUpAfter(init.stall, init.visitTimeout)
+    const first = deadline(init, giveUp, `the crawl visit of ${peer.id} got no answer in ${Math.round(giveUp)} ms`, limit.signal)
     this.visiting++
     this.peakVisiting = Math.max(this.peakVisiting, this.visiting)
     let requests = 0
@@ -153,7 +164,8 @@ export class Crawler {
         const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
           type: MessageType.FIND_NODE,
           key: init.keys.atDepth(peer.key, visit.depth)
-        }, { signal: limit.signal })
+        }, { signal: requests === 1 ? first.signal : limit.signal })
+        first.clear()
         ok = true
         const closer: CompactPeer[] = []
         for (const entry of answer.closer.first(init.kBucketSize)) {
@@ -170,6 +182,7 @@ export class Crawler {
     } catch (err: any) {
       init.log.trace('crawl visit of %p ended after %d requests: %s', peer.peerId, requests, err.message)
     } finally {
+      first.clear()
       limit.clear()
       this.visiting--
     }

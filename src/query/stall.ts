@@ -74,10 +74,21 @@ export const PHASE_ROUND_TRIPS: Record<RequestPhase, number> = { dial: 4, stream
 export function requestDeadline (options: StallOptions, rtts: RoundTrips, peer: string, phase: RequestPhase, max: number): number | undefined {
   const own = rtts.of(peer)
   const rtt = own ?? rtts.typical
-  if (rtt == null) {
-    return undefined
-  }
-  const floor = phase === 'sent' && own != null ? options.minSent ?? options.min : options.min
+  return rtt == null ? undefined : phaseDeadline(options, rtt, phase, own != null, max)
+}
+
+/**
+ * The stall deadline of a request in `phase` to a peer whose round trip is `rtt` ms (`own`: the
+ * peer's own, else the node's typical one), at most `max`: {@link requestDeadline}'s arithmetic,
+ * for callers that keep round trips themselves (the crawl keeps one per server it knows).
+ *
+ * @example
+ * ```ts
+ * phaseDeadline({ initial: 2_000, factor: 3, min: 1_000 }, 150, 'dial', true, 15_000)   // 1800: 3 × 4 round trips
+ * ```
+ */
+export function phaseDeadline (options: StallOptions, rtt: number, phase: RequestPhase, own: boolean, max: number): number {
+  const floor = phase === 'sent' && own ? options.minSent ?? options.min : options.min
   return Math.min(max, Math.max(floor, options.factor * PHASE_ROUND_TRIPS[phase] * rtt))
 }
 

@@ -140,6 +140,49 @@ describe('accelerated: crawl', () => {
     expect(crawl.nextDue()).to.be.at.least(now + 30_000)
   })
 
+  it('rolling: a peer heard of for the first time is visited before the re-visits already due', () => {
+    let now = 0
+    const crawl = new Crawl<P>({ kBucketSize: 20, maxDepth: 16, interval: 60_000, maxKnown: 100, maxFailedVisits: 2, now: () => now })
+    const [newcomer, ...known] = peers(11, 10)
+    crawl.offer(known)
+    for (let peer = crawl.take(); peer != null; peer = crawl.take()) {
+      crawl.finish(crawl.visit(peer), true, 1)
+    }
+    // the sweep fell a whole round behind: every re-visit is overdue when a newcomer is named
+    now = 120_000
+    crawl.offer([newcomer])
+    expect(crawl.nextDue()).to.be.below(now)
+    expect(crawl.take()?.id).to.equal(newcomer.id)
+    const rest: string[] = []
+    for (let peer = crawl.take(); peer != null; peer = crawl.take()) {
+      rest.push(peer.id)
+    }
+    expect(rest.sort()).to.deep.equal(known.map(p => p.id).sort())
+  })
+
+  it('a visit gives up its first request at the stall deadline of a dial to a peer measured before, else at the visit timeout', () => {
+    const stall = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
+    let now = 0
+    const crawl = new Crawl<P>({ kBucketSize: 20, maxDepth: 16, interval: 60_000, maxKnown: 100, maxFailedVisits: 2, now: () => now })
+    const [near, far] = peers(2, 11)
+    crawl.offer([near, far])
+    expect(crawl.visit(near).giveUpAfter(stall, 15_000)).to.equal(15_000)
+    for (let peer = crawl.take(); peer != null; peer = crawl.take()) {
+      const visit = crawl.visit(peer)
+      // the first request opened the connection, the second went over it
+      visit.answer(peers(20, 12), 400, true)
+      visit.answer([], peer === near ? 40 : 100)
+      crawl.finish(visit, true, 2)
+    }
+    now = 60_000
+    // 3 × the dial's round trips, at least the stall floor, at most the visit timeout
+    expect(crawl.visit(near).lastRoundTrip).to.equal(40)
+    expect(crawl.visit(near).giveUpAfter(stall, 15_000)).to.equal(1_000)
+    expect(crawl.visit(far).giveUpAfter(stall, 15_000)).to.equal(3 * PHASE_ROUND_TRIPS.dial * 100)
+    expect(crawl.visit(far).giveUpAfter(stall, 1_000)).to.equal(1_000)
+    expect(crawl.visit(far).giveUpAfter(undefined, 15_000)).to.equal(15_000)
+  })
+
   it('rolling: after the first pass each peer is due once per round, spread over it', () => {
     let now = 0
     const round = 60_000
