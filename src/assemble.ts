@@ -381,6 +381,7 @@ function buildRouting ({ components, settings, hooks }: Context, parts: RoutingP
     maxRegionLookups: D.MAX_REGION_LOOKUPS,
     minRegionKeys: D.MIN_REGION_KEYS,
     keysAtOnce: D.PUBLISH_MANY_KEYS_AT_ONCE,
+    regionsAtOnce: D.PUBLISH_MANY_REGIONS_AT_ONCE,
     defaultCount: D.FIND_PROVIDERS_COUNT,
     beta: settings.beta,
     lifetime: hooks.lifetime,

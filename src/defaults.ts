@@ -371,6 +371,13 @@ export const MIN_REGION_KEYS = 3
  */
 export const PUBLISH_MANY_KEYS_AT_ONCE = 8
 
+/**
+ * A batch provide explores this many regions of the keyspace at once (their lookups under way
+ * together, each with its α requests), once the first region told how wide regions are: the
+ * lookups were most of a batch provide's time, one region after another.
+ */
+export const PUBLISH_MANY_REGIONS_AT_ONCE = 4
+
 // optimistic provide and the network size
 
 /**

@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ALPHA, K_BUCKET_SIZE } from '../../src/constants.ts'
-import { MAX_REGION_LOOKUPS, MIN_REGION_KEYS } from '../../src/defaults.ts'
+import { MAX_REGION_LOOKUPS, MIN_REGION_KEYS, PUBLISH_MANY_REGIONS_AT_ONCE } from '../../src/defaults.ts'
 import { settleBatch } from '../../src/providers/region.ts'
 import { isMain } from '../lib/main.ts'
 import { fmt, intList, pct, positiveInt, ratio, table } from '../lib/stats.ts'
@@ -69,7 +69,7 @@ export async function runBatchSimulation (partial: Partial<BatchSimulationOption
       requests += found.requests
       return { target, peers: found.peers }
     }
-    for await (const step of settleBatch(keys, key => key, findFor, k, MAX_REGION_LOOKUPS, MIN_REGION_KEYS)) {
+    for await (const step of settleBatch(keys, key => key, findFor, { k, maxLookups: MAX_REGION_LOOKUPS, minKeys: MIN_REGION_KEYS, regionsAtOnce: PUBLISH_MANY_REGIONS_AT_ONCE })) {
       lookups += Number.isFinite(step.lookups) ? step.lookups : 0
       if ('failed' in step) {
         continue

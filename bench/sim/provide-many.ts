@@ -4,7 +4,7 @@
  * (src/accelerated/bulk-send.ts) from a full table of every server (what its first crawl leaves
  * in a network without churn), with the service's pool of senders and records per peer. The
  * normal mode's `provideMany` is a model: the shipped `settleBatch` (src/providers/region.ts)
- * for the region lookups, then each key's 20 sends with `PUBLISH_MANY_KEYS_AT_ONCE` keys on their
+ * for the region lookups (`PUBLISH_MANY_REGIONS_AT_ONCE` regions at once), then each key's 20 sends with `PUBLISH_MANY_KEYS_AT_ONCE` keys on their
  * way at once, as `publishMany` sends them (the closest peers taken from the truth, as
  * bench/sim/batch.ts takes them: what the simulator's lookups find in a network without churn).
  * One optimistic `provide` per CID runs the shipped src/providers/optimistic-provide.ts through
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util'
 import { bulkSend } from '../../src/accelerated/bulk-send.ts'
 import { FullTable } from '../../src/accelerated/full-table.ts'
 import { ALPHA } from '../../src/constants.ts'
-import { ACCELERATED_MAX_FAILURES, BULK_SEND_CONCURRENCY, BULK_SEND_PER_PEER, MAX_REGION_LOOKUPS, MIN_REGION_KEYS, PUBLISH_MANY_KEYS_AT_ONCE } from '../../src/defaults.ts'
+import { ACCELERATED_MAX_FAILURES, BULK_SEND_CONCURRENCY, BULK_SEND_PER_PEER, MAX_REGION_LOOKUPS, MIN_REGION_KEYS, PUBLISH_MANY_KEYS_AT_ONCE, PUBLISH_MANY_REGIONS_AT_ONCE } from '../../src/defaults.ts'
 import { kadId } from '../../src/keys.ts'
 import { settleBatch } from '../../src/providers/region.ts'
 import { isMain } from '../lib/main.ts'
@@ -145,23 +145,26 @@ async function accelerated (net: SimNetwork, from: SimNode, keys: Uint8Array[], 
   return { how: `accelerated provideMany (${BULK_SEND_CONCURRENCY} peers at once, ${BULK_SEND_PER_PEER} records each)${dial ? ', a dial of 3 round trips a peer' : ''}`, returned: returned - started, settled: net.clock.now - started, findNode: 0, addProvider: sends, ...(dial ? { dials } : {}), ...landing.score(net, from) }
 }
 
-/** The normal mode's provideMany: region lookups, then each key's sends in turn. */
+/** The normal mode's provideMany: region lookups, several regions at once, and each settled key's sends. */
 async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promise<ProvideManyRow> {
   const landing = new Landing(keys)
   let findNode = 0
   let sends = 0
+  // the time with at least one region lookup under way
   let lookupMs = 0
+  let looking = 0
+  let lookingSince = 0
   const sending = new Set<Promise<unknown>>()
   const started = net.clock.now
   const findFor = () => async (prefix: Uint8Array, bits: number) => {
     const target = bits >= 256 ? prefix : inPart(prefix, bits, net.random.bytes(32))
-    const began = net.clock.now
+    lookingSince = looking++ === 0 ? net.clock.now : lookingSince
     const record = await net.lookupNow(from, target, { alpha: ALPHA, resultSize: net.k })
-    lookupMs += net.clock.now - began
+    lookupMs += --looking === 0 ? net.clock.now - lookingSince : 0
     findNode += record.requests
     return { target, peers: net.trueClosest(target, net.k, from.peer.index) }
   }
-  for await (const step of settleBatch(keys, key => kadId(key), findFor, net.k, MAX_REGION_LOOKUPS, MIN_REGION_KEYS)) {
+  for await (const step of settleBatch(keys, key => kadId(key), findFor, { k: net.k, maxLookups: MAX_REGION_LOOKUPS, minKeys: MIN_REGION_KEYS, regionsAtOnce: PUBLISH_MANY_REGIONS_AT_ONCE })) {
     if ('failed' in step) {
       continue
     }
@@ -180,7 +183,7 @@ async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promi
   }
   await inVirtualTime(net, Promise.all([...sending]))
   const elapsed = net.clock.now - started
-  return { how: `provideMany (region lookups, then the sends of ${PUBLISH_MANY_KEYS_AT_ONCE} keys at once; ${ms(lookupMs)} of it in its lookups)`, returned: elapsed, settled: elapsed, findNode, addProvider: sends, ...landing.score(net, from) }
+  return { how: `provideMany (${PUBLISH_MANY_REGIONS_AT_ONCE} regions' lookups at once, the sends of ${PUBLISH_MANY_KEYS_AT_ONCE} keys at once; ${ms(lookupMs)} of it with lookups under way)`, returned: elapsed, settled: elapsed, findNode, addProvider: sends, ...landing.score(net, from) }
 }
 
 /** One optimistic provide per key, `atOnce` at a time. */

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util'
 import { LevelDatastore } from 'datastore-level'
 import drain from 'it-drain'
 import { ALPHA, K_BUCKET_SIZE, REPROVIDE_INTERVAL } from '../../src/constants.ts'
-import { MAX_REGION_LOOKUPS, MIN_REGION_KEYS, PROVIDED_PREFIX, REPROVIDE_MAX_RETRIES, REPROVIDE_RECHECK_DELAY, REPROVIDE_RETRY_DELAY, REPROVIDE_STATE_KEY } from '../../src/defaults.ts'
+import { MAX_REGION_LOOKUPS, MIN_REGION_KEYS, PROVIDED_PREFIX, PUBLISH_MANY_REGIONS_AT_ONCE, REPROVIDE_MAX_RETRIES, REPROVIDE_RECHECK_DELAY, REPROVIDE_RETRY_DELAY, REPROVIDE_STATE_KEY } from '../../src/defaults.ts'
 import { KAD_ID_BITS, kadId } from '../../src/keys.ts'
 import { settleBatch } from '../../src/providers/region.ts'
 import { Reprovider } from '../../src/providers/reprovider.ts'
@@ -94,7 +94,7 @@ export async function runReprovideSimulation (partial: Partial<ReprovideSimulati
       count('messages', record.requests)
       return { target, peers: net.trueClosest(target, k, from.peer.index) }
     }
-    for await (const step of settleBatch(keys, key => kadId(key), findFor, k, MAX_REGION_LOOKUPS, MIN_REGION_KEYS)) {
+    for await (const step of settleBatch(keys, key => kadId(key), findFor, { k, maxLookups: MAX_REGION_LOOKUPS, minKeys: MIN_REGION_KEYS, regionsAtOnce: PUBLISH_MANY_REGIONS_AT_ONCE })) {
       if ('failed' in step) {
         yield { item: step.failed, error: step.error ?? new Error('no peer') }
         continue

@@ -114,6 +114,8 @@ export interface ProviderRoutingInit extends Partial<Clock> {
   minRegionKeys: number
   /** Keys of a `publishMany` whose records are on their way at once (`PUBLISH_MANY_KEYS_AT_ONCE` in defaults.ts). */
   keysAtOnce: number
+  /** Regions a `publishMany` explores at once (`PUBLISH_MANY_REGIONS_AT_ONCE` in defaults.ts). */
+  regionsAtOnce: number
   requestTimeout: number
   defaultCount: number
   /** A lookup that has not found `count` providers ends once the β closest peers answered (default k). */
@@ -212,7 +214,8 @@ export class ProviderRouting {
    * without touching the reprovide list. Items with the same key count once. A few lookups
    * around the first pending key see a region of the keyspace whole, with every peer in it (see
    * {@link exploreRegion}); every pending key in that region is sent its records with no lookup
-   * of its own. The records of several keys are on their way at once. Yields what became of each
+   * of its own. Several regions are explored at once, and the records of several keys are on
+   * their way at once. Yields what became of each
    * item, as it is done; when the caller stops early (or aborts), the sends of items not yielded
    * yet are called off.
    */
@@ -231,11 +234,6 @@ export class ProviderRouting {
       yield * full.provideMany(byKey.values(), options)
       return
     }
-    const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
-      const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, options)
-      const { closest } = await init.query.lookup(key, options)
-      return { target: kadId(key), peers: closest }
-    }
     // the sends of up to `keysAtOnce` keys are on their way at once, also during the next
     // region's lookups; each key's result is yielded as soon as it is over (at the next step
     // of this loop). Sends not yet yielded when the caller stops are called off, and tell the
@@ -251,6 +249,12 @@ export class ProviderRouting {
           options.onProgress?.(event)
         }
       }
+    }
+    // the region lookups too are called off when the caller stops (several may be under way)
+    const findFor = (anchor: { key: Uint8Array }) => async (prefix: KadId, bits: number) => {
+      const key = bits >= KAD_ID_BITS ? anchor.key : await keyWithPrefix(prefix, bits, sendOptions)
+      const { closest } = await init.query.lookup(key, sendOptions)
+      return { target: kadId(key), peers: closest }
     }
     const over: Array<Published<T>> = []
     let sending = 0
@@ -269,7 +273,7 @@ export class ProviderRouting {
     const pending = (): boolean => sending > 0 || over.length > 0
     const oneOver = async (): Promise<void> => new Promise<void>(resolve => { wake = resolve }).finally(() => { wake = undefined })
     try {
-      for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, init.kBucketSize, init.maxRegionLookups, init.minRegionKeys)) {
+      for await (const step of settleBatch(byKey.values(), entry => kadId(entry.key), findFor, { k: init.kBucketSize, maxLookups: init.maxRegionLookups, minKeys: init.minRegionKeys, regionsAtOnce: init.regionsAtOnce })) {
         options.signal?.throwIfAborted()
         yield * over.splice(0)
         if ('failed' in step) {

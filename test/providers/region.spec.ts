@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { compareDistance } from '../../src/keys.ts'
 import { closestInRegion } from '../../src/providers/region-plan.ts'
 import { exploreRegion, settleBatch } from '../../src/providers/region.ts'
+import { TestClock } from '../utils/clock.ts'
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -29,6 +30,14 @@ function someKeyIn (prefix: Uint8Array, bits: number, random: () => number): Uin
     }
   }
   return out
+}
+
+/** 2,000 peers and 500 keys, drawn from `seed`. */
+function batchNetwork (seed: number): { network: Peer[], keys: Uint8Array[] } {
+  const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+  const bytes = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
+  const network = Array.from({ length: 2_000 }, (_, name) => ({ key: bytes(), name }))
+  return { network, keys: Array.from({ length: 500 }, bytes) }
 }
 
 describe('providers/region', () => {
@@ -95,41 +104,81 @@ describe('providers/region', () => {
     expect(closestInRegion(region as any, new Uint8Array(32).fill(200), 20)).to.have.length(12)
   })
 
-  it('settleBatch settles every key once, each with its true k closest, in far fewer lookups than keys', async () => {
-    let seed = 11
-    const random = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
-    const bytes = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
-    const network = Array.from({ length: 2_000 }, (_, name) => ({ key: bytes(), name }))
-    const keys = Array.from({ length: 500 }, bytes)
-    // one anchor's lookups fail: that key is reported failed and the others go on
-    const broken = keys[3]
-    const findFor = (anchor: Uint8Array) => async (target: Uint8Array) => {
-      if (anchor === broken) {
-        throw new Error('the network is down')
+  for (const regionsAtOnce of [1, 4]) {
+    it(`settleBatch settles every key once, each with its true k closest, in far fewer lookups than keys (${regionsAtOnce} region${regionsAtOnce > 1 ? 's' : ''} at once)`, async () => {
+      const { network, keys } = batchNetwork(11)
+      // one anchor's lookups fail: that key is reported failed (unless another region settled it first) and the others go on
+      const broken = keys[3]
+      const findFor = (anchor: Uint8Array) => async (target: Uint8Array) => {
+        if (anchor === broken) {
+          throw new Error('the network is down')
+        }
+        return { target, peers: closest(network, target, 20) }
       }
-      return { target, peers: closest(network, target, 20) }
-    }
-    const settled = new Map<Uint8Array, number[]>()
-    const failed: Uint8Array[] = []
-    let lookups = 0
-    for await (const step of settleBatch(keys, kk => kk, findFor, 20, 8, 1)) {
-      if ('failed' in step) {
-        failed.push(step.failed)
-        expect(step.error?.message).to.equal('the network is down')
-        continue
+      const settled = new Map<Uint8Array, number[]>()
+      const failed: Uint8Array[] = []
+      let lookups = 0
+      for await (const step of settleBatch(keys, kk => kk, findFor, { k: 20, maxLookups: 8, minKeys: 1, regionsAtOnce })) {
+        if ('failed' in step) {
+          failed.push(step.failed)
+          expect(step.error?.message).to.equal('the network is down')
+          continue
+        }
+        lookups += step.lookups
+        for (const { item, peers } of step.settled) {
+          expect(settled.has(item), 'settled once').to.equal(false)
+          settled.set(item, peers.map(p => p.name))
+        }
       }
-      lookups += step.lookups
-      for (const { item, peers } of step.settled) {
-        expect(settled.has(item), 'settled once').to.equal(false)
-        settled.set(item, peers.map(p => p.name))
+      expect(failed.every(item => item === broken)).to.equal(true)
+      expect(settled.size + failed.length).to.equal(keys.length)
+      for (const [item, names] of settled) {
+        expect(names).to.deep.equal(closest(network, item, 20).map(p => p.name))
       }
+      // 500 keys over 2,000 peers: regions of ~30 peers hold ~7 keys each, for 2–3 lookups
+      expect(lookups).to.be.below(keys.length / 2)
+    })
+  }
+
+  it('settleBatch with 4 regions at once keeps at most 4 explorations under way, spends the same lookups and is done in well under half the time of one at a time', async () => {
+    const { network, keys } = batchNetwork(12)
+    const run = async (regionsAtOnce: number): Promise<{ time: number, mostAtOnce: number, settled: number, lookups: number }> => {
+      const clock = new TestClock()
+      // each lookup takes 100 virtual ms; an exploration's lookups follow one another, so the
+      // lookups under way are the explorations under way
+      let looking = 0
+      let mostAtOnce = 0
+      let lookups = 0
+      const findFor = () => async (target: Uint8Array) => {
+        lookups++
+        mostAtOnce = Math.max(mostAtOnce, ++looking)
+        await new Promise<void>(resolve => clock.schedule(100, resolve))
+        looking--
+        return { target, peers: closest(network, target, 20) }
+      }
+      let settled = 0
+      let over = false
+      const consume = (async () => {
+        for await (const step of settleBatch(keys, kk => kk, findFor, { k: 20, maxLookups: 8, minKeys: 3, regionsAtOnce })) {
+          if ('settled' in step) {
+            settled += step.settled.length
+          }
+          // the caller sends each step's records before it asks for the next (explorations end meanwhile)
+          await new Promise<void>(resolve => clock.schedule(20, resolve))
+        }
+        over = true
+      })()
+      await clock.run(() => over)
+      await consume
+      return { time: clock.now(), mostAtOnce, settled, lookups }
     }
-    expect(failed).to.deep.equal([broken])
-    expect(settled.size).to.equal(keys.length - 1)
-    for (const [item, names] of settled) {
-      expect(names).to.deep.equal(closest(network, item, 20).map(p => p.name))
-    }
-    // 500 keys over 2,000 peers: regions of ~30 peers hold ~7 keys each, for 2–3 lookups
-    expect(lookups).to.be.below(keys.length / 2)
+    const one = await run(1)
+    const four = await run(4)
+    expect(one.settled).to.equal(keys.length)
+    expect(four.settled).to.equal(keys.length)
+    expect(one.mostAtOnce).to.equal(1)
+    expect(four.mostAtOnce).to.be.within(2, 4)
+    expect(four.lookups).to.equal(one.lookups)
+    expect(four.time).to.be.below(one.time / 2)
   })
 })
