@@ -163,7 +163,9 @@ export interface KadDHTInit {
    * when that was measured, at the node's typical one and at least `min` ms otherwise; a request
    * whose dial was late but which is then sent is waited for again. At most α stalled
    * requests stay open besides the α live ones. `true` or an object turns it on, `false` off
-   * (every request is waited for until it answers or times out).
+   * (every request is waited for until it answers or times out). The accelerated client's crawl
+   * uses the same deadlines: a re-visit of a server whose connection is not made by twice its
+   * dial's deadline (or twice what its last connection took) gives the server up for this visit.
    *
    * @default true
    */

@@ -80,8 +80,9 @@ interface Model {
  * Runs visits of `crawl` from `node` over the simulated network, at most `concurrency` at once:
  * each asks one bucket depth after another (a key at that depth of the peer's position), as the
  * crawler does, until its {@link Visit} has heard enough or a request times out. With `giveUp`
- * a visit's first request times out as the crawler's does ({@link Visit.giveUpAfter}: a peer
- * measured before at the stall deadline of a dial to it).
+ * a visit's first request times out as the crawler gives up a connection ({@link Visit.giveUpAfter}:
+ * a peer measured before at twice its dial's stall deadline); the simulator's request has no dial,
+ * so a server that is up answers well within it, and one that left costs the give-up.
  */
 function drive (net: SimNetwork, node: SimNode, crawl: Crawl<SimPeer>, model: Model, options: { concurrency: number, requestTimeout: number, giveUp?: StallOptions, perVisit?: number, onVisit?(visit: Visit<SimPeer>, ok: boolean): void }): { pump(): void } {
   let cancelWake: (() => void) | undefined

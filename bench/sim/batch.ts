@@ -1,6 +1,6 @@
 /**
  * Batch providing at a scale no machine hosts as real nodes: how many lookups and FIND_NODE
- * requests `provideMany` (settleBatch of src/providers/region.ts, unchanged) spends per key in a
+ * requests `provideMany` (settleBatch of src/providers/region.ts, as publishMany runs it) spends per key in a
  * simulated network, against one lookup per key as `provide` does, and whether every key's
  * record would reach exactly its true k closest.
  *

@@ -20,8 +20,8 @@
  * once, before any re-visit that is due (a sweep that fell behind still takes newcomers in); one
  * whose visit failed is visited again after `retryDelay`, and one that failed `maxFailedVisits`
  * visits in a row is forgotten until named again. A re-visit of a peer that answered before gives
- * up at the stall deadline of its measured round trip ({@link Visit.giveUpAfter}), so a server
- * that left holds a slot for about a second rather than the whole visit timeout.
+ * up when its connection is not made by twice the dial's stall deadline ({@link Visit.giveUpAfter}),
+ * so a server that left holds a slot for a second or two rather than the whole visit timeout.
  *
  * Pure: no I/O, no await; the caller gives the clock.
  */
@@ -89,6 +89,8 @@ interface Known<P> {
   visiting: boolean
   /** The round trip its last answered visit measured, in ms (NaN: none did). */
   rtt: number
+  /** How long its last connection took, with the request it carried, in ms (NaN: not measured). */
+  connect: number
 }
 
 /** One visit: the requests to one peer, bucket depth by bucket depth. */
@@ -107,35 +109,47 @@ export class Visit<P extends FullTablePeer> {
   cold = NaN
   /** The peer's round trip as its last answered visit measured it, in ms (NaN: never measured). */
   readonly lastRoundTrip: number
+  /** How long the last connection to it took, with its first request, in ms (NaN: not measured). */
+  readonly lastConnect: number
   private readonly k: number
   private readonly maxDepth: number
   private finished = false
 
-  constructor (peer: P, kBucketSize: number, maxDepth: number, lastRoundTrip = NaN) {
+  constructor (peer: P, kBucketSize: number, maxDepth: number, last: { rtt?: number, connect?: number } = {}) {
     this.peer = peer
     this.k = kBucketSize
     this.maxDepth = maxDepth
-    this.lastRoundTrip = lastRoundTrip
+    this.lastRoundTrip = last.rtt ?? NaN
+    this.lastConnect = last.connect ?? NaN
   }
 
   /**
-   * How long the visit's first request (the one that connects) may take before the visit gives
-   * up, in ms: for a peer an earlier visit measured, the stall deadline of a dial to it (`stall`'s
-   * factor times a dial's and a request's round trips, at least its `min`), as a lookup stalls a
-   * request; else `max`, the visit timeout. A server that left then holds a crawl slot for about a
-   * second instead of the whole timeout (at 1 %/min churn in a 50,000-server network, visits to
-   * departed servers held most of the slots and the sweep fell behind). No `stall` (stall
-   * detection off): `max`. A live peer given up on (its machine or ours too busy)
-   * is tried again after the retry delay, and named again by its neighbours if forgotten.
+   * How long the visit may wait for its first request to go out (the dial and the stream that
+   * carry it) before it gives up, in ms: for a peer an earlier visit measured, twice its dial's
+   * deadline, as a lookup gives up a hanging dial. The dial's deadline is the stall deadline of a
+   * dial at the peer's round trip (`stall`'s factor times a dial's round trips, at least its
+   * `min`) or what its last connection took, the longer. Once the request is out the peer is
+   * there, and the visit timeout alone applies. A server that left then holds a crawl slot for a
+   * second or two instead of the whole timeout (at 1 %/min churn in a 50,000-server network,
+   * visits to departed servers held most of the slots and the sweep fell behind). Never
+   * measured, or no `stall` (stall detection off): `max`, the visit timeout. A live peer given up
+   * on (its machine or ours far behind) leaves the full table until the retry delay brings it
+   * back; after a second failure it is forgotten until named again.
    *
    * @example
    * ```ts
-   * new Visit(peer, 20, 16, 150).giveUpAfter({ initial: 2_000, factor: 3, min: 1_000 }, 15_000)   // 1800
-   * new Visit(peer, 20, 16).giveUpAfter({ initial: 2_000, factor: 3, min: 1_000 }, 15_000)        // 15000
+   * const stall = { initial: 2_000, factor: 3, min: 1_000 }
+   * new Visit(peer, 20, 16, { rtt: 150 }).giveUpAfter(stall, 15_000)                  // 3600: 2 × 3 × 4 round trips
+   * new Visit(peer, 20, 16, { rtt: 40, connect: 1_500 }).giveUpAfter(stall, 15_000)   // 3000: its last connection took 1.5 s
+   * new Visit(peer, 20, 16).giveUpAfter(stall, 15_000)                                // 15000
    * ```
    */
   giveUpAfter (stall: StallOptions | undefined, max: number): number {
-    return stall == null || Number.isNaN(this.lastRoundTrip) ? max : phaseDeadline(stall, this.lastRoundTrip, 'dial', true, max)
+    if (stall == null || Number.isNaN(this.lastRoundTrip)) {
+      return max
+    }
+    const dial = phaseDeadline(stall, this.lastRoundTrip, 'dial', true, max)
+    return Math.min(max, 2 * (Number.isNaN(this.lastConnect) ? dial : Math.max(dial, this.lastConnect)))
   }
 
   /** Whether another depth is to be asked. */
@@ -238,7 +252,7 @@ export class Crawl<P extends FullTablePeer> {
       if (this.known.size >= this.init.maxKnown) {
         break
       }
-      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false, visiting: false, rtt: NaN }
+      const entry: Known<P> = { peer, position: position(peer.key), visits: 0, failedVisits: 0, answered: false, visiting: false, rtt: NaN, connect: NaN }
       this.known.set(peer.id, entry)
       this.unvisited++
       this.schedule(entry, this.init.now())
@@ -307,7 +321,7 @@ export class Crawl<P extends FullTablePeer> {
 
   /** The state of a visit of a peer {@link take} gave. */
   visit (peer: P): Visit<P> {
-    return new Visit(peer, this.init.kBucketSize, this.init.maxDepth, this.known.get(peer.id)?.rtt)
+    return new Visit(peer, this.init.kBucketSize, this.init.maxDepth, this.known.get(peer.id))
   }
 
   /**
@@ -337,6 +351,9 @@ export class Crawl<P extends FullTablePeer> {
         entry.failedVisits = 0
         if (!Number.isNaN(visit.roundTrip)) {
           entry.rtt = visit.roundTrip
+        }
+        if (!Number.isNaN(visit.cold)) {
+          entry.connect = visit.cold
         }
       } else {
         this.unreachable++

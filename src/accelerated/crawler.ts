@@ -3,12 +3,13 @@
  * once, each one connection and one FIND_NODE at a time, bucket depth by bucket depth. A visit
  * that had to dial closes its connection afterwards, so the crawl's thousands of peers never pile
  * up in the connection manager (but to the node's k closest, which it keeps connected anyway).
- * A re-visit of a peer that answered before gives up at the stall deadline of a dial to it
- * ({@link Visit.giveUpAfter}) rather than the visit timeout. It counts its requests and the most
+ * A re-visit of a peer that answered before gives up when its first request is not out by twice
+ * the stall deadline of a dial to it ({@link Visit.giveUpAfter}) rather than at the visit timeout. It counts its requests and the most
  * visits it ever had under way.
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import { deadline } from '../clock.ts'
+import { deadline, scheduleOnTime } from '../clock.ts'
+import { TimeoutError } from '../errors.ts'
 import { inScope } from '../network/addresses.ts'
 import { dhtPeer, dialTarget } from '../network/dht-peer.ts'
 import { MessageType } from '../wire/codec.ts'
@@ -40,8 +41,8 @@ export interface CrawlerInit extends Clock {
   /** The longest one visit may take, in ms. */
   visitTimeout: number
   /**
-   * The lookups' stall deadlines: a re-visit's first request is given up as a lookup's request
-   * would stall; undefined (stall detection off) waits for the visit timeout.
+   * The lookups' stall deadlines: a re-visit whose connection hangs is given up as a lookup gives
+   * up a hanging dial; undefined (stall detection off) waits for the visit timeout.
    */
   stall?: StallOptions
   /** Whether the node keeps a connection to the peer open anyway (one of its k closest): the crawl leaves it. */
@@ -149,9 +150,15 @@ export class Crawler {
     const peer = expand(known)
     const wasConnected = init.connectionManager.getConnections(peer.peerId).length > 0
     const limit = deadline(init, init.visitTimeout, `the crawl visit of ${peer.id} took more than ${init.visitTimeout} ms`, options.signal)
-    // the first request connects: a peer that answered before and does not now is given up early
+    // the first request connects: when it is not out by then, a peer that answered before is
+    // taken to have left (a late timer waits as long again: our own lag is not the peer's)
     const giveUp = visit.giveUpAfter(init.stall, init.visitTimeout)
-    const first = deadline(init, giveUp, `the crawl visit of ${peer.id} got no answer in ${Math.round(giveUp)} ms`, limit.signal)
+    const first = new AbortController()
+    const follow = (): void => { first.abort(limit.signal.reason) }
+    limit.signal.addEventListener('abort', follow, { once: true })
+    const cancelGiveUp = giveUp < init.visitTimeout
+      ? scheduleOnTime(init, giveUp, () => { first.abort(new TimeoutError(`no connection to ${peer.id} within ${Math.round(giveUp)} ms: given up`)) })
+      : () => {}
     this.visiting++
     this.peakVisiting = Math.max(this.peakVisiting, this.visiting)
     let requests = 0
@@ -164,8 +171,7 @@ export class Crawler {
         const answer = await init.client.request(dialTarget(peer, init.connectionManager), {
           type: MessageType.FIND_NODE,
           key: init.keys.atDepth(peer.key, visit.depth)
-        }, { signal: requests === 1 ? first.signal : limit.signal })
-        first.clear()
+        }, requests === 1 ? { signal: first.signal, onSent: cancelGiveUp } : { signal: limit.signal })
         ok = true
         const closer: CompactPeer[] = []
         for (const entry of answer.closer.first(init.kBucketSize)) {
@@ -182,7 +188,8 @@ export class Crawler {
     } catch (err: any) {
       init.log.trace('crawl visit of %p ended after %d requests: %s', peer.peerId, requests, err.message)
     } finally {
-      first.clear()
+      cancelGiveUp()
+      limit.signal.removeEventListener('abort', follow)
       limit.clear()
       this.visiting--
     }

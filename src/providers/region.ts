@@ -68,7 +68,7 @@ export interface SettleOptions {
  *
  * With `regionsAtOnce` above 1, once a first exploration told how wide regions are here, others
  * start beside it from items far enough from every anchor under way (sharing fewer prefix bits
- * with it than the narrowest region seen, less one) that their regions should not overlap; when
+ * with it than the widest region seen has, less one) that their regions should not overlap; when
  * they do, an item is still settled once, by whichever ends first, and a step may then settle
  * nothing new (its lookups are still counted). Steps come in the order explorations end.
  *
@@ -88,7 +88,7 @@ export async function * settleBatch<T, P extends { key: KadId }> (items: Iterabl
   const exploring = new Set<Entry>()
   const ended: Ended[] = []
   let wake: (() => void) | undefined
-  // the narrowest region seen (its prefix bits), or the anchor's k closest's common prefix with it
+  // the prefix bits of the widest region seen (the fewest), or of an anchor's k closest when it explored no region
   let regionBits: number | undefined
 
   const explore = (anchor: Entry): void => {

@@ -160,26 +160,27 @@ describe('accelerated: crawl', () => {
     expect(rest.sort()).to.deep.equal(known.map(p => p.id).sort())
   })
 
-  it('a visit gives up its first request at the stall deadline of a dial to a peer measured before, else at the visit timeout', () => {
+  it('a visit gives up a connection to a peer measured before at twice its dial\'s stall deadline or last connection, else at the visit timeout', () => {
     const stall = { initial: 2_000, factor: 3, min: 1_000, minSent: 250 }
     let now = 0
     const crawl = new Crawl<P>({ kBucketSize: 20, maxDepth: 16, interval: 60_000, maxKnown: 100, maxFailedVisits: 2, now: () => now })
-    const [near, far] = peers(2, 11)
-    crawl.offer([near, far])
+    const [near, far, slowToConnect] = peers(3, 11)
+    crawl.offer([near, far, slowToConnect])
     expect(crawl.visit(near).giveUpAfter(stall, 15_000)).to.equal(15_000)
     for (let peer = crawl.take(); peer != null; peer = crawl.take()) {
       const visit = crawl.visit(peer)
       // the first request opened the connection, the second went over it
-      visit.answer(peers(20, 12), 400, true)
+      visit.answer(peers(20, 12), peer === slowToConnect ? 2_000 : 400, true)
       visit.answer([], peer === near ? 40 : 100)
       crawl.finish(visit, true, 2)
     }
     now = 60_000
-    // 3 × the dial's round trips, at least the stall floor, at most the visit timeout
-    expect(crawl.visit(near).lastRoundTrip).to.equal(40)
-    expect(crawl.visit(near).giveUpAfter(stall, 15_000)).to.equal(1_000)
-    expect(crawl.visit(far).giveUpAfter(stall, 15_000)).to.equal(3 * PHASE_ROUND_TRIPS.dial * 100)
-    expect(crawl.visit(far).giveUpAfter(stall, 1_000)).to.equal(1_000)
+    expect(crawl.visit(near)).to.include({ lastRoundTrip: 40, lastConnect: 400 })
+    // 3 × the dial's 4 round trips (at least the stall floor), or the last connection's time, the longer; twice that; at most the visit timeout
+    expect(crawl.visit(near).giveUpAfter(stall, 15_000)).to.equal(2 * 1_000)
+    expect(crawl.visit(far).giveUpAfter(stall, 15_000)).to.equal(2 * 3 * PHASE_ROUND_TRIPS.dial * 100)
+    expect(crawl.visit(slowToConnect).giveUpAfter(stall, 15_000)).to.equal(2 * 2_000)
+    expect(crawl.visit(far).giveUpAfter(stall, 2_000)).to.equal(2_000)
     expect(crawl.visit(far).giveUpAfter(undefined, 15_000)).to.equal(15_000)
   })
 
