@@ -11,7 +11,7 @@
  * ```
  * npm run build
  * node --expose-gc dist/bench/sim/accelerated.js [--nodes 10000] [--churn 1] [--hours 3] [--interval 60]
- *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--network-refresh 10] [--bulk 0] [--memory]
+ *   [--concurrency 32] [--seed 1] [--sample 15] [--lookups 20] [--network-refresh 10] [--bulk 0] [--memory] [--go false]
  * ```
  */
 import { parseArgs } from 'node:util'
@@ -63,6 +63,8 @@ export interface AcceleratedSimOptions {
   networkRefresh: number
   /** Keys bulk-sent from each table at each sample (0: none): see {@link bulkSend}. */
   bulk?: number
+  /** Whether go's crawl is modelled beside (default true); without it its columns are left empty, and a large run takes a fraction of the time. */
+  go?: boolean
 }
 
 /** What one crawling model did up to a sample. */
@@ -215,7 +217,10 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     pump()
     net.clock.schedule(interval, goCrawl)
   }
-  goCrawl()
+  const withGo = options.go !== false
+  if (withGo) {
+    goCrawl()
+  }
 
   // the first passes: until both tables are ready
   process.stderr.write(`built ${options.nodes} nodes in ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
@@ -224,7 +229,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
     process.stderr.write(`  … virtual ${fmt(now() / 60_000, 1)} min after ${fmt((performance.now() - started) / 60_000, 1)} min of wall time\n`)
   }, 300_000)
   progress.unref()
-  await net.run(() => rolling.progress().firstPassDone && go.table.size > 0)
+  await net.run(() => rolling.progress().firstPassDone && (!withGo || go.table.size > 0))
   const firstPass = now()
   process.stderr.write(`first passes over at ${fmt(firstPass)} virtual ms, ${((performance.now() - started) / 1000).toFixed(1)} s of wall time\n`)
   lines.push(`\n${options.nodes} nodes (their bucket refresh every ${options.networkRefresh} min; built from the global view in ${((performance.now() - started) / 1000).toFixed(1)} s), churn ${options.churn} %/min, round ${options.interval} min, kadmium ${options.concurrency} visits at once; first pass: kadmium ${fmt(rolling.progress().firstPassEndedAt ?? 0)} ms, go ${fmt(goDurations[0] ?? NaN)} ms (virtual)`)
@@ -276,7 +281,7 @@ export async function runAccelerated (options: AcceleratedSimOptions): Promise<s
       const targets = Array.from({ length: options.lookups }, () => net.random.bytes(KAD_ID_BYTES))
       const minutes = fmt((now() - firstPass) / 60_000)
       for (const [i, measured] of [false, true].entries()) {
-        lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium, targets, measured), ...await oneHop(net, ours, go, targets, measured)])
+        lookupRows[i].push([minutes, ...await oneHop(net, ours, kadmium, targets, measured), ...withGo ? await oneHop(net, ours, go, targets, measured) : ['–', '–', '–', '–']])
         // a long run that is stopped early keeps what it measured
         process.stderr.write(`  one-hop lookups (${measured ? 'per-request deadlines' : 'adaptive deadline'}): ${lookupRows[i][lookupRows[i].length - 1].join(' | ')}\n`)
       }
@@ -437,7 +442,8 @@ if (isMain(import.meta.url)) {
       lookups: { type: 'string', default: '20' },
       'network-refresh': { type: 'string', default: '10' },
       bulk: { type: 'string', default: '0' },
-      memory: { type: 'boolean', default: false }
+      memory: { type: 'boolean', default: false },
+      go: { type: 'string', default: 'true' }
     }
   })
   if (values.memory) {
@@ -453,7 +459,8 @@ if (isMain(import.meta.url)) {
       sample: numberIn('sample', values.sample, 1, 24 * 60),
       lookups: numberIn('lookups', values.lookups, 0, 1_000),
       networkRefresh: numberIn('network-refresh', values['network-refresh'], 1, 24 * 60),
-      bulk: numberIn('bulk', values.bulk, 0, 1_000_000)
+      bulk: numberIn('bulk', values.bulk, 0, 1_000_000),
+      go: values.go !== 'false'
     }) + '\n')
   }
 }
