@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
+import { compareDistance, kadId } from '../../src/keys.ts'
 import { dhtPeer } from '../../src/network/dht-peer.ts'
 import { ProviderRouting } from '../../src/providers/provider-routing.ts'
 import { MessageType, decodeMessage, encodeMessage } from '../../src/wire/codec.ts'
@@ -23,6 +24,7 @@ function commonInit (self: PeerId, clock: TestClock): Record<string, unknown> {
     kBucketSize: 20,
     maxRegionLookups: 4,
     keysAtOnce: 8,
+    regionsAtOnce: 4,
     requestTimeout: 10_000,
     defaultCount: 20,
     beta: 20,
@@ -187,5 +189,66 @@ describe('providers: a batch provide without the full table', () => {
     expect(counts.sends).to.equal(3 * 20)
     expect(sentEvents).to.equal(3 * 20)
     expect(eventsAfterStop).to.equal(0)
+  })
+  it('explores 4 regions at once, and a caller that stops early calls off the region lookups under way', async () => {
+    // 400 peers of known positions; each lookup takes 100 ms and finds the true 20 closest
+    const random = ((seed: number) => (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 })(5)
+    const bytes = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
+    const peers = Array.from({ length: 400 }, (_, i) => ({ id: `peer${i}`, key: bytes(), peerId: { toString: () => `peer${i}` }, multiaddrs: [] }))
+    const run = async (stopAfter: number): Promise<{ most: number, started: number, finished: number, aborted: number, yielded: number }> => {
+      const clock = new TestClock()
+      const self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+      const counts = { looking: 0, most: 0, started: 0, finished: 0, aborted: 0, yielded: 0 }
+      const routing = new ProviderRouting({
+        ...commonInit(self, clock),
+        minRegionKeys: 3,
+        fullTable: () => undefined,
+        query: {
+          lookup: async (key: Uint8Array, options: QueryOptions) => new Promise((resolve, reject) => {
+            counts.started++
+            counts.most = Math.max(counts.most, ++counts.looking)
+            const target = kadId(key)
+            const onAbort = (): void => {
+              cancel()
+              counts.looking--
+              counts.aborted++
+              reject(options.signal?.reason)
+            }
+            const cancel = clock.schedule(100, () => {
+              options.signal?.removeEventListener('abort', onAbort)
+              counts.looking--
+              counts.finished++
+              resolve({ closest: [...peers].sort((a, b) => compareDistance(a.key, b.key, target)).slice(0, 20), stopped: false, stats: {}, unanswered: [] })
+            })
+            options.signal?.addEventListener('abort', onAbort, { once: true })
+          })
+        },
+        client: { send: async () => {} }
+      } as unknown as ProviderRoutingInit)
+      const keys = Array.from({ length: 60 }, bytes)
+      let over = false
+      const consumed = (async () => {
+        for await (const result of routing.publishMany(keys, key => key)) {
+          expect(result.sent).to.equal(20)
+          if (++counts.yielded === stopAfter) {
+            break
+          }
+        }
+        over = true
+      })()
+      await clock.run(() => over)
+      await consumed
+      await clock.run(() => false)
+      return counts
+    }
+    const whole = await run(Infinity)
+    expect(whole.yielded).to.equal(60)
+    expect(whole.most).to.be.within(2, 4)
+    expect(whole.aborted).to.equal(0)
+    const stopped = await run(1)
+    // the lookups under way when the caller stopped were called off, and none began after
+    expect(stopped.aborted).to.be.at.least(1)
+    expect(stopped.started).to.equal(stopped.finished + stopped.aborted)
+    expect(stopped.started).to.be.below(whole.started)
   })
 })
