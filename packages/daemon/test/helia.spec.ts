@@ -83,6 +83,14 @@ describe('browser: Helia in Chromium routed by a kadmium daemon\'s /routing/v1',
     await helia.blockstore.put(cid, bytes)
     // through Helia's routing, whose libp2p router is kadmium: the record goes to the daemon
     await helia.routing.provide(cid)
+    // the provide returns once its record is written, not once the daemon stored it: the page
+    // asks only when the daemon answers with the provider (else a failure here is the routing's,
+    // not Bitswap's)
+    await until(async () => {
+      const answer = await fetch(`${daemon.routingV1}/providers/${cid}`, { headers: { accept: 'application/json' } })
+      const body = answer.ok ? await answer.json() as { Providers?: Array<{ ID?: string }> | null } : {}
+      return body.Providers?.some(p => p.ID === node.peerId.toString()) === true ? true : undefined
+    }, 10_000, 'the daemon to list the provider')
 
     const asked: string[] = []
     browser?.tab.on('request', request => { asked.push(request.url()) })
