@@ -118,7 +118,9 @@ describe('interop: peer routing in a mixed kadmium / @libp2p/kad-dht network', f
   })
 
   it('kadmium findPeer finds a node that only a @libp2p/kad-dht node knows', async () => {
-    const hidden = await jsNode()
+    // quiet: its own self-lookup, 1 s after start, would meet kadmium nodes through its neighbours'
+    // answers (it did once in a clean-clone run under load, while the test waited for their tables)
+    const hidden = await jsNode({ quiet: true })
     try {
       // it joins next to the js nodes closest to it, as a node does: only they know it
       const neighbours = trueClosest(js.map(n => n.peerId), hidden.peerId.toMultihash().bytes, 3)

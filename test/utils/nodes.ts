@@ -76,7 +76,7 @@ export async function compatNode (init: CompatInit = {}): Promise<CompatNode> {
 }
 
 /** A `@libp2p/kad-dht` server node on loopback. */
-export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any>, peerInfoMapper?(peer: PeerInfo): PeerInfo } = {}, options: NodeOptions = {}): Promise<JsNode> {
+export async function jsNode (init: { clientMode?: boolean, protocol?: string, validators?: Record<string, any>, selectors?: Record<string, any>, peerInfoMapper?(peer: PeerInfo): PeerInfo, quiet?: boolean } = {}, options: NodeOptions = {}): Promise<JsNode> {
   return createLibp2p({
     ...base,
     ...options,
@@ -90,7 +90,10 @@ export async function jsNode (init: { clientMode?: boolean, protocol?: string, v
         peerInfoMapper: init.peerInfoMapper ?? passthroughMapper,
         allowQueryWithZeroPeers: true,
         validators: init.validators,
-        selectors: init.selectors
+        selectors: init.selectors,
+        // quiet: no lookup of its own id (by default 1 s after start, then every 5 min), which
+        // would introduce it to whoever its neighbours name
+        ...(init.quiet === true ? { initialQuerySelfInterval: 3_600_000, querySelfInterval: 3_600_000 } : {})
       })
     }
   }) as Promise<JsNode>
