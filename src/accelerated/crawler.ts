@@ -4,8 +4,8 @@
  * that had to dial closes its connection afterwards, so the crawl's thousands of peers never pile
  * up in the connection manager (but to the node's k closest, which it keeps connected anyway).
  * A re-visit of a peer that answered before gives up when its first request is not out by twice
- * the stall deadline of a dial to it ({@link Visit.giveUpAfter}) rather than at the visit timeout. It counts its requests and the most
- * visits it ever had under way.
+ * the stall deadline of a dial to it ({@link Visit.giveUpAfter}) rather than at the visit
+ * timeout. It counts its requests and the most visits it ever had under way.
  */
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { deadline, scheduleOnTime } from '../clock.ts'

@@ -215,9 +215,9 @@ export class ProviderRouting {
    * around the first pending key see a region of the keyspace whole, with every peer in it (see
    * {@link exploreRegion}); every pending key in that region is sent its records with no lookup
    * of its own. Several regions are explored at once, and the records of several keys are on
-   * their way at once. Yields what became of each
-   * item, as it is done; when the caller stops early (or aborts), the sends of items not yielded
-   * yet are called off.
+   * their way at once. Yields what became of each item, as it is done; when the caller stops
+   * early (or aborts), the region lookups under way and the sends of items not yielded yet are
+   * called off.
    */
   async * publishMany<T> (items: Iterable<T>, keyOf: (item: T) => Uint8Array, options: ProvideOptions = {}): AsyncGenerator<Published<T>> {
     const { init } = this
