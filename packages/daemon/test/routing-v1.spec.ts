@@ -202,6 +202,9 @@ describe('daemon: QUIC', function () {
     expect(a.address).to.match(/\/udp\/\d+\/quic-v1\/p2p\//)
     const b = await startDaemon(await tempDir(), [...quicOnly, '--bootstrap', a.address])
     await until(async () => (await tableIds(a)).includes(b.peerId) ? true : undefined, 15_000, 'a to add b over QUIC')
+    // b's put looks up its own table: b must hold a too (each adds the other once identify told
+    // it the other serves the DHT; a's side may come first)
+    await until(async () => (await tableIds(b)).includes(a.peerId) ? true : undefined, 15_000, 'b to add a over QUIC')
     const put = await rpc(b.url, b.token, 'put', { key: '/kadmium/over-quic', value: 'hello over quic' })
     expect(put.result.stored).to.equal(1)
     const got = await rpc(a.url, a.token, 'get', { key: '/kadmium/over-quic' })
