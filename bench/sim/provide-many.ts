@@ -4,8 +4,8 @@
  * (src/accelerated/bulk-send.ts) from a full table of every server (what its first crawl leaves
  * in a network without churn), with the service's pool of senders and records per peer. The
  * normal mode's `provideMany` is a model: the shipped `settleBatch` (src/providers/region.ts)
- * for the region lookups (`PUBLISH_MANY_REGIONS_AT_ONCE` regions at once), then each key's 20 sends with `PUBLISH_MANY_KEYS_AT_ONCE` keys on their
- * way at once, as `publishMany` sends them (the closest peers taken from the truth, as
+ * for the region lookups (`PUBLISH_MANY_REGIONS_AT_ONCE` regions at once), then each key's 20
+ * sends with `PUBLISH_MANY_KEYS_AT_ONCE` keys on their way at once, as `publishMany` sends them (the closest peers taken from the truth, as
  * bench/sim/batch.ts takes them: what the simulator's lookups find in a network without churn).
  * One optimistic `provide` per CID runs the shipped src/providers/optimistic-provide.ts through
  * bench/sim/optimistic.ts, `--at-once` of them at a time, each slot free again when its call
@@ -65,7 +65,7 @@ export interface ProvideManyRow {
 /** Where the records of each key landed: the peers that got it. */
 class Landing {
   private readonly peers = new Map<Uint8Array, Set<string>>()
-  constructor (private readonly keys: Uint8Array[]) {
+  constructor (keys: Uint8Array[]) {
     keys.forEach(key => this.peers.set(key, new Set()))
   }
 
@@ -84,7 +84,7 @@ class Landing {
       exact += hits === truth.length && got.size === truth.length ? 1 : 0
       reached += hits / truth.length
     }
-    return { exact: exact / this.keys.length, reached: reached / this.keys.length }
+    return { exact: exact / this.peers.size, reached: reached / this.peers.size }
   }
 }
 
@@ -158,9 +158,13 @@ async function batch (net: SimNetwork, from: SimNode, keys: Uint8Array[]): Promi
   const started = net.clock.now
   const findFor = () => async (prefix: Uint8Array, bits: number) => {
     const target = bits >= 256 ? prefix : inPart(prefix, bits, net.random.bytes(32))
-    lookingSince = looking++ === 0 ? net.clock.now : lookingSince
+    if (looking++ === 0) {
+      lookingSince = net.clock.now
+    }
     const record = await net.lookupNow(from, target, { alpha: ALPHA, resultSize: net.k })
-    lookupMs += --looking === 0 ? net.clock.now - lookingSince : 0
+    if (--looking === 0) {
+      lookupMs += net.clock.now - lookingSince
+    }
     findNode += record.requests
     return { target, peers: net.trueClosest(target, net.k, from.peer.index) }
   }
